@@ -1,0 +1,272 @@
+//! The per-instance garbage-collected heap: an object table with a precise
+//! mark-sweep collector.
+//!
+//! Objects live in a table of slots and are named by their index (see
+//! [`crate::value`]); freed slots are reused through a free list. The heap is
+//! written in safe Rust: a stale index could at worst name another object of
+//! the same heap, never freed memory.
+//!
+//! **GC invariant.** Every object reachable by the running program is
+//! reachable from the roots handed to [`Heap::collect`]: the live part of the
+//! value stack, the globals, the string constants and the scratch list. The interpreter upholds it by collecting only inside
+//! allocation calls (its safepoints), at which point every value the current
+//! instruction still needs is below the stack pointer; native functions
+//! upholds it because every object they allocate is put on the scratch list
+//! until their result is on the stack.
+//!
+//! **Accounting.** Every object's payload bytes (string bytes, array and map
+//! capacity) plus a fixed header count toward `live_bytes`. Allocation and
+//! growth go through one chokepoint ([`Heap::charge`]) that triggers a
+//! collection when the bytes allocated since the last one exceed the live
+//! heap (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
+//! the heap limit would be exceeded even after collecting.
+
+mod object;
+
+pub(crate) use object::{KeyRef, MapKey, MapObj, OBJECT_HEADER_BYTES, Object};
+
+use std::time::{Duration, Instant};
+
+use crate::value::{Tag, Value};
+
+/// Smallest allocation debt that triggers a collection.
+pub const MIN_GC_THRESHOLD: usize = 1 << 20;
+
+/// Counters kept by the collector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GcStats {
+    /// Completed collections.
+    pub collections: u64,
+    /// Bytes currently allocated (live or not yet collected).
+    pub live_bytes: u64,
+    /// Largest `live_bytes` seen.
+    pub peak_bytes: u64,
+    /// Total bytes ever allocated.
+    pub allocated_bytes: u64,
+    /// Time spent collecting.
+    pub pause: Duration,
+}
+
+/// The heap limit was reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OutOfMemory;
+
+struct Slot {
+    obj: Option<Object>,
+    size: usize,
+    marked: bool,
+}
+
+/// A per-instance heap.
+pub(crate) struct Heap {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live_bytes: usize,
+    debt: usize,
+    limit: usize,
+    stress: bool,
+    stats: GcStats,
+    /// Objects a native function allocated during the current call.
+    pub(crate) scratch: Vec<Value>,
+}
+
+impl Heap {
+    pub(crate) fn new(limit: usize, stress: bool) -> Heap {
+        Heap {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live_bytes: 0,
+            debt: 0,
+            limit,
+            stress,
+            stats: GcStats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub(crate) fn stats(&self) -> GcStats {
+        GcStats {
+            live_bytes: self.live_bytes as u64,
+            ..self.stats
+        }
+    }
+
+    /// Reserves `bytes` for an allocation or growth, collecting first when
+    /// the debt or the limit says so.
+    pub(crate) fn charge(&mut self, bytes: usize, roots: &[&[Value]]) -> Result<(), OutOfMemory> {
+        let over_limit = self.live_bytes.saturating_add(bytes) > self.limit;
+        if self.stress || over_limit || self.debt.saturating_add(bytes) > self.live_bytes.max(MIN_GC_THRESHOLD) {
+            self.collect(roots);
+        }
+        if self.live_bytes.saturating_add(bytes) > self.limit {
+            return Err(OutOfMemory);
+        }
+        self.live_bytes += bytes;
+        self.debt += bytes;
+        self.stats.allocated_bytes += bytes as u64;
+        self.stats.peak_bytes = self.stats.peak_bytes.max(self.live_bytes as u64);
+        Ok(())
+    }
+
+    /// Gives back bytes charged by [`Heap::charge`] that were not used.
+    pub(crate) fn uncharge(&mut self, bytes: usize) {
+        self.live_bytes -= bytes;
+        self.debt = self.debt.saturating_sub(bytes);
+        self.stats.allocated_bytes -= bytes as u64;
+    }
+
+    /// Allocates `obj`, returning a value tagged `tag` that refers to it.
+    /// For objects whose size is only known after building them; large
+    /// objects should [`Heap::charge`] first and use [`Heap::insert_charged`].
+    pub(crate) fn alloc(&mut self, tag: Tag, obj: Object, roots: &[&[Value]]) -> Result<Value, OutOfMemory> {
+        let size = obj.size();
+        self.charge(size, roots)?;
+        Ok(self.insert_charged(tag, obj, size))
+    }
+
+    /// Stores an object whose `size` bytes were already charged.
+    pub(crate) fn insert_charged(&mut self, tag: Tag, obj: Object, size: usize) -> Value {
+        let slot = Slot {
+            obj: Some(obj),
+            size,
+            marked: false,
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        Value::object(tag, index)
+    }
+
+    /// Charges `delta` more bytes to object `index` (before growing it).
+    pub(crate) fn grow(&mut self, index: u32, delta: usize, roots: &[&[Value]]) -> Result<(), OutOfMemory> {
+        self.charge(delta, roots)?;
+        self.slots[index as usize].size += delta;
+        Ok(())
+    }
+
+    /// Credits `delta` bytes back from object `index` (after shrinking it).
+    pub(crate) fn shrink(&mut self, index: u32, delta: usize) {
+        let slot = &mut self.slots[index as usize];
+        let delta = delta.min(slot.size);
+        slot.size -= delta;
+        self.live_bytes -= delta;
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, index: u32) -> &Object {
+        match &self.slots[index as usize].obj {
+            Some(o) => o,
+            None => dangling(index),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, index: u32) -> &mut Object {
+        match &mut self.slots[index as usize].obj {
+            Some(o) => o,
+            None => dangling(index),
+        }
+    }
+
+    /// The string a `str` value refers to.
+    #[inline]
+    pub(crate) fn str(&self, v: Value) -> &str {
+        match self.get(v.obj()) {
+            Object::Str(s) => s,
+            _ => wrong_kind(v.obj(), "str"),
+        }
+    }
+
+    /// Marks everything reachable from `roots` and the scratch list, then
+    /// frees the rest.
+    pub(crate) fn collect(&mut self, roots: &[&[Value]]) {
+        let start = Instant::now();
+        let mut gray: Vec<u32> = Vec::new();
+        let mark = |slots: &mut Vec<Slot>, gray: &mut Vec<u32>, v: Value| {
+            if v.tag.is_object() {
+                let s = &mut slots[v.obj() as usize];
+                if !s.marked {
+                    s.marked = true;
+                    gray.push(v.obj());
+                }
+            }
+        };
+        for set in roots {
+            for &v in *set {
+                mark(&mut self.slots, &mut gray, v);
+            }
+        }
+        for &v in &self.scratch {
+            mark(&mut self.slots, &mut gray, v);
+        }
+        while let Some(i) = gray.pop() {
+            // Children are copied out first so the slot borrow ends before
+            // marking; only value arrays and maps have children.
+            let children: Vec<Value> = match &self.slots[i as usize].obj {
+                Some(Object::ValArray { items, .. }) => items.iter().copied().filter(|v| v.tag.is_object()).collect(),
+                Some(Object::Map(m)) => m.entries.values().copied().filter(|v| v.tag.is_object()).collect(),
+                _ => continue,
+            };
+            for v in children {
+                mark(&mut self.slots, &mut gray, v);
+            }
+        }
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if slot.marked {
+                slot.marked = false;
+            } else if slot.obj.is_some() {
+                slot.obj = None;
+                self.live_bytes -= slot.size;
+                slot.size = 0;
+                self.free.push(i as u32);
+            }
+        }
+        self.debt = 0;
+        self.stats.collections += 1;
+        self.stats.pause += start.elapsed();
+    }
+
+    /// Checks the heap's internal consistency (for tests): accounting adds
+    /// up and every reference inside a live object names a live object.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        let total: usize = self.slots.iter().filter(|s| s.obj.is_some()).map(|s| s.size).sum();
+        assert_eq!(total, self.live_bytes, "live byte count drifted");
+        for s in self.slots.iter().filter_map(|s| s.obj.as_ref()) {
+            let refs: Vec<Value> = match s {
+                Object::ValArray { items, .. } => items.clone(),
+                Object::Map(m) => m.entries.values().copied().collect(),
+                _ => vec![],
+            };
+            for v in refs.into_iter().filter(|v| v.tag.is_object()) {
+                assert!(self.slots[v.obj() as usize].obj.is_some(), "reference to freed object {}", v.obj());
+            }
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn dangling(index: u32) -> ! {
+    panic!("heap invariant violated: object {index} was freed while referenced")
+}
+
+#[cold]
+#[inline(never)]
+fn wrong_kind(index: u32, want: &str) -> ! {
+    panic!("heap invariant violated: object {index} is not a {want}")
+}
+
+#[cfg(test)]
+mod tests;

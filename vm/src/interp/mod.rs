@@ -1,0 +1,884 @@
+//! The interpreter: runs verified, specialized code over the value stack.
+//!
+//! **Frames.** Keel frames live on the VM's own value stack, never on the
+//! native stack: a call pushes a small [`Frame`] record (the caller's
+//! function, return pc and base) and reuses the arguments already on the
+//! caller's operand stack as the callee's first locals. A frame's slots are
+//! `[locals (params first)][operand stack up to max_stack]`, so the
+//! verifier's `max_stack` bounds every access and the call depth limit
+//! turns runaway recursion into a clean trap.
+//!
+//! **Specialization.** Specialized ops (`AddInt`, `LtFloat`, ...) read
+//! payloads without checking tags: the verifier proved the types. Only the
+//! `*Any` ops, `cast` and native calls look at run-time tags.
+//!
+//! **Safepoints.** The collector runs only inside heap allocation calls.
+//! Every allocating op keeps its operands below `sp` until the allocation has
+//! returned, so the roots `[stack[..sp], globals, string constants]` (plus
+//! the heap's scratch list for natives) cover every live object.
+
+mod dynamic;
+
+use std::sync::Arc;
+
+use crate::heap::{Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory};
+use crate::module::GlobalInit;
+use crate::native::{Linker, NativeCtx, NativeFunc, conforms, key_ref, make_array, map_insert, value_type_name};
+use crate::trap::{TraceFrame, Trap, TrapCode};
+use crate::types::Type;
+use crate::value::{Tag, Value};
+use crate::verify::{Const, Op, VerifiedModule};
+use dynamic::Arith;
+
+/// Instance configuration: limits and debugging switches.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Deepest Keel call nesting before a stack-overflow trap
+    /// (default 100_000).
+    pub max_call_depth: usize,
+    /// Heap limit in bytes, counting string, array and map payloads plus a
+    /// fixed header per object (default 2 GiB).
+    pub max_heap_bytes: usize,
+    /// Collect garbage at every allocation (slow; finds rooting bugs).
+    pub gc_stress: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_call_depth: 100_000,
+            max_heap_bytes: 2 << 30,
+            gc_stress: false,
+        }
+    }
+}
+
+/// Most value-stack slots an instance may use (16 bytes each).
+pub const MAX_STACK_SLOTS: usize = 1 << 24;
+
+/// Execution counters of an instance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// Instructions executed.
+    pub instructions: u64,
+    /// Keel and native calls made.
+    pub calls: u64,
+}
+
+/// Why a module could not be instantiated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// An import the linker does not define.
+    #[error("unknown function `{name}`: the host provides no function of this name")]
+    MissingImport {
+        /// The import's name.
+        name: String,
+    },
+    /// An import whose signature differs from the linker's.
+    #[error("import `{name}` has signature {expected} in the module, but the host provides {found}")]
+    SignatureMismatch {
+        /// The import's name.
+        name: String,
+        /// Signature in the module.
+        expected: String,
+        /// Signature in the linker.
+        found: String,
+    },
+    /// String constants did not fit under the heap limit.
+    #[error("out of memory: heap limit of {0} bytes exceeded while loading constants")]
+    OutOfMemory(usize),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    func: u32,
+    pc: u32,
+    base: u32,
+}
+
+/// A running module: its own heap, globals, stack and limits.
+pub struct Instance {
+    module: Arc<VerifiedModule>,
+    imports: Arc<[NativeFunc]>,
+    consts: Arc<[Value]>,
+    local_defaults: Arc<[Vec<Value>]>,
+    heap: Heap,
+    globals: Vec<Value>,
+    strings: Vec<Value>,
+    stack: Vec<Value>,
+    frames: Vec<Frame>,
+    config: Config,
+    stats: ExecStats,
+}
+
+fn default_value(ty: &Type) -> Value {
+    match ty {
+        Type::Int => Value::int(0),
+        Type::Float => Value::float(0.0),
+        Type::Bool => Value::bool(false),
+        _ => Value::NIL,
+    }
+}
+
+impl Instance {
+    /// Links `module` against `linker` and sets up its heap and globals.
+    ///
+    /// # Errors
+    ///
+    /// Every import the linker lacks or types differently, or running out
+    /// of heap while creating string constants.
+    pub fn new(module: Arc<VerifiedModule>, linker: &Linker, config: Config) -> Result<Instance, Vec<LinkError>> {
+        let m = module.module();
+        let mut errors = Vec::new();
+        let mut imports = Vec::with_capacity(m.imports.len());
+        for im in &m.imports {
+            match linker.get(&im.name) {
+                None => errors.push(LinkError::MissingImport { name: im.name.clone() }),
+                Some(f) if f.ty != im.ty => errors.push(LinkError::SignatureMismatch {
+                    name: im.name.clone(),
+                    expected: im.ty.to_string(),
+                    found: f.ty.to_string(),
+                }),
+                Some(f) => imports.push(f.clone()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut heap = Heap::new(config.max_heap_bytes, config.gc_stress);
+        let mut strings = Vec::with_capacity(m.strings.len());
+        for s in &m.strings {
+            let v = heap
+                .alloc(Tag::Str, Object::Str(s.as_str().into()), &[&strings])
+                .map_err(|OutOfMemory| vec![LinkError::OutOfMemory(config.max_heap_bytes)])?;
+            strings.push(v);
+        }
+        let mut globals = Vec::with_capacity(m.globals.len());
+        for g in &m.globals {
+            let v = match (&g.init, &g.ty) {
+                (GlobalInit::Int(v), _) => Value::int(*v),
+                (GlobalInit::Float(v), _) => Value::float(*v),
+                (GlobalInit::Bool(v), _) => Value::bool(*v),
+                (GlobalInit::Str(i), _) => strings[*i as usize],
+                (GlobalInit::Nil, _) => Value::NIL,
+                (GlobalInit::Default, ty) => {
+                    let empty = match ty {
+                        Type::Str => Some((Tag::Str, Object::Str("".into()))),
+                        Type::Array(e) => Some((Tag::Array, make_array((**e).clone(), Vec::new()))),
+                        Type::Map(k, v) => Some((
+                            Tag::Map,
+                            Object::Map(Box::new(MapObj {
+                                key: *k,
+                                val: (**v).clone(),
+                                entries: Default::default(),
+                            })),
+                        )),
+                        _ => None,
+                    };
+                    match empty {
+                        Some((tag, obj)) => heap
+                            .alloc(tag, obj, &[&strings, &globals])
+                            .map_err(|OutOfMemory| vec![LinkError::OutOfMemory(config.max_heap_bytes)])?,
+                        None => default_value(ty),
+                    }
+                }
+            };
+            globals.push(v);
+        }
+        let consts: Arc<[Value]> = module
+            .consts()
+            .iter()
+            .map(|c| match c {
+                Const::Int(i) => Value::int(*i),
+                Const::Float(f) => Value::float(*f),
+            })
+            .collect();
+        let local_defaults: Arc<[Vec<Value>]> = module
+            .funcs()
+            .iter()
+            .map(|f| f.local_types[f.num_params as usize..].iter().map(default_value).collect())
+            .collect();
+        Ok(Instance {
+            imports: imports.into(),
+            consts,
+            local_defaults,
+            heap,
+            globals,
+            strings,
+            stack: Vec::new(),
+            frames: Vec::new(),
+            config,
+            stats: ExecStats::default(),
+            module,
+        })
+    }
+
+    /// The module this instance runs.
+    pub fn module(&self) -> &Arc<VerifiedModule> {
+        &self.module
+    }
+
+    /// Execution counters so far.
+    pub fn stats(&self) -> ExecStats {
+        self.stats
+    }
+
+    /// Heap counters so far.
+    pub fn gc_stats(&self) -> crate::heap::GcStats {
+        self.heap.stats()
+    }
+
+    /// Creates a string value (for arguments to `main`, say). The value is
+    /// only guaranteed to stay alive until the next call into the instance.
+    ///
+    /// # Errors
+    ///
+    /// Out of memory.
+    pub fn new_str_array(&mut self, items: &[String]) -> Result<Value, Trap> {
+        let mut ctx = NativeCtx {
+            heap: &mut self.heap,
+            roots: [&[], &self.globals, &self.strings],
+        };
+        let mut vals = Vec::with_capacity(items.len());
+        for s in items {
+            vals.push(ctx.new_str(s.as_str())?);
+        }
+        let arr = ctx.new_array(Type::Str, vals);
+        self.heap.scratch.clear();
+        arr
+    }
+
+    /// Displays a value of this instance as `print` would.
+    pub fn display(&self, v: Value) -> String {
+        let mut s = String::new();
+        crate::display::display_into(&mut s, &self.heap, v);
+        s
+    }
+
+    /// Calls function `func` (an index into the module's functions) with
+    /// `args`, which must match its parameters.
+    ///
+    /// # Errors
+    ///
+    /// A [`Trap`] with a backtrace when the code traps, or an
+    /// invalid-argument trap when `args` do not fit the signature.
+    pub fn call_index(&mut self, func: usize, args: &[Value]) -> Result<Option<Value>, Trap> {
+        let module = self.module.clone();
+        let f = module
+            .funcs()
+            .get(func)
+            .ok_or_else(|| Trap::invalid(format!("no function with index {func}")))?;
+        let sig = &module.module().funcs[func].ty;
+        if args.len() != sig.params.len()
+            || args.iter().zip(&sig.params).any(|(a, t)| !conforms(&self.heap, *a, t))
+        {
+            return Err(Trap::invalid(format!(
+                "function `{}` expects arguments {}",
+                module.module().funcs[func].name,
+                sig
+            )));
+        }
+        let mut stack = std::mem::take(&mut self.stack);
+        let need = f.num_locals as usize + f.max_stack as usize;
+        if stack.len() < need {
+            stack.resize(need.max(1024), Value::NIL);
+        }
+        stack[..args.len()].copy_from_slice(args);
+        let defaults = &self.local_defaults[func];
+        stack[args.len()..args.len() + defaults.len()].copy_from_slice(defaults);
+        let result = self.run(&module, &mut stack, func as u32);
+        self.stack = stack;
+        self.frames.clear();
+        self.heap.scratch.clear();
+        result
+    }
+
+    /// The interpreter loop. Runs `func` whose frame is already set up at
+    /// the bottom of `stack`, until it returns.
+    fn run(&mut self, module: &VerifiedModule, stack: &mut Vec<Value>, func: u32) -> Result<Option<Value>, Trap> {
+        let funcs = module.funcs();
+        let types = module.types();
+        let imports = self.imports.clone();
+        let consts = self.consts.clone();
+        let local_defaults = self.local_defaults.clone();
+        let max_depth = self.config.max_call_depth;
+        let mut frames = std::mem::take(&mut self.frames);
+        let mut cur = func;
+        let mut code: &[Op] = &funcs[cur as usize].code;
+        let mut base = 0usize;
+        let mut sp = funcs[cur as usize].num_locals as usize;
+        let mut pc = 0usize;
+        let mut executed: u64 = 0;
+        let mut calls: u64 = 0;
+
+        macro_rules! roots {
+            () => {
+                [&stack[..sp], &self.globals[..], &self.strings[..]]
+            };
+        }
+        macro_rules! oom {
+            () => {
+                Trap::new(
+                    TrapCode::OutOfMemory,
+                    format!("out of memory: heap limit of {} bytes exceeded", self.heap.limit()),
+                )
+            };
+        }
+        macro_rules! binop {
+            ($f:expr) => {{
+                sp -= 1;
+                let b = stack[sp];
+                let a = stack[sp - 1];
+                stack[sp - 1] = $f(a, b);
+            }};
+        }
+        macro_rules! array {
+            ($v:expr, $kind:ident) => {
+                match self.heap.get_mut($v.obj()) {
+                    Object::$kind(xs) => xs,
+                    _ => unreachable!("verified array kind"),
+                }
+            };
+        }
+        macro_rules! map {
+            ($v:expr) => {
+                match self.heap.get($v.obj()) {
+                    Object::Map(m) => m,
+                    _ => unreachable!("verified map operand"),
+                }
+            };
+        }
+
+        let outcome: Result<Option<Value>, Trap> = 'run: loop {
+            let op = code[pc];
+            pc += 1;
+            executed += 1;
+            match op {
+                Op::Nop => {}
+                Op::PushSmallInt(v) => {
+                    stack[sp] = Value::int(i64::from(v));
+                    sp += 1;
+                }
+                Op::PushConst(i) => {
+                    stack[sp] = consts[i as usize];
+                    sp += 1;
+                }
+                Op::PushStr(i) => {
+                    stack[sp] = self.strings[i as usize];
+                    sp += 1;
+                }
+                Op::PushBool(b) => {
+                    stack[sp] = Value::bool(b);
+                    sp += 1;
+                }
+                Op::PushNil => {
+                    stack[sp] = Value::NIL;
+                    sp += 1;
+                }
+                Op::Pop => sp -= 1,
+                Op::Dup => {
+                    stack[sp] = stack[sp - 1];
+                    sp += 1;
+                }
+                Op::Swap => stack.swap(sp - 1, sp - 2),
+                Op::Over => {
+                    stack[sp] = stack[sp - 2];
+                    sp += 1;
+                }
+                Op::Load(l) => {
+                    stack[sp] = stack[base + l as usize];
+                    sp += 1;
+                }
+                Op::Store(l) => {
+                    sp -= 1;
+                    stack[base + l as usize] = stack[sp];
+                }
+                Op::GLoad(g) => {
+                    stack[sp] = self.globals[g as usize];
+                    sp += 1;
+                }
+                Op::GStore(g) => {
+                    sp -= 1;
+                    self.globals[g as usize] = stack[sp];
+                }
+                Op::AddInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_add(b.i()))),
+                Op::SubInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_sub(b.i()))),
+                Op::MulInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_mul(b.i()))),
+                Op::DivInt | Op::RemInt => {
+                    let (a, b) = (stack[sp - 2].i(), stack[sp - 1].i());
+                    let arith = if op == Op::DivInt { Arith::Div } else { Arith::Rem };
+                    match dynamic::int_arith(arith, a, b) {
+                        Ok(r) => {
+                            sp -= 1;
+                            stack[sp - 1] = Value::int(r);
+                        }
+                        Err(t) => break 'run Err(t),
+                    }
+                }
+                Op::AddFloat => binop!(|a: Value, b: Value| Value::float(a.f() + b.f())),
+                Op::SubFloat => binop!(|a: Value, b: Value| Value::float(a.f() - b.f())),
+                Op::MulFloat => binop!(|a: Value, b: Value| Value::float(a.f() * b.f())),
+                Op::DivFloat => binop!(|a: Value, b: Value| Value::float(a.f() / b.f())),
+                Op::RemFloat => binop!(|a: Value, b: Value| Value::float(a.f() % b.f())),
+                Op::AddAny | Op::SubAny | Op::MulAny | Op::DivAny | Op::RemAny => {
+                    let arith = match op {
+                        Op::AddAny => Arith::Add,
+                        Op::SubAny => Arith::Sub,
+                        Op::MulAny => Arith::Mul,
+                        Op::DivAny => Arith::Div,
+                        _ => Arith::Rem,
+                    };
+                    match dynamic::arith(&self.heap, arith, stack[sp - 2], stack[sp - 1]) {
+                        Ok(r) => {
+                            sp -= 1;
+                            stack[sp - 1] = r;
+                        }
+                        Err(t) => break 'run Err(t),
+                    }
+                }
+                Op::NegInt => stack[sp - 1] = Value::int(stack[sp - 1].i().wrapping_neg()),
+                Op::NegFloat => stack[sp - 1] = Value::float(-stack[sp - 1].f()),
+                Op::NegAny => match dynamic::neg(&self.heap, stack[sp - 1]) {
+                    Ok(r) => stack[sp - 1] = r,
+                    Err(t) => break 'run Err(t),
+                },
+                Op::AndBool => binop!(|a: Value, b: Value| Value::bool(a.b() & b.b())),
+                Op::AndInt => binop!(|a: Value, b: Value| Value::int(a.i() & b.i())),
+                Op::OrBool => binop!(|a: Value, b: Value| Value::bool(a.b() | b.b())),
+                Op::OrInt => binop!(|a: Value, b: Value| Value::int(a.i() | b.i())),
+                Op::XorBool => binop!(|a: Value, b: Value| Value::bool(a.b() ^ b.b())),
+                Op::XorInt => binop!(|a: Value, b: Value| Value::int(a.i() ^ b.i())),
+                Op::NotBool => stack[sp - 1] = Value::bool(!stack[sp - 1].b()),
+                Op::NotInt => stack[sp - 1] = Value::int(!stack[sp - 1].i()),
+                Op::Shl => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shl((b.i() & 63) as u32))),
+                Op::Shr => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shr((b.i() & 63) as u32))),
+                Op::EqBits => binop!(|a: Value, b: Value| Value::bool(a.bits == b.bits)),
+                Op::NeBits => binop!(|a: Value, b: Value| Value::bool(a.bits != b.bits)),
+                Op::EqFloat => binop!(|a: Value, b: Value| Value::bool(a.f() == b.f())),
+                Op::NeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() != b.f())),
+                Op::EqStr | Op::NeStr => {
+                    let eq = self.heap.str(stack[sp - 2]) == self.heap.str(stack[sp - 1]);
+                    sp -= 1;
+                    stack[sp - 1] = Value::bool(eq == (op == Op::EqStr));
+                }
+                Op::EqAny | Op::NeAny => {
+                    let eq = dynamic::eq(&self.heap, stack[sp - 2], stack[sp - 1]);
+                    sp -= 1;
+                    stack[sp - 1] = Value::bool(eq == (op == Op::EqAny));
+                }
+                Op::LtInt => binop!(|a: Value, b: Value| Value::bool(a.i() < b.i())),
+                Op::LeInt => binop!(|a: Value, b: Value| Value::bool(a.i() <= b.i())),
+                Op::GtInt => binop!(|a: Value, b: Value| Value::bool(a.i() > b.i())),
+                Op::GeInt => binop!(|a: Value, b: Value| Value::bool(a.i() >= b.i())),
+                Op::LtFloat => binop!(|a: Value, b: Value| Value::bool(a.f() < b.f())),
+                Op::LeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() <= b.f())),
+                Op::GtFloat => binop!(|a: Value, b: Value| Value::bool(a.f() > b.f())),
+                Op::GeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() >= b.f())),
+                Op::LtStr | Op::LeStr | Op::GtStr | Op::GeStr => {
+                    let ord = self.heap.str(stack[sp - 2]).cmp(self.heap.str(stack[sp - 1]));
+                    sp -= 1;
+                    stack[sp - 1] = Value::bool(match op {
+                        Op::LtStr => ord.is_lt(),
+                        Op::LeStr => ord.is_le(),
+                        Op::GtStr => ord.is_gt(),
+                        _ => ord.is_ge(),
+                    });
+                }
+                Op::LtAny | Op::LeAny | Op::GtAny | Op::GeAny => {
+                    match dynamic::compare(&self.heap, stack[sp - 2], stack[sp - 1]) {
+                        Ok(ord) => {
+                            sp -= 1;
+                            stack[sp - 1] = Value::bool(ord.is_some_and(|o| match op {
+                                Op::LtAny => o.is_lt(),
+                                Op::LeAny => o.is_le(),
+                                Op::GtAny => o.is_gt(),
+                                _ => o.is_ge(),
+                            }));
+                        }
+                        Err(t) => break 'run Err(t),
+                    }
+                }
+                Op::IToF => stack[sp - 1] = Value::float(stack[sp - 1].i() as f64),
+                Op::FToI => {
+                    let x = stack[sp - 1].f();
+                    // 2^63 is exactly representable; every float below it
+                    // and at or above -2^63 truncates into range.
+                    if x.is_nan() || x >= 9_223_372_036_854_775_808.0 || x < -9_223_372_036_854_775_808.0 {
+                        break 'run Err(Trap::invalid(format!(
+                            "invalid conversion: {} is out of range for int",
+                            crate::display::format_float(x)
+                        )));
+                    }
+                    stack[sp - 1] = Value::int(x as i64);
+                }
+                Op::Cast(t) => {
+                    let v = stack[sp - 1];
+                    let ty = &types[t as usize];
+                    if !conforms(&self.heap, v, ty) {
+                        break 'run Err(Trap::type_error(ty, value_type_name(&self.heap, v)));
+                    }
+                }
+                Op::Concat => {
+                    let len = self.heap.str(stack[sp - 2]).len() + self.heap.str(stack[sp - 1]).len();
+                    let bytes = OBJECT_HEADER_BYTES.saturating_add(len);
+                    if self.heap.charge(bytes, &roots!()).is_err() {
+                        break 'run Err(oom!());
+                    }
+                    let mut s = String::with_capacity(len);
+                    s.push_str(self.heap.str(stack[sp - 2]));
+                    s.push_str(self.heap.str(stack[sp - 1]));
+                    let v = self.heap.insert_charged(Tag::Str, Object::Str(s.into_boxed_str()), bytes);
+                    sp -= 1;
+                    stack[sp - 1] = v;
+                }
+                Op::ArrayNewInt | Op::ArrayNewFloat | Op::ArrayNewVal(_) => {
+                    let n = stack[sp - 2].i();
+                    let fill = stack[sp - 1];
+                    if n < 0 {
+                        break 'run Err(Trap::invalid(format!("negative array length {n}")));
+                    }
+                    let elem_bytes = if matches!(op, Op::ArrayNewVal(_)) { 16 } else { 8 };
+                    let bytes = (n as u64)
+                        .checked_mul(elem_bytes)
+                        .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES as u64))
+                        .and_then(|b| usize::try_from(b).ok());
+                    let Some(bytes) = bytes else {
+                        break 'run Err(oom!());
+                    };
+                    if self.heap.charge(bytes, &roots!()).is_err() {
+                        break 'run Err(oom!());
+                    }
+                    let n = n as usize;
+                    let obj = match op {
+                        Op::ArrayNewInt => Object::IntArray(vec![fill.i(); n]),
+                        Op::ArrayNewFloat => Object::FloatArray(vec![fill.f(); n]),
+                        Op::ArrayNewVal(t) => Object::ValArray {
+                            elem: types[t as usize].clone(),
+                            items: vec![fill; n],
+                        },
+                        _ => unreachable!(),
+                    };
+                    let v = self.heap.insert_charged(Tag::Array, obj, bytes);
+                    sp -= 1;
+                    stack[sp - 1] = v;
+                }
+                Op::ArrayGetInt | Op::ArrayGetFloat | Op::ArrayGetVal => {
+                    let a = stack[sp - 2];
+                    let i = stack[sp - 1].i();
+                    let got = match self.heap.get(a.obj()) {
+                        Object::IntArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::int(*x)).ok_or(xs.len()),
+                        Object::FloatArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::float(*x)).ok_or(xs.len()),
+                        Object::ValArray { items, .. } => usize::try_from(i).ok().and_then(|i| items.get(i)).copied().ok_or(items.len()),
+                        _ => unreachable!("verified array operand"),
+                    };
+                    match got {
+                        Ok(v) => {
+                            sp -= 1;
+                            stack[sp - 1] = v;
+                        }
+                        Err(len) => break 'run Err(Trap::index(i, len)),
+                    }
+                }
+                Op::ArraySetInt | Op::ArraySetFloat | Op::ArraySetVal => {
+                    let a = stack[sp - 3];
+                    let i = stack[sp - 2].i();
+                    let v = stack[sp - 1];
+                    let res = match self.heap.get_mut(a.obj()) {
+                        Object::IntArray(xs) => set_at(xs, i, v.i()),
+                        Object::FloatArray(xs) => set_at(xs, i, v.f()),
+                        Object::ValArray { items, .. } => set_at(items, i, v),
+                        _ => unreachable!("verified array operand"),
+                    };
+                    if let Err(len) = res {
+                        break 'run Err(Trap::index(i, len));
+                    }
+                    sp -= 3;
+                }
+                Op::ArrayLen => {
+                    let len = self.heap.get(stack[sp - 1].obj()).array_len().unwrap_or(0);
+                    stack[sp - 1] = Value::int(len as i64);
+                }
+                Op::ArrayPushInt | Op::ArrayPushFloat | Op::ArrayPushVal => {
+                    let a = stack[sp - 2];
+                    let v = stack[sp - 1];
+                    let (len, cap, elem_bytes) = match self.heap.get(a.obj()) {
+                        Object::IntArray(xs) => (xs.len(), xs.capacity(), 8),
+                        Object::FloatArray(xs) => (xs.len(), xs.capacity(), 8),
+                        Object::ValArray { items, .. } => (items.len(), items.capacity(), 16),
+                        _ => unreachable!("verified array operand"),
+                    };
+                    if len == cap {
+                        // Grow by doubling, charging the new capacity first.
+                        let extra = cap.max(4);
+                        if self.heap.grow(a.obj(), extra * elem_bytes, &roots!()).is_err() {
+                            break 'run Err(oom!());
+                        }
+                        match self.heap.get_mut(a.obj()) {
+                            Object::IntArray(xs) => xs.reserve_exact(extra),
+                            Object::FloatArray(xs) => xs.reserve_exact(extra),
+                            Object::ValArray { items, .. } => items.reserve_exact(extra),
+                            _ => unreachable!(),
+                        }
+                    }
+                    match op {
+                        Op::ArrayPushInt => array!(a, IntArray).push(v.i()),
+                        Op::ArrayPushFloat => array!(a, FloatArray).push(v.f()),
+                        _ => match self.heap.get_mut(a.obj()) {
+                            Object::ValArray { items, .. } => items.push(v),
+                            _ => unreachable!("verified array operand"),
+                        },
+                    }
+                    sp -= 2;
+                }
+                Op::ArrayPopInt | Op::ArrayPopFloat | Op::ArrayPopVal => {
+                    let a = stack[sp - 1];
+                    let popped = match self.heap.get_mut(a.obj()) {
+                        Object::IntArray(xs) => xs.pop().map(Value::int),
+                        Object::FloatArray(xs) => xs.pop().map(Value::float),
+                        Object::ValArray { items, .. } => items.pop(),
+                        _ => unreachable!("verified array operand"),
+                    };
+                    match popped {
+                        Some(v) => stack[sp - 1] = v,
+                        None => break 'run Err(Trap::new(TrapCode::IndexOutOfBounds, "pop from empty array")),
+                    }
+                }
+                Op::MapNew(t) => {
+                    let Type::Map(key, val) = &types[t as usize] else { unreachable!("verified map type") };
+                    let obj = Object::Map(Box::new(MapObj {
+                        key: *key,
+                        val: (**val).clone(),
+                        entries: Default::default(),
+                    }));
+                    match self.heap.alloc(Tag::Map, obj, &roots!()) {
+                        Ok(v) => {
+                            stack[sp] = v;
+                            sp += 1;
+                        }
+                        Err(OutOfMemory) => break 'run Err(oom!()),
+                    }
+                }
+                Op::MapGet => {
+                    let got = map!(stack[sp - 2]).entries.get(&key_ref(&self.heap, stack[sp - 1])).copied();
+                    match got {
+                        Some(v) => {
+                            sp -= 1;
+                            stack[sp - 1] = v;
+                        }
+                        None => break 'run Err(Trap::new(TrapCode::KeyNotFound, "key not found")),
+                    }
+                }
+                Op::MapGetOr => {
+                    let got = map!(stack[sp - 3]).entries.get(&key_ref(&self.heap, stack[sp - 2])).copied();
+                    let v = got.unwrap_or(stack[sp - 1]);
+                    sp -= 2;
+                    stack[sp - 1] = v;
+                }
+                Op::MapHas => {
+                    let has = map!(stack[sp - 2]).entries.contains_key(&key_ref(&self.heap, stack[sp - 1]));
+                    sp -= 1;
+                    stack[sp - 1] = Value::bool(has);
+                }
+                Op::MapSet => {
+                    let m = stack[sp - 3];
+                    let key = key_ref(&self.heap, stack[sp - 2]).to_owned();
+                    if map_insert(&mut self.heap, m, key, stack[sp - 1], &roots!()).is_err() {
+                        break 'run Err(oom!());
+                    }
+                    sp -= 3;
+                }
+                Op::MapDel => {
+                    let m = stack[sp - 2];
+                    let k = key_ref(&self.heap, stack[sp - 1]);
+                    let cost = k.cost();
+                    if let Some(i) = map!(m).entries.get_index_of(&k) {
+                        if let Object::Map(map) = self.heap.get_mut(m.obj()) {
+                            map.entries.shift_remove_index(i);
+                        }
+                        self.heap.shrink(m.obj(), cost);
+                    }
+                    sp -= 2;
+                }
+                Op::MapLen => {
+                    let n = map!(stack[sp - 1]).entries.len();
+                    stack[sp - 1] = Value::int(n as i64);
+                }
+                Op::MapKeys => {
+                    let m = stack[sp - 1];
+                    let keys: Vec<MapKey> = map!(m).entries.keys().cloned().collect();
+                    let elem = map!(m).key.to_type();
+                    let mut items = Vec::with_capacity(keys.len());
+                    let mut failed = false;
+                    for k in keys {
+                        items.push(match k {
+                            MapKey::Int(i) => Value::int(i),
+                            MapKey::Bool(b) => Value::bool(b),
+                            MapKey::Str(s) => match self.heap.alloc(Tag::Str, Object::Str(s), &roots!()) {
+                                Ok(v) => {
+                                    // Rooted until the array holds it.
+                                    self.heap.scratch.push(v);
+                                    v
+                                }
+                                Err(OutOfMemory) => {
+                                    failed = true;
+                                    break;
+                                }
+                            },
+                        });
+                    }
+                    if failed {
+                        self.heap.scratch.clear();
+                        break 'run Err(oom!());
+                    }
+                    let arr = self.heap.alloc(Tag::Array, make_array(elem, items), &roots!());
+                    self.heap.scratch.clear();
+                    match arr {
+                        Ok(v) => stack[sp - 1] = v,
+                        Err(OutOfMemory) => break 'run Err(oom!()),
+                    }
+                }
+                Op::Jmp(t) => pc = t as usize,
+                Op::JmpIf(t) => {
+                    sp -= 1;
+                    if stack[sp].b() {
+                        pc = t as usize;
+                    }
+                }
+                Op::JmpIfNot(t) => {
+                    sp -= 1;
+                    if !stack[sp].b() {
+                        pc = t as usize;
+                    }
+                }
+                Op::Call(f) => {
+                    let callee = &funcs[f as usize];
+                    if frames.len() >= max_depth {
+                        break 'run Err(Trap::new(
+                            TrapCode::StackOverflow,
+                            format!("stack overflow: call depth limit {max_depth} exceeded"),
+                        ));
+                    }
+                    let np = callee.num_params as usize;
+                    let nl = callee.num_locals as usize;
+                    let new_base = sp - np;
+                    let need = new_base + nl + callee.max_stack as usize;
+                    if need > stack.len() {
+                        if need > MAX_STACK_SLOTS {
+                            break 'run Err(Trap::new(
+                                TrapCode::StackOverflow,
+                                format!("stack overflow: value stack limit of {} bytes exceeded", MAX_STACK_SLOTS * 16),
+                            ));
+                        }
+                        stack.resize(need.max(stack.len() * 2).min(MAX_STACK_SLOTS), Value::NIL);
+                    }
+                    stack[new_base + np..new_base + nl].copy_from_slice(&local_defaults[f as usize]);
+                    frames.push(Frame {
+                        func: cur,
+                        pc: pc as u32,
+                        base: base as u32,
+                    });
+                    calls += 1;
+                    cur = f;
+                    code = &callee.code;
+                    base = new_base;
+                    sp = new_base + nl;
+                    pc = 0;
+                }
+                Op::CallImport(i) => {
+                    let native = &imports[i as usize];
+                    let np = native.ty.params.len();
+                    let args_at = sp - np;
+                    calls += 1;
+                    let result = {
+                        let mut ctx = NativeCtx {
+                            heap: &mut self.heap,
+                            roots: [&stack[..sp], &self.globals[..], &self.strings[..]],
+                        };
+                        (native.func)(&mut ctx, &stack[args_at..sp])
+                    };
+                    self.heap.scratch.clear();
+                    match (result, &native.ty.result) {
+                        (Ok(None), None) => sp = args_at,
+                        (Ok(Some(v)), Some(ty)) if conforms(&self.heap, v, ty) => {
+                            sp = args_at;
+                            stack[sp] = v;
+                            sp += 1;
+                        }
+                        (Ok(r), _) => {
+                            break 'run Err(Trap::new(
+                                TrapCode::HostError,
+                                format!(
+                                    "host function `{}` returned {}, but its signature says {}",
+                                    native.name,
+                                    r.map(|v| value_type_name(&self.heap, v)).unwrap_or_else(|| "nothing".into()),
+                                    native.ty
+                                ),
+                            ));
+                        }
+                        (Err(t), _) => break 'run Err(t),
+                    }
+                }
+                Op::Ret | Op::RetVal => {
+                    let result = (op == Op::RetVal).then(|| stack[sp - 1]);
+                    let Some(frame) = frames.pop() else {
+                        break 'run Ok(result);
+                    };
+                    sp = base;
+                    if let Some(v) = result {
+                        stack[sp] = v;
+                        sp += 1;
+                    }
+                    cur = frame.func;
+                    code = &funcs[cur as usize].code;
+                    pc = frame.pc as usize;
+                    base = frame.base as usize;
+                }
+                Op::Trap(i) => {
+                    break 'run Err(Trap::new(TrapCode::Explicit, module.module().strings[i as usize].clone()));
+                }
+                Op::Unreachable => unreachable!("verifier marks only unreachable code Unreachable"),
+            }
+        };
+
+        self.stats.instructions += executed;
+        self.stats.calls += calls;
+        let result = outcome.map_err(|mut trap| {
+            let mut trace = vec![self.trace_frame(module, cur, pc.saturating_sub(1))];
+            for f in frames.iter().rev() {
+                trace.push(self.trace_frame(module, f.func, (f.pc as usize).saturating_sub(1)));
+            }
+            trap.backtrace = trace;
+            trap
+        });
+        frames.clear();
+        self.frames = frames;
+        result
+    }
+
+    fn trace_frame(&self, module: &VerifiedModule, func: u32, pc: usize) -> TraceFrame {
+        let m = module.module();
+        let offset = module.funcs()[func as usize].offsets.get(pc).copied().unwrap_or(0);
+        let debug = m.func_debug(func as usize);
+        TraceFrame {
+            func: m.funcs[func as usize].name.clone(),
+            offset,
+            file: m.debug.as_ref().map(|d| d.file.clone()),
+            pos: debug.and_then(|d| d.pos_at(offset)),
+        }
+    }
+}
+
+fn set_at<T>(xs: &mut [T], i: i64, v: T) -> Result<(), usize> {
+    let len = xs.len();
+    match usize::try_from(i).ok().and_then(|i| xs.get_mut(i)) {
+        Some(slot) => {
+            *slot = v;
+            Ok(())
+        }
+        None => Err(len),
+    }
+}
+
+#[cfg(test)]
+mod tests;

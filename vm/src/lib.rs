@@ -1,0 +1,61 @@
+//! Keel's virtual machine: the bytecode model, the `.kbc` format, the
+//! verifier, the interpreter and the garbage-collected heap.
+//!
+//! The pipeline runs one way: a [`Module`] (built by the assembler or read
+//! from `.kbc` bytes with [`Module::from_bytes`]) goes through [`verify`],
+//! which yields a [`VerifiedModule`]; only that can be instantiated and run.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use keel_vm::{isa::{Instr, Opcode, Operand}, Config, FuncType, Func, Instance, Linker, Module, Type, verify};
+//!
+//! // fn answer() -> int { push 42; ret }
+//! let mut code = Vec::new();
+//! Instr { op: Opcode::PushInt, operand: Operand::Int(42) }.encode(&mut code);
+//! Instr::simple(Opcode::Ret).encode(&mut code);
+//! let module = Module {
+//!     funcs: vec![Func { name: "answer".into(), ty: FuncType::new(vec![], Some(Type::Int)),
+//!                        locals: vec![], exported: true, code }],
+//!     ..Module::default()
+//! };
+//! let verified = Arc::new(verify(module).expect("valid"));
+//! let mut instance = Instance::new(verified, &Linker::new(), Config::default()).expect("links");
+//! let result = instance.call_index(0, &[]).expect("runs");
+//! assert_eq!(result.and_then(|v| v.as_int()), Some(42));
+//! ```
+//!
+//! # Sources of unsafety
+//!
+//! None: this crate is `#![forbid(unsafe_code)]`. Heap references are
+//! indices into a per-instance object table, and the interpreter indexes
+//! checked slices, so a verifier bug shows up as a panic, never as memory
+//! corruption. An unchecked fast path (or the JIT) will have to justify its
+//! `unsafe` with a benchmark and a verifier rule.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bytes;
+mod display;
+mod heap;
+mod interp;
+pub mod isa;
+mod module;
+mod native;
+mod trap;
+mod types;
+mod value;
+mod verify;
+
+pub use bytes::{DecodeError, DecodeErrorKind};
+pub use display::format_float;
+pub use heap::{GcStats, MIN_GC_THRESHOLD};
+pub use interp::{Config, ExecStats, Instance, LinkError, MAX_STACK_SLOTS};
+pub use module::{DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos};
+pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
+pub use trap::{TraceFrame, Trap, TrapCode};
+pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
+pub use value::{Tag, Value};
+pub use verify::{
+    Const, MAX_LOCALS, MAX_STACK, Op, VerifiedFunc, VerifiedModule, VerifyError, VerifyErrorKind, VerifyErrors, verify,
+};

@@ -1,0 +1,327 @@
+//! Native functions: the one interface through which the standard library
+//! and host applications give Keel code anything beyond pure computation.
+//!
+//! A [`Linker`] maps qualified names (`print`, `str.len`, `host.log`) to a
+//! signature and a Rust closure. The assembler asks it for signatures of
+//! library calls; instantiation resolves a module's imports against it and
+//! fails on any name it lacks or any signature that differs.
+//!
+//! A closure receives a [`NativeCtx`] (heap access under the GC invariant:
+//! every object it allocates stays rooted until it returns) and its
+//! arguments, already type-checked by the verifier against the signature.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::display;
+use crate::heap::{GcStats, Heap, KeyRef, MapObj, Object, OutOfMemory};
+use crate::trap::{Trap, TrapCode};
+use crate::types::{FuncType, KeyType, Type};
+use crate::value::{Tag, Value};
+
+/// The closure type of a native function.
+pub type NativeFn = dyn Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync;
+
+/// A named native function with its signature.
+#[derive(Clone)]
+pub struct NativeFunc {
+    /// Qualified name.
+    pub name: String,
+    /// Signature checked by the verifier at every call site.
+    pub ty: FuncType,
+    pub(crate) func: Arc<NativeFn>,
+}
+
+impl std::fmt::Debug for NativeFunc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.name, self.ty)
+    }
+}
+
+/// The set of native functions available to modules.
+#[derive(Clone, Default, Debug)]
+pub struct Linker {
+    funcs: IndexMap<String, NativeFunc>,
+}
+
+impl Linker {
+    /// An empty linker: no library, no host functions.
+    pub fn new() -> Linker {
+        Linker::default()
+    }
+
+    /// Defines (or replaces) `name` with signature `ty`.
+    pub fn define<F>(&mut self, name: &str, ty: FuncType, func: F) -> &mut Linker
+    where
+        F: Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync + 'static,
+    {
+        self.funcs.insert(
+            name.to_owned(),
+            NativeFunc {
+                name: name.to_owned(),
+                ty,
+                func: Arc::new(func),
+            },
+        );
+        self
+    }
+
+    /// The function named `name`.
+    pub fn get(&self, name: &str) -> Option<&NativeFunc> {
+        self.funcs.get(name)
+    }
+
+    /// The signature of `name`, for the assembler.
+    pub fn signature(&self, name: &str) -> Option<&FuncType> {
+        self.funcs.get(name).map(|f| &f.ty)
+    }
+
+    /// Every defined function, in definition order.
+    pub fn iter(&self) -> impl Iterator<Item = &NativeFunc> {
+        self.funcs.values()
+    }
+}
+
+/// What a native function may do with the instance that called it.
+pub struct NativeCtx<'a> {
+    pub(crate) heap: &'a mut Heap,
+    /// Roots of the calling instance: live stack, globals, string constants.
+    pub(crate) roots: [&'a [Value]; 3],
+}
+
+#[cold]
+fn oom(heap: &Heap) -> Trap {
+    Trap::new(
+        TrapCode::OutOfMemory,
+        format!("out of memory: heap limit of {} bytes exceeded", heap.limit()),
+    )
+}
+
+impl NativeCtx<'_> {
+    fn alloc(&mut self, tag: Tag, obj: Object) -> Result<Value, Trap> {
+        let v = self.heap.alloc(tag, obj, &self.roots).map_err(|OutOfMemory| oom(self.heap))?;
+        self.heap.scratch.push(v);
+        Ok(v)
+    }
+
+    /// Fails with an out-of-memory trap unless `bytes` more would fit under
+    /// the heap limit (after collecting if needed). Call it before building
+    /// a large result so the limit holds for the process, not only the heap.
+    ///
+    /// # Errors
+    ///
+    /// The out-of-memory trap.
+    pub fn ensure_room(&mut self, bytes: usize) -> Result<(), Trap> {
+        self.heap
+            .charge(bytes, &self.roots)
+            .map_err(|OutOfMemory| oom(self.heap))?;
+        // Only a check: give the bytes back; the real allocation charges.
+        self.heap.uncharge(bytes);
+        Ok(())
+    }
+
+    /// The text of a `str` value.
+    ///
+    /// # Panics
+    ///
+    /// When `v` is not a string (the verifier rules this out for arguments
+    /// declared `str`).
+    pub fn str(&self, v: Value) -> &str {
+        assert_eq!(v.tag(), Tag::Str, "NativeCtx::str on a {}", v.tag().type_name());
+        self.heap.str(v)
+    }
+
+    /// A new string.
+    ///
+    /// # Errors
+    ///
+    /// Out of memory.
+    pub fn new_str(&mut self, s: impl Into<Box<str>>) -> Result<Value, Trap> {
+        self.alloc(Tag::Str, Object::Str(s.into()))
+    }
+
+    /// The display form of `v`, as `print` writes it.
+    pub fn display(&self, v: Value) -> String {
+        let mut s = String::new();
+        display::display_into(&mut s, self.heap, v);
+        s
+    }
+
+    /// Number of elements of an array value.
+    ///
+    /// # Panics
+    ///
+    /// When `v` is not an array.
+    pub fn array_len(&self, v: Value) -> usize {
+        self.heap.get(v.obj()).array_len().expect("NativeCtx::array_len on a non-array")
+    }
+
+    /// The element type of an array value.
+    pub fn array_elem_type(&self, v: Value) -> Type {
+        match self.heap.get(v.obj()).ty() {
+            Type::Array(e) => *e,
+            other => panic!("NativeCtx::array_elem_type on a {other}"),
+        }
+    }
+
+    /// Copies out the elements of an array value.
+    pub fn array_values(&self, v: Value) -> Vec<Value> {
+        match self.heap.get(v.obj()) {
+            Object::IntArray(xs) => xs.iter().map(|x| Value::int(*x)).collect(),
+            Object::FloatArray(xs) => xs.iter().map(|x| Value::float(*x)).collect(),
+            Object::ValArray { items, .. } => items.clone(),
+            _ => panic!("NativeCtx::array_values on a non-array"),
+        }
+    }
+
+    /// True when `v` is a value of type `ty` (for `any`, always).
+    pub fn has_type(&self, v: Value, ty: &Type) -> bool {
+        conforms(self.heap, v, ty)
+    }
+
+    /// A new array of `elem` holding `items`.
+    ///
+    /// # Errors
+    ///
+    /// Out of memory, or a type error when an item is not an `elem`.
+    pub fn new_array(&mut self, elem: Type, items: Vec<Value>) -> Result<Value, Trap> {
+        if let Some(bad) = items.iter().find(|v| !conforms(self.heap, **v, &elem)) {
+            return Err(Trap::type_error(&elem, value_type_name(self.heap, *bad)));
+        }
+        self.ensure_room(items.len().saturating_mul(16))?;
+        let obj = make_array(elem, items);
+        self.alloc(Tag::Array, obj)
+    }
+
+    /// Replaces the elements of array `arr` with `items` (same length; for
+    /// in-place operations such as sorting and reversing).
+    ///
+    /// # Errors
+    ///
+    /// A type error when an item is not of the array's element type, or an
+    /// invalid-argument trap when the length differs.
+    pub fn set_array_values(&mut self, arr: Value, items: Vec<Value>) -> Result<(), Trap> {
+        let elem = self.array_elem_type(arr);
+        if let Some(bad) = items.iter().find(|v| !conforms(self.heap, **v, &elem)) {
+            return Err(Trap::type_error(&elem, value_type_name(self.heap, *bad)));
+        }
+        let obj = self.heap.get_mut(arr.obj());
+        if obj.array_len() != Some(items.len()) {
+            return Err(Trap::invalid("set_array_values: length differs"));
+        }
+        match obj {
+            Object::IntArray(xs) => xs.iter_mut().zip(&items).for_each(|(x, v)| *x = v.i()),
+            Object::FloatArray(xs) => xs.iter_mut().zip(&items).for_each(|(x, v)| *x = v.f()),
+            Object::ValArray { items: xs, .. } => xs.copy_from_slice(&items),
+            _ => unreachable!("array_elem_type checked the kind"),
+        }
+        Ok(())
+    }
+
+    /// A new empty map.
+    ///
+    /// # Errors
+    ///
+    /// Out of memory.
+    pub fn new_map(&mut self, key: KeyType, val: Type) -> Result<Value, Trap> {
+        self.alloc(
+            Tag::Map,
+            Object::Map(Box::new(MapObj {
+                key,
+                val,
+                entries: IndexMap::new(),
+            })),
+        )
+    }
+
+    /// Inserts or replaces `key` in map `m`.
+    ///
+    /// # Errors
+    ///
+    /// Out of memory, or a type error when key or value do not fit the map.
+    pub fn map_set(&mut self, m: Value, key: Value, val: Value) -> Result<(), Trap> {
+        let (kt, vt) = match self.heap.get(m.obj()) {
+            Object::Map(map) => (map.key, map.val.clone()),
+            _ => panic!("NativeCtx::map_set on a non-map"),
+        };
+        if !conforms(self.heap, key, &kt.to_type()) {
+            return Err(Trap::type_error(kt, value_type_name(self.heap, key)));
+        }
+        if !conforms(self.heap, val, &vt) {
+            return Err(Trap::type_error(&vt, value_type_name(self.heap, val)));
+        }
+        let owned = key_ref(self.heap, key).to_owned();
+        map_insert(self.heap, m, owned, val, &self.roots).map_err(|OutOfMemory| oom(self.heap))
+    }
+
+    /// The heap's counters.
+    pub fn gc_stats(&self) -> GcStats {
+        self.heap.stats()
+    }
+
+    /// Runs a full collection now.
+    pub fn collect_garbage(&mut self) {
+        self.heap.collect(&self.roots);
+    }
+}
+
+/// Builds the array representation for `elem`: unboxed for int and float.
+pub(crate) fn make_array(elem: Type, items: Vec<Value>) -> Object {
+    match elem {
+        Type::Int => Object::IntArray(items.iter().map(|v| v.i()).collect()),
+        Type::Float => Object::FloatArray(items.iter().map(|v| v.f()).collect()),
+        elem => Object::ValArray { elem, items },
+    }
+}
+
+/// The borrowed map key for a key value (tag int, bool or str).
+pub(crate) fn key_ref(heap: &Heap, k: Value) -> KeyRef<'_> {
+    match k.tag() {
+        Tag::Int => KeyRef::Int(k.i()),
+        Tag::Bool => KeyRef::Bool(k.b()),
+        Tag::Str => KeyRef::Str(heap.str(k)),
+        t => panic!("map key of tag {t:?}"),
+    }
+}
+
+/// Inserts into map `m`, charging a new entry's bytes first.
+pub(crate) fn map_insert(
+    heap: &mut Heap,
+    m: Value,
+    key: crate::heap::MapKey,
+    val: Value,
+    roots: &[&[Value]],
+) -> Result<(), OutOfMemory> {
+    let exists = match heap.get(m.obj()) {
+        Object::Map(map) => map.entries.contains_key(&key.as_ref()),
+        _ => unreachable!("verified map operand"),
+    };
+    if !exists {
+        heap.grow(m.obj(), key.cost(), roots)?;
+    }
+    if let Object::Map(map) = heap.get_mut(m.obj()) {
+        map.entries.insert(key, val);
+    }
+    Ok(())
+}
+
+/// Whether `v` is a value of static type `ty`.
+pub(crate) fn conforms(heap: &Heap, v: Value, ty: &Type) -> bool {
+    match ty {
+        Type::Any | Type::Var(_) => true,
+        Type::Int => v.tag() == Tag::Int,
+        Type::Float => v.tag() == Tag::Float,
+        Type::Bool => v.tag() == Tag::Bool,
+        Type::Str => v.tag() == Tag::Str,
+        Type::Array(_) | Type::Map(..) => v.tag().is_object() && heap.get(v.obj()).ty() == *ty,
+    }
+}
+
+/// The run-time type of `v` for messages (`int`, `array<str>`, `nil`).
+pub(crate) fn value_type_name(heap: &Heap, v: Value) -> String {
+    match v.tag() {
+        Tag::Array | Tag::Map => heap.get(v.obj()).ty().to_string(),
+        t => t.type_name().to_owned(),
+    }
+}

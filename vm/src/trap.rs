@@ -1,0 +1,125 @@
+//! Runtime errors: traps with a code, a message and a Keel backtrace.
+
+use std::fmt;
+
+use crate::module::Pos;
+
+/// What kind of runtime error stopped the program. Each code has a stable
+/// snake_case [`TrapCode::name`] that tests and hosts may match on.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum TrapCode {
+    /// Integer `div` or `rem` by zero.
+    DivisionByZero,
+    /// Array index outside `0..len`.
+    IndexOutOfBounds,
+    /// `map.get` of an absent key.
+    KeyNotFound,
+    /// A dynamic operation on a value of the wrong type (`cast`, `any` ops).
+    TypeError,
+    /// A conversion or argument out of its domain (`ftoi` of NaN, a negative
+    /// length, a bad `str.parse_int` input, slicing off a char boundary).
+    InvalidArgument,
+    /// The heap limit would be exceeded.
+    OutOfMemory,
+    /// The call depth limit was exceeded.
+    StackOverflow,
+    /// The fuel limit was exhausted.
+    OutOfFuel,
+    /// The host interrupted the run (deadline or interrupt handle).
+    Interrupted,
+    /// The program executed `trap "message"`.
+    Explicit,
+    /// A host or library function failed.
+    HostError,
+}
+
+impl TrapCode {
+    /// Stable name of the code.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrapCode::DivisionByZero => "division_by_zero",
+            TrapCode::IndexOutOfBounds => "index_out_of_bounds",
+            TrapCode::KeyNotFound => "key_not_found",
+            TrapCode::TypeError => "type_error",
+            TrapCode::InvalidArgument => "invalid_argument",
+            TrapCode::OutOfMemory => "out_of_memory",
+            TrapCode::StackOverflow => "stack_overflow",
+            TrapCode::OutOfFuel => "out_of_fuel",
+            TrapCode::Interrupted => "interrupted",
+            TrapCode::Explicit => "explicit",
+            TrapCode::HostError => "host_error",
+        }
+    }
+}
+
+/// One frame of a Keel backtrace.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TraceFrame {
+    /// Function name.
+    pub func: String,
+    /// Byte offset of the instruction in the function's code.
+    pub offset: u32,
+    /// Source file, when the module has debug info.
+    pub file: Option<String>,
+    /// Source position, when the module has debug info.
+    pub pos: Option<Pos>,
+}
+
+impl fmt::Display for TraceFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.pos) {
+            (Some(file), Some(p)) => write!(f, "at {} ({}:{}:{})", self.func, file, p.line, p.col),
+            _ => write!(f, "at {} (offset {})", self.func, self.offset),
+        }
+    }
+}
+
+/// A runtime error.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Trap {
+    /// The kind of error.
+    pub code: TrapCode,
+    /// Human-readable message, for example `index 5 out of bounds for length 3`.
+    pub message: String,
+    /// Keel frames, innermost first (empty for traps raised outside Keel code).
+    pub backtrace: Vec<TraceFrame>,
+}
+
+impl Trap {
+    /// A trap without backtrace (the interpreter adds it).
+    #[cold]
+    pub fn new(code: TrapCode, message: impl Into<String>) -> Trap {
+        Trap {
+            code,
+            message: message.into(),
+            backtrace: Vec::new(),
+        }
+    }
+
+    /// A `type error: expected X, found Y` trap.
+    #[cold]
+    pub fn type_error(expected: impl fmt::Display, found: impl fmt::Display) -> Trap {
+        Trap::new(TrapCode::TypeError, format!("type error: expected {expected}, found {found}"))
+    }
+
+    /// An `index I out of bounds for length N` trap.
+    #[cold]
+    pub fn index(i: i64, len: usize) -> Trap {
+        Trap::new(TrapCode::IndexOutOfBounds, format!("index {i} out of bounds for length {len}"))
+    }
+
+    /// An invalid-argument trap.
+    #[cold]
+    pub fn invalid(message: impl Into<String>) -> Trap {
+        Trap::new(TrapCode::InvalidArgument, message)
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Trap {}

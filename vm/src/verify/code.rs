@@ -1,0 +1,207 @@
+//! The verified, specialized instruction set that the interpreter runs.
+//!
+//! Every variant specializes one generic [`Opcode`](crate::isa::Opcode) for
+//! operand types the verifier proved; the doc of each names its generic op.
+//! Only the `*Any` forms check run-time tags. Operands are indices into the
+//! function's locals, the module's globals, constants and type table, or
+//! instruction indices for jumps; the verifier proved every one in range.
+//!
+//! The enum stays 8 bytes (checked by a test) so dispatch touches little
+//! memory; literals that do not fit an `i32` go through the constant table.
+
+use crate::isa::Opcode;
+
+/// A specialized instruction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[allow(missing_docs)] // each variant's generic op is named by `generic()`
+pub enum Op {
+    Nop,
+    /// `push` of an int that fits in i32.
+    PushSmallInt(i32),
+    /// `push` of an int or float from the constant table.
+    PushConst(u32),
+    /// `push` of a string constant (heap object made at instantiation).
+    PushStr(u32),
+    PushBool(bool),
+    PushNil,
+    Pop,
+    Dup,
+    Swap,
+    Over,
+    Load(u32),
+    Store(u32),
+    GLoad(u32),
+    GStore(u32),
+    AddInt,
+    AddFloat,
+    AddAny,
+    SubInt,
+    SubFloat,
+    SubAny,
+    MulInt,
+    MulFloat,
+    MulAny,
+    DivInt,
+    DivFloat,
+    DivAny,
+    RemInt,
+    RemFloat,
+    RemAny,
+    NegInt,
+    NegFloat,
+    NegAny,
+    AndBool,
+    AndInt,
+    OrBool,
+    OrInt,
+    XorBool,
+    XorInt,
+    NotBool,
+    NotInt,
+    Shl,
+    Shr,
+    /// `eq` on int, bool, array or map (raw payload, identity for objects).
+    EqBits,
+    EqFloat,
+    EqStr,
+    EqAny,
+    NeBits,
+    NeFloat,
+    NeStr,
+    NeAny,
+    LtInt,
+    LtFloat,
+    LtStr,
+    LtAny,
+    LeInt,
+    LeFloat,
+    LeStr,
+    LeAny,
+    GtInt,
+    GtFloat,
+    GtStr,
+    GtAny,
+    GeInt,
+    GeFloat,
+    GeStr,
+    GeAny,
+    IToF,
+    FToI,
+    /// `cast` to the type at this index of the type table.
+    Cast(u32),
+    Concat,
+    ArrayNewInt,
+    ArrayNewFloat,
+    /// `array.new` with elements of the type at this index of the type table.
+    ArrayNewVal(u32),
+    ArrayGetInt,
+    ArrayGetFloat,
+    ArrayGetVal,
+    ArraySetInt,
+    ArraySetFloat,
+    ArraySetVal,
+    ArrayLen,
+    ArrayPushInt,
+    ArrayPushFloat,
+    ArrayPushVal,
+    ArrayPopInt,
+    ArrayPopFloat,
+    ArrayPopVal,
+    /// `map.new`; the map type is at this index of the type table.
+    MapNew(u32),
+    MapGet,
+    MapGetOr,
+    MapSet,
+    MapHas,
+    MapDel,
+    MapLen,
+    MapKeys,
+    Jmp(u32),
+    JmpIf(u32),
+    JmpIfNot(u32),
+    /// Call of a module function.
+    Call(u32),
+    /// Call of an import (host or library function).
+    CallImport(u32),
+    /// `ret` from a function without result.
+    Ret,
+    /// `ret` from a function with a result.
+    RetVal,
+    /// `trap` with the string constant at this index.
+    Trap(u32),
+    /// Stands in for instructions no path reaches; never executed.
+    Unreachable,
+}
+
+impl Op {
+    /// The generic opcode this instruction specializes.
+    pub fn generic(self) -> Option<Opcode> {
+        use Op::*;
+        Some(match self {
+            Nop => Opcode::Nop,
+            PushSmallInt(_) | PushConst(_) => Opcode::PushInt,
+            PushStr(_) => Opcode::PushStr,
+            PushBool(_) => Opcode::PushBool,
+            PushNil => Opcode::PushNil,
+            Pop => Opcode::Pop,
+            Dup => Opcode::Dup,
+            Swap => Opcode::Swap,
+            Over => Opcode::Over,
+            Load(_) => Opcode::Load,
+            Store(_) => Opcode::Store,
+            GLoad(_) => Opcode::GLoad,
+            GStore(_) => Opcode::GStore,
+            AddInt | AddFloat | AddAny => Opcode::Add,
+            SubInt | SubFloat | SubAny => Opcode::Sub,
+            MulInt | MulFloat | MulAny => Opcode::Mul,
+            DivInt | DivFloat | DivAny => Opcode::Div,
+            RemInt | RemFloat | RemAny => Opcode::Rem,
+            NegInt | NegFloat | NegAny => Opcode::Neg,
+            AndBool | AndInt => Opcode::And,
+            OrBool | OrInt => Opcode::Or,
+            XorBool | XorInt => Opcode::Xor,
+            NotBool | NotInt => Opcode::Not,
+            Shl => Opcode::Shl,
+            Shr => Opcode::Shr,
+            EqBits | EqFloat | EqStr | EqAny => Opcode::Eq,
+            NeBits | NeFloat | NeStr | NeAny => Opcode::Ne,
+            LtInt | LtFloat | LtStr | LtAny => Opcode::Lt,
+            LeInt | LeFloat | LeStr | LeAny => Opcode::Le,
+            GtInt | GtFloat | GtStr | GtAny => Opcode::Gt,
+            GeInt | GeFloat | GeStr | GeAny => Opcode::Ge,
+            IToF => Opcode::IToF,
+            FToI => Opcode::FToI,
+            Cast(_) => Opcode::Cast,
+            Concat => Opcode::Concat,
+            ArrayNewInt | ArrayNewFloat | ArrayNewVal(_) => Opcode::ArrayNew,
+            ArrayGetInt | ArrayGetFloat | ArrayGetVal => Opcode::ArrayGet,
+            ArraySetInt | ArraySetFloat | ArraySetVal => Opcode::ArraySet,
+            ArrayLen => Opcode::ArrayLen,
+            ArrayPushInt | ArrayPushFloat | ArrayPushVal => Opcode::ArrayPush,
+            ArrayPopInt | ArrayPopFloat | ArrayPopVal => Opcode::ArrayPop,
+            MapNew(_) => Opcode::MapNew,
+            MapGet => Opcode::MapGet,
+            MapGetOr => Opcode::MapGetOr,
+            MapSet => Opcode::MapSet,
+            MapHas => Opcode::MapHas,
+            MapDel => Opcode::MapDel,
+            MapLen => Opcode::MapLen,
+            MapKeys => Opcode::MapKeys,
+            Jmp(_) => Opcode::Jmp,
+            JmpIf(_) => Opcode::JmpIf,
+            JmpIfNot(_) => Opcode::JmpIfNot,
+            Call(_) | CallImport(_) => Opcode::Call,
+            Ret | RetVal => Opcode::Ret,
+            Trap(_) => Opcode::Trap,
+            Unreachable => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn op_is_eight_bytes() {
+        assert_eq!(std::mem::size_of::<super::Op>(), 8);
+    }
+}

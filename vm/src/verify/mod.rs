@@ -1,0 +1,1085 @@
+//! The verifier: proves a [`Module`] safe to run and specializes its code.
+//!
+//! Rules (each failure is a [`VerifyError`] naming its rule, see
+//! `spec/verifier.md`):
+//!
+//! - V1 every local, global, constant, function and import index is in range;
+//! - V2 jump targets are instruction starts inside the same function;
+//! - V3 every path into an instruction brings the same stack height and types;
+//! - V4 no instruction pops from an empty stack;
+//! - V5 operand types fit each instruction;
+//! - V6 at `ret` the stack holds exactly the declared result;
+//! - V7 no path runs past the last instruction;
+//! - V8 `call` arguments match the callee's signature;
+//! - V9 `str`/array/map locals are stored before they are loaded;
+//! - V10 `main`, when present, has a signature `vmrun` can call;
+//! - V11 code decodes; V12 declarations are well formed; V13 size limits.
+//!
+//! Algorithm: a worklist over basic blocks. Types and whole stacks are
+//! hash-consed (a stack is the id of its top node), so comparing two stacks
+//! at a join is O(1) and every block's types are fixed by the first path that
+//! reaches it: each block is typed once. Only the definite-assignment set
+//! (a bitset over non-parameter reference locals) can shrink at a join and
+//! re-queue a block, and since it only shrinks, a block is revisited at most
+//! once per such local that its predecessors disagree on. Blocks are
+//! processed lowest offset first, so straight-line and loop code settles in
+//! one or two passes.
+//!
+//! Because stack types at each instruction are fixed on first visit, the
+//! specialized [`Op`] chosen for an instruction never changes on revisits.
+
+mod code;
+mod error;
+
+pub use code::Op;
+pub use error::{VerifyError, VerifyErrorKind, VerifyErrors};
+
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::cmp::Reverse;
+
+use crate::isa::{self, Instr, Opcode, Operand};
+use crate::module::{GlobalInit, Module};
+use crate::types::{FuncType, Type};
+
+/// Most locals (parameters included) a function may have.
+pub const MAX_LOCALS: usize = 1 << 16;
+/// Deepest operand stack a function may use.
+pub const MAX_STACK: usize = 1 << 16;
+
+/// A literal the interpreter materializes from the constant table.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Const {
+    /// An int too large for [`Op::PushSmallInt`].
+    Int(i64),
+    /// A float.
+    Float(f64),
+}
+
+/// A verified function.
+#[derive(Clone, Debug)]
+pub struct VerifiedFunc {
+    /// Specialized code, one op per source instruction.
+    pub code: Vec<Op>,
+    /// Byte offset in the original code of each op (for traces and errors).
+    pub offsets: Vec<u32>,
+    /// Number of parameters.
+    pub num_params: u32,
+    /// Number of locals including parameters.
+    pub num_locals: u32,
+    /// Type of every local, parameters first.
+    pub local_types: Vec<Type>,
+    /// Maximum operand stack depth.
+    pub max_stack: u32,
+    /// Whether the function returns a value.
+    pub has_result: bool,
+}
+
+/// A module that passed verification, with its specialized code.
+///
+/// There is no other way to build one than [`verify`], so holding one is
+/// proof that every rule holds.
+#[derive(Clone, Debug)]
+pub struct VerifiedModule {
+    module: Module,
+    funcs: Vec<VerifiedFunc>,
+    types: Vec<Type>,
+    consts: Vec<Const>,
+}
+
+impl VerifiedModule {
+    /// The module as loaded (names, imports, debug info).
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Verified functions, in module order.
+    pub fn funcs(&self) -> &[VerifiedFunc] {
+        &self.funcs
+    }
+
+    /// The type table that `Cast`, `ArrayNewVal` and `MapNew` index.
+    pub fn types(&self) -> &[Type] {
+        &self.types
+    }
+
+    /// The constant table that `PushConst` indexes.
+    pub fn consts(&self) -> &[Const] {
+        &self.consts
+    }
+}
+
+/// Verifies `module`, returning its specialized form or every failure found.
+///
+/// Within one function, verification stops at the first failure (the
+/// abstract state after it would be meaningless); other functions are still
+/// checked.
+///
+/// # Errors
+///
+/// [`VerifyErrors`] with one [`VerifyError`] per failure.
+pub fn verify(module: Module) -> Result<VerifiedModule, VerifyErrors> {
+    let mut v = Verifier {
+        module: &module,
+        types: TypeTable::default(),
+        consts: Vec::new(),
+        errors: Vec::new(),
+    };
+    v.check_declarations();
+    let mut funcs = Vec::with_capacity(module.funcs.len());
+    for i in 0..module.funcs.len() {
+        match v.verify_func(i) {
+            Ok(f) => funcs.push(f),
+            Err(e) => v.errors.push(e),
+        }
+    }
+    if !v.errors.is_empty() {
+        return Err(VerifyErrors(v.errors));
+    }
+    let types = v.types.types;
+    let consts = v.consts;
+    Ok(VerifiedModule {
+        module,
+        funcs,
+        types,
+        consts,
+    })
+}
+
+type TypeId = u32;
+const T_INT: TypeId = 0;
+const T_FLOAT: TypeId = 1;
+const T_BOOL: TypeId = 2;
+const T_STR: TypeId = 3;
+const T_ANY: TypeId = 4;
+
+/// Hash-consed types: equal types have equal ids.
+struct TypeTable {
+    types: Vec<Type>,
+    ids: HashMap<Type, TypeId>,
+}
+
+impl Default for TypeTable {
+    fn default() -> Self {
+        let mut t = TypeTable {
+            types: Vec::new(),
+            ids: HashMap::new(),
+        };
+        for ty in [Type::Int, Type::Float, Type::Bool, Type::Str, Type::Any] {
+            t.intern(&ty);
+        }
+        t
+    }
+}
+
+impl TypeTable {
+    fn intern(&mut self, ty: &Type) -> TypeId {
+        if let Some(&id) = self.ids.get(ty) {
+            return id;
+        }
+        let id = self.types.len() as TypeId;
+        self.types.push(ty.clone());
+        self.ids.insert(ty.clone(), id);
+        id
+    }
+
+    fn get(&self, id: TypeId) -> &Type {
+        &self.types[id as usize]
+    }
+}
+
+/// Hash-consed operand stacks: node 0 is the empty stack.
+struct StackTable {
+    nodes: Vec<StackNode>,
+    ids: HashMap<(u32, TypeId), u32>,
+}
+
+#[derive(Clone, Copy)]
+struct StackNode {
+    parent: u32,
+    ty: TypeId,
+    depth: u32,
+}
+
+impl StackTable {
+    fn new() -> Self {
+        StackTable {
+            nodes: vec![StackNode {
+                parent: 0,
+                ty: T_ANY,
+                depth: 0,
+            }],
+            ids: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, stack: u32, ty: TypeId) -> u32 {
+        if let Some(&id) = self.ids.get(&(stack, ty)) {
+            return id;
+        }
+        let id = self.nodes.len() as u32;
+        let depth = self.nodes[stack as usize].depth + 1;
+        self.nodes.push(StackNode {
+            parent: stack,
+            ty,
+            depth,
+        });
+        self.ids.insert((stack, ty), id);
+        id
+    }
+
+    fn depth(&self, stack: u32) -> usize {
+        self.nodes[stack as usize].depth as usize
+    }
+
+    /// The types of the stack, bottom first.
+    fn types(&self, mut stack: u32) -> Vec<TypeId> {
+        let mut out = Vec::new();
+        while stack != 0 {
+            let n = self.nodes[stack as usize];
+            out.push(n.ty);
+            stack = n.parent;
+        }
+        out.reverse();
+        out
+    }
+}
+
+struct Verifier<'m> {
+    module: &'m Module,
+    types: TypeTable,
+    consts: Vec<Const>,
+    errors: Vec<VerifyError>,
+}
+
+/// Abstract state at one program point.
+#[derive(Clone, PartialEq)]
+struct State {
+    stack: u32,
+    /// Bit i set: reference local `ref_bits[i]` is definitely assigned.
+    assigned: Vec<u64>,
+}
+
+impl<'m> Verifier<'m> {
+    fn decl_error(&mut self, func: Option<&str>, msg: String) {
+        self.errors.push(VerifyError {
+            func: func.map(str::to_owned),
+            offset: None,
+            pos: None,
+            kind: VerifyErrorKind::BadDeclaration(msg),
+        });
+    }
+
+    /// V10 and V12: names, types and initializers of declarations.
+    fn check_declarations(&mut self) {
+        let m = self.module;
+        let mut seen = HashSet::new();
+        for im in &m.imports {
+            if !seen.insert(im.name.as_str()) {
+                self.decl_error(None, format!("import `{}` is declared twice", im.name));
+            }
+        }
+        let mut seen = HashSet::new();
+        for g in &m.globals {
+            if !seen.insert(g.name.as_str()) {
+                self.decl_error(None, format!("global `{}` is declared twice", g.name));
+            }
+            if g.ty.has_var() {
+                self.decl_error(None, format!("global `{}` has a generic type {}", g.name, g.ty));
+            }
+            let ok = match &g.init {
+                GlobalInit::Default => true,
+                GlobalInit::Int(_) => g.ty == Type::Int,
+                GlobalInit::Float(_) => g.ty == Type::Float,
+                GlobalInit::Bool(_) => g.ty == Type::Bool,
+                GlobalInit::Nil => g.ty == Type::Any,
+                GlobalInit::Str(i) => {
+                    if (*i as usize) >= m.strings.len() {
+                        self.errors.push(VerifyError {
+                            func: None,
+                            offset: None,
+                            pos: None,
+                            kind: VerifyErrorKind::IndexOutOfRange {
+                                what: "string constant",
+                                index: *i,
+                                len: m.strings.len(),
+                            },
+                        });
+                    }
+                    g.ty == Type::Str
+                }
+            };
+            if !ok {
+                self.decl_error(
+                    None,
+                    format!("global `{}` of type {} cannot start as {:?}", g.name, g.ty, g.init),
+                );
+            }
+        }
+        let mut seen = HashSet::new();
+        for (fi, f) in m.funcs.iter().enumerate() {
+            if !seen.insert(f.name.as_str()) {
+                self.decl_error(Some(&f.name), format!("function `{}` is defined twice", f.name));
+            }
+            if f.ty.params.iter().chain(&f.locals).chain(&f.ty.result).any(Type::has_var) {
+                self.decl_error(Some(&f.name), format!("function `{}` uses a type variable", f.name));
+            }
+            if f.name == "main" {
+                let params_ok = f.ty.params.is_empty() || f.ty.params == [Type::array(Type::Str)];
+                let result_ok = matches!(f.ty.result, None | Some(Type::Int));
+                if !(params_ok && result_ok) {
+                    self.errors.push(VerifyError {
+                        func: Some(f.name.clone()),
+                        offset: None,
+                        pos: m.func_debug(fi).map(|d| d.pos),
+                        kind: VerifyErrorKind::BadMain {
+                            found: f.ty.to_string(),
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    fn verify_func(&mut self, fi: usize) -> Result<VerifiedFunc, VerifyError> {
+        let m = self.module;
+        let func = &m.funcs[fi];
+        let fail = |offset: Option<u32>, kind: VerifyErrorKind| VerifyError {
+            func: Some(func.name.clone()),
+            offset,
+            pos: offset.and_then(|o| m.func_debug(fi).and_then(|d| d.pos_at(o))).or_else(|| m.func_debug(fi).map(|d| d.pos)),
+            kind,
+        };
+        if func.num_locals() > MAX_LOCALS {
+            return Err(fail(None, VerifyErrorKind::LimitExceeded { what: "number of locals", limit: MAX_LOCALS }));
+        }
+        let instrs = isa::decode_code(&func.code, 0).map_err(|e| {
+            fail(Some(e.offset as u32), VerifyErrorKind::Decode(e.kind.to_string()))
+        })?;
+        let n = instrs.len();
+        if n == 0 {
+            return Err(fail(None, VerifyErrorKind::FallsOffEnd));
+        }
+        // Map byte offsets to instruction indices (V2).
+        let mut index_of = vec![u32::MAX; func.code.len()];
+        for (i, (off, _)) in instrs.iter().enumerate() {
+            index_of[*off as usize] = i as u32;
+        }
+        let target_index = |off: u32, at: u32| -> Result<u32, VerifyError> {
+            match index_of.get(off as usize) {
+                Some(&i) if i != u32::MAX => Ok(i),
+                _ => Err(fail(Some(at), VerifyErrorKind::BadJumpTarget { target: off })),
+            }
+        };
+        // Leaders: entry, jump targets, and instructions after a branch.
+        let mut leader = vec![false; n];
+        leader[0] = true;
+        let mut targets = vec![u32::MAX; n];
+        for (i, (off, ins)) in instrs.iter().enumerate() {
+            if let Operand::Target(t) = ins.operand {
+                let ti = target_index(t, *off)?;
+                targets[i] = ti;
+                leader[ti as usize] = true;
+                if i + 1 < n {
+                    leader[i + 1] = true;
+                }
+            } else if ins.op.is_terminator() && i + 1 < n {
+                leader[i + 1] = true;
+            }
+        }
+
+        let local_types: Vec<Type> = func.ty.params.iter().chain(&func.locals).cloned().collect();
+        let local_tids: Vec<TypeId> = local_types.iter().map(|t| self.types.intern(t)).collect();
+        // Definite assignment covers non-parameter reference locals only.
+        let np = func.ty.params.len();
+        let mut ref_bit = vec![u32::MAX; local_types.len()];
+        let mut nbits = 0u32;
+        for (i, t) in local_types.iter().enumerate().skip(np) {
+            if t.is_ref() {
+                ref_bit[i] = nbits;
+                nbits += 1;
+            }
+        }
+        let words = (nbits as usize).div_ceil(64);
+
+        let mut stacks = StackTable::new();
+        let mut entry: Vec<Option<State>> = vec![None; n];
+        entry[0] = Some(State {
+            stack: 0,
+            assigned: vec![0; words],
+        });
+        let mut queued = vec![false; n];
+        let mut work = BinaryHeap::new();
+        work.push(Reverse(0u32));
+        queued[0] = true;
+        let mut code = vec![Op::Unreachable; n];
+        let mut max_depth = 0usize;
+
+        while let Some(Reverse(start)) = work.pop() {
+            queued[start as usize] = false;
+            let mut st = entry[start as usize].clone().expect("queued blocks have a state");
+            let mut i = start as usize;
+            loop {
+                let (off, ins) = &instrs[i];
+                let mut cx = InstrCx {
+                    v: self,
+                    stacks: &mut stacks,
+                    st: &mut st,
+                    func: &func.ty,
+                    local_types: &local_types,
+                    local_tids: &local_tids,
+                    ref_bit: &ref_bit,
+                    fi,
+                    targets: &targets,
+                    index: i,
+                };
+                let op = cx.step(ins).map_err(|k| fail(Some(*off), k))?;
+                code[i] = op;
+                max_depth = max_depth.max(stacks.depth(st.stack));
+                if max_depth > MAX_STACK {
+                    return Err(fail(Some(*off), VerifyErrorKind::LimitExceeded { what: "operand stack depth", limit: MAX_STACK }));
+                }
+                // Successors.
+                let mut join = |to: usize, st: &State| -> Result<(), VerifyError> {
+                    match &mut entry[to] {
+                        None => {
+                            entry[to] = Some(st.clone());
+                        }
+                        Some(have) => {
+                            if have.stack != st.stack {
+                                let show = |s| self.stack_string(&stacks, s);
+                                return Err(fail(
+                                    Some(instrs[to].0),
+                                    VerifyErrorKind::StackMismatch {
+                                        expected: show(have.stack),
+                                        found: show(st.stack),
+                                    },
+                                ));
+                            }
+                            let mut changed = false;
+                            for (a, b) in have.assigned.iter_mut().zip(&st.assigned) {
+                                let new = *a & *b;
+                                changed |= new != *a;
+                                *a = new;
+                            }
+                            if !changed {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    if !queued[to] {
+                        queued[to] = true;
+                        work.push(Reverse(to as u32));
+                    }
+                    Ok(())
+                };
+                if targets[i] != u32::MAX {
+                    join(targets[i] as usize, &st)?;
+                }
+                if ins.op.is_terminator() {
+                    break;
+                }
+                i += 1;
+                if i == n {
+                    return Err(fail(Some(*off), VerifyErrorKind::FallsOffEnd));
+                }
+                if leader[i] {
+                    join(i, &st)?;
+                    break;
+                }
+            }
+        }
+        Ok(VerifiedFunc {
+            code,
+            offsets: instrs.iter().map(|(o, _)| *o).collect(),
+            num_params: np as u32,
+            num_locals: local_types.len() as u32,
+            local_types,
+            max_stack: max_depth as u32,
+            has_result: func.ty.result.is_some(),
+        })
+    }
+
+    fn stack_string(&self, stacks: &StackTable, s: u32) -> String {
+        stacks
+            .types(s)
+            .iter()
+            .map(|t| self.types.get(*t).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn callee(&self, index: u32) -> Option<(&'m str, &'m FuncType)> {
+        let m = self.module;
+        let i = index as usize;
+        match m.funcs.get(i) {
+            Some(f) => Some((&f.name, &f.ty)),
+            None => m.imports.get(i - m.funcs.len()).map(|im| (im.name.as_str(), &im.ty)),
+        }
+    }
+}
+
+/// Context for typing one instruction.
+struct InstrCx<'a, 'm> {
+    v: &'a mut Verifier<'m>,
+    stacks: &'a mut StackTable,
+    st: &'a mut State,
+    func: &'a FuncType,
+    local_types: &'a [Type],
+    local_tids: &'a [TypeId],
+    ref_bit: &'a [u32],
+    fi: usize,
+    targets: &'a [u32],
+    index: usize,
+}
+
+type StepResult<T> = Result<T, VerifyErrorKind>;
+
+impl InstrCx<'_, '_> {
+    fn ty(&self, id: TypeId) -> &Type {
+        self.v.types.get(id)
+    }
+
+    fn intern(&mut self, ty: &Type) -> TypeId {
+        self.v.types.intern(ty)
+    }
+
+    fn push(&mut self, ty: TypeId) {
+        self.st.stack = self.stacks.push(self.st.stack, ty);
+    }
+
+    /// Pops `k` operands for `op`, returning them bottom first.
+    fn pop_n<const K: usize>(&mut self, op: Opcode) -> StepResult<[TypeId; K]> {
+        let depth = self.stacks.depth(self.st.stack);
+        if depth < K {
+            return Err(VerifyErrorKind::StackUnderflow {
+                instr: op.mnemonic(),
+                needed: K,
+                found: depth,
+            });
+        }
+        let mut out = [0; K];
+        for slot in out.iter_mut().rev() {
+            let node = self.stacks.nodes[self.st.stack as usize];
+            *slot = node.ty;
+            self.st.stack = node.parent;
+        }
+        Ok(out)
+    }
+
+    fn mismatch(&self, op: Opcode, expected: &str, found: &[TypeId]) -> VerifyErrorKind {
+        VerifyErrorKind::TypeMismatch {
+            instr: op.mnemonic(),
+            expected: expected.to_owned(),
+            found: found.iter().map(|t| self.ty(*t).to_string()).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    fn range(what: &'static str, index: u32, len: usize) -> StepResult<usize> {
+        if (index as usize) < len {
+            Ok(index as usize)
+        } else {
+            Err(VerifyErrorKind::IndexOutOfRange { what, index, len })
+        }
+    }
+
+    fn elem_of_array(&mut self, op: Opcode, arr: TypeId, rest: &[TypeId]) -> StepResult<TypeId> {
+        match self.ty(arr).clone() {
+            Type::Array(e) => Ok(self.intern(&e)),
+            _ => {
+                let mut found = vec![arr];
+                found.extend_from_slice(rest);
+                Err(self.mismatch(op, "an array first", &found))
+            }
+        }
+    }
+
+    fn map_parts(&mut self, op: Opcode, map: TypeId, rest: &[TypeId]) -> StepResult<(TypeId, TypeId)> {
+        match self.ty(map).clone() {
+            Type::Map(k, v) => Ok((self.intern(&k.to_type()), self.intern(&v))),
+            _ => {
+                let mut found = vec![map];
+                found.extend_from_slice(rest);
+                Err(self.mismatch(op, "a map first", &found))
+            }
+        }
+    }
+
+    /// `expected` accepts `actual` (equal, or expected is any).
+    fn accepts(expected: TypeId, actual: TypeId) -> bool {
+        expected == T_ANY || expected == actual
+    }
+
+    fn numeric(&mut self, op: Opcode, int: Op, float: Op, any: Op) -> StepResult<Op> {
+        let [a, b] = self.pop_n::<2>(op)?;
+        let (res, code) = match (a, b) {
+            (T_INT, T_INT) => (T_INT, int),
+            (T_FLOAT, T_FLOAT) => (T_FLOAT, float),
+            (T_ANY, T_INT | T_FLOAT | T_ANY) | (T_INT | T_FLOAT, T_ANY) => (T_ANY, any),
+            _ => return Err(self.mismatch(op, "int, int or float, float (or any)", &[a, b])),
+        };
+        self.push(res);
+        Ok(code)
+    }
+
+    fn bitwise(&mut self, op: Opcode, boolean: Op, int: Op) -> StepResult<Op> {
+        let [a, b] = self.pop_n::<2>(op)?;
+        let code = match (a, b) {
+            (T_BOOL, T_BOOL) => boolean,
+            (T_INT, T_INT) => int,
+            _ => return Err(self.mismatch(op, "bool, bool or int, int", &[a, b])),
+        };
+        self.push(a);
+        Ok(code)
+    }
+
+    fn equality(&mut self, op: Opcode, bits: Op, float: Op, s: Op, any: Op) -> StepResult<Op> {
+        let [a, b] = self.pop_n::<2>(op)?;
+        let code = if a == T_ANY || b == T_ANY {
+            any
+        } else if a != b {
+            return Err(self.mismatch(op, "two values of the same type", &[a, b]));
+        } else {
+            match a {
+                T_FLOAT => float,
+                T_STR => s,
+                _ => bits,
+            }
+        };
+        self.push(T_BOOL);
+        Ok(code)
+    }
+
+    fn ordering(&mut self, op: Opcode, int: Op, float: Op, s: Op, any: Op) -> StepResult<Op> {
+        let [a, b] = self.pop_n::<2>(op)?;
+        let code = match (a, b) {
+            (T_INT, T_INT) => int,
+            (T_FLOAT, T_FLOAT) => float,
+            (T_STR, T_STR) => s,
+            (T_ANY, T_INT | T_FLOAT | T_STR | T_ANY) | (T_INT | T_FLOAT | T_STR, T_ANY) => any,
+            _ => return Err(self.mismatch(op, "int, int or float, float or str, str", &[a, b])),
+        };
+        self.push(T_BOOL);
+        Ok(code)
+    }
+
+    fn by_elem(elem: TypeId, int: Op, float: Op, val: Op) -> Op {
+        match elem {
+            T_INT => int,
+            T_FLOAT => float,
+            _ => val,
+        }
+    }
+
+    fn local_name(&self, i: usize) -> String {
+        self.v
+            .module
+            .func_debug(self.fi)
+            .and_then(|d| d.local_names.get(i))
+            .cloned()
+            .unwrap_or_else(|| i.to_string())
+    }
+
+    fn check_value_type(ty: &Type) -> StepResult<()> {
+        if ty.has_var() {
+            return Err(VerifyErrorKind::BadDeclaration(format!("type {ty} in code uses a type variable")));
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, ins: &Instr) -> StepResult<Op> {
+        use Opcode as O;
+        let op = ins.op;
+        Ok(match (&ins.operand, op) {
+            (_, O::Nop) => Op::Nop,
+            (Operand::Int(v), O::PushInt) => {
+                self.push(T_INT);
+                match i32::try_from(*v) {
+                    Ok(small) => Op::PushSmallInt(small),
+                    Err(_) => Op::PushConst(self.add_const(Const::Int(*v))),
+                }
+            }
+            (Operand::Float(v), O::PushFloat) => {
+                self.push(T_FLOAT);
+                Op::PushConst(self.add_const(Const::Float(*v)))
+            }
+            (Operand::Str(i), O::PushStr) => {
+                Self::range("string constant", *i, self.v.module.strings.len())?;
+                self.push(T_STR);
+                Op::PushStr(*i)
+            }
+            (Operand::Bool(b), O::PushBool) => {
+                self.push(T_BOOL);
+                Op::PushBool(*b)
+            }
+            (_, O::PushNil) => {
+                self.push(T_ANY);
+                Op::PushNil
+            }
+            (_, O::Pop) => {
+                self.pop_n::<1>(op)?;
+                Op::Pop
+            }
+            (_, O::Dup) => {
+                let [a] = self.pop_n::<1>(op)?;
+                self.push(a);
+                self.push(a);
+                Op::Dup
+            }
+            (_, O::Swap) => {
+                let [a, b] = self.pop_n::<2>(op)?;
+                self.push(b);
+                self.push(a);
+                Op::Swap
+            }
+            (_, O::Over) => {
+                let [a, b] = self.pop_n::<2>(op)?;
+                self.push(a);
+                self.push(b);
+                self.push(a);
+                Op::Over
+            }
+            (Operand::Local(l), O::Load) => {
+                let i = Self::range("local", *l, self.local_types.len())?;
+                let bit = self.ref_bit[i];
+                if bit != u32::MAX && self.st.assigned[bit as usize / 64] & (1 << (bit % 64)) == 0 {
+                    return Err(VerifyErrorKind::Unassigned {
+                        local: self.local_name(i),
+                        ty: self.local_types[i].to_string(),
+                    });
+                }
+                self.push(self.local_tids[i]);
+                Op::Load(*l)
+            }
+            (Operand::Local(l), O::Store) => {
+                let i = Self::range("local", *l, self.local_types.len())?;
+                let [a] = self.pop_n::<1>(op)?;
+                if !Self::accepts(self.local_tids[i], a) {
+                    let expected = format!("{} (local `{}`)", self.local_types[i], self.local_name(i));
+                    return Err(self.mismatch(op, &expected, &[a]));
+                }
+                let bit = self.ref_bit[i];
+                if bit != u32::MAX {
+                    self.st.assigned[bit as usize / 64] |= 1 << (bit % 64);
+                }
+                Op::Store(*l)
+            }
+            (Operand::Global(g), O::GLoad) => {
+                let i = Self::range("global", *g, self.v.module.globals.len())?;
+                let t = self.intern(&self.v.module.globals[i].ty.clone());
+                self.push(t);
+                Op::GLoad(*g)
+            }
+            (Operand::Global(g), O::GStore) => {
+                let i = Self::range("global", *g, self.v.module.globals.len())?;
+                let t = self.intern(&self.v.module.globals[i].ty.clone());
+                let [a] = self.pop_n::<1>(op)?;
+                if !Self::accepts(t, a) {
+                    let expected = format!("{} (global `{}`)", self.ty(t), self.v.module.globals[i].name);
+                    return Err(self.mismatch(op, &expected, &[a]));
+                }
+                Op::GStore(*g)
+            }
+            (_, O::Add) => self.numeric(op, Op::AddInt, Op::AddFloat, Op::AddAny)?,
+            (_, O::Sub) => self.numeric(op, Op::SubInt, Op::SubFloat, Op::SubAny)?,
+            (_, O::Mul) => self.numeric(op, Op::MulInt, Op::MulFloat, Op::MulAny)?,
+            (_, O::Div) => self.numeric(op, Op::DivInt, Op::DivFloat, Op::DivAny)?,
+            (_, O::Rem) => self.numeric(op, Op::RemInt, Op::RemFloat, Op::RemAny)?,
+            (_, O::Neg) => {
+                let [a] = self.pop_n::<1>(op)?;
+                let code = match a {
+                    T_INT => Op::NegInt,
+                    T_FLOAT => Op::NegFloat,
+                    T_ANY => Op::NegAny,
+                    _ => return Err(self.mismatch(op, "int, float or any", &[a])),
+                };
+                self.push(a);
+                code
+            }
+            (_, O::And) => self.bitwise(op, Op::AndBool, Op::AndInt)?,
+            (_, O::Or) => self.bitwise(op, Op::OrBool, Op::OrInt)?,
+            (_, O::Xor) => self.bitwise(op, Op::XorBool, Op::XorInt)?,
+            (_, O::Not) => {
+                let [a] = self.pop_n::<1>(op)?;
+                let code = match a {
+                    T_BOOL => Op::NotBool,
+                    T_INT => Op::NotInt,
+                    _ => return Err(self.mismatch(op, "bool or int", &[a])),
+                };
+                self.push(a);
+                code
+            }
+            (_, O::Shl | O::Shr) => {
+                let [a, b] = self.pop_n::<2>(op)?;
+                if (a, b) != (T_INT, T_INT) {
+                    return Err(self.mismatch(op, "int, int", &[a, b]));
+                }
+                self.push(T_INT);
+                if op == O::Shl { Op::Shl } else { Op::Shr }
+            }
+            (_, O::Eq) => self.equality(op, Op::EqBits, Op::EqFloat, Op::EqStr, Op::EqAny)?,
+            (_, O::Ne) => self.equality(op, Op::NeBits, Op::NeFloat, Op::NeStr, Op::NeAny)?,
+            (_, O::Lt) => self.ordering(op, Op::LtInt, Op::LtFloat, Op::LtStr, Op::LtAny)?,
+            (_, O::Le) => self.ordering(op, Op::LeInt, Op::LeFloat, Op::LeStr, Op::LeAny)?,
+            (_, O::Gt) => self.ordering(op, Op::GtInt, Op::GtFloat, Op::GtStr, Op::GtAny)?,
+            (_, O::Ge) => self.ordering(op, Op::GeInt, Op::GeFloat, Op::GeStr, Op::GeAny)?,
+            (_, O::IToF) => {
+                let [a] = self.pop_n::<1>(op)?;
+                if a != T_INT {
+                    return Err(self.mismatch(op, "int", &[a]));
+                }
+                self.push(T_FLOAT);
+                Op::IToF
+            }
+            (_, O::FToI) => {
+                let [a] = self.pop_n::<1>(op)?;
+                if a != T_FLOAT {
+                    return Err(self.mismatch(op, "float", &[a]));
+                }
+                self.push(T_INT);
+                Op::FToI
+            }
+            (Operand::Type(t), O::Cast) => {
+                Self::check_value_type(t)?;
+                let target = self.intern(t);
+                let [a] = self.pop_n::<1>(op)?;
+                self.push(target);
+                if a == target {
+                    Op::Nop
+                } else if a == T_ANY {
+                    Op::Cast(target)
+                } else {
+                    return Err(self.mismatch(op, "any", &[a]));
+                }
+            }
+            (_, O::Concat) => {
+                let [a, b] = self.pop_n::<2>(op)?;
+                if (a, b) != (T_STR, T_STR) {
+                    return Err(self.mismatch(op, "str, str", &[a, b]));
+                }
+                self.push(T_STR);
+                Op::Concat
+            }
+            (_, O::ArrayNew) => {
+                let [n, fill] = self.pop_n::<2>(op)?;
+                if n != T_INT {
+                    return Err(self.mismatch(op, "int, T", &[n, fill]));
+                }
+                let elem = self.ty(fill).clone();
+                let arr = self.intern(&Type::array(elem));
+                self.push(arr);
+                Self::by_elem(fill, Op::ArrayNewInt, Op::ArrayNewFloat, Op::ArrayNewVal(fill))
+            }
+            (_, O::ArrayGet) => {
+                let [a, i] = self.pop_n::<2>(op)?;
+                let e = self.elem_of_array(op, a, &[i])?;
+                if i != T_INT {
+                    return Err(self.mismatch(op, "array<T>, int", &[a, i]));
+                }
+                self.push(e);
+                Self::by_elem(e, Op::ArrayGetInt, Op::ArrayGetFloat, Op::ArrayGetVal)
+            }
+            (_, O::ArraySet) => {
+                let [a, i, x] = self.pop_n::<3>(op)?;
+                let e = self.elem_of_array(op, a, &[i, x])?;
+                if i != T_INT || !Self::accepts(e, x) {
+                    let expected = format!("{}, int, {}", self.ty(a), self.ty(e));
+                    return Err(self.mismatch(op, &expected, &[a, i, x]));
+                }
+                Self::by_elem(e, Op::ArraySetInt, Op::ArraySetFloat, Op::ArraySetVal)
+            }
+            (_, O::ArrayLen) => {
+                let [a] = self.pop_n::<1>(op)?;
+                self.elem_of_array(op, a, &[])?;
+                self.push(T_INT);
+                Op::ArrayLen
+            }
+            (_, O::ArrayPush) => {
+                let [a, x] = self.pop_n::<2>(op)?;
+                let e = self.elem_of_array(op, a, &[x])?;
+                if !Self::accepts(e, x) {
+                    let expected = format!("{}, {}", self.ty(a), self.ty(e));
+                    return Err(self.mismatch(op, &expected, &[a, x]));
+                }
+                Self::by_elem(e, Op::ArrayPushInt, Op::ArrayPushFloat, Op::ArrayPushVal)
+            }
+            (_, O::ArrayPop) => {
+                let [a] = self.pop_n::<1>(op)?;
+                let e = self.elem_of_array(op, a, &[])?;
+                self.push(e);
+                Self::by_elem(e, Op::ArrayPopInt, Op::ArrayPopFloat, Op::ArrayPopVal)
+            }
+            (Operand::MapTypes(k, v), O::MapNew) => {
+                Self::check_value_type(v)?;
+                let t = self.intern(&Type::map(*k, v.clone()));
+                self.push(t);
+                Op::MapNew(t)
+            }
+            (_, O::MapGet | O::MapHas | O::MapDel) => {
+                let [m, k] = self.pop_n::<2>(op)?;
+                let (kt, vt) = self.map_parts(op, m, &[k])?;
+                if k != kt {
+                    let expected = format!("{}, {}", self.ty(m), self.ty(kt));
+                    return Err(self.mismatch(op, &expected, &[m, k]));
+                }
+                match op {
+                    O::MapGet => {
+                        self.push(vt);
+                        Op::MapGet
+                    }
+                    O::MapHas => {
+                        self.push(T_BOOL);
+                        Op::MapHas
+                    }
+                    _ => Op::MapDel,
+                }
+            }
+            (_, O::MapGetOr | O::MapSet) => {
+                let [m, k, x] = self.pop_n::<3>(op)?;
+                let (kt, vt) = self.map_parts(op, m, &[k, x])?;
+                if k != kt || !Self::accepts(vt, x) {
+                    let expected = format!("{}, {}, {}", self.ty(m), self.ty(kt), self.ty(vt));
+                    return Err(self.mismatch(op, &expected, &[m, k, x]));
+                }
+                if op == O::MapGetOr {
+                    self.push(vt);
+                    Op::MapGetOr
+                } else {
+                    Op::MapSet
+                }
+            }
+            (_, O::MapLen) => {
+                let [m] = self.pop_n::<1>(op)?;
+                self.map_parts(op, m, &[])?;
+                self.push(T_INT);
+                Op::MapLen
+            }
+            (_, O::MapKeys) => {
+                let [m] = self.pop_n::<1>(op)?;
+                let (kt, _) = self.map_parts(op, m, &[])?;
+                let key = self.ty(kt).clone();
+                let arr = self.intern(&Type::array(key));
+                self.push(arr);
+                Op::MapKeys
+            }
+            (Operand::Target(_), O::Jmp) => Op::Jmp(self.targets[self.index]),
+            (Operand::Target(_), O::JmpIf | O::JmpIfNot) => {
+                let [c] = self.pop_n::<1>(op)?;
+                if c != T_BOOL {
+                    return Err(self.mismatch(op, "bool", &[c]));
+                }
+                let t = self.targets[self.index];
+                if op == O::JmpIf { Op::JmpIf(t) } else { Op::JmpIfNot(t) }
+            }
+            (Operand::Func(f), O::Call) => self.call(*f)?,
+            (_, O::Ret) => {
+                let found = self.stacks.types(self.st.stack);
+                let ok = match &self.func.result {
+                    None => found.is_empty(),
+                    Some(r) => {
+                        let rid = self.v.types.intern(r);
+                        found.len() == 1 && Self::accepts(rid, found[0])
+                    }
+                };
+                if !ok {
+                    return Err(VerifyErrorKind::BadReturn {
+                        expected: self.func.result.as_ref().map(Type::to_string).unwrap_or_default(),
+                        found: found.iter().map(|t| self.ty(*t).to_string()).collect::<Vec<_>>().join(", "),
+                    });
+                }
+                if self.func.result.is_some() { Op::RetVal } else { Op::Ret }
+            }
+            (Operand::Str(i), O::Trap) => {
+                Self::range("string constant", *i, self.v.module.strings.len())?;
+                Op::Trap(*i)
+            }
+            // The decoder builds operands from the opcode's kind, so no other
+            // combination can reach here; treat one as undecodable anyway.
+            (operand, _) => {
+                return Err(VerifyErrorKind::Decode(format!("operand {operand:?} does not fit `{}`", op.mnemonic())));
+            }
+        })
+    }
+
+    fn add_const(&mut self, c: Const) -> u32 {
+        // Constants are few; a linear scan keeps identical literals shared
+        // without hashing floats. Bounded by scanning only the last 64.
+        let consts = &mut self.v.consts;
+        let start = consts.len().saturating_sub(64);
+        if let Some(i) = consts[start..].iter().position(|x| match (x, &c) {
+            (Const::Float(a), Const::Float(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a == b,
+        }) {
+            return (start + i) as u32;
+        }
+        consts.push(c);
+        (consts.len() - 1) as u32
+    }
+
+    fn call(&mut self, index: u32) -> StepResult<Op> {
+        let m = self.v.module;
+        let total = m.funcs.len() + m.imports.len();
+        Self::range("function", index, total)?;
+        let (name, sig) = self.v.callee(index).expect("index checked above");
+        let np = sig.params.len();
+        let depth = self.stacks.depth(self.st.stack);
+        let all = self.stacks.types(self.st.stack);
+        let args = &all[depth.saturating_sub(np)..];
+        let mut binds: [Option<Type>; 8] = Default::default();
+        let ok = args.len() == np
+            && sig
+                .params
+                .iter()
+                .zip(args)
+                .all(|(p, a)| unify(p, self.v.types.get(*a), &mut binds));
+        if !ok {
+            return Err(VerifyErrorKind::CallMismatch {
+                callee: name.to_owned(),
+                expected: sig.params.iter().map(Type::to_string).collect::<Vec<_>>().join(", "),
+                found: args.iter().map(|t| self.ty(*t).to_string()).collect::<Vec<_>>().join(", "),
+            });
+        }
+        for _ in 0..np {
+            self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
+        }
+        if let Some(r) = &sig.result {
+            let r = substitute(r, &binds);
+            let rid = self.intern(&r);
+            self.push(rid);
+        }
+        let nf = m.funcs.len() as u32;
+        Ok(if index < nf { Op::Call(index) } else { Op::CallImport(index - nf) })
+    }
+}
+
+/// Matches a parameter type against an argument type, binding variables.
+fn unify(param: &Type, arg: &Type, binds: &mut [Option<Type>; 8]) -> bool {
+    match (param, arg) {
+        (Type::Any, _) => true,
+        (Type::Var(n), _) => {
+            let slot = &mut binds[(*n as usize) % 8];
+            match slot {
+                Some(bound) => bound == arg,
+                None => {
+                    *slot = Some(arg.clone());
+                    true
+                }
+            }
+        }
+        (Type::Array(p), Type::Array(a)) => unify(p, a, binds),
+        (Type::Map(pk, pv), Type::Map(ak, av)) => pk == ak && unify(pv, av, binds),
+        _ => param == arg,
+    }
+}
+
+/// Replaces bound variables in a result type; unbound ones become `any`.
+fn substitute(ty: &Type, binds: &[Option<Type>; 8]) -> Type {
+    match ty {
+        Type::Var(n) => binds[(*n as usize) % 8].clone().unwrap_or(Type::Any),
+        Type::Array(e) => Type::array(substitute(e, binds)),
+        Type::Map(k, v) => Type::map(*k, substitute(v, binds)),
+        t => t.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
