@@ -145,6 +145,11 @@ impl<'a> Reader<'a> {
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
+    pub(crate) fn u32_le(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
     pub(crate) fn f64_le(&mut self, what: &'static str) -> Result<f64, DecodeError> {
         let b = self.take(8, what)?;
         let mut a = [0u8; 8];

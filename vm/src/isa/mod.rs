@@ -2,7 +2,9 @@
 //!
 //! All of it is generated from the table in [`ops`]; nothing here lists
 //! opcodes by hand. An encoded instruction is one opcode byte followed by its
-//! operand, whose layout depends only on the opcode's [`OperandKind`]:
+//! operand, whose layout depends only on the opcode's [`OperandKind`].
+//! Jump targets are fixed-width so an instruction's size never depends on
+//! where its label lands (no relaxation passes, and a JIT can patch them):
 //!
 //! | kind | bytes |
 //! |---|---|
@@ -10,7 +12,8 @@
 //! | `Int` | zigzag LEB128 i64 |
 //! | `Float` | 8 bytes, IEEE 754 little-endian |
 //! | `Bool` | one byte, 0 or 1 |
-//! | `Str`, `Local`, `Global`, `Func`, `Target` | unsigned LEB128 u32 |
+//! | `Str`, `Local`, `Global`, `Func` | unsigned LEB128 u32 |
+//! | `Target` | 4 bytes, u32 little-endian byte offset |
 //! | `Type` | a type (see `spec/kbc.md`) |
 //! | `MapTypes` | a key-type byte, then a type |
 
@@ -184,10 +187,8 @@ impl Instr {
             (Operand::Int(v), OperandKind::Int) => out.sleb(*v),
             (Operand::Float(v), OperandKind::Float) => out.extend_from_slice(&v.to_le_bytes()),
             (Operand::Bool(b), OperandKind::Bool) => out.push(u8::from(*b)),
-            (
-                Operand::Str(i) | Operand::Local(i) | Operand::Global(i) | Operand::Func(i) | Operand::Target(i),
-                _,
-            ) if self.operand.kind() == self.op.operand_kind() => out.uleb(u64::from(*i)),
+            (Operand::Target(t), OperandKind::Target) => out.extend_from_slice(&t.to_le_bytes()),
+            (Operand::Str(i) | Operand::Local(i) | Operand::Global(i) | Operand::Func(i), _) if self.operand.kind() == self.op.operand_kind() => out.uleb(u64::from(*i)),
             (Operand::Type(t), OperandKind::Type) => out.ty(t),
             (Operand::MapTypes(k, v), OperandKind::MapTypes) => {
                 out.key_type(*k);
@@ -224,7 +225,7 @@ pub(crate) fn decode_instr(r: &mut Reader<'_>) -> Result<Instr, DecodeError> {
         OperandKind::Local => Operand::Local(r.u32("local index")?),
         OperandKind::Global => Operand::Global(r.u32("global index")?),
         OperandKind::Func => Operand::Func(r.u32("function index")?),
-        OperandKind::Target => Operand::Target(r.u32("jump target")?),
+        OperandKind::Target => Operand::Target(r.u32_le("jump target")?),
         OperandKind::Type => Operand::Type(r.ty()?),
         OperandKind::MapTypes => {
             let k = r.key_type()?;

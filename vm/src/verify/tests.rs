@@ -65,12 +65,12 @@ fn rejects_mismatched_join_and_accepts_matching_one() {
         with(Opcode::PushInt, Operand::Int(1)),
         op(Opcode::Ret),
     ];
-    // offsets: 0 (2 bytes), 2 (jmpif 0x51 + leb 5 = 2 bytes), 4 push (2 bytes), 6 ret
+    // offsets: push 0 (2 bytes), jmpif 2 (5 bytes), push 7 (2 bytes), ret 9
     let mut code = code.to_vec();
-    code[1] = with(Opcode::JmpIf, Operand::Target(6));
+    code[1] = with(Opcode::JmpIf, Operand::Target(9));
     assert_eq!(rule_of(module_with(vec![], None, vec![], &code)), "stack_mismatch");
     code[2] = op(Opcode::Nop);
-    code[1] = with(Opcode::JmpIf, Operand::Target(5));
+    code[1] = with(Opcode::JmpIf, Operand::Target(8));
     assert!(verify(module_with(vec![], None, vec![], &code)).is_ok());
 }
 

@@ -1,0 +1,210 @@
+//! The disassembler: prints a module as Keel assembly that reads like the
+//! source and re-assembles to the same bytecode.
+//!
+//! Names come from the debug info when present (locals, labels); without
+//! it locals print as `l0, l1, ...` and labels as `L<offset>`. Every import,
+//! library functions included, is printed as an explicit `.import` in index
+//! order, so re-assembly numbers them identically.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write;
+
+use keel_vm::isa::{self, Operand};
+use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float};
+
+/// True when `s` lexes as a single (possibly dotted) name and is not a
+/// keyword, so it can be printed where a name is expected.
+pub fn is_name(s: &str) -> bool {
+    let word_ok = |w: &str| {
+        let mut cs = w.chars();
+        matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    !matches!(s, "true" | "false" | "nil" | "inf" | "nan") && s.split('.').all(word_ok)
+}
+
+/// Quotes a string with the escapes the lexer reads.
+pub fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn sig_params(params: &[Type]) -> String {
+    params.iter().map(Type::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Disassembles `m`.
+///
+/// # Errors
+///
+/// A [`DecodeError`] when a function's code does not decode.
+pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
+    let mut out = String::new();
+    if let Some(d) = &m.debug {
+        let _ = writeln!(out, "; disassembly of {}", d.file);
+    }
+    if let Some(n) = &m.name {
+        let _ = writeln!(out, ".module {n}");
+    }
+    for im in &m.imports {
+        let _ = write!(out, ".import {}({})", im.name, sig_params(&im.ty.params));
+        if let Some(r) = &im.ty.result {
+            let _ = write!(out, " -> {r}");
+        }
+        out.push('\n');
+    }
+    for g in &m.globals {
+        let _ = write!(out, ".global {}: {}", g.name, g.ty);
+        match &g.init {
+            GlobalInit::Default => {}
+            GlobalInit::Int(v) => {
+                let _ = write!(out, " = {v}");
+            }
+            GlobalInit::Float(v) => {
+                let _ = write!(out, " = {}", format_float(*v));
+            }
+            GlobalInit::Bool(b) => {
+                let _ = write!(out, " = {b}");
+            }
+            GlobalInit::Str(i) => {
+                let s = m.strings.get(*i as usize).map(String::as_str).unwrap_or("");
+                let _ = write!(out, " = {}", quote(s));
+            }
+            GlobalInit::Nil => out.push_str(" = nil"),
+        }
+        out.push('\n');
+    }
+    let global_name = |i: u32| -> String {
+        match m.globals.get(i as usize) {
+            Some(g) if is_name(&g.name) && m.globals.iter().filter(|h| h.name == g.name).count() == 1 => g.name.clone(),
+            _ => i.to_string(),
+        }
+    };
+    for (fi, f) in m.funcs.iter().enumerate() {
+        let debug = m.func_debug(fi);
+        let instrs = isa::decode_code(&f.code, 0)?;
+        // Local names: debug names when usable and unique, else l<i>.
+        let n = f.num_locals();
+        let mut names: Vec<String> = (0..n)
+            .map(|i| debug.and_then(|d| d.local_names.get(i)).filter(|s| is_name(s)).cloned().unwrap_or_default())
+            .collect();
+        let mut seen = HashSet::new();
+        for (i, name) in names.iter_mut().enumerate() {
+            if name.is_empty() || !seen.insert(name.clone()) {
+                let mut fresh = format!("l{i}");
+                while !seen.insert(fresh.clone()) {
+                    fresh.push('_');
+                }
+                *name = fresh;
+            }
+        }
+        // Labels: debug labels, plus generated ones for unnamed targets.
+        let mut labels: BTreeMap<u32, String> = BTreeMap::new();
+        let mut taken = HashSet::new();
+        if let Some(d) = debug {
+            for (off, name) in &d.labels {
+                if is_name(name) && taken.insert(name.clone()) {
+                    labels.entry(*off).or_insert_with(|| name.clone());
+                }
+            }
+        }
+        for (_, ins) in &instrs {
+            if let Operand::Target(t) = ins.operand {
+                labels.entry(t).or_insert_with(|| {
+                    let mut name = format!("L{t}");
+                    while !taken.insert(name.clone()) {
+                        name.push('_');
+                    }
+                    name
+                });
+            }
+        }
+        let params: Vec<String> = f.ty.params.iter().enumerate().map(|(i, t)| format!("{}: {t}", names[i])).collect();
+        let _ = write!(out, "\n.func {}({})", f.name, params.join(", "));
+        if let Some(r) = &f.ty.result {
+            let _ = write!(out, " -> {r}");
+        }
+        out.push('\n');
+        for (i, t) in f.locals.iter().enumerate() {
+            let _ = writeln!(out, "    .local {}: {t}", names[f.ty.params.len() + i]);
+        }
+        for (off, ins) in &instrs {
+            if let Some(l) = labels.get(off) {
+                let _ = writeln!(out, "{l}:");
+            }
+            let _ = write!(out, "    {}", ins.op.mnemonic());
+            match &ins.operand {
+                Operand::None => {
+                    if ins.op == isa::Opcode::PushNil {
+                        out.push_str(" nil");
+                    }
+                }
+                Operand::Int(v) => {
+                    let _ = write!(out, " {v}");
+                }
+                Operand::Float(v) => {
+                    let _ = write!(out, " {}", format_float(*v));
+                }
+                Operand::Bool(b) => {
+                    let _ = write!(out, " {b}");
+                }
+                Operand::Str(i) => {
+                    let s = m.strings.get(*i as usize).map(String::as_str).unwrap_or("");
+                    let _ = write!(out, " {}", quote(s));
+                }
+                Operand::Local(l) => match names.get(*l as usize) {
+                    Some(n) => {
+                        let _ = write!(out, " {n}");
+                    }
+                    None => {
+                        let _ = write!(out, " {l}");
+                    }
+                },
+                Operand::Global(g) => {
+                    let _ = write!(out, " {}", global_name(*g));
+                }
+                Operand::Func(c) => {
+                    let _ = write!(out, " {}", m.callee_name(*c).unwrap_or("<invalid>"));
+                }
+                Operand::Target(t) => {
+                    let _ = write!(out, " {}", labels[t]);
+                }
+                Operand::Type(t) => {
+                    let _ = write!(out, " {t}");
+                }
+                Operand::MapTypes(k, v) => {
+                    let _ = write!(out, " {k} {v}");
+                }
+            }
+            out.push('\n');
+        }
+        // A label at the very end (a target past the last instruction is
+        // invalid, but print it so the text shows what the bytes say).
+        if let Some(l) = labels.get(&(f.code.len() as u32)) {
+            let _ = writeln!(out, "{l}:");
+        }
+        out.push_str(".end\n");
+    }
+    let exports: Vec<&str> = m.funcs.iter().filter(|f| f.exported).map(|f| f.name.as_str()).collect();
+    if !exports.is_empty() {
+        out.push('\n');
+        for e in exports {
+            let _ = writeln!(out, ".export {e}");
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,144 @@
+//! Keel assembly: text in, bytecode [`Module`] out, and back.
+//!
+//! The pipeline is `.kasm` text → [`lexer`] (logos) → grammar (lalrpop) →
+//! [`ast`] → `lower` (names, labels, constants, encoding through
+//! `keel_vm::isa`) → [`Module`]. The assembler does no type inference; the
+//! verifier in `keel_vm` checks and specializes what this produces.
+//!
+//! ```
+//! let src = ".func main() -> int\n    push 40 push 2 add ret\n.end\n";
+//! let module = keel_assembler::assemble(src, "demo.kasm", &keel_assembler::NoLibrary).unwrap();
+//! let text = keel_assembler::disassemble(&module).unwrap();
+//! assert!(text.contains("push 40"));
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod ast;
+pub mod diag;
+mod dis;
+mod error;
+pub mod lexer;
+mod literal;
+mod lower;
+
+#[allow(clippy::all, missing_docs, unused_qualifications)]
+mod grammar {
+    lalrpop_util::lalrpop_mod!(grammar);
+    pub use grammar::*;
+}
+
+pub use dis::{disassemble, is_name, quote};
+pub use error::{AsmError, AsmErrorKind, Span};
+
+use keel_vm::{FuncType, Linker, Module};
+use lalrpop_util::ParseError;
+
+/// Where the assembler finds signatures of library and host functions that
+/// a program calls without declaring an `.import`.
+pub trait Signatures {
+    /// The signature of `name`, if such a function exists.
+    fn signature(&self, name: &str) -> Option<FuncType>;
+}
+
+impl Signatures for Linker {
+    fn signature(&self, name: &str) -> Option<FuncType> {
+        Linker::signature(self, name).cloned()
+    }
+}
+
+/// No library: only the module's own functions and `.import`s resolve.
+pub struct NoLibrary;
+
+impl Signatures for NoLibrary {
+    fn signature(&self, _: &str) -> Option<FuncType> {
+        None
+    }
+}
+
+/// Parses `src` into items without resolving names.
+///
+/// # Errors
+///
+/// The first syntax error.
+pub fn parse(src: &str) -> Result<Vec<ast::Item<'_>>, AsmError> {
+    grammar::ProgramParser::new()
+        .parse(lexer::lex(src))
+        .map_err(|e| parse_error(src, e))
+}
+
+fn expected_list(expected: &[String]) -> String {
+    let names: Vec<String> = expected
+        .iter()
+        .map(|e| {
+            let e = e.trim_matches('"');
+            match e {
+                "name" | "name:" | "integer" | "float" | "string" | "unknown directive" => match e {
+                    "name:" => "a label".to_owned(),
+                    "name" => "a name".to_owned(),
+                    other => format!("a {other}"),
+                },
+                other => format!("`{other}`"),
+            }
+        })
+        .filter(|e| e != "a unknown directive")
+        .collect();
+    match names.len() {
+        0 => "nothing more".to_owned(),
+        1 => names[0].clone(),
+        n if n > 6 => format!("{}, ...", names[..6].join(", ")),
+        _ => {
+            let (last, rest) = names.split_last().expect("non-empty");
+            format!("{} or {last}", rest.join(", "))
+        }
+    }
+}
+
+fn parse_error(src: &str, e: ParseError<usize, lexer::Tok<'_>, AsmError>) -> AsmError {
+    match e {
+        ParseError::User { error } => error,
+        ParseError::InvalidToken { location } => AsmError::new(
+            Span::new(location, location + 1),
+            AsmErrorKind::BadCharacter(src[location..].chars().next().unwrap_or(' ')),
+        ),
+        ParseError::UnrecognizedEof { location, expected } => AsmError::new(
+            Span::new(location, location),
+            AsmErrorKind::UnexpectedEof {
+                expected: expected_list(&expected),
+            },
+        ),
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => AsmError::new(
+            Span::new(l, r),
+            AsmErrorKind::UnexpectedToken {
+                expected: expected_list(&expected),
+                found: tok.to_string(),
+            },
+        ),
+        ParseError::ExtraToken { token: (l, tok, r) } => AsmError::new(
+            Span::new(l, r),
+            AsmErrorKind::UnexpectedToken {
+                expected: "the end of input".into(),
+                found: tok.to_string(),
+            },
+        ),
+    }
+}
+
+/// Assembles `src` (named `file` in debug info) into a module. Calls to
+/// names that are neither functions of the module nor `.import`s resolve
+/// through `library` and become imports.
+///
+/// # Errors
+///
+/// Every error found: one syntax error, or all name and operand errors.
+pub fn assemble(src: &str, file: &str, library: &dyn Signatures) -> Result<Module, Vec<AsmError>> {
+    let items = parse(src).map_err(|e| vec![e])?;
+    lower::lower(src, file, items, library)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+//! Decoding literal tokens and type names into values and types.
+
+use keel_vm::{KeyType, MAX_TYPE_DEPTH, Type};
+
+use crate::error::{AsmError, AsmErrorKind, Span};
+
+/// An integer literal: decimal, `0x` hex or `0b` binary, `_` separators,
+/// optional leading `-`. Must fit in i64.
+pub fn int(text: &str, span: Span) -> Result<i64, AsmError> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let digits: String = body.chars().filter(|c| *c != '_').collect();
+    let (radix, digits) = if let Some(h) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        (16, h.to_owned())
+    } else if let Some(b) = digits.strip_prefix("0b").or_else(|| digits.strip_prefix("0B")) {
+        (2, b.to_owned())
+    } else {
+        (10, digits)
+    };
+    let out_of_range = || AsmError::new(span, AsmErrorKind::NumberOutOfRange(text.to_owned()));
+    let magnitude = u64::from_str_radix(&digits, radix).map_err(|_| out_of_range())?;
+    if neg {
+        if magnitude == 1 << 63 {
+            Ok(i64::MIN)
+        } else {
+            i64::try_from(magnitude).map(|m| -m).map_err(|_| out_of_range())
+        }
+    } else {
+        i64::try_from(magnitude).map_err(|_| out_of_range())
+    }
+}
+
+/// A float literal, including `inf`, `-inf` and `nan`.
+pub fn float(text: &str, span: Span) -> Result<f64, AsmError> {
+    match text {
+        "inf" => return Ok(f64::INFINITY),
+        "-inf" => return Ok(f64::NEG_INFINITY),
+        "nan" => return Ok(f64::NAN),
+        _ => {}
+    }
+    let clean: String = text.chars().filter(|c| *c != '_').collect();
+    clean
+        .parse::<f64>()
+        .map_err(|_| AsmError::new(span, AsmErrorKind::NumberOutOfRange(text.to_owned())))
+}
+
+/// A string literal (with quotes) starting at byte `at`: decodes `\n \t \r
+/// \0 \\ \" \u{HEX}`.
+pub fn string(text: &str, at: usize) -> Result<String, AsmError> {
+    let inner = &text[1..text.len() - 1];
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let esc_start = at + 1 + i;
+        let bad = |end: usize| {
+            let end = end.min(inner.len());
+            AsmError::new(
+                Span::new(esc_start, at + 1 + end),
+                AsmErrorKind::BadEscape(inner[i..end].to_owned()),
+            )
+        };
+        let Some((j, e)) = chars.next() else {
+            return Err(bad(i + 1));
+        };
+        match e {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '0' => out.push('\0'),
+            '\\' => out.push('\\'),
+            '"' => out.push('"'),
+            'u' => {
+                // \u{1F600}
+                let rest = &inner[j + 1..];
+                let close = rest.find('}');
+                let (Some('{'), Some(close)) = (rest.chars().next(), close) else {
+                    return Err(bad(j + 1));
+                };
+                let hex = &rest[1..close];
+                let end = j + 1 + close + 1;
+                let ch = u32::from_str_radix(hex, 16).ok().filter(|_| !hex.is_empty() && hex.len() <= 6).and_then(char::from_u32);
+                match ch {
+                    Some(ch) => out.push(ch),
+                    None => return Err(bad(end)),
+                }
+                while chars.peek().is_some_and(|(k, _)| *k < end) {
+                    chars.next();
+                }
+            }
+            _ => return Err(bad(j + e.len_utf8())),
+        }
+    }
+    Ok(out)
+}
+
+/// A scalar type name.
+pub fn scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
+    Ok(match name {
+        "int" => Type::Int,
+        "float" => Type::Float,
+        "bool" => Type::Bool,
+        "str" => Type::Str,
+        "any" => Type::Any,
+        "array" | "map" => {
+            return Err(AsmError::new(
+                span,
+                AsmErrorKind::BadType(format!("`{name}` needs type arguments, as in {}", example(name))),
+            ));
+        }
+        _ => return Err(AsmError::new(span, AsmErrorKind::UnknownType(name.to_owned()))),
+    })
+}
+
+fn example(name: &str) -> &'static str {
+    if name == "array" { "array<int>" } else { "map<str,int>" }
+}
+
+/// `array<T>` or `map<K,V>`.
+pub fn generic_type(name: &str, mut args: Vec<Type>, span: Span) -> Result<Type, AsmError> {
+    let bad = |msg: String| Err(AsmError::new(span, AsmErrorKind::BadType(msg)));
+    let ty = match (name, args.len()) {
+        ("array", 1) => Type::array(args.pop().expect("one argument")),
+        ("map", 2) => {
+            let v = args.pop().expect("two arguments");
+            let k = args.pop().expect("two arguments");
+            let Some(key) = KeyType::from_type(&k) else {
+                return bad(format!("map keys must be int, str or bool, found {k}"));
+            };
+            Type::map(key, v)
+        }
+        ("array" | "map", n) => return bad(format!("`{name}` takes {} type argument(s), found {n}", if name == "array" { 1 } else { 2 })),
+        _ => return Err(AsmError::new(span, AsmErrorKind::UnknownType(name.to_owned()))),
+    };
+    if ty.depth() > MAX_TYPE_DEPTH {
+        return bad(format!("type nested deeper than {MAX_TYPE_DEPTH} levels"));
+    }
+    Ok(ty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Span = Span { start: 0, end: 0 };
+
+    #[test]
+    fn ints() {
+        assert_eq!(int("1_000", S).unwrap(), 1000);
+        assert_eq!(int("0xff", S).unwrap(), 255);
+        assert_eq!(int("-0b101", S).unwrap(), -5);
+        assert_eq!(int("-9223372036854775808", S).unwrap(), i64::MIN);
+        assert!(int("9223372036854775808", S).is_err());
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(string(r#""a\n\t\\\"\u{e9}""#, 0).unwrap(), "a\n\t\\\"é");
+        let e = string(r#""ab\qc""#, 10).unwrap_err();
+        assert_eq!(e.kind, AsmErrorKind::BadEscape("\\q".into()));
+        assert_eq!(e.span, Span::new(13, 15));
+        assert!(string(r#""\u{110000}""#, 0).is_err());
+        assert!(string(r#""\u{zz}""#, 0).is_err());
+    }
+
+    #[test]
+    fn types() {
+        assert_eq!(generic_type("map", vec![Type::Str, Type::Int], S).unwrap().to_string(), "map<str,int>");
+        assert!(generic_type("map", vec![Type::Float, Type::Int], S).is_err());
+        assert!(scalar_type("integer", S).is_err());
+    }
+}

@@ -1,0 +1,459 @@
+//! Lowering: from the syntax tree to a bytecode [`Module`].
+//!
+//! Resolves names (locals, globals, functions, imports, labels), interns
+//! string constants, groups body words into instructions using the opcode
+//! table (the grammar knows no mnemonics), encodes them through
+//! `keel_vm::isa`, and records debug info. It does no type inference: that
+//! is the verifier's job. Numeric local and global indices pass through
+//! unchecked so the verifier's own range rule is reachable from source.
+//!
+//! Order is deterministic, which the disassembler relies on to reproduce
+//! the same bytes: strings are interned in order of first use (globals
+//! first, then function bodies); explicit imports come first in source
+//! order, then library functions in order of first call.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use keel_vm::isa::{Instr, Opcode, OperandKind, Operand};
+use keel_vm::{DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos, Type};
+
+use crate::ast::{BodyItem, FuncDef, Item, LitValue, Name, Word, WordKind};
+use crate::error::{AsmError, AsmErrorKind, Span};
+use crate::literal;
+use crate::Signatures;
+
+/// Maps byte offsets to 1-based line/column quickly.
+pub(crate) struct LineIndex<'s> {
+    src: &'s str,
+    starts: Vec<usize>,
+}
+
+impl<'s> LineIndex<'s> {
+    pub(crate) fn new(src: &'s str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { src, starts }
+    }
+
+    pub(crate) fn pos(&self, offset: usize) -> Pos {
+        let line = self.starts.partition_point(|s| *s <= offset) - 1;
+        let start = self.starts[line];
+        let end = offset.min(self.src.len());
+        let col = self.src.get(start..end).map_or(1, |s| s.chars().count() + 1);
+        Pos {
+            line: line as u32 + 1,
+            col: col as u32,
+        }
+    }
+}
+
+struct Lowerer<'s, 'g> {
+    lines: LineIndex<'s>,
+    sigs: &'g dyn Signatures,
+    strings: IndexMap<String, ()>,
+    imports: IndexMap<String, FuncType>,
+    funcs: IndexMap<&'s str, FuncType>,
+    globals: IndexMap<&'s str, u32>,
+    errors: Vec<AsmError>,
+}
+
+fn err(span: Span, kind: AsmErrorKind) -> AsmError {
+    AsmError::new(span, kind)
+}
+
+/// Lowers a parsed program. See [`crate::assemble`].
+pub(crate) fn lower(src: &str, file: &str, items: Vec<Item<'_>>, sigs: &dyn Signatures) -> Result<Module, Vec<AsmError>> {
+    let mut lw = Lowerer {
+        lines: LineIndex::new(src),
+        sigs,
+        strings: IndexMap::new(),
+        imports: IndexMap::new(),
+        funcs: IndexMap::new(),
+        globals: IndexMap::new(),
+        errors: Vec::new(),
+    };
+    let mut name = None;
+    let mut globals = Vec::new();
+    let mut exports = Vec::new();
+    let mut defs = Vec::new();
+    // Declarations first, so bodies may refer to anything in the file.
+    for item in items {
+        match item {
+            Item::Module(n) => {
+                if name.is_some() {
+                    lw.errors.push(err(n.span, AsmErrorKind::Duplicate { what: "module name", name: n.text.into() }));
+                }
+                name = Some(n.text.to_owned());
+            }
+            Item::Import { name, sig } => {
+                if lw.imports.insert(name.text.to_owned(), sig).is_some() {
+                    lw.errors.push(err(name.span, AsmErrorKind::Duplicate { what: "import", name: name.text.into() }));
+                }
+            }
+            Item::Global { name, ty, init } => {
+                if lw.globals.contains_key(name.text) {
+                    lw.errors.push(err(name.span, AsmErrorKind::Duplicate { what: "global", name: name.text.into() }));
+                    continue;
+                }
+                let init = match init {
+                    None => GlobalInit::Default,
+                    Some(lit) => {
+                        let g = match (&lit.value, &ty) {
+                            (LitValue::Int(v), Type::Int) => Some(GlobalInit::Int(*v)),
+                            (LitValue::Float(v), Type::Float) => Some(GlobalInit::Float(*v)),
+                            (LitValue::Bool(b), Type::Bool) => Some(GlobalInit::Bool(*b)),
+                            (LitValue::Nil, Type::Any) => Some(GlobalInit::Nil),
+                            (LitValue::Str(s), Type::Str) => Some(GlobalInit::Str(lw.intern(s))),
+                            _ => None,
+                        };
+                        match g {
+                            Some(g) => g,
+                            None => {
+                                lw.errors.push(err(
+                                    lit.span,
+                                    AsmErrorKind::BadInitializer {
+                                        name: name.text.into(),
+                                        ty: ty.to_string(),
+                                        found: lit.value.describe(),
+                                    },
+                                ));
+                                GlobalInit::Default
+                            }
+                        }
+                    }
+                };
+                lw.globals.insert(name.text, globals.len() as u32);
+                globals.push(Global {
+                    name: name.text.to_owned(),
+                    ty,
+                    init,
+                });
+            }
+            Item::Export(n) => exports.push(n),
+            Item::Func(f) => {
+                let sig = FuncType::new(f.params.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), f.result.clone());
+                if lw.funcs.contains_key(f.name.text) {
+                    lw.errors.push(err(f.name.span, AsmErrorKind::Duplicate { what: "function", name: f.name.text.into() }));
+                    continue;
+                }
+                lw.funcs.insert(f.name.text, sig);
+                defs.push(f);
+            }
+        }
+    }
+    let mut funcs = Vec::with_capacity(defs.len());
+    let mut debug = Vec::with_capacity(defs.len());
+    for def in &defs {
+        match lw.lower_func(def) {
+            Ok((f, d)) => {
+                funcs.push(f);
+                debug.push(d);
+            }
+            Err(e) => lw.errors.push(e),
+        }
+    }
+    for n in exports {
+        match defs.iter().position(|d| d.name.text == n.text) {
+            Some(i) if lw.errors.is_empty() => funcs[i].exported = true,
+            Some(_) => {}
+            None => lw.errors.push(err(n.span, AsmErrorKind::Unknown { what: "function", name: n.text.into() })),
+        }
+    }
+    if !lw.errors.is_empty() {
+        lw.errors.sort_by_key(|e| e.span.start);
+        return Err(lw.errors);
+    }
+    Ok(Module {
+        name,
+        strings: lw.strings.into_keys().collect(),
+        imports: lw.imports.into_iter().map(|(name, ty)| Import { name, ty }).collect(),
+        globals,
+        funcs,
+        debug: Some(DebugInfo {
+            file: file.to_owned(),
+            funcs: debug,
+        }),
+    })
+}
+
+/// Where a body word sits, for "found ..." messages.
+fn describe_item(item: Option<&BodyItem<'_>>) -> String {
+    match item {
+        None => "the end of the function".into(),
+        Some(BodyItem::Label(n)) => format!("label `{}:`", n.text),
+        Some(BodyItem::Local(..)) => "`.local`".into(),
+        Some(BodyItem::Word(w)) => w.kind.describe(),
+    }
+}
+
+impl<'s> Lowerer<'s, '_> {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(i) = self.strings.get_index_of(s) {
+            return i as u32;
+        }
+        self.strings.insert(s.to_owned(), ());
+        (self.strings.len() - 1) as u32
+    }
+
+    fn callee(&mut self, name: &Word<'_>, text: &str) -> Result<u32, AsmError> {
+        if let Some(i) = self.funcs.get_index_of(text) {
+            return Ok(i as u32);
+        }
+        let nf = self.funcs.len() as u32;
+        if let Some(i) = self.imports.get_index_of(text) {
+            return Ok(nf + i as u32);
+        }
+        match self.sigs.signature(text) {
+            Some(sig) => {
+                self.imports.insert(text.to_owned(), sig);
+                Ok(nf + self.imports.len() as u32 - 1)
+            }
+            None => Err(err(name.span, AsmErrorKind::Unknown { what: "function", name: text.into() })),
+        }
+    }
+
+    fn unknown_instruction_hint(&self, name: &str) -> String {
+        if self.funcs.contains_key(name) || self.imports.contains_key(name) || self.sigs.signature(name).is_some() {
+            return format!("; to call the function, write `call {name}`");
+        }
+        let best = Opcode::ALL
+            .iter()
+            .map(|op| op.mnemonic())
+            .map(|m| (edit_distance(m, name), m))
+            .min();
+        match best {
+            Some((d, m)) if d <= 2 && d < name.len() => format!("; did you mean `{m}`?"),
+            _ => String::new(),
+        }
+    }
+
+    fn lower_func(&mut self, def: &FuncDef<'s>) -> Result<(Func, FuncDebug), AsmError> {
+        // Locals: parameters, then `.local` declarations wherever they are.
+        let mut locals: IndexMap<&str, Type> = IndexMap::new();
+        for (n, t) in def.params.iter().map(|(n, t)| (n, t)).chain(def.body.iter().filter_map(|b| match b {
+            BodyItem::Local(n, t) => Some((n, t)),
+            _ => None,
+        })) {
+            if locals.insert(n.text, t.clone()).is_some() {
+                return Err(err(n.span, AsmErrorKind::Duplicate { what: "local", name: n.text.into() }));
+            }
+        }
+        let mut code = Vec::new();
+        let mut labels: HashMap<&str, u32> = HashMap::new();
+        let mut label_list = Vec::new();
+        let mut fixups: Vec<(usize, Name<'_>)> = Vec::new();
+        let mut lines = Vec::new();
+        let body = &def.body;
+        let mut i = 0;
+        while i < body.len() {
+            let item = &body[i];
+            i += 1;
+            let word = match item {
+                BodyItem::Label(n) => {
+                    if labels.insert(n.text, code.len() as u32).is_some() {
+                        return Err(err(n.span, AsmErrorKind::Duplicate { what: "label", name: n.text.into() }));
+                    }
+                    label_list.push((code.len() as u32, n.text.to_owned()));
+                    continue;
+                }
+                BodyItem::Local(..) => continue,
+                BodyItem::Word(w) => w,
+            };
+            let WordKind::Ident(mnemonic) = word.kind else {
+                return Err(err(word.span, AsmErrorKind::ExpectedInstruction(word.kind.describe())));
+            };
+            let candidates: Vec<Opcode> = Opcode::by_mnemonic(mnemonic).collect();
+            if candidates.is_empty() {
+                return Err(err(
+                    word.span,
+                    AsmErrorKind::UnknownInstruction {
+                        name: mnemonic.into(),
+                        hint: self.unknown_instruction_hint(mnemonic),
+                    },
+                ));
+            }
+            let needs_operand = candidates.iter().any(|op| op.operand_kind() != OperandKind::None);
+            let operand_item = if needs_operand { body.get(i) } else { None };
+            let operand_word = match operand_item {
+                Some(BodyItem::Word(w)) => Some(w),
+                _ => None,
+            };
+            let bad_operand = |expected: &str| {
+                let found = describe_item(operand_item);
+                let span = operand_word.map_or(word.span, |w| w.span);
+                err(span, AsmErrorKind::BadOperand { instr: mnemonic.into(), expected: expected.into(), found })
+            };
+            if needs_operand {
+                if operand_word.is_none() {
+                    return Err(bad_operand(expected_operand(candidates[0].operand_kind())));
+                }
+                i += 1;
+            }
+            let at = code.len();
+            let instr = match (candidates[0].operand_kind(), operand_word) {
+                (OperandKind::None, _) => Instr::simple(candidates[0]),
+                (_, None) => unreachable!("checked above"),
+                (kind, Some(w)) => match kind {
+                    OperandKind::Int | OperandKind::Float | OperandKind::Str | OperandKind::Bool | OperandKind::Nil
+                        if candidates.len() > 1 =>
+                    {
+                        // `push`: the literal's class picks the opcode.
+                        let WordKind::Lit(lit) = &w.kind else {
+                            return Err(bad_operand("a literal (int, float, string, true, false or nil)"));
+                        };
+                        match lit {
+                            LitValue::Int(v) => Instr { op: Opcode::PushInt, operand: Operand::Int(*v) },
+                            LitValue::Float(v) => Instr { op: Opcode::PushFloat, operand: Operand::Float(*v) },
+                            LitValue::Str(s) => Instr { op: Opcode::PushStr, operand: Operand::Str(self.intern(s)) },
+                            LitValue::Bool(b) => Instr { op: Opcode::PushBool, operand: Operand::Bool(*b) },
+                            LitValue::Nil => Instr::simple(Opcode::PushNil),
+                        }
+                    }
+                    OperandKind::Str => {
+                        let WordKind::Lit(LitValue::Str(s)) = &w.kind else {
+                            return Err(bad_operand("a string literal"));
+                        };
+                        Instr { op: candidates[0], operand: Operand::Str(self.intern(s)) }
+                    }
+                    OperandKind::Local => {
+                        let index = match &w.kind {
+                            WordKind::Ident(n) => match locals.get_index_of(n) {
+                                Some(i) => i as u32,
+                                None => return Err(err(w.span, AsmErrorKind::Unknown { what: "local", name: (*n).into() })),
+                            },
+                            WordKind::Lit(LitValue::Int(v)) => index_u32(*v, w.span)?,
+                            _ => return Err(bad_operand("a local name or index")),
+                        };
+                        Instr { op: candidates[0], operand: Operand::Local(index) }
+                    }
+                    OperandKind::Global => {
+                        let index = match &w.kind {
+                            WordKind::Ident(n) => match self.globals.get(n) {
+                                Some(i) => *i,
+                                None => return Err(err(w.span, AsmErrorKind::Unknown { what: "global", name: (*n).into() })),
+                            },
+                            WordKind::Lit(LitValue::Int(v)) => index_u32(*v, w.span)?,
+                            _ => return Err(bad_operand("a global name or index")),
+                        };
+                        Instr { op: candidates[0], operand: Operand::Global(index) }
+                    }
+                    OperandKind::Func => {
+                        let WordKind::Ident(n) = w.kind else {
+                            return Err(bad_operand("a function name"));
+                        };
+                        Instr { op: candidates[0], operand: Operand::Func(self.callee(w, n)?) }
+                    }
+                    OperandKind::Target => {
+                        let WordKind::Ident(n) = w.kind else {
+                            return Err(bad_operand("a label"));
+                        };
+                        fixups.push((at + 1, Name { text: n, span: w.span }));
+                        Instr { op: candidates[0], operand: Operand::Target(0) }
+                    }
+                    OperandKind::Type => Instr { op: candidates[0], operand: Operand::Type(word_type(w)?) },
+                    OperandKind::MapTypes => {
+                        let key = word_type(w)?;
+                        let Some(key) = KeyType::from_type(&key) else {
+                            return Err(err(
+                                w.span,
+                                AsmErrorKind::BadType(format!("map keys must be int, str or bool, found {key}")),
+                            ));
+                        };
+                        let val = match body.get(i) {
+                            Some(BodyItem::Word(v)) => word_type(v)?,
+                            other => {
+                                return Err(err(
+                                    w.span,
+                                    AsmErrorKind::BadOperand {
+                                        instr: mnemonic.into(),
+                                        expected: "a value type after the key type".into(),
+                                        found: describe_item(other),
+                                    },
+                                ));
+                            }
+                        };
+                        i += 1;
+                        Instr { op: candidates[0], operand: Operand::MapTypes(key, val) }
+                    }
+                    OperandKind::None | OperandKind::Int | OperandKind::Float | OperandKind::Bool | OperandKind::Nil => {
+                        unreachable!("only push takes literal operands")
+                    }
+                },
+            };
+            lines.push((at as u32, self.lines.pos(word.span.start)));
+            instr.encode(&mut code);
+        }
+        for (at, label) in fixups {
+            let Some(&target) = labels.get(label.text) else {
+                return Err(err(label.span, AsmErrorKind::Unknown { what: "label", name: label.text.into() }));
+            };
+            code[at..at + 4].copy_from_slice(&target.to_le_bytes());
+        }
+        let np = def.params.len();
+        let local_types: Vec<Type> = locals.values().skip(np).cloned().collect();
+        let func = Func {
+            name: def.name.text.to_owned(),
+            ty: self.funcs[def.name.text].clone(),
+            locals: local_types,
+            exported: false,
+            code,
+        };
+        let debug = FuncDebug {
+            pos: self.lines.pos(def.span.start),
+            local_names: locals.keys().map(|s| (*s).to_owned()).collect(),
+            labels: label_list,
+            lines,
+        };
+        Ok((func, debug))
+    }
+}
+
+fn expected_operand(kind: OperandKind) -> &'static str {
+    match kind {
+        OperandKind::Int | OperandKind::Float | OperandKind::Bool | OperandKind::Nil => {
+            "a literal (int, float, string, true, false or nil)"
+        }
+        OperandKind::Str => "a string literal",
+        OperandKind::Local => "a local name or index",
+        OperandKind::Global => "a global name or index",
+        OperandKind::Func => "a function name",
+        OperandKind::Target => "a label",
+        OperandKind::Type => "a type",
+        OperandKind::MapTypes => "a key type and a value type",
+        OperandKind::None => "no operand",
+    }
+}
+
+fn index_u32(v: i64, span: Span) -> Result<u32, AsmError> {
+    u32::try_from(v).map_err(|_| err(span, AsmErrorKind::NumberOutOfRange(v.to_string())))
+}
+
+fn word_type(w: &Word<'_>) -> Result<Type, AsmError> {
+    match &w.kind {
+        WordKind::Ident(n) => literal::scalar_type(n, w.span),
+        WordKind::Type(t) => Ok(t.clone()),
+        WordKind::Lit(l) => Err(err(
+            w.span,
+            AsmErrorKind::BadOperand {
+                instr: "type".into(),
+                expected: "a type".into(),
+                found: l.describe(),
+            },
+        )),
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints on short words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,136 @@
+use super::*;
+use keel_vm::verify;
+
+fn asm(src: &str) -> Result<Module, Vec<AsmError>> {
+    assemble(src, "t.kasm", &NoLibrary)
+}
+
+fn first_error(src: &str) -> (String, (u32, u32)) {
+    let e = asm(src).unwrap_err().remove(0);
+    (e.to_string(), diag::line_col(src, e.span.start))
+}
+
+#[test]
+fn assembles_the_issue_example_shape() {
+    let src = r#"
+.module demo
+.import host.log(str)
+.import host.now() -> int
+.global total: int = 0
+.global seen: map<str,int>
+.export fib
+
+.func fib(n: int) -> int            ; params are the first locals
+    load n  push 2  lt  jmpif small
+    load n  push 1  sub  call fib
+    load n  push 2  sub  call fib
+    add  ret
+small:
+    load n  ret
+.end
+
+.func main()
+    .local i: int
+    push 30  call fib  pop
+    push "hi" call host.log
+    ret
+.end
+"#;
+    let m = asm(src).unwrap();
+    assert_eq!(m.name.as_deref(), Some("demo"));
+    assert_eq!(m.imports.len(), 2);
+    assert!(m.funcs[0].exported && !m.funcs[1].exported);
+    verify(m).unwrap();
+}
+
+#[test]
+fn errors_have_locations_and_say_what_was_expected() {
+    assert_eq!(
+        first_error(".func main()\n    ad ret\n.end\n"),
+        ("unknown instruction `ad`; did you mean `add`?".into(), (2, 5))
+    );
+    assert_eq!(
+        first_error(".func main()\n    load\n.end\n"),
+        ("`load` expects a local name or index, found `.end`".replace("`.end`", "the end of the function"), (2, 5))
+    );
+    assert_eq!(first_error(".func main()\n    load x ret\n.end\n"), ("unknown local `x`".into(), (2, 10)));
+    assert_eq!(first_error(".func main()\n    jmp nowhere\n.end\n"), ("unknown label `nowhere`".into(), (2, 9)));
+    assert_eq!(first_error(".func main()\n    call nope ret\n.end\n"), ("unknown function `nope`".into(), (2, 10)));
+    assert_eq!(first_error(".global g: int = \"s\"\n"), ("global `g` of type int cannot be initialized with a string".into(), (1, 18)));
+    assert_eq!(first_error(".func main(x: integer)\n.end\n"), ("unknown type `integer` (expected int, float, bool, str, any, array<T> or map<K,V>)".into(), (1, 15)));
+    assert_eq!(first_error(".func main()\n    push 1 2\n.end\n"), ("expected an instruction, found integer `2`".into(), (2, 12)));
+}
+
+#[test]
+fn eof_inside_a_function_is_flagged_for_the_repl() {
+    let e = asm(".func main()\n    push 1\n").unwrap_err().remove(0);
+    assert!(e.is_unexpected_eof(), "{e}");
+}
+
+#[test]
+fn every_opcode_assembles_and_disassembles() {
+    // One instance of each mnemonic with a sensible operand.
+    let src = r#"
+.global g: int
+.func f(a: int) -> int
+    load a ret
+.end
+.func main()
+    .local s: str
+    .local arr: array<int>
+    .local m: map<str,int>
+    .local x: any
+    .local n: int
+top:
+    nop
+    push 1 push 2.5 push "s" push true push nil
+    pop pop pop pop pop
+    push 1 dup swap over pop pop pop
+    push 3 store 4 gload g gstore g
+    push 1 push 2 add push 3 sub push 4 mul push 5 div push 6 rem neg
+    push 1 and push 2 or push 3 xor not push 1 shl push 1 shr
+    push 1 eq push true ne jmpifnot top
+    push 1 push 2 lt push 1 push 2 le push 1 push 2 gt push 1 push 2 ge pop pop pop pop
+    push 1 itof ftoi pop
+    push nil cast int pop
+    push "a" push "b" concat store s
+    push 3 push 0 array.new store arr
+    load arr push 0 array.get pop
+    load arr push 0 push 9 array.set
+    load arr array.len pop
+    load arr push 4 array.push
+    load arr array.pop pop
+    map.new str int store m
+    load m push "k" map.get pop
+    load m push "k" push 0 map.get_or pop
+    load m push "k" push 1 map.set
+    load m push "k" map.has pop
+    load m push "k" map.del
+    load m map.len pop
+    load m map.keys pop
+    push 1 call f pop
+    push true jmpif done
+    jmp done
+done:
+    push nil store x
+    push false jmpif fail
+    ret
+fail:
+    trap "boom"
+.end
+"#;
+    let m = asm(src).unwrap();
+    let text = disassemble(&m).unwrap();
+    for op in keel_vm::isa::Opcode::ALL {
+        assert!(
+            text.lines().any(|l| l.trim_start().split(' ').next() == Some(op.mnemonic())),
+            "{} missing from disassembly",
+            op.mnemonic()
+        );
+    }
+    let again = asm(&text).unwrap();
+    assert_eq!(again.stripped().to_bytes(), m.stripped().to_bytes());
+    let back = Module::from_bytes(&m.to_bytes()).unwrap();
+    assert_eq!(back, m);
+    verify(m).unwrap();
+}
