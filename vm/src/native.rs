@@ -30,6 +30,8 @@ pub struct NativeFunc {
     pub name: String,
     /// Signature checked by the verifier at every call site.
     pub ty: FuncType,
+    /// One-line description for help texts (may be empty).
+    pub doc: String,
     pub(crate) func: Arc<NativeFn>,
 }
 
@@ -56,11 +58,21 @@ impl Linker {
     where
         F: Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync + 'static,
     {
+        self.define_with_doc(name, ty, "", func)
+    }
+
+    /// Defines (or replaces) `name` with signature `ty` and a one-line
+    /// description that help texts show.
+    pub fn define_with_doc<F>(&mut self, name: &str, ty: FuncType, doc: &str, func: F) -> &mut Linker
+    where
+        F: Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync + 'static,
+    {
         self.funcs.insert(
             name.to_owned(),
             NativeFunc {
                 name: name.to_owned(),
                 ty,
+                doc: doc.to_owned(),
                 func: Arc::new(func),
             },
         );

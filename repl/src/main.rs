@@ -1,0 +1,262 @@
+//! `vmrun`: run, check, assemble and disassemble Keel programs.
+//!
+//! Exit status: 0 on success (or the int `main` returns), 1 when the program
+//! traps, 2 for an invalid program, a missing file or bad usage.
+
+#![forbid(unsafe_code)]
+
+mod load;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use keel_vm::{Config, Instance, Linker, Trap};
+use load::{LoadError, load, verify_loaded};
+
+const EXIT_TRAP: u8 = 1;
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "vmrun",
+    version,
+    about = "Run Keel programs (.kasm assembly or .kbc bytecode)",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Assemble or load, verify and run `main` (the default command).
+    Run(RunArgs),
+    /// Assemble or load and verify; print nothing when the program is valid.
+    Check {
+        /// A .kasm or .kbc file.
+        file: PathBuf,
+    },
+    /// Assemble a .kasm file into verified .kbc bytecode.
+    Asm {
+        /// The .kasm file.
+        file: PathBuf,
+        /// Output file (default: the input with a .kbc extension).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Drop debug info (names and line table).
+        #[arg(long)]
+        strip: bool,
+    },
+    /// Print a module as assembly that re-assembles to the same bytecode.
+    Dis {
+        /// A .kbc or .kasm file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Print execution and GC statistics to stderr after the run.
+    #[arg(long)]
+    stats: bool,
+    /// Collect garbage at every allocation (slow; for testing the VM).
+    #[arg(long)]
+    gc_stress: bool,
+    /// Heap limit, in bytes or with a K, M or G suffix (default 2G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_heap: Option<usize>,
+    /// Call depth limit (default 100000).
+    #[arg(long, value_name = "N")]
+    max_depth: Option<usize>,
+    /// The program: a .kasm or .kbc file.
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+    /// Arguments passed to `main(args: array<str>)`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, mul) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1usize << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("`{s}` is not a size (use bytes, or a number with K, M or G)"))
+}
+
+/// The streams `vmrun` grants: buffered stdout, stdin.
+struct Streams {
+    out: Arc<Mutex<BufWriter<std::io::Stdout>>>,
+}
+
+impl Streams {
+    fn flush(&self) {
+        let _ = self.out.lock().unwrap_or_else(|p| p.into_inner()).flush();
+    }
+}
+
+fn library() -> (Linker, Streams) {
+    let out = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 16, std::io::stdout())));
+    let input = Arc::new(Mutex::new(std::io::BufReader::new(std::io::stdin())));
+    let mut linker = Linker::new();
+    keel_stdlib::install_io(&mut linker, keel_stdlib::Io { out: out.clone(), input });
+    keel_stdlib::install_core(&mut linker);
+    (linker, Streams { out })
+}
+
+fn fail(e: LoadError) -> ExitCode {
+    eprint!("{}", e.0);
+    ExitCode::from(EXIT_INVALID)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_INVALID } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Some(Command::Run(args)) => run(args),
+        None => run(cli.run),
+        Some(Command::Check { file }) => check(&file),
+        Some(Command::Asm { file, output, strip }) => asm(&file, output, strip),
+        Some(Command::Dis { file }) => dis(&file),
+    }
+}
+
+fn check(file: &Path) -> ExitCode {
+    let (linker, _) = library();
+    match load(file, &linker).and_then(verify_loaded) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn asm(file: &Path, output: Option<PathBuf>, strip: bool) -> ExitCode {
+    let (linker, _) = library();
+    let loaded = match load(file, &linker) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let module = if strip { loaded.module.stripped() } else { loaded.module.clone() };
+    if let Err(e) = verify_loaded(loaded) {
+        return fail(e);
+    }
+    let out = output.unwrap_or_else(|| file.with_extension("kbc"));
+    match std::fs::write(&out, module.to_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+fn dis(file: &Path) -> ExitCode {
+    let (linker, _) = library();
+    let loaded = match load(file, &linker) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    match keel_assembler::disassemble(&loaded.module) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", loaded.file);
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+fn print_trap(trap: &Trap) {
+    let mut s = format!("error: {}\n", trap.message);
+    for frame in &trap.backtrace {
+        s.push_str(&format!("  {frame}\n"));
+    }
+    eprint!("{s}");
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let start = Instant::now();
+    let Some(file) = args.file else {
+        eprintln!("error: no program given (usage: vmrun FILE [ARGS...])");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let (linker, streams) = library();
+    let (module, _source, file_name) = match load(&file, &linker).and_then(verify_loaded) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let Some(main_index) = module.module().func_index("main") else {
+        eprintln!("error: {file_name} has no `main` function to run");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let wants_args = !module.module().funcs[main_index].ty.params.is_empty();
+    let mut config = Config {
+        gc_stress: args.gc_stress,
+        ..Config::default()
+    };
+    if let Some(h) = args.max_heap {
+        config.max_heap_bytes = h;
+    }
+    if let Some(d) = args.max_depth {
+        config.max_call_depth = d;
+    }
+    let mut instance = match Instance::new(Arc::new(module), &linker, config) {
+        Ok(i) => i,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let result = if wants_args {
+        instance
+            .new_str_array(&args.args)
+            .and_then(|a| instance.call_index(main_index, &[a]))
+    } else {
+        instance.call_index(main_index, &[])
+    };
+    streams.flush();
+    let code = match result {
+        Ok(v) => ExitCode::from(v.and_then(|v| v.as_int()).map_or(0, |c| c as u8)),
+        Err(trap) => {
+            print_trap(&trap);
+            ExitCode::from(EXIT_TRAP)
+        }
+    };
+    if args.stats {
+        let st = instance.stats();
+        let gc = instance.gc_stats();
+        eprintln!(
+            "instructions executed: {}\ncalls: {}\ngc collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\nwall time: {:.3} ms",
+            st.instructions,
+            st.calls,
+            gc.collections,
+            gc.peak_bytes,
+            gc.pause.as_secs_f64() * 1e3,
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    code
+}

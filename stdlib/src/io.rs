@@ -1,0 +1,83 @@
+//! Output and input: `print`, `write`, `io.read_line`.
+
+use std::io::{BufRead, Write};
+use std::sync::{Arc, Mutex};
+
+use keel_vm::{FuncType, Linker, Trap, TrapCode, Type, Value};
+
+/// The streams a host grants to a module.
+#[derive(Clone)]
+pub struct Io {
+    /// Where `print` and `write` go.
+    pub out: Arc<Mutex<dyn Write + Send>>,
+    /// Where `io.read_line` reads from.
+    pub input: Arc<Mutex<dyn BufRead + Send>>,
+}
+
+impl Io {
+    /// Output discarded, input empty.
+    pub fn null() -> Io {
+        Io {
+            out: Arc::new(Mutex::new(std::io::sink())),
+            input: Arc::new(Mutex::new(std::io::empty())),
+        }
+    }
+}
+
+fn io_error(e: std::io::Error) -> Trap {
+    Trap::new(TrapCode::HostError, format!("i/o error: {e}"))
+}
+
+/// Registers `print`, `write` and `io.read_line` over `io`.
+pub fn install_io(linker: &mut Linker, io: Io) {
+    let out = io.out.clone();
+    linker.define_with_doc(
+        "print",
+        FuncType::new(vec![Type::Any], None),
+        "Write the display form of a value and a newline.",
+        move |cx, args| {
+            let mut s = cx.display(args[0]);
+            s.push('\n');
+            let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
+            w.write_all(s.as_bytes()).map_err(io_error)?;
+            Ok(None)
+        },
+    );
+    let out = io.out.clone();
+    linker.define_with_doc(
+        "write",
+        FuncType::new(vec![Type::Any], None),
+        "Write the display form of a value without a newline.",
+        move |cx, args| {
+            let s = cx.display(args[0]);
+            let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
+            w.write_all(s.as_bytes()).map_err(io_error)?;
+            Ok(None)
+        },
+    );
+    let input = io.input;
+    linker.define_with_doc(
+        "io.read_line",
+        FuncType::new(vec![], Some(Type::Any)),
+        "Read a line of input without its newline: a str, or nil at end of input.",
+        move |cx, _| {
+            let mut buf = Vec::new();
+            let n = input
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .read_until(b'\n', &mut buf)
+                .map_err(io_error)?;
+            if n == 0 {
+                return Ok(Some(Value::NIL));
+            }
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            let s = String::from_utf8_lossy(&buf).into_owned();
+            Ok(Some(cx.new_str(s)?))
+        },
+    );
+}
