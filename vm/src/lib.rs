@@ -57,5 +57,5 @@ pub use trap::{TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
 pub use value::{Tag, Value};
 pub use verify::{
-    Const, MAX_LOCALS, MAX_STACK, Op, VerifiedFunc, VerifiedModule, VerifyError, VerifyErrorKind, VerifyErrors, verify,
+    Cmp, Const, MAX_LOCALS, MAX_STACK, Op, VerifiedFunc, VerifiedModule, VerifyError, VerifyErrorKind, VerifyErrors, verify,
 };

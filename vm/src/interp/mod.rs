@@ -90,9 +90,10 @@ pub enum LinkError {
     OutOfMemory(usize),
 }
 
+/// A suspended caller: where to resume (an index into the module-wide
+/// code) and its frame base. The function is found from the pc.
 #[derive(Clone, Copy, Debug)]
 struct Frame {
-    func: u32,
     pc: u32,
     base: u32,
 }
@@ -298,33 +299,18 @@ impl Instance {
     /// the bottom of `stack`, until it returns.
     fn run(&mut self, module: &VerifiedModule, stack: &mut Vec<Value>, func: u32) -> Result<Option<Value>, Trap> {
         let funcs = module.funcs();
-        let types = module.types();
         let imports = self.imports.clone();
         let consts = self.consts.clone();
         let local_defaults = self.local_defaults.clone();
         let max_depth = self.config.max_call_depth;
         let mut frames = std::mem::take(&mut self.frames);
-        let mut cur = func;
-        let mut code: &[Op] = &funcs[cur as usize].code;
+        let code: &[Op] = module.code();
         let mut base = 0usize;
-        let mut sp = funcs[cur as usize].num_locals as usize;
-        let mut pc = 0usize;
+        let mut sp = funcs[func as usize].num_locals as usize;
+        let mut pc = funcs[func as usize].start as usize;
         let mut executed: u64 = 0;
         let mut calls: u64 = 0;
 
-        macro_rules! roots {
-            () => {
-                [&stack[..sp], &self.globals[..], &self.strings[..]]
-            };
-        }
-        macro_rules! oom {
-            () => {
-                Trap::new(
-                    TrapCode::OutOfMemory,
-                    format!("out of memory: heap limit of {} bytes exceeded", self.heap.limit()),
-                )
-            };
-        }
         macro_rules! binop {
             ($f:expr) => {{
                 sp -= 1;
@@ -333,21 +319,43 @@ impl Instance {
                 stack[sp - 1] = $f(a, b);
             }};
         }
-        macro_rules! array {
-            ($v:expr, $kind:ident) => {
-                match self.heap.get_mut($v.obj()) {
-                    Object::$kind(xs) => xs,
-                    _ => unreachable!("verified array kind"),
-                }
-            };
-        }
-        macro_rules! map {
-            ($v:expr) => {
-                match self.heap.get($v.obj()) {
-                    Object::Map(m) => m,
-                    _ => unreachable!("verified map operand"),
-                }
-            };
+        // Enters function `f` whose arguments are on top of the stack;
+        // `pc` must already point at the instruction to resume at.
+        macro_rules! enter {
+            ($run:lifetime, $f:expr) => {{
+                let f: u32 = $f;
+                    let callee = &funcs[f as usize];
+                    if frames.len() >= max_depth {
+                        break $run Err(Trap::new(
+                            TrapCode::StackOverflow,
+                            format!("stack overflow: call depth limit {max_depth} exceeded"),
+                        ));
+                    }
+                    let np = callee.num_params as usize;
+                    let nl = callee.num_locals as usize;
+                    let new_base = sp - np;
+                    let need = new_base + nl + callee.max_stack as usize;
+                    if need > stack.len() {
+                        if need > MAX_STACK_SLOTS {
+                            break $run Err(Trap::new(
+                                TrapCode::StackOverflow,
+                                format!("stack overflow: value stack limit of {} bytes exceeded", MAX_STACK_SLOTS * 16),
+                            ));
+                        }
+                        stack.resize(need.max(stack.len() * 2).min(MAX_STACK_SLOTS), Value::NIL);
+                    }
+                    if nl > np {
+                        stack[new_base + np..new_base + nl].copy_from_slice(&local_defaults[f as usize]);
+                    }
+                    frames.push(Frame {
+                        pc: pc as u32,
+                        base: base as u32,
+                    });
+                    calls += 1;
+                    base = new_base;
+                    sp = new_base + nl;
+                    pc = callee.start as usize;
+            }};
         }
 
         let outcome: Result<Option<Value>, Trap> = 'run: loop {
@@ -407,7 +415,7 @@ impl Instance {
                 Op::MulInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_mul(b.i()))),
                 Op::DivInt | Op::RemInt => {
                     let (a, b) = (stack[sp - 2].i(), stack[sp - 1].i());
-                    let arith = if op == Op::DivInt { Arith::Div } else { Arith::Rem };
+                    let arith = if matches!(op, Op::DivInt) { Arith::Div } else { Arith::Rem };
                     match dynamic::int_arith(arith, a, b) {
                         Ok(r) => {
                             sp -= 1;
@@ -421,28 +429,8 @@ impl Instance {
                 Op::MulFloat => binop!(|a: Value, b: Value| Value::float(a.f() * b.f())),
                 Op::DivFloat => binop!(|a: Value, b: Value| Value::float(a.f() / b.f())),
                 Op::RemFloat => binop!(|a: Value, b: Value| Value::float(a.f() % b.f())),
-                Op::AddAny | Op::SubAny | Op::MulAny | Op::DivAny | Op::RemAny => {
-                    let arith = match op {
-                        Op::AddAny => Arith::Add,
-                        Op::SubAny => Arith::Sub,
-                        Op::MulAny => Arith::Mul,
-                        Op::DivAny => Arith::Div,
-                        _ => Arith::Rem,
-                    };
-                    match dynamic::arith(&self.heap, arith, stack[sp - 2], stack[sp - 1]) {
-                        Ok(r) => {
-                            sp -= 1;
-                            stack[sp - 1] = r;
-                        }
-                        Err(t) => break 'run Err(t),
-                    }
-                }
                 Op::NegInt => stack[sp - 1] = Value::int(stack[sp - 1].i().wrapping_neg()),
                 Op::NegFloat => stack[sp - 1] = Value::float(-stack[sp - 1].f()),
-                Op::NegAny => match dynamic::neg(&self.heap, stack[sp - 1]) {
-                    Ok(r) => stack[sp - 1] = r,
-                    Err(t) => break 'run Err(t),
-                },
                 Op::AndBool => binop!(|a: Value, b: Value| Value::bool(a.b() & b.b())),
                 Op::AndInt => binop!(|a: Value, b: Value| Value::int(a.i() & b.i())),
                 Op::OrBool => binop!(|a: Value, b: Value| Value::bool(a.b() | b.b())),
@@ -457,16 +445,6 @@ impl Instance {
                 Op::NeBits => binop!(|a: Value, b: Value| Value::bool(a.bits != b.bits)),
                 Op::EqFloat => binop!(|a: Value, b: Value| Value::bool(a.f() == b.f())),
                 Op::NeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() != b.f())),
-                Op::EqStr | Op::NeStr => {
-                    let eq = self.heap.str(stack[sp - 2]) == self.heap.str(stack[sp - 1]);
-                    sp -= 1;
-                    stack[sp - 1] = Value::bool(eq == (op == Op::EqStr));
-                }
-                Op::EqAny | Op::NeAny => {
-                    let eq = dynamic::eq(&self.heap, stack[sp - 2], stack[sp - 1]);
-                    sp -= 1;
-                    stack[sp - 1] = Value::bool(eq == (op == Op::EqAny));
-                }
                 Op::LtInt => binop!(|a: Value, b: Value| Value::bool(a.i() < b.i())),
                 Op::LeInt => binop!(|a: Value, b: Value| Value::bool(a.i() <= b.i())),
                 Op::GtInt => binop!(|a: Value, b: Value| Value::bool(a.i() > b.i())),
@@ -475,94 +453,7 @@ impl Instance {
                 Op::LeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() <= b.f())),
                 Op::GtFloat => binop!(|a: Value, b: Value| Value::bool(a.f() > b.f())),
                 Op::GeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() >= b.f())),
-                Op::LtStr | Op::LeStr | Op::GtStr | Op::GeStr => {
-                    let ord = self.heap.str(stack[sp - 2]).cmp(self.heap.str(stack[sp - 1]));
-                    sp -= 1;
-                    stack[sp - 1] = Value::bool(match op {
-                        Op::LtStr => ord.is_lt(),
-                        Op::LeStr => ord.is_le(),
-                        Op::GtStr => ord.is_gt(),
-                        _ => ord.is_ge(),
-                    });
-                }
-                Op::LtAny | Op::LeAny | Op::GtAny | Op::GeAny => {
-                    match dynamic::compare(&self.heap, stack[sp - 2], stack[sp - 1]) {
-                        Ok(ord) => {
-                            sp -= 1;
-                            stack[sp - 1] = Value::bool(ord.is_some_and(|o| match op {
-                                Op::LtAny => o.is_lt(),
-                                Op::LeAny => o.is_le(),
-                                Op::GtAny => o.is_gt(),
-                                _ => o.is_ge(),
-                            }));
-                        }
-                        Err(t) => break 'run Err(t),
-                    }
-                }
                 Op::IToF => stack[sp - 1] = Value::float(stack[sp - 1].i() as f64),
-                Op::FToI => {
-                    let x = stack[sp - 1].f();
-                    // 2^63 is exactly representable; every float below it
-                    // and at or above -2^63 truncates into range.
-                    if x.is_nan() || x >= 9_223_372_036_854_775_808.0 || x < -9_223_372_036_854_775_808.0 {
-                        break 'run Err(Trap::invalid(format!(
-                            "invalid conversion: {} is out of range for int",
-                            crate::display::format_float(x)
-                        )));
-                    }
-                    stack[sp - 1] = Value::int(x as i64);
-                }
-                Op::Cast(t) => {
-                    let v = stack[sp - 1];
-                    let ty = &types[t as usize];
-                    if !conforms(&self.heap, v, ty) {
-                        break 'run Err(Trap::type_error(ty, value_type_name(&self.heap, v)));
-                    }
-                }
-                Op::Concat => {
-                    let len = self.heap.str(stack[sp - 2]).len() + self.heap.str(stack[sp - 1]).len();
-                    let bytes = OBJECT_HEADER_BYTES.saturating_add(len);
-                    if self.heap.charge(bytes, &roots!()).is_err() {
-                        break 'run Err(oom!());
-                    }
-                    let mut s = String::with_capacity(len);
-                    s.push_str(self.heap.str(stack[sp - 2]));
-                    s.push_str(self.heap.str(stack[sp - 1]));
-                    let v = self.heap.insert_charged(Tag::Str, Object::Str(s.into_boxed_str()), bytes);
-                    sp -= 1;
-                    stack[sp - 1] = v;
-                }
-                Op::ArrayNewInt | Op::ArrayNewFloat | Op::ArrayNewVal(_) => {
-                    let n = stack[sp - 2].i();
-                    let fill = stack[sp - 1];
-                    if n < 0 {
-                        break 'run Err(Trap::invalid(format!("negative array length {n}")));
-                    }
-                    let elem_bytes = if matches!(op, Op::ArrayNewVal(_)) { 16 } else { 8 };
-                    let bytes = (n as u64)
-                        .checked_mul(elem_bytes)
-                        .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES as u64))
-                        .and_then(|b| usize::try_from(b).ok());
-                    let Some(bytes) = bytes else {
-                        break 'run Err(oom!());
-                    };
-                    if self.heap.charge(bytes, &roots!()).is_err() {
-                        break 'run Err(oom!());
-                    }
-                    let n = n as usize;
-                    let obj = match op {
-                        Op::ArrayNewInt => Object::IntArray(vec![fill.i(); n]),
-                        Op::ArrayNewFloat => Object::FloatArray(vec![fill.f(); n]),
-                        Op::ArrayNewVal(t) => Object::ValArray {
-                            elem: types[t as usize].clone(),
-                            items: vec![fill; n],
-                        },
-                        _ => unreachable!(),
-                    };
-                    let v = self.heap.insert_charged(Tag::Array, obj, bytes);
-                    sp -= 1;
-                    stack[sp - 1] = v;
-                }
                 Op::ArrayGetInt | Op::ArrayGetFloat | Op::ArrayGetVal => {
                     let a = stack[sp - 2];
                     let i = stack[sp - 1].i();
@@ -599,145 +490,6 @@ impl Instance {
                     let len = self.heap.get(stack[sp - 1].obj()).array_len().unwrap_or(0);
                     stack[sp - 1] = Value::int(len as i64);
                 }
-                Op::ArrayPushInt | Op::ArrayPushFloat | Op::ArrayPushVal => {
-                    let a = stack[sp - 2];
-                    let v = stack[sp - 1];
-                    let (len, cap, elem_bytes) = match self.heap.get(a.obj()) {
-                        Object::IntArray(xs) => (xs.len(), xs.capacity(), 8),
-                        Object::FloatArray(xs) => (xs.len(), xs.capacity(), 8),
-                        Object::ValArray { items, .. } => (items.len(), items.capacity(), 16),
-                        _ => unreachable!("verified array operand"),
-                    };
-                    if len == cap {
-                        // Grow by doubling, charging the new capacity first.
-                        let extra = cap.max(4);
-                        if self.heap.grow(a.obj(), extra * elem_bytes, &roots!()).is_err() {
-                            break 'run Err(oom!());
-                        }
-                        match self.heap.get_mut(a.obj()) {
-                            Object::IntArray(xs) => xs.reserve_exact(extra),
-                            Object::FloatArray(xs) => xs.reserve_exact(extra),
-                            Object::ValArray { items, .. } => items.reserve_exact(extra),
-                            _ => unreachable!(),
-                        }
-                    }
-                    match op {
-                        Op::ArrayPushInt => array!(a, IntArray).push(v.i()),
-                        Op::ArrayPushFloat => array!(a, FloatArray).push(v.f()),
-                        _ => match self.heap.get_mut(a.obj()) {
-                            Object::ValArray { items, .. } => items.push(v),
-                            _ => unreachable!("verified array operand"),
-                        },
-                    }
-                    sp -= 2;
-                }
-                Op::ArrayPopInt | Op::ArrayPopFloat | Op::ArrayPopVal => {
-                    let a = stack[sp - 1];
-                    let popped = match self.heap.get_mut(a.obj()) {
-                        Object::IntArray(xs) => xs.pop().map(Value::int),
-                        Object::FloatArray(xs) => xs.pop().map(Value::float),
-                        Object::ValArray { items, .. } => items.pop(),
-                        _ => unreachable!("verified array operand"),
-                    };
-                    match popped {
-                        Some(v) => stack[sp - 1] = v,
-                        None => break 'run Err(Trap::new(TrapCode::IndexOutOfBounds, "pop from empty array")),
-                    }
-                }
-                Op::MapNew(t) => {
-                    let Type::Map(key, val) = &types[t as usize] else { unreachable!("verified map type") };
-                    let obj = Object::Map(Box::new(MapObj {
-                        key: *key,
-                        val: (**val).clone(),
-                        entries: Default::default(),
-                    }));
-                    match self.heap.alloc(Tag::Map, obj, &roots!()) {
-                        Ok(v) => {
-                            stack[sp] = v;
-                            sp += 1;
-                        }
-                        Err(OutOfMemory) => break 'run Err(oom!()),
-                    }
-                }
-                Op::MapGet => {
-                    let got = map!(stack[sp - 2]).entries.get(&key_ref(&self.heap, stack[sp - 1])).copied();
-                    match got {
-                        Some(v) => {
-                            sp -= 1;
-                            stack[sp - 1] = v;
-                        }
-                        None => break 'run Err(Trap::new(TrapCode::KeyNotFound, "key not found")),
-                    }
-                }
-                Op::MapGetOr => {
-                    let got = map!(stack[sp - 3]).entries.get(&key_ref(&self.heap, stack[sp - 2])).copied();
-                    let v = got.unwrap_or(stack[sp - 1]);
-                    sp -= 2;
-                    stack[sp - 1] = v;
-                }
-                Op::MapHas => {
-                    let has = map!(stack[sp - 2]).entries.contains_key(&key_ref(&self.heap, stack[sp - 1]));
-                    sp -= 1;
-                    stack[sp - 1] = Value::bool(has);
-                }
-                Op::MapSet => {
-                    let m = stack[sp - 3];
-                    let key = key_ref(&self.heap, stack[sp - 2]).to_owned();
-                    if map_insert(&mut self.heap, m, key, stack[sp - 1], &roots!()).is_err() {
-                        break 'run Err(oom!());
-                    }
-                    sp -= 3;
-                }
-                Op::MapDel => {
-                    let m = stack[sp - 2];
-                    let k = key_ref(&self.heap, stack[sp - 1]);
-                    let cost = k.cost();
-                    if let Some(i) = map!(m).entries.get_index_of(&k) {
-                        if let Object::Map(map) = self.heap.get_mut(m.obj()) {
-                            map.entries.shift_remove_index(i);
-                        }
-                        self.heap.shrink(m.obj(), cost);
-                    }
-                    sp -= 2;
-                }
-                Op::MapLen => {
-                    let n = map!(stack[sp - 1]).entries.len();
-                    stack[sp - 1] = Value::int(n as i64);
-                }
-                Op::MapKeys => {
-                    let m = stack[sp - 1];
-                    let keys: Vec<MapKey> = map!(m).entries.keys().cloned().collect();
-                    let elem = map!(m).key.to_type();
-                    let mut items = Vec::with_capacity(keys.len());
-                    let mut failed = false;
-                    for k in keys {
-                        items.push(match k {
-                            MapKey::Int(i) => Value::int(i),
-                            MapKey::Bool(b) => Value::bool(b),
-                            MapKey::Str(s) => match self.heap.alloc(Tag::Str, Object::Str(s), &roots!()) {
-                                Ok(v) => {
-                                    // Rooted until the array holds it.
-                                    self.heap.scratch.push(v);
-                                    v
-                                }
-                                Err(OutOfMemory) => {
-                                    failed = true;
-                                    break;
-                                }
-                            },
-                        });
-                    }
-                    if failed {
-                        self.heap.scratch.clear();
-                        break 'run Err(oom!());
-                    }
-                    let arr = self.heap.alloc(Tag::Array, make_array(elem, items), &roots!());
-                    self.heap.scratch.clear();
-                    match arr {
-                        Ok(v) => stack[sp - 1] = v,
-                        Err(OutOfMemory) => break 'run Err(oom!()),
-                    }
-                }
                 Op::Jmp(t) => pc = t as usize,
                 Op::JmpIf(t) => {
                     sp -= 1;
@@ -751,76 +503,28 @@ impl Instance {
                         pc = t as usize;
                     }
                 }
-                Op::Call(f) => {
-                    let callee = &funcs[f as usize];
-                    if frames.len() >= max_depth {
-                        break 'run Err(Trap::new(
-                            TrapCode::StackOverflow,
-                            format!("stack overflow: call depth limit {max_depth} exceeded"),
-                        ));
-                    }
-                    let np = callee.num_params as usize;
-                    let nl = callee.num_locals as usize;
-                    let new_base = sp - np;
-                    let need = new_base + nl + callee.max_stack as usize;
-                    if need > stack.len() {
-                        if need > MAX_STACK_SLOTS {
-                            break 'run Err(Trap::new(
-                                TrapCode::StackOverflow,
-                                format!("stack overflow: value stack limit of {} bytes exceeded", MAX_STACK_SLOTS * 16),
-                            ));
-                        }
-                        stack.resize(need.max(stack.len() * 2).min(MAX_STACK_SLOTS), Value::NIL);
-                    }
-                    stack[new_base + np..new_base + nl].copy_from_slice(&local_defaults[f as usize]);
-                    frames.push(Frame {
-                        func: cur,
-                        pc: pc as u32,
-                        base: base as u32,
-                    });
-                    calls += 1;
-                    cur = f;
-                    code = &callee.code;
-                    base = new_base;
-                    sp = new_base + nl;
-                    pc = 0;
+                Op::Call(f) => enter!('run, f),
+                Op::CallLocalConst { f, a, k } => {
+                    stack[sp] = Value::int(stack[base + a as usize].i().wrapping_add(i64::from(k)));
+                    sp += 1;
+                    // The call is the sequence's last op: resume after it.
+                    pc += 3;
+                    executed += 3;
+                    enter!('run, u32::from(f))
                 }
-                Op::CallImport(i) => {
-                    let native = &imports[i as usize];
-                    let np = native.ty.params.len();
-                    let args_at = sp - np;
-                    calls += 1;
-                    let result = {
-                        let mut ctx = NativeCtx {
-                            heap: &mut self.heap,
-                            roots: [&stack[..sp], &self.globals[..], &self.strings[..]],
-                        };
-                        (native.func)(&mut ctx, &stack[args_at..sp])
+                Op::AddIntRet => {
+                    executed += 1;
+                    let v = Value::int(stack[sp - 2].i().wrapping_add(stack[sp - 1].i()));
+                    let Some(frame) = frames.pop() else {
+                        break 'run Ok(Some(v));
                     };
-                    self.heap.scratch.clear();
-                    match (result, &native.ty.result) {
-                        (Ok(None), None) => sp = args_at,
-                        (Ok(Some(v)), Some(ty)) if conforms(&self.heap, v, ty) => {
-                            sp = args_at;
-                            stack[sp] = v;
-                            sp += 1;
-                        }
-                        (Ok(r), _) => {
-                            break 'run Err(Trap::new(
-                                TrapCode::HostError,
-                                format!(
-                                    "host function `{}` returned {}, but its signature says {}",
-                                    native.name,
-                                    r.map(|v| value_type_name(&self.heap, v)).unwrap_or_else(|| "nothing".into()),
-                                    native.ty
-                                ),
-                            ));
-                        }
-                        (Err(t), _) => break 'run Err(t),
-                    }
+                    stack[base] = v;
+                    sp = base + 1;
+                    pc = frame.pc as usize;
+                    base = frame.base as usize;
                 }
                 Op::Ret | Op::RetVal => {
-                    let result = (op == Op::RetVal).then(|| stack[sp - 1]);
+                    let result = matches!(op, Op::RetVal).then(|| stack[sp - 1]);
                     let Some(frame) = frames.pop() else {
                         break 'run Ok(result);
                     };
@@ -829,24 +533,124 @@ impl Instance {
                         stack[sp] = v;
                         sp += 1;
                     }
-                    cur = frame.func;
-                    code = &funcs[cur as usize].code;
                     pc = frame.pc as usize;
                     base = frame.base as usize;
                 }
-                Op::Trap(i) => {
-                    break 'run Err(Trap::new(TrapCode::Explicit, module.module().strings[i as usize].clone()));
-                }
                 Op::Unreachable => unreachable!("verifier marks only unreachable code Unreachable"),
+                // Superinstructions: `pc` already points past the first op
+                // of the sequence; skip the rest and count all of it.
+                Op::LoadLoad(a, b) => {
+                    stack[sp] = stack[base + a as usize];
+                    stack[sp + 1] = stack[base + b as usize];
+                    sp += 2;
+                    pc += 1;
+                    executed += 1;
+                }
+                Op::AddLocalConst(a, k) => {
+                    stack[sp] = Value::int(stack[base + a as usize].i().wrapping_add(i64::from(k)));
+                    sp += 1;
+                    pc += 2;
+                    executed += 2;
+                }
+                Op::IncLocal(x, k) => {
+                    let slot = &mut stack[base + x as usize];
+                    *slot = Value::int(slot.i().wrapping_add(i64::from(k)));
+                    pc += 3;
+                    executed += 3;
+                }
+                Op::BrLocalConst { cmp, a, k, t } => {
+                    executed += 3;
+                    pc = if cmp.eval(stack[base + a as usize].i(), i64::from(k)) { t as usize } else { pc + 3 };
+                }
+                Op::BrLocalLocal { cmp, a, b, t } => {
+                    executed += 3;
+                    pc = if cmp.eval(stack[base + a as usize].i(), stack[base + b as usize].i()) { t as usize } else { pc + 3 };
+                }
+                Op::BrCmp { cmp, t } => {
+                    executed += 1;
+                    sp -= 2;
+                    pc = if cmp.eval(stack[sp].i(), stack[sp + 1].i()) { t as usize } else { pc + 1 };
+                }
+                Op::RetLocal(a) => {
+                    executed += 1;
+                    let v = stack[base + a as usize];
+                    let Some(frame) = frames.pop() else {
+                        break 'run Ok(Some(v));
+                    };
+                    stack[base] = v;
+                    sp = base + 1;
+                    pc = frame.pc as usize;
+                    base = frame.base as usize;
+                }
+                Op::AddLocalsTo { a, b, dst } => {
+                    let v = stack[base + a as usize].i().wrapping_add(stack[base + b as usize].i());
+                    stack[base + dst as usize] = Value::int(v);
+                    pc += 3;
+                    executed += 3;
+                }
+                Op::AddIntStore(x) => {
+                    sp -= 2;
+                    stack[base + x as usize] = Value::int(stack[sp].i().wrapping_add(stack[sp + 1].i()));
+                    pc += 1;
+                    executed += 1;
+                }
+                Op::IncBrLocal { cmp, i, k, n, t } => {
+                    executed += 7;
+                    let slot = &mut stack[base + i as usize];
+                    let v = slot.i().wrapping_add(i64::from(k));
+                    *slot = Value::int(v);
+                    pc = if cmp.eval(v, stack[base + n as usize].i()) { t as usize } else { pc + 7 };
+                }
+                Op::ArraySetIntLocalsConst { arr, i, k } => {
+                    let a = stack[base + arr as usize];
+                    let idx = stack[base + i as usize].i();
+                    let res = match self.heap.get_mut(a.obj()) {
+                        Object::IntArray(xs) => set_at(xs, idx, i64::from(k)),
+                        _ => unreachable!("verified array operand"),
+                    };
+                    pc += 3;
+                    if let Err(len) = res {
+                        break 'run Err(Trap::index(idx, len));
+                    }
+                    executed += 3;
+                }
+                Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
+                    let arr = stack[base + a as usize];
+                    let i = stack[base + i as usize].i();
+                    let got = match self.heap.get(arr.obj()) {
+                        Object::IntArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::int(*x)).ok_or(xs.len()),
+                        Object::FloatArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::float(*x)).ok_or(xs.len()),
+                        _ => unreachable!("verified array operand"),
+                    };
+                    match got {
+                        Ok(v) => {
+                            stack[sp] = v;
+                            sp += 1;
+                            pc += 2;
+                            executed += 2;
+                        }
+                        Err(len) => {
+                            // Report the trap at the `array.get` itself.
+                            pc += 2;
+                            break 'run Err(Trap::index(i, len));
+                        }
+                    }
+                }
+                // Everything else runs out of line, so the hot loop above
+                // keeps its state in registers.
+                _ => match self.slow_op(op, module, stack, sp, &imports) {
+                    Ok(new_sp) => sp = new_sp,
+                    Err(t) => break 'run Err(t),
+                },
             }
         };
 
         self.stats.instructions += executed;
         self.stats.calls += calls;
         let result = outcome.map_err(|mut trap| {
-            let mut trace = vec![self.trace_frame(module, cur, pc.saturating_sub(1))];
+            let mut trace = vec![self.trace_frame(module, pc.saturating_sub(1))];
             for f in frames.iter().rev() {
-                trace.push(self.trace_frame(module, f.func, (f.pc as usize).saturating_sub(1)));
+                trace.push(self.trace_frame(module, (f.pc as usize).saturating_sub(1)));
             }
             trap.backtrace = trace;
             trap
@@ -856,12 +660,355 @@ impl Instance {
         result
     }
 
-    fn trace_frame(&self, module: &VerifiedModule, func: u32, pc: usize) -> TraceFrame {
+    /// The ops that call into the heap, natives or dynamic typing: kept
+    /// out of the interpreter loop so its registers stay free. Returns the
+    /// new stack pointer.
+    #[inline(never)]
+    fn slow_op(
+        &mut self,
+        op: Op,
+        module: &VerifiedModule,
+        stack: &mut [Value],
+        mut sp: usize,
+        imports: &[NativeFunc],
+    ) -> Result<usize, Trap> {
+        let types = module.types();
+        macro_rules! roots {
+            () => {
+                [&stack[..sp], &self.globals[..], &self.strings[..]]
+            };
+        }
+        macro_rules! oom {
+            () => {
+                Trap::new(
+                    TrapCode::OutOfMemory,
+                    format!("out of memory: heap limit of {} bytes exceeded", self.heap.limit()),
+                )
+            };
+        }
+        macro_rules! array {
+            ($v:expr, $kind:ident) => {
+                match self.heap.get_mut($v.obj()) {
+                    Object::$kind(xs) => xs,
+                    _ => unreachable!("verified array kind"),
+                }
+            };
+        }
+        macro_rules! map {
+            ($v:expr) => {
+                match self.heap.get($v.obj()) {
+                    Object::Map(m) => m,
+                    _ => unreachable!("verified map operand"),
+                }
+            };
+        }
+        match op {
+            Op::AddAny | Op::SubAny | Op::MulAny | Op::DivAny | Op::RemAny => {
+                let arith = match op {
+                    Op::AddAny => Arith::Add,
+                    Op::SubAny => Arith::Sub,
+                    Op::MulAny => Arith::Mul,
+                    Op::DivAny => Arith::Div,
+                    _ => Arith::Rem,
+                };
+                match dynamic::arith(&self.heap, arith, stack[sp - 2], stack[sp - 1]) {
+                    Ok(r) => {
+                        sp -= 1;
+                        stack[sp - 1] = r;
+                    }
+                    Err(t) => return Err(t),
+                }
+            }
+            Op::NegAny => match dynamic::neg(&self.heap, stack[sp - 1]) {
+                Ok(r) => stack[sp - 1] = r,
+                Err(t) => return Err(t),
+            },
+            Op::EqStr | Op::NeStr => {
+                let eq = self.heap.str(stack[sp - 2]) == self.heap.str(stack[sp - 1]);
+                sp -= 1;
+                stack[sp - 1] = Value::bool(eq == matches!(op, Op::EqStr));
+            }
+            Op::EqAny | Op::NeAny => {
+                let eq = dynamic::eq(&self.heap, stack[sp - 2], stack[sp - 1]);
+                sp -= 1;
+                stack[sp - 1] = Value::bool(eq == matches!(op, Op::EqAny));
+            }
+            Op::LtStr | Op::LeStr | Op::GtStr | Op::GeStr => {
+                let ord = self.heap.str(stack[sp - 2]).cmp(self.heap.str(stack[sp - 1]));
+                sp -= 1;
+                stack[sp - 1] = Value::bool(match op {
+                    Op::LtStr => ord.is_lt(),
+                    Op::LeStr => ord.is_le(),
+                    Op::GtStr => ord.is_gt(),
+                    _ => ord.is_ge(),
+                });
+            }
+            Op::LtAny | Op::LeAny | Op::GtAny | Op::GeAny => {
+                match dynamic::compare(&self.heap, stack[sp - 2], stack[sp - 1]) {
+                    Ok(ord) => {
+                        sp -= 1;
+                        stack[sp - 1] = Value::bool(ord.is_some_and(|o| match op {
+                            Op::LtAny => o.is_lt(),
+                            Op::LeAny => o.is_le(),
+                            Op::GtAny => o.is_gt(),
+                            _ => o.is_ge(),
+                        }));
+                    }
+                    Err(t) => return Err(t),
+                }
+            }
+            Op::FToI => {
+                let x = stack[sp - 1].f();
+                // 2^63 is exactly representable; every float below it
+                // and at or above -2^63 truncates into range.
+                if x.is_nan() || x >= 9_223_372_036_854_775_808.0 || x < -9_223_372_036_854_775_808.0 {
+                    return Err(Trap::invalid(format!(
+                        "invalid conversion: {} is out of range for int",
+                        crate::display::format_float(x)
+                    )));
+                }
+                stack[sp - 1] = Value::int(x as i64);
+            }
+            Op::Cast(t) => {
+                let v = stack[sp - 1];
+                let ty = &types[t as usize];
+                if !conforms(&self.heap, v, ty) {
+                    return Err(Trap::type_error(ty, value_type_name(&self.heap, v)));
+                }
+            }
+            Op::Concat => {
+                let len = self.heap.str(stack[sp - 2]).len() + self.heap.str(stack[sp - 1]).len();
+                let bytes = OBJECT_HEADER_BYTES.saturating_add(len);
+                if self.heap.charge(bytes, &roots!()).is_err() {
+                    return Err(oom!());
+                }
+                let mut s = String::with_capacity(len);
+                s.push_str(self.heap.str(stack[sp - 2]));
+                s.push_str(self.heap.str(stack[sp - 1]));
+                let v = self.heap.insert_charged(Tag::Str, Object::Str(s.into_boxed_str()), bytes);
+                sp -= 1;
+                stack[sp - 1] = v;
+            }
+            Op::ArrayNewInt | Op::ArrayNewFloat | Op::ArrayNewVal(_) => {
+                let n = stack[sp - 2].i();
+                let fill = stack[sp - 1];
+                if n < 0 {
+                    return Err(Trap::invalid(format!("negative array length {n}")));
+                }
+                let elem_bytes = if matches!(op, Op::ArrayNewVal(_)) { 16 } else { 8 };
+                let bytes = (n as u64)
+                    .checked_mul(elem_bytes)
+                    .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES as u64))
+                    .and_then(|b| usize::try_from(b).ok());
+                let Some(bytes) = bytes else {
+                    return Err(oom!());
+                };
+                if self.heap.charge(bytes, &roots!()).is_err() {
+                    return Err(oom!());
+                }
+                let n = n as usize;
+                let obj = match op {
+                    Op::ArrayNewInt => Object::IntArray(vec![fill.i(); n]),
+                    Op::ArrayNewFloat => Object::FloatArray(vec![fill.f(); n]),
+                    Op::ArrayNewVal(t) => Object::ValArray {
+                        elem: types[t as usize].clone(),
+                        items: vec![fill; n],
+                    },
+                    _ => unreachable!(),
+                };
+                let v = self.heap.insert_charged(Tag::Array, obj, bytes);
+                sp -= 1;
+                stack[sp - 1] = v;
+            }
+            Op::ArrayPushInt | Op::ArrayPushFloat | Op::ArrayPushVal => {
+                let a = stack[sp - 2];
+                let v = stack[sp - 1];
+                let (len, cap, elem_bytes) = match self.heap.get(a.obj()) {
+                    Object::IntArray(xs) => (xs.len(), xs.capacity(), 8),
+                    Object::FloatArray(xs) => (xs.len(), xs.capacity(), 8),
+                    Object::ValArray { items, .. } => (items.len(), items.capacity(), 16),
+                    _ => unreachable!("verified array operand"),
+                };
+                if len == cap {
+                    // Grow by doubling, charging the new capacity first.
+                    let extra = cap.max(4);
+                    if self.heap.grow(a.obj(), extra * elem_bytes, &roots!()).is_err() {
+                        return Err(oom!());
+                    }
+                    match self.heap.get_mut(a.obj()) {
+                        Object::IntArray(xs) => xs.reserve_exact(extra),
+                        Object::FloatArray(xs) => xs.reserve_exact(extra),
+                        Object::ValArray { items, .. } => items.reserve_exact(extra),
+                        _ => unreachable!(),
+                    }
+                }
+                match op {
+                    Op::ArrayPushInt => array!(a, IntArray).push(v.i()),
+                    Op::ArrayPushFloat => array!(a, FloatArray).push(v.f()),
+                    _ => match self.heap.get_mut(a.obj()) {
+                        Object::ValArray { items, .. } => items.push(v),
+                        _ => unreachable!("verified array operand"),
+                    },
+                }
+                sp -= 2;
+            }
+            Op::ArrayPopInt | Op::ArrayPopFloat | Op::ArrayPopVal => {
+                let a = stack[sp - 1];
+                let popped = match self.heap.get_mut(a.obj()) {
+                    Object::IntArray(xs) => xs.pop().map(Value::int),
+                    Object::FloatArray(xs) => xs.pop().map(Value::float),
+                    Object::ValArray { items, .. } => items.pop(),
+                    _ => unreachable!("verified array operand"),
+                };
+                match popped {
+                    Some(v) => stack[sp - 1] = v,
+                    None => return Err(Trap::new(TrapCode::IndexOutOfBounds, "pop from empty array")),
+                }
+            }
+            Op::MapNew(t) => {
+                let Type::Map(key, val) = &types[t as usize] else { unreachable!("verified map type") };
+                let obj = Object::Map(Box::new(MapObj {
+                    key: *key,
+                    val: (**val).clone(),
+                    entries: Default::default(),
+                }));
+                match self.heap.alloc(Tag::Map, obj, &roots!()) {
+                    Ok(v) => {
+                        stack[sp] = v;
+                        sp += 1;
+                    }
+                    Err(OutOfMemory) => return Err(oom!()),
+                }
+            }
+            Op::MapGet => {
+                let got = map!(stack[sp - 2]).entries.get(&key_ref(&self.heap, stack[sp - 1])).copied();
+                match got {
+                    Some(v) => {
+                        sp -= 1;
+                        stack[sp - 1] = v;
+                    }
+                    None => return Err(Trap::new(TrapCode::KeyNotFound, "key not found")),
+                }
+            }
+            Op::MapGetOr => {
+                let got = map!(stack[sp - 3]).entries.get(&key_ref(&self.heap, stack[sp - 2])).copied();
+                let v = got.unwrap_or(stack[sp - 1]);
+                sp -= 2;
+                stack[sp - 1] = v;
+            }
+            Op::MapHas => {
+                let has = map!(stack[sp - 2]).entries.contains_key(&key_ref(&self.heap, stack[sp - 1]));
+                sp -= 1;
+                stack[sp - 1] = Value::bool(has);
+            }
+            Op::MapSet => {
+                let m = stack[sp - 3];
+                let key = key_ref(&self.heap, stack[sp - 2]).to_owned();
+                if map_insert(&mut self.heap, m, key, stack[sp - 1], &roots!()).is_err() {
+                    return Err(oom!());
+                }
+                sp -= 3;
+            }
+            Op::MapDel => {
+                let m = stack[sp - 2];
+                let k = key_ref(&self.heap, stack[sp - 1]);
+                let cost = k.cost();
+                if let Some(i) = map!(m).entries.get_index_of(&k) {
+                    if let Object::Map(map) = self.heap.get_mut(m.obj()) {
+                        map.entries.shift_remove_index(i);
+                    }
+                    self.heap.shrink(m.obj(), cost);
+                }
+                sp -= 2;
+            }
+            Op::MapLen => {
+                let n = map!(stack[sp - 1]).entries.len();
+                stack[sp - 1] = Value::int(n as i64);
+            }
+            Op::MapKeys => {
+                let m = stack[sp - 1];
+                let keys: Vec<MapKey> = map!(m).entries.keys().cloned().collect();
+                let elem = map!(m).key.to_type();
+                let mut items = Vec::with_capacity(keys.len());
+                let mut failed = false;
+                for k in keys {
+                    items.push(match k {
+                        MapKey::Int(i) => Value::int(i),
+                        MapKey::Bool(b) => Value::bool(b),
+                        MapKey::Str(s) => match self.heap.alloc(Tag::Str, Object::Str(s), &roots!()) {
+                            Ok(v) => {
+                                // Rooted until the array holds it.
+                                self.heap.scratch.push(v);
+                                v
+                            }
+                            Err(OutOfMemory) => {
+                                failed = true;
+                                break;
+                            }
+                        },
+                    });
+                }
+                if failed {
+                    self.heap.scratch.clear();
+                    return Err(oom!());
+                }
+                let arr = self.heap.alloc(Tag::Array, make_array(elem, items), &roots!());
+                self.heap.scratch.clear();
+                match arr {
+                    Ok(v) => stack[sp - 1] = v,
+                    Err(OutOfMemory) => return Err(oom!()),
+                }
+            }
+            Op::CallImport(i) => {
+                let native = &imports[i as usize];
+                let np = native.ty.params.len();
+                let args_at = sp - np;
+                self.stats.calls += 1;
+                let result = {
+                    let mut ctx = NativeCtx {
+                        heap: &mut self.heap,
+                        roots: [&stack[..sp], &self.globals[..], &self.strings[..]],
+                    };
+                    (native.func)(&mut ctx, &stack[args_at..sp])
+                };
+                self.heap.scratch.clear();
+                match (result, &native.ty.result) {
+                    (Ok(None), None) => sp = args_at,
+                    (Ok(Some(v)), Some(ty)) if conforms(&self.heap, v, ty) => {
+                        sp = args_at;
+                        stack[sp] = v;
+                        sp += 1;
+                    }
+                    (Ok(r), _) => {
+                        return Err(Trap::new(
+                            TrapCode::HostError,
+                            format!(
+                                "host function `{}` returned {}, but its signature says {}",
+                                native.name,
+                                r.map(|v| value_type_name(&self.heap, v)).unwrap_or_else(|| "nothing".into()),
+                                native.ty
+                            ),
+                        ));
+                    }
+                    (Err(t), _) => return Err(t),
+                }
+            }
+            Op::Trap(i) => {
+                return Err(Trap::new(TrapCode::Explicit, module.module().strings[i as usize].clone()));
+            }
+            _ => unreachable!("the interpreter loop handles {op:?}"),
+        }
+        Ok(sp)
+    }
+
+    fn trace_frame(&self, module: &VerifiedModule, pc: usize) -> TraceFrame {
         let m = module.module();
-        let offset = module.funcs()[func as usize].offsets.get(pc).copied().unwrap_or(0);
-        let debug = m.func_debug(func as usize);
+        let func = module.func_at(pc);
+        let f = &module.funcs()[func];
+        let offset = f.offsets.get(pc - f.start as usize).copied().unwrap_or(0);
+        let debug = m.func_debug(func);
         TraceFrame {
-            func: m.funcs[func as usize].name.clone(),
+            func: m.funcs[func].name.clone(),
             offset,
             file: m.debug.as_ref().map(|d| d.file.clone()),
             pos: debug.and_then(|d| d.pos_at(offset)),

@@ -30,8 +30,10 @@
 
 mod code;
 mod error;
+mod fuse;
 
 pub use code::Op;
+pub use fuse::Cmp;
 pub use error::{VerifyError, VerifyErrorKind, VerifyErrors};
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -58,8 +60,8 @@ pub enum Const {
 /// A verified function.
 #[derive(Clone, Debug)]
 pub struct VerifiedFunc {
-    /// Specialized code, one op per source instruction.
-    pub code: Vec<Op>,
+    /// Index of the function's first op in [`VerifiedModule::code`].
+    pub start: u32,
     /// Byte offset in the original code of each op (for traces and errors).
     pub offsets: Vec<u32>,
     /// Number of parameters.
@@ -82,6 +84,7 @@ pub struct VerifiedFunc {
 pub struct VerifiedModule {
     module: Module,
     funcs: Vec<VerifiedFunc>,
+    code: Vec<Op>,
     types: Vec<Type>,
     consts: Vec<Const>,
 }
@@ -95,6 +98,23 @@ impl VerifiedModule {
     /// Verified functions, in module order.
     pub fn funcs(&self) -> &[VerifiedFunc] {
         &self.funcs
+    }
+
+    /// The specialized code of every function, one after another; jump
+    /// targets are indices into it. One op per source instruction.
+    pub fn code(&self) -> &[Op] {
+        &self.code
+    }
+
+    /// The code of function `f`.
+    pub fn func_code(&self, f: usize) -> &[Op] {
+        let start = self.funcs[f].start as usize;
+        &self.code[start..start + self.funcs[f].offsets.len()]
+    }
+
+    /// The function containing the op at `pc` in [`VerifiedModule::code`].
+    pub fn func_at(&self, pc: usize) -> usize {
+        self.funcs.partition_point(|f| f.start as usize <= pc).saturating_sub(1)
     }
 
     /// The type table that `Cast`, `ArrayNewVal` and `MapNew` index.
@@ -126,9 +146,17 @@ pub fn verify(module: Module) -> Result<VerifiedModule, VerifyErrors> {
     };
     v.check_declarations();
     let mut funcs = Vec::with_capacity(module.funcs.len());
+    let mut code = Vec::new();
     for i in 0..module.funcs.len() {
         match v.verify_func(i) {
-            Ok(f) => funcs.push(f),
+            Ok((mut f, func_code)) => {
+                // Funcs are laid out one after another; 2^32 ops would need
+                // far more than MAX_CODE bytes of input, checked below.
+                let start = code.len() as u32;
+                f.start = start;
+                code.extend(func_code.into_iter().map(|op| op.relocated(start)));
+                funcs.push(f);
+            }
             Err(e) => v.errors.push(e),
         }
     }
@@ -140,6 +168,7 @@ pub fn verify(module: Module) -> Result<VerifiedModule, VerifyErrors> {
     Ok(VerifiedModule {
         module,
         funcs,
+        code,
         types,
         consts,
     })
@@ -340,7 +369,7 @@ impl<'m> Verifier<'m> {
         }
     }
 
-    fn verify_func(&mut self, fi: usize) -> Result<VerifiedFunc, VerifyError> {
+    fn verify_func(&mut self, fi: usize) -> Result<(VerifiedFunc, Vec<Op>), VerifyError> {
         let m = self.module;
         let func = &m.funcs[fi];
         let fail = |offset: Option<u32>, kind: VerifyErrorKind| VerifyError {
@@ -488,15 +517,24 @@ impl<'m> Verifier<'m> {
                 }
             }
         }
-        Ok(VerifiedFunc {
-            code,
+        let mut is_target = vec![false; n];
+        for &t in &targets {
+            if t != u32::MAX {
+                is_target[t as usize] = true;
+            }
+        }
+        let int_locals: Vec<bool> = local_types.iter().map(|t| *t == Type::Int).collect();
+        fuse::fuse(&mut code, &is_target, &int_locals);
+        let f = VerifiedFunc {
+            start: 0,
             offsets: instrs.iter().map(|(o, _)| *o).collect(),
             num_params: np as u32,
             num_locals: local_types.len() as u32,
             local_types,
             max_stack: max_depth as u32,
             has_result: func.ty.result.is_some(),
-        })
+        };
+        Ok((f, code))
     }
 
     fn stack_string(&self, stacks: &StackTable, s: u32) -> String {
