@@ -134,3 +134,4 @@ fail:
     assert_eq!(back, m);
     verify(m).unwrap();
 }
+

@@ -1,12 +1,14 @@
 //! The interpreter: runs verified, specialized code over the value stack.
 //!
 //! **Frames.** Keel frames live on the VM's own value stack, never on the
-//! native stack: a call pushes a small [`Frame`] record (the caller's
-//! function, return pc and base) and reuses the arguments already on the
-//! caller's operand stack as the callee's first locals. A frame's slots are
-//! `[locals (params first)][operand stack up to max_stack]`, so the
-//! verifier's `max_stack` bounds every access and the call depth limit
-//! turns runaway recursion into a clean trap.
+//! native stack. A call reuses the arguments already on the caller's
+//! operand stack as the callee's first locals; a frame's slots are
+//! `[locals (params first)][record][operand stack up to max_stack]`, where
+//! the record is a `nil`-tagged slot holding the caller's resume pc and
+//! base (so the collector skips it). Return ops carry the function's local
+//! count to find the record. The verifier's `max_stack` bounds every
+//! access, and the call depth limit turns runaway recursion into a clean
+//! trap.
 //!
 //! **Specialization.** Specialized ops (`AddInt`, `LtFloat`, ...) read
 //! payloads without checking tags: the verifier proved the types. Only the
@@ -90,12 +92,20 @@ pub enum LinkError {
     OutOfMemory(usize),
 }
 
-/// A suspended caller: where to resume (an index into the module-wide
-/// code) and its frame base. The function is found from the pc.
-#[derive(Clone, Copy, Debug)]
-struct Frame {
-    pc: u32,
-    base: u32,
+/// The frame record of a suspended caller: where to resume (an index into
+/// the module-wide code) and its frame base, packed into a `nil` slot.
+#[inline(always)]
+fn frame_record(pc: usize, base: usize) -> Value {
+    Value {
+        tag: Tag::Nil,
+        bits: ((pc as u64) << 32) | base as u64,
+    }
+}
+
+/// Unpacks a [`frame_record`] into (resume pc, base).
+#[inline(always)]
+fn unpack_record(v: Value) -> (usize, usize) {
+    ((v.bits >> 32) as usize, (v.bits & 0xffff_ffff) as usize)
 }
 
 /// A running module: its own heap, globals, stack and limits.
@@ -108,7 +118,6 @@ pub struct Instance {
     globals: Vec<Value>,
     strings: Vec<Value>,
     stack: Vec<Value>,
-    frames: Vec<Frame>,
     config: Config,
     stats: ExecStats,
 }
@@ -208,7 +217,6 @@ impl Instance {
             globals,
             strings,
             stack: Vec::new(),
-            frames: Vec::new(),
             config,
             stats: ExecStats::default(),
             module,
@@ -281,7 +289,7 @@ impl Instance {
             )));
         }
         let mut stack = std::mem::take(&mut self.stack);
-        let need = f.num_locals as usize + f.max_stack as usize;
+        let need = f.num_locals as usize + 1 + f.max_stack as usize;
         if stack.len() < need {
             stack.resize(need.max(1024), Value::NIL);
         }
@@ -290,7 +298,6 @@ impl Instance {
         stack[args.len()..args.len() + defaults.len()].copy_from_slice(defaults);
         let result = self.run(&module, &mut stack, func as u32);
         self.stack = stack;
-        self.frames.clear();
         self.heap.scratch.clear();
         result
     }
@@ -303,10 +310,12 @@ impl Instance {
         let consts = self.consts.clone();
         let local_defaults = self.local_defaults.clone();
         let max_depth = self.config.max_call_depth;
-        let mut frames = std::mem::take(&mut self.frames);
+        let mut depth = 0usize;
         let code: &[Op] = module.code();
         let mut base = 0usize;
-        let mut sp = funcs[func as usize].num_locals as usize;
+        // The entry frame's record slot stays unused: returning at depth 0
+        // ends the run.
+        let mut sp = funcs[func as usize].num_locals as usize + 1;
         let mut pc = funcs[func as usize].start as usize;
         let mut executed: u64 = 0;
         let mut calls: u64 = 0;
@@ -323,38 +332,35 @@ impl Instance {
         // `pc` must already point at the instruction to resume at.
         macro_rules! enter {
             ($run:lifetime, $f:expr) => {{
-                let f: u32 = $f;
-                    let callee = &funcs[f as usize];
-                    if frames.len() >= max_depth {
-                        break $run Err(Trap::new(
-                            TrapCode::StackOverflow,
-                            format!("stack overflow: call depth limit {max_depth} exceeded"),
-                        ));
+                match enter(depth, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base) {
+                    Ok((new_base, new_sp, new_pc)) => {
+                        calls += 1;
+                        depth += 1;
+                        base = new_base;
+                        sp = new_sp;
+                        pc = new_pc;
                     }
-                    let np = callee.num_params as usize;
-                    let nl = callee.num_locals as usize;
-                    let new_base = sp - np;
-                    let need = new_base + nl + callee.max_stack as usize;
-                    if need > stack.len() {
-                        if need > MAX_STACK_SLOTS {
-                            break $run Err(Trap::new(
-                                TrapCode::StackOverflow,
-                                format!("stack overflow: value stack limit of {} bytes exceeded", MAX_STACK_SLOTS * 16),
-                            ));
-                        }
-                        stack.resize(need.max(stack.len() * 2).min(MAX_STACK_SLOTS), Value::NIL);
-                    }
-                    if nl > np {
-                        stack[new_base + np..new_base + nl].copy_from_slice(&local_defaults[f as usize]);
-                    }
-                    frames.push(Frame {
-                        pc: pc as u32,
-                        base: base as u32,
-                    });
-                    calls += 1;
-                    base = new_base;
-                    sp = new_base + nl;
-                    pc = callee.start as usize;
+                    Err(t) => break $run Err(t),
+                }
+            }};
+        }
+        // Returns `$result` to the caller whose record is at `base + $rec`,
+        // or ends the run at depth 0.
+        macro_rules! ret {
+            ($run:lifetime, $rec:expr, $result:expr) => {{
+                let result: Option<Value> = $result;
+                if depth == 0 {
+                    break $run Ok(result);
+                }
+                let (resume, caller_base) = unpack_record(stack[base + $rec as usize]);
+                sp = base;
+                if let Some(v) = result {
+                    stack[sp] = v;
+                    sp += 1;
+                }
+                depth -= 1;
+                pc = resume;
+                base = caller_base;
             }};
         }
 
@@ -504,37 +510,15 @@ impl Instance {
                     }
                 }
                 Op::Call(f) => enter!('run, f),
-                Op::CallLocalConst { f, a, k } => {
-                    stack[sp] = Value::int(stack[base + a as usize].i().wrapping_add(i64::from(k)));
-                    sp += 1;
-                    // The call is the sequence's last op: resume after it.
-                    pc += 3;
-                    executed += 3;
-                    enter!('run, u32::from(f))
-                }
-                Op::AddIntRet => {
+                Op::AddIntRet(rec) => {
                     executed += 1;
                     let v = Value::int(stack[sp - 2].i().wrapping_add(stack[sp - 1].i()));
-                    let Some(frame) = frames.pop() else {
-                        break 'run Ok(Some(v));
-                    };
-                    stack[base] = v;
-                    sp = base + 1;
-                    pc = frame.pc as usize;
-                    base = frame.base as usize;
+                    ret!('run, rec, Some(v));
                 }
-                Op::Ret | Op::RetVal => {
-                    let result = matches!(op, Op::RetVal).then(|| stack[sp - 1]);
-                    let Some(frame) = frames.pop() else {
-                        break 'run Ok(result);
-                    };
-                    sp = base;
-                    if let Some(v) = result {
-                        stack[sp] = v;
-                        sp += 1;
-                    }
-                    pc = frame.pc as usize;
-                    base = frame.base as usize;
+                Op::Ret(rec) => ret!('run, rec, None),
+                Op::RetVal(rec) => {
+                    let v = stack[sp - 1];
+                    ret!('run, rec, Some(v));
                 }
                 Op::Unreachable => unreachable!("verifier marks only unreachable code Unreachable"),
                 // Superinstructions: `pc` already points past the first op
@@ -558,29 +542,23 @@ impl Instance {
                     pc += 3;
                     executed += 3;
                 }
-                Op::BrLocalConst { cmp, a, k, t } => {
+                Op::BrLocalConst { cmp, a, k, rel } => {
                     executed += 3;
-                    pc = if cmp.eval(stack[base + a as usize].i(), i64::from(k)) { t as usize } else { pc + 3 };
+                    pc = if cmp.eval(stack[base + a as usize].i(), i64::from(k)) { jump(pc, rel) } else { pc + 3 };
                 }
-                Op::BrLocalLocal { cmp, a, b, t } => {
+                Op::BrLocalLocal { cmp, a, b, rel } => {
                     executed += 3;
-                    pc = if cmp.eval(stack[base + a as usize].i(), stack[base + b as usize].i()) { t as usize } else { pc + 3 };
+                    pc = if cmp.eval(stack[base + a as usize].i(), stack[base + b as usize].i()) { jump(pc, rel) } else { pc + 3 };
                 }
                 Op::BrCmp { cmp, t } => {
                     executed += 1;
                     sp -= 2;
                     pc = if cmp.eval(stack[sp].i(), stack[sp + 1].i()) { t as usize } else { pc + 1 };
                 }
-                Op::RetLocal(a) => {
+                Op::RetLocal(a, rec) => {
                     executed += 1;
                     let v = stack[base + a as usize];
-                    let Some(frame) = frames.pop() else {
-                        break 'run Ok(Some(v));
-                    };
-                    stack[base] = v;
-                    sp = base + 1;
-                    pc = frame.pc as usize;
-                    base = frame.base as usize;
+                    ret!('run, rec, Some(v));
                 }
                 Op::AddLocalsTo { a, b, dst } => {
                     let v = stack[base + a as usize].i().wrapping_add(stack[base + b as usize].i());
@@ -594,12 +572,12 @@ impl Instance {
                     pc += 1;
                     executed += 1;
                 }
-                Op::IncBrLocal { cmp, i, k, n, t } => {
+                Op::IncBrLocal { cmp, k, i, n, rel } => {
                     executed += 7;
                     let slot = &mut stack[base + i as usize];
                     let v = slot.i().wrapping_add(i64::from(k));
                     *slot = Value::int(v);
-                    pc = if cmp.eval(v, stack[base + n as usize].i()) { t as usize } else { pc + 7 };
+                    pc = if cmp.eval(v, stack[base + n as usize].i()) { jump(pc, rel) } else { pc + 7 };
                 }
                 Op::ArraySetIntLocalsConst { arr, i, k } => {
                     let a = stack[base + arr as usize];
@@ -648,15 +626,21 @@ impl Instance {
         self.stats.instructions += executed;
         self.stats.calls += calls;
         let result = outcome.map_err(|mut trap| {
-            let mut trace = vec![self.trace_frame(module, pc.saturating_sub(1))];
-            for f in frames.iter().rev() {
-                trace.push(self.trace_frame(module, (f.pc as usize).saturating_sub(1)));
+            let mut trace = Vec::with_capacity(depth.min(1024) + 1);
+            let (mut at, mut frame_base) = (pc.saturating_sub(1), base);
+            for level in (0..=depth).rev() {
+                trace.push(self.trace_frame(module, at));
+                if level == 0 {
+                    break;
+                }
+                let nl = funcs[module.func_at(at)].num_locals as usize;
+                let (resume, caller_base) = unpack_record(stack[frame_base + nl]);
+                at = resume.saturating_sub(1);
+                frame_base = caller_base;
             }
             trap.backtrace = trace;
             trap
         });
-        frames.clear();
-        self.frames = frames;
         result
     }
 
@@ -1014,6 +998,55 @@ impl Instance {
             pos: debug.and_then(|d| d.pos_at(offset)),
         }
     }
+}
+
+/// Pushes a frame for a call of `f` whose arguments are the top of
+/// `stack[..sp]`, returning the callee's base, stack pointer and first pc.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn enter(
+    depth: usize,
+    stack: &mut Vec<Value>,
+    funcs: &[crate::verify::VerifiedFunc],
+    local_defaults: &[Vec<Value>],
+    max_depth: usize,
+    f: u32,
+    sp: usize,
+    pc: usize,
+    base: usize,
+) -> Result<(usize, usize, usize), Trap> {
+    let callee = &funcs[f as usize];
+    if depth >= max_depth {
+        return Err(Trap::new(
+            TrapCode::StackOverflow,
+            format!("stack overflow: call depth limit {max_depth} exceeded"),
+        ));
+    }
+    let np = callee.num_params as usize;
+    let nl = callee.num_locals as usize;
+    let new_base = sp - np;
+    let need = new_base + nl + 1 + callee.max_stack as usize;
+    if need > stack.len() {
+        if need > MAX_STACK_SLOTS {
+            return Err(Trap::new(
+                TrapCode::StackOverflow,
+                format!("stack overflow: value stack limit of {} bytes exceeded", MAX_STACK_SLOTS * 16),
+            ));
+        }
+        stack.resize(need.max(stack.len() * 2).min(MAX_STACK_SLOTS), Value::NIL);
+    }
+    if nl > np {
+        stack[new_base + np..new_base + nl].copy_from_slice(&local_defaults[f as usize]);
+    }
+    stack[new_base + nl] = frame_record(pc, base);
+    Ok((new_base, new_base + nl + 1, callee.start as usize))
+}
+
+/// The target of a fused branch: `rel` counts from the fused op, which is
+/// at `pc - 1` once fetched.
+#[inline(always)]
+fn jump(pc: usize, rel: i16) -> usize {
+    (pc as isize - 1 + rel as isize) as usize
 }
 
 fn set_at<T>(xs: &mut [T], i: i64, v: T) -> Result<(), usize> {

@@ -6,8 +6,8 @@
 //! function's locals, the module's globals, constants and type table, or
 //! instruction indices for jumps; the verifier proved every one in range.
 //!
-//! The enum stays 12 bytes (checked by a test) so dispatch touches little
-//! memory; literals that do not fit an `i32` go through the constant table.
+//! The enum stays 8 bytes (checked by a test) so fetching an op is one
+//! load; literals that do not fit an `i32` go through the constant table.
 
 use super::fuse::Cmp;
 use crate::isa::Opcode;
@@ -124,10 +124,11 @@ pub enum Op {
     Call(u32),
     /// Call of an import (host or library function).
     CallImport(u32),
-    /// `ret` from a function without result.
-    Ret,
-    /// `ret` from a function with a result.
-    RetVal,
+    /// `ret` from a function without result; the operand is the function's
+    /// local count, where its frame record sits (see `interp`).
+    Ret(u16),
+    /// `ret` from a function with a result; operand as for `Ret`.
+    RetVal(u16),
     /// `trap` with the string constant at this index.
     Trap(u32),
     /// Stands in for instructions no path reaches; never executed.
@@ -141,28 +142,27 @@ pub enum Op {
     AddLocalConst(u16, i32),
     /// `load x; push k; add; store x` on ints.
     IncLocal(u16, i32),
-    /// `load a; push k; <cmp>; jmpif/jmpifnot t` on ints.
-    BrLocalConst { cmp: Cmp, a: u16, k: i32, t: u32 },
-    /// `load a; load b; <cmp>; jmpif/jmpifnot t` on ints.
-    BrLocalLocal { cmp: Cmp, a: u16, b: u16, t: u32 },
+    /// `load a; push k; <cmp>; jmpif/jmpifnot` on ints. `rel` is the jump
+    /// target minus this op's index.
+    BrLocalConst { cmp: Cmp, a: u16, k: i16, rel: i16 },
+    /// `load a; load b; <cmp>; jmpif/jmpifnot` on ints; `rel` as above.
+    BrLocalLocal { cmp: Cmp, a: u16, b: u16, rel: i16 },
     /// `<cmp>; jmpif/jmpifnot t` on ints.
     BrCmp { cmp: Cmp, t: u32 },
-    /// `load a; ret` from a function with a result.
-    RetLocal(u16),
+    /// `load a; ret` from a function with a result (local, record offset).
+    RetLocal(u16, u16),
     /// `load a; load b; add; store dst` on ints.
     AddLocalsTo { a: u16, b: u16, dst: u16 },
     /// `add; store x` on ints.
     AddIntStore(u32),
     /// `load i; push k; add; store i; load i; load n; <cmp>; jmpif/jmpifnot t`
     /// on ints: a counted loop's back edge.
-    IncBrLocal { cmp: Cmp, i: u16, k: i16, n: u16, t: u32 },
+    /// Locals below 256 only, so the op stays 8 bytes; `rel` as above.
+    IncBrLocal { cmp: Cmp, k: i8, i: u8, n: u8, rel: i16 },
     /// `load arr; load i; push k; array.set` on `array<int>`.
-    ArraySetIntLocalsConst { arr: u16, i: u16, k: i32 },
-    /// `load a; push k; add; call f` on ints: a call whose one argument is
-    /// a local plus a constant (recursion such as `f(n - 1)`).
-    CallLocalConst { f: u16, a: u16, k: i32 },
-    /// `add; ret` on ints.
-    AddIntRet,
+    ArraySetIntLocalsConst { arr: u16, i: u16, k: i16 },
+    /// `add; ret` on ints (record offset).
+    AddIntRet(u16),
     /// `load arr; load i; array.get` on `array<int>`.
     ArrayGetIntLocals(u16, u16),
     /// `load arr; load i; array.get` on `array<float>`.
@@ -178,10 +178,7 @@ impl Op {
             Jmp(t) => Jmp(t + delta),
             JmpIf(t) => JmpIf(t + delta),
             JmpIfNot(t) => JmpIfNot(t + delta),
-            BrLocalConst { cmp, a, k, t } => BrLocalConst { cmp, a, k, t: t + delta },
-            BrLocalLocal { cmp, a, b, t } => BrLocalLocal { cmp, a, b, t: t + delta },
             BrCmp { cmp, t } => BrCmp { cmp, t: t + delta },
-            IncBrLocal { cmp, i, k, n, t } => IncBrLocal { cmp, i, k, n, t: t + delta },
             op => op,
         }
     }
@@ -244,7 +241,7 @@ impl Op {
             JmpIf(_) => Opcode::JmpIf,
             JmpIfNot(_) => Opcode::JmpIfNot,
             Call(_) | CallImport(_) => Opcode::Call,
-            Ret | RetVal => Opcode::Ret,
+            Ret(_) | RetVal(_) => Opcode::Ret,
             Trap(_) => Opcode::Trap,
             Unreachable => return None,
             LoadLoad(..)
@@ -253,15 +250,14 @@ impl Op {
             | BrLocalConst { .. }
             | BrLocalLocal { .. }
             | BrCmp { .. }
-            | RetLocal(_)
+            | RetLocal(..)
             | ArrayGetIntLocals(..)
             | ArrayGetFloatLocals(..)
             | AddLocalsTo { .. }
             | AddIntStore(_)
             | IncBrLocal { .. }
             | ArraySetIntLocalsConst { .. }
-            | CallLocalConst { .. }
-            | AddIntRet => return None,
+            | AddIntRet(_) => return None,
         })
     }
 }
@@ -269,7 +265,7 @@ impl Op {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn op_is_twelve_bytes() {
-        assert_eq!(std::mem::size_of::<super::Op>(), 12);
+    fn op_is_eight_bytes() {
+        assert_eq!(std::mem::size_of::<super::Op>(), 8);
     }
 }

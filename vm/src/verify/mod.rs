@@ -44,7 +44,7 @@ use crate::module::{GlobalInit, Module};
 use crate::types::{FuncType, Type};
 
 /// Most locals (parameters included) a function may have.
-pub const MAX_LOCALS: usize = 1 << 16;
+pub const MAX_LOCALS: usize = u16::MAX as usize;
 /// Deepest operand stack a function may use.
 pub const MAX_STACK: usize = 1 << 16;
 
@@ -1024,7 +1024,9 @@ impl InstrCx<'_, '_> {
                         found: found.iter().map(|t| self.ty(*t).to_string()).collect::<Vec<_>>().join(", "),
                     });
                 }
-                if self.func.result.is_some() { Op::RetVal } else { Op::Ret }
+                // MAX_LOCALS keeps the count within u16.
+                let rec = self.local_types.len() as u16;
+                if self.func.result.is_some() { Op::RetVal(rec) } else { Op::Ret(rec) }
             }
             (Operand::Str(i), O::Trap) => {
                 Self::range("string constant", *i, self.v.module.strings.len())?;

@@ -40,7 +40,7 @@ fn specializes_int_add() {
         &[with(Opcode::Load, Operand::Local(0)), with(Opcode::PushInt, Operand::Int(1)), op(Opcode::Add), op(Opcode::Ret)],
     );
     let v = verify(m).unwrap();
-    assert_eq!(v.func_code(0), [Op::AddLocalConst(0, 1), Op::PushSmallInt(1), Op::AddInt, Op::RetVal]);
+    assert_eq!(v.func_code(0), [Op::AddLocalConst(0, 1), Op::PushSmallInt(1), Op::AddInt, Op::RetVal(1)]);
     assert_eq!(v.funcs()[0].max_stack, 2);
 }
 
