@@ -17,8 +17,8 @@
 //! **Accounting.** Every object's payload bytes (string bytes, array and map
 //! capacity) plus a fixed header count toward `live_bytes`. Allocation and
 //! growth go through one chokepoint ([`Heap::charge`]) that triggers a
-//! collection when the bytes allocated since the last one exceed the live
-//! heap (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
+//! collection when the bytes allocated since the last one exceed the heap
+//! that survived it (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
 //! the heap limit would be exceeded even after collecting.
 
 mod object;
@@ -63,6 +63,10 @@ pub(crate) struct Heap {
     free: Vec<u32>,
     live_bytes: usize,
     debt: usize,
+    /// Debt that triggers the next collection: the live heap after the
+    /// last one (at least [`MIN_GC_THRESHOLD`]), so the heap may at most
+    /// double between collections.
+    threshold: usize,
     limit: usize,
     stress: bool,
     stats: GcStats,
@@ -77,6 +81,7 @@ impl Heap {
             free: Vec::new(),
             live_bytes: 0,
             debt: 0,
+            threshold: MIN_GC_THRESHOLD,
             limit,
             stress,
             stats: GcStats::default(),
@@ -99,7 +104,7 @@ impl Heap {
     /// the debt or the limit says so.
     pub(crate) fn charge(&mut self, bytes: usize, roots: &[&[Value]]) -> Result<(), OutOfMemory> {
         let over_limit = self.live_bytes.saturating_add(bytes) > self.limit;
-        if self.stress || over_limit || self.debt.saturating_add(bytes) > self.live_bytes.max(MIN_GC_THRESHOLD) {
+        if self.stress || over_limit || self.debt.saturating_add(bytes) > self.threshold {
             self.collect(roots);
         }
         if self.live_bytes.saturating_add(bytes) > self.limit {
@@ -211,15 +216,20 @@ impl Heap {
             mark(&mut self.slots, &mut gray, v);
         }
         while let Some(i) = gray.pop() {
-            // Children are copied out first so the slot borrow ends before
-            // marking; only value arrays and maps have children.
-            let children: Vec<Value> = match &self.slots[i as usize].obj {
-                Some(Object::ValArray { items, .. }) => items.iter().copied().filter(|v| v.tag.is_object()).collect(),
-                Some(Object::Map(m)) => m.entries.values().copied().filter(|v| v.tag.is_object()).collect(),
+            // Children are read by index so no borrow of this slot is held
+            // while marking others; only value arrays and maps have any.
+            let n = match &self.slots[i as usize].obj {
+                Some(Object::ValArray { items, .. }) => items.len(),
+                Some(Object::Map(m)) => m.entries.len(),
                 _ => continue,
             };
-            for v in children {
-                mark(&mut self.slots, &mut gray, v);
+            for k in 0..n {
+                let child = match &self.slots[i as usize].obj {
+                    Some(Object::ValArray { items, .. }) => items[k],
+                    Some(Object::Map(m)) => m.entries[k],
+                    _ => unreachable!("kind checked above"),
+                };
+                mark(&mut self.slots, &mut gray, child);
             }
         }
         for (i, slot) in self.slots.iter_mut().enumerate() {
@@ -233,6 +243,7 @@ impl Heap {
             }
         }
         self.debt = 0;
+        self.threshold = self.live_bytes.max(MIN_GC_THRESHOLD);
         self.stats.collections += 1;
         self.stats.pause += start.elapsed();
     }
