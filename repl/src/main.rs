@@ -59,6 +59,10 @@ enum Command {
     Dis {
         /// A .kbc or .kasm file.
         file: PathBuf,
+        /// Instead, verify and print the specialized code the interpreter
+        /// runs (typed forms such as AddInt, and fused superinstructions).
+        #[arg(long)]
+        verified: bool,
     },
 }
 
@@ -137,7 +141,7 @@ fn main() -> ExitCode {
         None => run(cli.run),
         Some(Command::Check { file }) => check(&file),
         Some(Command::Asm { file, output, strip }) => asm(&file, output, strip),
-        Some(Command::Dis { file }) => dis(&file),
+        Some(Command::Dis { file, verified }) => dis(&file, verified),
     }
 }
 
@@ -169,12 +173,29 @@ fn asm(file: &Path, output: Option<PathBuf>, strip: bool) -> ExitCode {
     }
 }
 
-fn dis(file: &Path) -> ExitCode {
+fn dis(file: &Path, verified: bool) -> ExitCode {
     let (linker, _) = library();
     let loaded = match load(file, &linker) {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
+    if verified {
+        return match verify_loaded(loaded) {
+            Ok((module, _, _)) => {
+                let m = module.module();
+                for (i, f) in m.funcs.iter().enumerate() {
+                    println!(".func {}{}", f.name, f.ty);
+                    let vf = &module.funcs()[i];
+                    for (pc, op) in module.func_code(i).iter().enumerate() {
+                        println!("    {:>5}  @{:<5} {op:?}", vf.start as usize + pc, vf.offsets[pc]);
+                    }
+                    println!(".end");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
     match keel_assembler::disassemble(&loaded.module) {
         Ok(text) => {
             print!("{text}");
