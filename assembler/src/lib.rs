@@ -71,19 +71,23 @@ pub fn parse(src: &str) -> Result<Vec<ast::Item<'_>>, AsmError> {
 fn expected_list(expected: &[String]) -> String {
     let names: Vec<String> = expected
         .iter()
-        .map(|e| {
-            let e = e.trim_matches('"');
-            match e {
-                "name" | "name:" | "integer" | "float" | "string" | "unknown directive" => match e {
-                    "name:" => "a label".to_owned(),
-                    "name" => "a name".to_owned(),
-                    other => format!("a {other}"),
-                },
+        .filter_map(|e| {
+            Some(match e.trim_matches('"') {
+                "name" => "a name".to_owned(),
+                "name:" => "a label".to_owned(),
+                "integer" => "an integer".to_owned(),
+                "float" => "a float".to_owned(),
+                "string" => "a string".to_owned(),
+                "unknown directive" => return None,
                 other => format!("`{other}`"),
-            }
+            })
         })
-        .filter(|e| e != "a unknown directive")
         .collect();
+    // Inside a function body almost anything may follow; what matters is
+    // that the function is still open.
+    if names.iter().any(|n| n == "`.end`") && names.len() > 3 {
+        return "`.end` to close the function".to_owned();
+    }
     match names.len() {
         0 => "nothing more".to_owned(),
         1 => names[0].clone(),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
-use keel_vm::{Config, Instance, Linker, Trap};
+use keel_vm::{Config, Instance, Linker};
 use load::{LoadError, load, verify_loaded};
 
 const EXIT_TRAP: u8 = 1;
@@ -208,13 +208,6 @@ fn dis(file: &Path, verified: bool) -> ExitCode {
     }
 }
 
-fn print_trap(trap: &Trap) {
-    let mut s = format!("error: {}\n", trap.message);
-    for frame in &trap.backtrace {
-        s.push_str(&format!("  {frame}\n"));
-    }
-    eprint!("{s}");
-}
 
 fn run(args: RunArgs) -> ExitCode {
     let start = Instant::now();
@@ -262,7 +255,7 @@ fn run(args: RunArgs) -> ExitCode {
     let code = match result {
         Ok(v) => ExitCode::from(v.and_then(|v| v.as_int()).map_or(0, |c| c as u8)),
         Err(trap) => {
-            print_trap(&trap);
+            eprint!("{}", trap.report());
             ExitCode::from(EXIT_TRAP)
         }
     };

@@ -82,9 +82,19 @@ pub struct Trap {
     pub code: TrapCode,
     /// Human-readable message, for example `index 5 out of bounds for length 3`.
     pub message: String,
-    /// Keel frames, innermost first (empty for traps raised outside Keel code).
+    /// Keel frames, innermost first (empty for traps raised outside Keel
+    /// code). Very deep stacks keep only their innermost
+    /// [`TRACE_HEAD`] and outermost [`TRACE_TAIL`] frames.
     pub backtrace: Vec<TraceFrame>,
+    /// Frames left out between the two parts of a long backtrace: they
+    /// belong after `backtrace[TRACE_HEAD - 1]`.
+    pub omitted_frames: usize,
 }
+
+/// Innermost frames a backtrace keeps.
+pub const TRACE_HEAD: usize = 40;
+/// Outermost frames a backtrace keeps.
+pub const TRACE_TAIL: usize = 10;
 
 impl Trap {
     /// A trap without backtrace (the interpreter adds it).
@@ -94,6 +104,7 @@ impl Trap {
             code,
             message: message.into(),
             backtrace: Vec::new(),
+            omitted_frames: 0,
         }
     }
 
@@ -113,6 +124,21 @@ impl Trap {
     #[cold]
     pub fn invalid(message: impl Into<String>) -> Trap {
         Trap::new(TrapCode::InvalidArgument, message)
+    }
+}
+
+impl Trap {
+    /// The message and backtrace as `vmrun` prints them: `error: MESSAGE`,
+    /// then one `  at FUNCTION (FILE:LINE:COL)` line per frame.
+    pub fn report(&self) -> String {
+        let mut s = format!("error: {}\n", self.message);
+        for (i, frame) in self.backtrace.iter().enumerate() {
+            if i == TRACE_HEAD && self.omitted_frames > 0 {
+                s.push_str(&format!("  ... {} more frames ...\n", self.omitted_frames));
+            }
+            s.push_str(&format!("  {frame}\n"));
+        }
+        s
     }
 }
 

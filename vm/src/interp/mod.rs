@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crate::heap::{Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory};
 use crate::module::GlobalInit;
 use crate::native::{Linker, NativeCtx, NativeFunc, conforms, key_ref, make_array, map_insert, value_type_name};
-use crate::trap::{TraceFrame, Trap, TrapCode};
+use crate::trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 use crate::types::Type;
 use crate::value::{Tag, Value};
 use crate::verify::{Cmp, Const, Op, VerifiedModule};
@@ -680,7 +680,7 @@ impl Instance {
                 | Op::MapDel
                 | Op::MapLen
                 | Op::MapKeys
-                | Op::CallImport(_)
+                | Op::CallImport { .. }
                 | Op::Trap(_) => match self.slow_op(op, module, stack, sp, &imports) {
                     Ok(new_sp) => sp = new_sp,
                     Err(t) => break 'run Err(t),
@@ -691,11 +691,17 @@ impl Instance {
         self.stats.instructions += executed;
         self.stats.calls += calls;
         let result = outcome.map_err(|mut trap| {
-            let mut trace = Vec::with_capacity(depth.min(1024) + 1);
+            // Walk every frame record; keep the innermost TRACE_HEAD and the
+            // outermost TRACE_TAIL frames of very deep stacks.
+            let total = depth + 1;
+            let keep = |n: usize| n < TRACE_HEAD || n >= total.saturating_sub(TRACE_TAIL);
+            let mut trace = Vec::with_capacity(total.min(TRACE_HEAD + TRACE_TAIL));
             let (mut at, mut frame_base) = (pc.saturating_sub(1), base);
-            for level in (0..=depth).rev() {
-                trace.push(self.trace_frame(module, at));
-                if level == 0 {
+            for n in 0..total {
+                if keep(n) {
+                    trace.push(self.trace_frame(module, at));
+                }
+                if n + 1 == total {
                     break;
                 }
                 let nl = funcs[module.func_at(at)].num_locals as usize;
@@ -703,6 +709,7 @@ impl Instance {
                 at = resume.saturating_sub(1);
                 frame_base = caller_base;
             }
+            trap.omitted_frames = total - trace.len();
             trap.backtrace = trace;
             trap
         });
@@ -811,10 +818,12 @@ impl Instance {
                 // 2^63 is exactly representable; every float below it
                 // and at or above -2^63 truncates into range.
                 if x.is_nan() || x >= 9_223_372_036_854_775_808.0 || x < -9_223_372_036_854_775_808.0 {
-                    return Err(Trap::invalid(format!(
-                        "invalid conversion: {} is out of range for int",
-                        crate::display::format_float(x)
-                    )));
+                    let what = if x.is_nan() {
+                        "nan cannot be converted to int".to_owned()
+                    } else {
+                        format!("{} is out of range for int", crate::display::format_float(x))
+                    };
+                    return Err(Trap::invalid(format!("invalid conversion: {what}")));
                 }
                 stack[sp - 1] = Value::int(x as i64);
             }
@@ -1008,8 +1017,8 @@ impl Instance {
                     Err(OutOfMemory) => return Err(oom!()),
                 }
             }
-            Op::CallImport(i) => {
-                let native = &imports[i as usize];
+            Op::CallImport { import, ret } => {
+                let native = &imports[import as usize];
                 let np = native.ty.params.len();
                 let args_at = sp - np;
                 self.stats.calls += 1;
@@ -1021,7 +1030,10 @@ impl Instance {
                     (native.func)(&mut ctx, &stack[args_at..sp])
                 };
                 self.heap.scratch.clear();
-                match (result, &native.ty.result) {
+                // A native's result must be what the verifier assumed at this
+                // call site (its signature with type variables bound).
+                let want = types.get(ret as usize);
+                match (result, want) {
                     (Ok(None), None) => sp = args_at,
                     (Ok(Some(v)), Some(ty)) if conforms(&self.heap, v, ty) => {
                         sp = args_at;
@@ -1032,10 +1044,10 @@ impl Instance {
                         return Err(Trap::new(
                             TrapCode::HostError,
                             format!(
-                                "host function `{}` returned {}, but its signature says {}",
+                                "host function `{}` returned {}, but this call expects {}",
                                 native.name,
                                 r.map(|v| value_type_name(&self.heap, v)).unwrap_or_else(|| "nothing".into()),
-                                native.ty
+                                want.map_or_else(|| "nothing".to_owned(), Type::to_string)
                             ),
                         ));
                     }

@@ -59,7 +59,8 @@ fn recursion_hits_the_depth_limit_cleanly() {
     let t = run(vec![Type::Int], Some(Type::Int), vec![], &code, &[Value::int(1)], config).unwrap_err();
     assert_eq!(t.code, TrapCode::StackOverflow);
     assert_eq!(t.message, "stack overflow: call depth limit 1000 exceeded");
-    assert_eq!(t.backtrace.len(), 1001);
+    assert_eq!(t.backtrace.len() + t.omitted_frames, 1001);
+    assert_eq!(t.backtrace.len(), crate::trap::TRACE_HEAD + crate::trap::TRACE_TAIL);
 }
 
 #[test]

@@ -122,8 +122,11 @@ pub enum Op {
     JmpIfNot(u32),
     /// Call of a module function.
     Call(u32),
-    /// Call of an import (host or library function).
-    CallImport(u32),
+    /// Call of an import (host or library function). `ret` indexes the
+    /// type table for the result type at this call site, with type
+    /// variables substituted, or is `u16::MAX` for no result: the
+    /// interpreter checks what the native returns against it.
+    CallImport { import: u16, ret: u16 },
     /// `ret` from a function without result; the operand is the function's
     /// local count, where its frame record sits (see `interp`).
     Ret(u16),
@@ -240,7 +243,7 @@ impl Op {
             Jmp(_) => Opcode::Jmp,
             JmpIf(_) => Opcode::JmpIf,
             JmpIfNot(_) => Opcode::JmpIfNot,
-            Call(_) | CallImport(_) => Opcode::Call,
+            Call(_) | CallImport { .. } => Opcode::Call,
             Ret(_) | RetVal(_) => Opcode::Ret,
             Trap(_) => Opcode::Trap,
             Unreachable => return None,

@@ -1081,13 +1081,23 @@ impl InstrCx<'_, '_> {
         for _ in 0..np {
             self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
         }
+        let mut ret = u16::MAX;
         if let Some(r) = &sig.result {
             let r = substitute(r, &binds);
             let rid = self.intern(&r);
             self.push(rid);
+            ret = u16::try_from(rid)
+                .ok()
+                .filter(|r| *r != u16::MAX)
+                .ok_or(VerifyErrorKind::LimitExceeded { what: "number of distinct types", limit: u16::MAX as usize - 1 })?;
         }
         let nf = m.funcs.len() as u32;
-        Ok(if index < nf { Op::Call(index) } else { Op::CallImport(index - nf) })
+        if index < nf {
+            return Ok(Op::Call(index));
+        }
+        let import = u16::try_from(index - nf)
+            .map_err(|_| VerifyErrorKind::LimitExceeded { what: "number of imports", limit: u16::MAX as usize + 1 })?;
+        Ok(Op::CallImport { import, ret })
     }
 }
 

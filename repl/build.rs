@@ -1,0 +1,45 @@
+//! Generates one named test per conformance file (`spec/conformance/**.kasm`
+//! and `.kbc`), each run plainly and again under `--gc-stress`.
+
+use std::fmt::Write;
+use std::path::Path;
+
+fn collect(dir: &Path, root: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect(&path, root, out);
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("kasm" | "kbc")) {
+            let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            out.push(rel);
+        }
+    }
+}
+
+fn main() {
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("../spec/conformance");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    collect(&root, &root, &mut files);
+    for f in &files {
+        if let Some(dir) = Path::new(f).parent() {
+            println!("cargo:rerun-if-changed={}", root.join(dir).display());
+        }
+    }
+    let mut src = String::new();
+    for f in &files {
+        let name: String = f
+            .trim_end_matches(".kasm")
+            .trim_end_matches(".kbc")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let _ = writeln!(src, "#[test] fn {name}() {{ run({f:?}, false) }}");
+        let _ = writeln!(src, "#[test] fn {name}__gc_stress() {{ run({f:?}, true) }}");
+    }
+    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("conformance_tests.rs");
+    std::fs::write(out, src).expect("write generated tests");
+}

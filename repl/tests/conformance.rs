@@ -1,0 +1,82 @@
+//! The conformance suite: every file under `spec/conformance/` is run
+//! through the real `vmrun` binary and its stdout, stderr and exit status
+//! compared with the files beside it (`NAME.out`, `NAME.err`, `NAME.status`;
+//! a missing file means empty output or status 0). Each file runs twice:
+//! plainly and with `--gc-stress`, which must not change any output.
+//!
+//! Header lines at the top of a test set its command line:
+//! `; args: a b c` (passed to `main`), `; flags: --max-depth 50` (passed to
+//! `vmrun`), `; stdin: NAME` (a file beside the test fed to stdin).
+//! `BLESS=1 cargo test --test conformance` rewrites the expectations from
+//! the plain run; review the diff before committing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/conformance")
+}
+
+fn read_or_empty(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn header(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .take_while(|l| l.starts_with(';') || l.trim().is_empty())
+        .find_map(|l| l.strip_prefix(';').map(str::trim).and_then(|l| l.strip_prefix(key)).map(|v| v.trim().to_owned()))
+}
+
+fn run(rel: &str, gc_stress: bool) {
+    let root = root();
+    let path = root.join(rel);
+    let text = String::from_utf8_lossy(&std::fs::read(&path).expect("test file exists")).into_owned();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmrun"));
+    cmd.current_dir(&root);
+    if gc_stress {
+        cmd.arg("--gc-stress");
+    }
+    if let Some(flags) = header(&text, "flags:") {
+        cmd.args(flags.split_whitespace());
+    }
+    cmd.arg(rel);
+    if let Some(args) = header(&text, "args:") {
+        cmd.args(args.split_whitespace());
+    }
+    let stdin = match header(&text, "stdin:") {
+        Some(f) => Stdio::from(std::fs::File::open(path.with_file_name(f)).expect("stdin file exists")),
+        None => Stdio::null(),
+    };
+    let out = cmd.stdin(stdin).output().expect("vmrun runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let status = out.status.code().map_or("signal".to_owned(), |c| c.to_string());
+    let base = path.with_extension("");
+    let files = [
+        (base.with_extension("out"), stdout, String::new()),
+        (base.with_extension("err"), stderr, String::new()),
+        (base.with_extension("status"), format!("{status}\n"), "0\n".to_owned()),
+    ];
+    if std::env::var_os("BLESS").is_some() && !gc_stress {
+        for (file, got, default) in &files {
+            if got == default {
+                let _ = std::fs::remove_file(file);
+            } else {
+                std::fs::write(file, got).expect("write expectation");
+            }
+        }
+        return;
+    }
+    for (file, got, default) in &files {
+        let want = if file.exists() { read_or_empty(file) } else { default.clone() };
+        assert_eq!(
+            got,
+            &want,
+            "{} differs for {rel}{}",
+            file.extension().and_then(|e| e.to_str()).unwrap_or(""),
+            if gc_stress { " under --gc-stress" } else { "" }
+        );
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/conformance_tests.rs"));
