@@ -30,6 +30,16 @@ fn main() {
         }
     }
     let mut src = String::new();
+    // The examples are checked too, with the same runner and expectation
+    // files beside each example (plain runs only: some are benchmarks).
+    let examples = Path::new(&manifest).join("../examples");
+    println!("cargo:rerun-if-changed={}", examples.display());
+    let mut example_files = Vec::new();
+    collect(&examples, &examples, &mut example_files);
+    for f in example_files.iter().filter(|f| !f.contains('/')) {
+        let name: String = f.trim_end_matches(".kasm").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let _ = writeln!(src, "#[test] fn example_{name}() {{ run_in(&examples(), {f:?}, false) }}");
+    }
     for f in &files {
         let name: String = f
             .trim_end_matches(".kasm")

@@ -80,6 +80,10 @@ struct RunArgs {
     /// Call depth limit (default 100000).
     #[arg(long, value_name = "N")]
     max_depth: Option<usize>,
+    /// Instruction budget: stop with `out of fuel` after about N
+    /// instructions (checked at calls and backward jumps).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
     /// The program: a .kasm or .kbc file.
     #[arg(required = true)]
     file: Option<PathBuf>,
@@ -235,6 +239,7 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(d) = args.max_depth {
         config.max_call_depth = d;
     }
+    config.fuel = args.fuel;
     let mut instance = match Instance::new(Arc::new(module), &linker, config) {
         Ok(i) => i,
         Err(errors) => {

@@ -7,6 +7,7 @@
 //! Header lines at the top of a test set its command line:
 //! `; args: a b c` (passed to `main`), `; flags: --max-depth 50` (passed to
 //! `vmrun`), `; stdin: NAME` (a file beside the test fed to stdin).
+//! The programs in `examples/` run through the same runner (plainly only).
 //! `BLESS=1 cargo test --test conformance` rewrites the expectations from
 //! the plain run; review the diff before committing.
 
@@ -15,6 +16,10 @@ use std::process::{Command, Stdio};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/conformance")
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
 fn read_or_empty(p: &Path) -> String {
@@ -28,11 +33,14 @@ fn header(text: &str, key: &str) -> Option<String> {
 }
 
 fn run(rel: &str, gc_stress: bool) {
-    let root = root();
+    run_in(&root(), rel, gc_stress);
+}
+
+fn run_in(root: &Path, rel: &str, gc_stress: bool) {
     let path = root.join(rel);
     let text = String::from_utf8_lossy(&std::fs::read(&path).expect("test file exists")).into_owned();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmrun"));
-    cmd.current_dir(&root);
+    cmd.current_dir(root);
     if gc_stress {
         cmd.arg("--gc-stress");
     }

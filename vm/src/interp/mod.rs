@@ -43,6 +43,12 @@ pub struct Config {
     pub max_heap_bytes: usize,
     /// Collect garbage at every allocation (slow; finds rooting bugs).
     pub gc_stress: bool,
+    /// Instruction budget per call into the instance; `None` for no limit
+    /// (the default). Checked at calls and taken backward jumps (fused
+    /// compare-and-branch ops check on every taken branch), so a run stops
+    /// with `out of fuel` within one loop iteration of the budget, at the
+    /// same point on every run of the same input.
+    pub fuel: Option<u64>,
 }
 
 impl Default for Config {
@@ -51,6 +57,7 @@ impl Default for Config {
             max_call_depth: 100_000,
             max_heap_bytes: 2 << 30,
             gc_stress: false,
+            fuel: None,
         }
     }
 }
@@ -317,7 +324,12 @@ impl Instance {
         // ends the run.
         let mut sp = funcs[func as usize].num_locals as usize + 1;
         let mut pc = funcs[func as usize].start as usize;
-        let mut executed: u64 = 0;
+        // Counts down one per instruction; the run is out of fuel once it
+        // goes negative. Without a limit it starts so high it never does.
+        // One counter serves both fuel and `--stats`, so neither costs a
+        // register of its own in the loop.
+        let start_budget: i64 = self.config.fuel.map_or(i64::MAX, |f| i64::try_from(f).unwrap_or(i64::MAX));
+        let mut budget: i64 = start_budget;
         let mut calls: u64 = 0;
 
         macro_rules! binop {
@@ -332,6 +344,7 @@ impl Instance {
         // `pc` must already point at the instruction to resume at.
         macro_rules! enter {
             ($run:lifetime, $f:expr) => {{
+                check_fuel!($run);
                 match enter(depth, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base) {
                     Ok((new_base, new_sp, new_pc)) => {
                         calls += 1;
@@ -344,6 +357,16 @@ impl Instance {
                 }
             }};
         }
+        // Stops the run when the instruction budget is spent. Used at calls
+        // and backward jumps: every loop and every recursion passes one.
+        macro_rules! check_fuel {
+            ($run:lifetime) => {
+                if budget < 0 {
+                    break $run Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+                }
+            };
+        }
+
         // Returns `$result` to the caller whose record is at `base + $rec`,
         // or ends the run at depth 0.
         macro_rules! ret {
@@ -367,7 +390,7 @@ impl Instance {
         let outcome: Result<Option<Value>, Trap> = 'run: loop {
             let op = code[pc];
             pc += 1;
-            executed += 1;
+            budget -= 1;
             match op {
                 Op::Nop => {}
                 Op::PushSmallInt(v) => {
@@ -496,10 +519,18 @@ impl Instance {
                     let len = self.heap.get(stack[sp - 1].obj()).array_len().unwrap_or(0);
                     stack[sp - 1] = Value::int(len as i64);
                 }
-                Op::Jmp(t) => pc = t as usize,
+                Op::Jmp(t) => {
+                    if (t as usize) < pc {
+                        check_fuel!('run);
+                    }
+                    pc = t as usize;
+                }
                 Op::JmpIf(t) => {
                     sp -= 1;
                     if stack[sp].b() {
+                        if (t as usize) < pc {
+                            check_fuel!('run);
+                        }
                         pc = t as usize;
                     } else {
                         pc = branch_not_taken(pc, 0);
@@ -508,6 +539,9 @@ impl Instance {
                 Op::JmpIfNot(t) => {
                     sp -= 1;
                     if !stack[sp].b() {
+                        if (t as usize) < pc {
+                            check_fuel!('run);
+                        }
                         pc = t as usize;
                     } else {
                         pc = branch_not_taken(pc, 0);
@@ -515,7 +549,7 @@ impl Instance {
                 }
                 Op::Call(f) => enter!('run, f),
                 Op::AddIntRet(rec) => {
-                    executed += 1;
+                    budget -= 1;
                     let v = Value::int(stack[sp - 2].i().wrapping_add(stack[sp - 1].i()));
                     ret!('run, rec, Some(v));
                 }
@@ -532,48 +566,53 @@ impl Instance {
                     stack[sp + 1] = stack[base + b as usize];
                     sp += 2;
                     pc += 1;
-                    executed += 1;
+                    budget -= 1;
                 }
                 Op::AddLocalConst(a, k) => {
                     stack[sp] = Value::int(stack[base + a as usize].i().wrapping_add(i64::from(k)));
                     sp += 1;
                     pc += 2;
-                    executed += 2;
+                    budget -= 2;
                 }
                 Op::IncLocal(x, k) => {
                     // An int local (fusion checks): only the payload changes.
                     let slot = &mut stack[base + x as usize];
                     slot.bits = slot.i().wrapping_add(i64::from(k)) as u64;
                     pc += 3;
-                    executed += 3;
+                    budget -= 3;
                 }
                 Op::BrLocalConst { cmp, a, k, rel } => {
-                    executed += 3;
+                    budget -= 3;
                     if cmp.eval(stack[base + a as usize].i(), i64::from(k)) {
+                        check_fuel!('run);
                         pc = jump(pc, rel);
                     } else {
                         pc = branch_not_taken(pc, 3);
                     }
                 }
                 Op::BrLocalLocal { cmp, a, b, rel } => {
-                    executed += 3;
+                    budget -= 3;
                     if cmp.eval(stack[base + a as usize].i(), stack[base + b as usize].i()) {
+                        check_fuel!('run);
                         pc = jump(pc, rel);
                     } else {
                         pc = branch_not_taken(pc, 3);
                     }
                 }
                 Op::BrCmp { cmp, t } => {
-                    executed += 1;
+                    budget -= 1;
                     sp -= 2;
                     if cmp.eval(stack[sp].i(), stack[sp + 1].i()) {
+                        if (t as usize) < pc {
+                            check_fuel!('run);
+                        }
                         pc = t as usize;
                     } else {
                         pc = branch_not_taken(pc, 1);
                     }
                 }
                 Op::RetLocal(a, rec) => {
-                    executed += 1;
+                    budget -= 1;
                     let v = stack[base + a as usize];
                     ret!('run, rec, Some(v));
                 }
@@ -581,16 +620,16 @@ impl Instance {
                     let v = stack[base + a as usize].i().wrapping_add(stack[base + b as usize].i());
                     stack[base + dst as usize] = Value::int(v);
                     pc += 3;
-                    executed += 3;
+                    budget -= 3;
                 }
                 Op::AddIntStore(x) => {
                     sp -= 2;
                     stack[base + x as usize] = Value::int(stack[sp].i().wrapping_add(stack[sp + 1].i()));
                     pc += 1;
-                    executed += 1;
+                    budget -= 1;
                 }
                 Op::IncBrLocal { cmp, k, i, n, rel } => {
-                    executed += 7;
+                    budget -= 7;
                     // The local is an int (fusion checks), so only the
                     // payload changes.
                     let slot = &mut stack[base + i as usize];
@@ -600,6 +639,7 @@ impl Instance {
                     // `i < n` is the common loop test: a plain compare.
                     let holds = if cmp == Cmp::Lt { v < bound } else { cmp.eval(v, bound) };
                     if holds {
+                        check_fuel!('run);
                         pc = jump(pc, rel);
                     } else {
                         pc = branch_not_taken(pc, 7);
@@ -616,7 +656,7 @@ impl Instance {
                     if let Err(len) = res {
                         break 'run Err(Trap::index(idx, len));
                     }
-                    executed += 3;
+                    budget -= 3;
                 }
                 Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
                     let arr = stack[base + a as usize];
@@ -631,7 +671,7 @@ impl Instance {
                             stack[sp] = v;
                             sp += 1;
                             pc += 2;
-                            executed += 2;
+                            budget -= 2;
                         }
                         Err(len) => {
                             // Report the trap at the `array.get` itself.
@@ -688,7 +728,7 @@ impl Instance {
             }
         };
 
-        self.stats.instructions += executed;
+        self.stats.instructions += (start_budget - budget) as u64;
         self.stats.calls += calls;
         let result = outcome.map_err(|mut trap| {
             // Walk every frame record; keep the innermost TRACE_HEAD and the
