@@ -5,14 +5,23 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn collect(dir: &Path, root: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
             collect(&path, root, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("kasm" | "kbc")) {
-            let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("kasm" | "kbc")
+        ) {
+            let rel = path
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push(rel);
         }
     }
@@ -37,19 +46,33 @@ fn main() {
     let mut example_files = Vec::new();
     collect(&examples, &examples, &mut example_files);
     for f in example_files.iter().filter(|f| !f.contains('/')) {
-        let name: String = f.trim_end_matches(".kasm").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        let _ = writeln!(src, "#[test] fn example_{name}() {{ run_in(&examples(), {f:?}, false) }}");
-    }
-    for f in &files {
         let name: String = f
             .trim_end_matches(".kasm")
-            .trim_end_matches(".kbc")
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        let _ = writeln!(src, "#[test] fn {name}() {{ run({f:?}, false) }}");
-        let _ = writeln!(src, "#[test] fn {name}__gc_stress() {{ run({f:?}, true) }}");
+        let _ = writeln!(
+            src,
+            "#[test] fn example_{name}() {{ run_in(&examples(), {f:?}, false) }}"
+        );
     }
-    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("conformance_tests.rs");
+    let name = |f: &str| -> String {
+        f.trim_end_matches(".kasm")
+            .trim_end_matches(".kbc")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
+    };
+    for f in &files {
+        let _ = writeln!(src, "#[test] fn {}() {{ run({f:?}, false) }}", name(f));
+    }
+    // The same files again under `--gc-stress`: `cargo test gc_stress::`.
+    src.push_str("mod gc_stress {\n    use super::run;\n");
+    for f in &files {
+        let _ = writeln!(src, "    #[test] fn {}() {{ run({f:?}, true) }}", name(f));
+    }
+    src.push_str("}\n");
+    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("conformance_tests.rs");
     std::fs::write(out, src).expect("write generated tests");
 }

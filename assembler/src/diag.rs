@@ -33,21 +33,39 @@ pub fn render_span(file: &str, src: &str, span: Span, message: &str) -> String {
     let start = floor_char_boundary(src, span.start.min(src.len()));
     let end = floor_char_boundary(src, span.end.min(src.len())).max(start);
     // The caret covers the span, clipped to its first line.
-    let width = src[start..end].lines().next().map_or(1, |s| s.chars().count()).max(1);
+    let width = src[start..end]
+        .lines()
+        .next()
+        .map_or(1, |s| s.chars().count())
+        .max(1);
     render_at(file, Some(src), line, col, width, message)
 }
 
 /// Renders an error at a line and column; the source excerpt is shown when
 /// `src` is given and has that line.
-pub fn render_at(file: &str, src: Option<&str>, line: u32, col: u32, width: usize, message: &str) -> String {
+pub fn render_at(
+    file: &str,
+    src: Option<&str>,
+    line: u32,
+    col: u32,
+    width: usize,
+    message: &str,
+) -> String {
     let mut out = format!("error: {message}\n  --> {file}:{line}:{col}\n");
     let text = src.and_then(|s| s.lines().nth(line.saturating_sub(1) as usize));
     if let Some(text) = text {
         let num = line.to_string();
         let pad = " ".repeat(num.len());
         // Tabs are shown as single spaces so the caret lines up.
-        let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-        out.push_str(&format!(" {pad} |\n {num} | {shown}\n {pad} | {}{}\n", " ".repeat(col.saturating_sub(1) as usize), "^".repeat(width)));
+        let shown: String = text
+            .chars()
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .collect();
+        out.push_str(&format!(
+            " {pad} |\n {num} | {shown}\n {pad} | {}{}\n",
+            " ".repeat(col.saturating_sub(1) as usize),
+            "^".repeat(width)
+        ));
     }
     out
 }
@@ -74,7 +92,12 @@ mod tests {
     #[test]
     fn renders_caret_under_span() {
         let src = ".func main()\n    ad\n.end\n";
-        let out = render_span("demo.kasm", src, Span::new(17, 19), "unknown instruction `ad`");
+        let out = render_span(
+            "demo.kasm",
+            src,
+            Span::new(17, 19),
+            "unknown instruction `ad`",
+        );
         assert_eq!(
             out,
             "error: unknown instruction `ad`\n  --> demo.kasm:2:5\n   |\n 2 |     ad\n   |     ^^\n"

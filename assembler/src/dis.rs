@@ -17,7 +17,8 @@ use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float};
 pub fn is_name(s: &str) -> bool {
     let word_ok = |w: &str| {
         let mut cs = w.chars();
-        matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     !matches!(s, "true" | "false" | "nil" | "inf" | "nan") && s.split('.').all(word_ok)
 }
@@ -44,7 +45,11 @@ pub fn quote(s: &str) -> String {
 }
 
 fn sig_params(params: &[Type]) -> String {
-    params.iter().map(Type::to_string).collect::<Vec<_>>().join(", ")
+    params
+        .iter()
+        .map(Type::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Disassembles `m`.
@@ -90,7 +95,12 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
     }
     let global_name = |i: u32| -> String {
         match m.globals.get(i as usize) {
-            Some(g) if is_name(&g.name) && m.globals.iter().filter(|h| h.name == g.name).count() == 1 => g.name.clone(),
+            Some(g)
+                if is_name(&g.name)
+                    && m.globals.iter().filter(|h| h.name == g.name).count() == 1 =>
+            {
+                g.name.clone()
+            }
             _ => i.to_string(),
         }
     };
@@ -100,7 +110,13 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
         // Local names: debug names when usable and unique, else l<i>.
         let n = f.num_locals();
         let mut names: Vec<String> = (0..n)
-            .map(|i| debug.and_then(|d| d.local_names.get(i)).filter(|s| is_name(s)).cloned().unwrap_or_default())
+            .map(|i| {
+                debug
+                    .and_then(|d| d.local_names.get(i))
+                    .filter(|s| is_name(s))
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .collect();
         let mut seen = HashSet::new();
         for (i, name) in names.iter_mut().enumerate() {
@@ -133,7 +149,12 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
                 });
             }
         }
-        let params: Vec<String> = f.ty.params.iter().enumerate().map(|(i, t)| format!("{}: {t}", names[i])).collect();
+        let params: Vec<String> =
+            f.ty.params
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("{}: {t}", names[i]))
+                .collect();
         let _ = write!(out, "\n.func {}({})", f.name, params.join(", "));
         if let Some(r) = &f.ty.result {
             let _ = write!(out, " -> {r}");
@@ -199,7 +220,12 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
         }
         out.push_str(".end\n");
     }
-    let exports: Vec<&str> = m.funcs.iter().filter(|f| f.exported).map(|f| f.name.as_str()).collect();
+    let exports: Vec<&str> = m
+        .funcs
+        .iter()
+        .filter(|f| f.exported)
+        .map(|f| f.name.as_str())
+        .collect();
     if !exports.is_empty() {
         out.push('\n');
         for e in exports {

@@ -119,7 +119,11 @@ pub fn lex(src: &str) -> impl Iterator<Item = Result<(usize, Tok<'_>, usize), As
             // Point at the first character only: logos may have consumed
             // more while looking for a match.
             let first = text.chars().next().map_or(1, char::len_utf8);
-            let end = if matches!(kind, AsmErrorKind::UnterminatedString) { span.end } else { span.start + first };
+            let end = if matches!(kind, AsmErrorKind::UnterminatedString) {
+                span.end
+            } else {
+                span.start + first
+            };
             Err(AsmError::new(Span::new(span.start, end), kind))
         }
     })
@@ -154,9 +158,30 @@ mod tests {
 
     #[test]
     fn keywords_and_literals() {
-        assert_eq!(toks("inf -inf nan info"), vec![Tok::Float("inf"), Tok::Float("-inf"), Tok::Float("nan"), Tok::Ident("info")]);
-        assert_eq!(toks(r#""a\"b" 0xff 1_000"#), vec![Tok::Str(r#""a\"b""#), Tok::Int("0xff"), Tok::Int("1_000")]);
-        assert_eq!(toks("map<str,int>"), vec![Tok::Ident("map"), Tok::Lt, Tok::Ident("str"), Tok::Comma, Tok::Ident("int"), Tok::Gt]);
+        assert_eq!(
+            toks("inf -inf nan info"),
+            vec![
+                Tok::Float("inf"),
+                Tok::Float("-inf"),
+                Tok::Float("nan"),
+                Tok::Ident("info")
+            ]
+        );
+        assert_eq!(
+            toks(r#""a\"b" 0xff 1_000"#),
+            vec![Tok::Str(r#""a\"b""#), Tok::Int("0xff"), Tok::Int("1_000")]
+        );
+        assert_eq!(
+            toks("map<str,int>"),
+            vec![
+                Tok::Ident("map"),
+                Tok::Lt,
+                Tok::Ident("str"),
+                Tok::Comma,
+                Tok::Ident("int"),
+                Tok::Gt
+            ]
+        );
     }
 
     #[test]

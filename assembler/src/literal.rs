@@ -12,9 +12,15 @@ pub fn int(text: &str, span: Span) -> Result<i64, AsmError> {
         None => (false, text),
     };
     let digits: String = body.chars().filter(|c| *c != '_').collect();
-    let (radix, digits) = if let Some(h) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let (radix, digits) = if let Some(h) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         (16, h.to_owned())
-    } else if let Some(b) = digits.strip_prefix("0b").or_else(|| digits.strip_prefix("0B")) {
+    } else if let Some(b) = digits
+        .strip_prefix("0b")
+        .or_else(|| digits.strip_prefix("0B"))
+    {
         (2, b.to_owned())
     } else {
         (10, digits)
@@ -25,7 +31,9 @@ pub fn int(text: &str, span: Span) -> Result<i64, AsmError> {
         if magnitude == 1 << 63 {
             Ok(i64::MIN)
         } else {
-            i64::try_from(magnitude).map(|m| -m).map_err(|_| out_of_range())
+            i64::try_from(magnitude)
+                .map(|m| -m)
+                .map_err(|_| out_of_range())
         }
     } else {
         i64::try_from(magnitude).map_err(|_| out_of_range())
@@ -84,7 +92,10 @@ pub fn string(text: &str, at: usize) -> Result<String, AsmError> {
                 };
                 let hex = &rest[1..close];
                 let end = j + 1 + close + 1;
-                let ch = u32::from_str_radix(hex, 16).ok().filter(|_| !hex.is_empty() && hex.len() <= 6).and_then(char::from_u32);
+                let ch = u32::from_str_radix(hex, 16)
+                    .ok()
+                    .filter(|_| !hex.is_empty() && hex.len() <= 6)
+                    .and_then(char::from_u32);
                 match ch {
                     Some(ch) => out.push(ch),
                     None => return Err(bad(end)),
@@ -110,15 +121,27 @@ pub fn scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
         "array" | "map" => {
             return Err(AsmError::new(
                 span,
-                AsmErrorKind::BadType(format!("`{name}` needs type arguments, as in {}", example(name))),
+                AsmErrorKind::BadType(format!(
+                    "`{name}` needs type arguments, as in {}",
+                    example(name)
+                )),
             ));
         }
-        _ => return Err(AsmError::new(span, AsmErrorKind::UnknownType(name.to_owned()))),
+        _ => {
+            return Err(AsmError::new(
+                span,
+                AsmErrorKind::UnknownType(name.to_owned()),
+            ));
+        }
     })
 }
 
 fn example(name: &str) -> &'static str {
-    if name == "array" { "array<int>" } else { "map<str,int>" }
+    if name == "array" {
+        "array<int>"
+    } else {
+        "map<str,int>"
+    }
 }
 
 /// `array<T>` or `map<K,V>`.
@@ -134,8 +157,18 @@ pub fn generic_type(name: &str, mut args: Vec<Type>, span: Span) -> Result<Type,
             };
             Type::map(key, v)
         }
-        ("array" | "map", n) => return bad(format!("`{name}` takes {} type argument(s), found {n}", if name == "array" { 1 } else { 2 })),
-        _ => return Err(AsmError::new(span, AsmErrorKind::UnknownType(name.to_owned()))),
+        ("array" | "map", n) => {
+            return bad(format!(
+                "`{name}` takes {} type argument(s), found {n}",
+                if name == "array" { 1 } else { 2 }
+            ));
+        }
+        _ => {
+            return Err(AsmError::new(
+                span,
+                AsmErrorKind::UnknownType(name.to_owned()),
+            ));
+        }
     };
     if ty.depth() > MAX_TYPE_DEPTH {
         return bad(format!("type nested deeper than {MAX_TYPE_DEPTH} levels"));
@@ -170,7 +203,12 @@ mod tests {
 
     #[test]
     fn types() {
-        assert_eq!(generic_type("map", vec![Type::Str, Type::Int], S).unwrap().to_string(), "map<str,int>");
+        assert_eq!(
+            generic_type("map", vec![Type::Str, Type::Int], S)
+                .unwrap()
+                .to_string(),
+            "map<str,int>"
+        );
         assert!(generic_type("map", vec![Type::Float, Type::Int], S).is_err());
         assert!(scalar_type("integer", S).is_err());
     }

@@ -15,13 +15,15 @@
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
-use keel_vm::isa::{Instr, Opcode, OperandKind, Operand};
-use keel_vm::{DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos, Type};
+use keel_vm::isa::{Instr, Opcode, Operand, OperandKind};
+use keel_vm::{
+    DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos, Type,
+};
 
+use crate::Signatures;
 use crate::ast::{BodyItem, FuncDef, Item, LitValue, Name, Word, WordKind};
 use crate::error::{AsmError, AsmErrorKind, Span};
 use crate::literal;
-use crate::Signatures;
 
 /// Maps byte offsets to 1-based line/column quickly.
 pub(crate) struct LineIndex<'s> {
@@ -40,7 +42,10 @@ impl<'s> LineIndex<'s> {
         let line = self.starts.partition_point(|s| *s <= offset) - 1;
         let start = self.starts[line];
         let end = offset.min(self.src.len());
-        let col = self.src.get(start..end).map_or(1, |s| s.chars().count() + 1);
+        let col = self
+            .src
+            .get(start..end)
+            .map_or(1, |s| s.chars().count() + 1);
         Pos {
             line: line as u32 + 1,
             col: col as u32,
@@ -63,7 +68,12 @@ fn err(span: Span, kind: AsmErrorKind) -> AsmError {
 }
 
 /// Lowers a parsed program. See [`crate::assemble`].
-pub(crate) fn lower(src: &str, file: &str, items: Vec<Item<'_>>, sigs: &dyn Signatures) -> Result<Module, Vec<AsmError>> {
+pub(crate) fn lower(
+    src: &str,
+    file: &str,
+    items: Vec<Item<'_>>,
+    sigs: &dyn Signatures,
+) -> Result<Module, Vec<AsmError>> {
     let mut lw = Lowerer {
         lines: LineIndex::new(src),
         sigs,
@@ -82,18 +92,36 @@ pub(crate) fn lower(src: &str, file: &str, items: Vec<Item<'_>>, sigs: &dyn Sign
         match item {
             Item::Module(n) => {
                 if name.is_some() {
-                    lw.errors.push(err(n.span, AsmErrorKind::Duplicate { what: "module name", name: n.text.into() }));
+                    lw.errors.push(err(
+                        n.span,
+                        AsmErrorKind::Duplicate {
+                            what: "module name",
+                            name: n.text.into(),
+                        },
+                    ));
                 }
                 name = Some(n.text.to_owned());
             }
             Item::Import { name, sig } => {
                 if lw.imports.insert(name.text.to_owned(), sig).is_some() {
-                    lw.errors.push(err(name.span, AsmErrorKind::Duplicate { what: "import", name: name.text.into() }));
+                    lw.errors.push(err(
+                        name.span,
+                        AsmErrorKind::Duplicate {
+                            what: "import",
+                            name: name.text.into(),
+                        },
+                    ));
                 }
             }
             Item::Global { name, ty, init } => {
                 if lw.globals.contains_key(name.text) {
-                    lw.errors.push(err(name.span, AsmErrorKind::Duplicate { what: "global", name: name.text.into() }));
+                    lw.errors.push(err(
+                        name.span,
+                        AsmErrorKind::Duplicate {
+                            what: "global",
+                            name: name.text.into(),
+                        },
+                    ));
                     continue;
                 }
                 let init = match init {
@@ -132,9 +160,18 @@ pub(crate) fn lower(src: &str, file: &str, items: Vec<Item<'_>>, sigs: &dyn Sign
             }
             Item::Export(n) => exports.push(n),
             Item::Func(f) => {
-                let sig = FuncType::new(f.params.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), f.result.clone());
+                let sig = FuncType::new(
+                    f.params.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
+                    f.result.clone(),
+                );
                 if lw.funcs.contains_key(f.name.text) {
-                    lw.errors.push(err(f.name.span, AsmErrorKind::Duplicate { what: "function", name: f.name.text.into() }));
+                    lw.errors.push(err(
+                        f.name.span,
+                        AsmErrorKind::Duplicate {
+                            what: "function",
+                            name: f.name.text.into(),
+                        },
+                    ));
                     continue;
                 }
                 lw.funcs.insert(f.name.text, sig);
@@ -157,7 +194,13 @@ pub(crate) fn lower(src: &str, file: &str, items: Vec<Item<'_>>, sigs: &dyn Sign
         match defs.iter().position(|d| d.name.text == n.text) {
             Some(i) if lw.errors.is_empty() => funcs[i].exported = true,
             Some(_) => {}
-            None => lw.errors.push(err(n.span, AsmErrorKind::Unknown { what: "function", name: n.text.into() })),
+            None => lw.errors.push(err(
+                n.span,
+                AsmErrorKind::Unknown {
+                    what: "function",
+                    name: n.text.into(),
+                },
+            )),
         }
     }
     if !lw.errors.is_empty() {
@@ -167,7 +210,11 @@ pub(crate) fn lower(src: &str, file: &str, items: Vec<Item<'_>>, sigs: &dyn Sign
     Ok(Module {
         name,
         strings: lw.strings.into_keys().collect(),
-        imports: lw.imports.into_iter().map(|(name, ty)| Import { name, ty }).collect(),
+        imports: lw
+            .imports
+            .into_iter()
+            .map(|(name, ty)| Import { name, ty })
+            .collect(),
         globals,
         funcs,
         debug: Some(DebugInfo {
@@ -209,12 +256,21 @@ impl<'s> Lowerer<'s, '_> {
                 self.imports.insert(text.to_owned(), sig);
                 Ok(nf + self.imports.len() as u32 - 1)
             }
-            None => Err(err(name.span, AsmErrorKind::Unknown { what: "function", name: text.into() })),
+            None => Err(err(
+                name.span,
+                AsmErrorKind::Unknown {
+                    what: "function",
+                    name: text.into(),
+                },
+            )),
         }
     }
 
     fn unknown_instruction_hint(&self, name: &str) -> String {
-        if self.funcs.contains_key(name) || self.imports.contains_key(name) || self.sigs.signature(name).is_some() {
+        if self.funcs.contains_key(name)
+            || self.imports.contains_key(name)
+            || self.sigs.signature(name).is_some()
+        {
             return format!("; to call the function, write `call {name}`");
         }
         let best = Opcode::ALL
@@ -231,12 +287,23 @@ impl<'s> Lowerer<'s, '_> {
     fn lower_func(&mut self, def: &FuncDef<'s>) -> Result<(Func, FuncDebug), AsmError> {
         // Locals: parameters, then `.local` declarations wherever they are.
         let mut locals: IndexMap<&str, Type> = IndexMap::new();
-        for (n, t) in def.params.iter().map(|(n, t)| (n, t)).chain(def.body.iter().filter_map(|b| match b {
-            BodyItem::Local(n, t) => Some((n, t)),
-            _ => None,
-        })) {
+        for (n, t) in def
+            .params
+            .iter()
+            .map(|(n, t)| (n, t))
+            .chain(def.body.iter().filter_map(|b| match b {
+                BodyItem::Local(n, t) => Some((n, t)),
+                _ => None,
+            }))
+        {
             if locals.insert(n.text, t.clone()).is_some() {
-                return Err(err(n.span, AsmErrorKind::Duplicate { what: "local", name: n.text.into() }));
+                return Err(err(
+                    n.span,
+                    AsmErrorKind::Duplicate {
+                        what: "local",
+                        name: n.text.into(),
+                    },
+                ));
             }
         }
         let mut code = Vec::new();
@@ -252,7 +319,13 @@ impl<'s> Lowerer<'s, '_> {
             let word = match item {
                 BodyItem::Label(n) => {
                     if labels.insert(n.text, code.len() as u32).is_some() {
-                        return Err(err(n.span, AsmErrorKind::Duplicate { what: "label", name: n.text.into() }));
+                        return Err(err(
+                            n.span,
+                            AsmErrorKind::Duplicate {
+                                what: "label",
+                                name: n.text.into(),
+                            },
+                        ));
                     }
                     label_list.push((code.len() as u32, n.text.to_owned()));
                     continue;
@@ -261,7 +334,10 @@ impl<'s> Lowerer<'s, '_> {
                 BodyItem::Word(w) => w,
             };
             let WordKind::Ident(mnemonic) = word.kind else {
-                return Err(err(word.span, AsmErrorKind::ExpectedInstruction(word.kind.describe())));
+                return Err(err(
+                    word.span,
+                    AsmErrorKind::ExpectedInstruction(word.kind.describe()),
+                ));
             };
             let candidates: Vec<Opcode> = Opcode::by_mnemonic(mnemonic).collect();
             if candidates.is_empty() {
@@ -273,7 +349,9 @@ impl<'s> Lowerer<'s, '_> {
                     },
                 ));
             }
-            let needs_operand = candidates.iter().any(|op| op.operand_kind() != OperandKind::None);
+            let needs_operand = candidates
+                .iter()
+                .any(|op| op.operand_kind() != OperandKind::None);
             let operand_item = if needs_operand { body.get(i) } else { None };
             let operand_word = match operand_item {
                 Some(BodyItem::Word(w)) => Some(w),
@@ -282,7 +360,14 @@ impl<'s> Lowerer<'s, '_> {
             let bad_operand = |expected: &str| {
                 let found = describe_item(operand_item);
                 let span = operand_word.map_or(word.span, |w| w.span);
-                err(span, AsmErrorKind::BadOperand { instr: mnemonic.into(), expected: expected.into(), found })
+                err(
+                    span,
+                    AsmErrorKind::BadOperand {
+                        instr: mnemonic.into(),
+                        expected: expected.into(),
+                        found,
+                    },
+                )
             };
             if needs_operand {
                 if operand_word.is_none() {
@@ -295,18 +380,36 @@ impl<'s> Lowerer<'s, '_> {
                 (OperandKind::None, _) => Instr::simple(candidates[0]),
                 (_, None) => unreachable!("checked above"),
                 (kind, Some(w)) => match kind {
-                    OperandKind::Int | OperandKind::Float | OperandKind::Str | OperandKind::Bool | OperandKind::Nil
+                    OperandKind::Int
+                    | OperandKind::Float
+                    | OperandKind::Str
+                    | OperandKind::Bool
+                    | OperandKind::Nil
                         if candidates.len() > 1 =>
                     {
                         // `push`: the literal's class picks the opcode.
                         let WordKind::Lit(lit) = &w.kind else {
-                            return Err(bad_operand("a literal (int, float, string, true, false or nil)"));
+                            return Err(bad_operand(
+                                "a literal (int, float, string, true, false or nil)",
+                            ));
                         };
                         match lit {
-                            LitValue::Int(v) => Instr { op: Opcode::PushInt, operand: Operand::Int(*v) },
-                            LitValue::Float(v) => Instr { op: Opcode::PushFloat, operand: Operand::Float(*v) },
-                            LitValue::Str(s) => Instr { op: Opcode::PushStr, operand: Operand::Str(self.intern(s)) },
-                            LitValue::Bool(b) => Instr { op: Opcode::PushBool, operand: Operand::Bool(*b) },
+                            LitValue::Int(v) => Instr {
+                                op: Opcode::PushInt,
+                                operand: Operand::Int(*v),
+                            },
+                            LitValue::Float(v) => Instr {
+                                op: Opcode::PushFloat,
+                                operand: Operand::Float(*v),
+                            },
+                            LitValue::Str(s) => Instr {
+                                op: Opcode::PushStr,
+                                operand: Operand::Str(self.intern(s)),
+                            },
+                            LitValue::Bool(b) => Instr {
+                                op: Opcode::PushBool,
+                                operand: Operand::Bool(*b),
+                            },
                             LitValue::Nil => Instr::simple(Opcode::PushNil),
                         }
                     }
@@ -314,50 +417,92 @@ impl<'s> Lowerer<'s, '_> {
                         let WordKind::Lit(LitValue::Str(s)) = &w.kind else {
                             return Err(bad_operand("a string literal"));
                         };
-                        Instr { op: candidates[0], operand: Operand::Str(self.intern(s)) }
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Str(self.intern(s)),
+                        }
                     }
                     OperandKind::Local => {
                         let index = match &w.kind {
                             WordKind::Ident(n) => match locals.get_index_of(n) {
                                 Some(i) => i as u32,
-                                None => return Err(err(w.span, AsmErrorKind::Unknown { what: "local", name: (*n).into() })),
+                                None => {
+                                    return Err(err(
+                                        w.span,
+                                        AsmErrorKind::Unknown {
+                                            what: "local",
+                                            name: (*n).into(),
+                                        },
+                                    ));
+                                }
                             },
                             WordKind::Lit(LitValue::Int(v)) => index_u32(*v, w.span)?,
                             _ => return Err(bad_operand("a local name or index")),
                         };
-                        Instr { op: candidates[0], operand: Operand::Local(index) }
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Local(index),
+                        }
                     }
                     OperandKind::Global => {
                         let index = match &w.kind {
                             WordKind::Ident(n) => match self.globals.get(n) {
                                 Some(i) => *i,
-                                None => return Err(err(w.span, AsmErrorKind::Unknown { what: "global", name: (*n).into() })),
+                                None => {
+                                    return Err(err(
+                                        w.span,
+                                        AsmErrorKind::Unknown {
+                                            what: "global",
+                                            name: (*n).into(),
+                                        },
+                                    ));
+                                }
                             },
                             WordKind::Lit(LitValue::Int(v)) => index_u32(*v, w.span)?,
                             _ => return Err(bad_operand("a global name or index")),
                         };
-                        Instr { op: candidates[0], operand: Operand::Global(index) }
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Global(index),
+                        }
                     }
                     OperandKind::Func => {
                         let WordKind::Ident(n) = w.kind else {
                             return Err(bad_operand("a function name"));
                         };
-                        Instr { op: candidates[0], operand: Operand::Func(self.callee(w, n)?) }
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Func(self.callee(w, n)?),
+                        }
                     }
                     OperandKind::Target => {
                         let WordKind::Ident(n) = w.kind else {
                             return Err(bad_operand("a label"));
                         };
-                        fixups.push((at + 1, Name { text: n, span: w.span }));
-                        Instr { op: candidates[0], operand: Operand::Target(0) }
+                        fixups.push((
+                            at + 1,
+                            Name {
+                                text: n,
+                                span: w.span,
+                            },
+                        ));
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Target(0),
+                        }
                     }
-                    OperandKind::Type => Instr { op: candidates[0], operand: Operand::Type(word_type(w)?) },
+                    OperandKind::Type => Instr {
+                        op: candidates[0],
+                        operand: Operand::Type(word_type(w)?),
+                    },
                     OperandKind::MapTypes => {
                         let key = word_type(w)?;
                         let Some(key) = KeyType::from_type(&key) else {
                             return Err(err(
                                 w.span,
-                                AsmErrorKind::BadType(format!("map keys must be int, str or bool, found {key}")),
+                                AsmErrorKind::BadType(format!(
+                                    "map keys must be int, str or bool, found {key}"
+                                )),
                             ));
                         };
                         let val = match body.get(i) {
@@ -374,9 +519,16 @@ impl<'s> Lowerer<'s, '_> {
                             }
                         };
                         i += 1;
-                        Instr { op: candidates[0], operand: Operand::MapTypes(key, val) }
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::MapTypes(key, val),
+                        }
                     }
-                    OperandKind::None | OperandKind::Int | OperandKind::Float | OperandKind::Bool | OperandKind::Nil => {
+                    OperandKind::None
+                    | OperandKind::Int
+                    | OperandKind::Float
+                    | OperandKind::Bool
+                    | OperandKind::Nil => {
                         unreachable!("only push takes literal operands")
                     }
                 },
@@ -386,7 +538,13 @@ impl<'s> Lowerer<'s, '_> {
         }
         for (at, label) in fixups {
             let Some(&target) = labels.get(label.text) else {
-                return Err(err(label.span, AsmErrorKind::Unknown { what: "label", name: label.text.into() }));
+                return Err(err(
+                    label.span,
+                    AsmErrorKind::Unknown {
+                        what: "label",
+                        name: label.text.into(),
+                    },
+                ));
             };
             code[at..at + 4].copy_from_slice(&target.to_le_bytes());
         }
@@ -451,7 +609,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -47,18 +47,50 @@ small:
 fn errors_have_locations_and_say_what_was_expected() {
     assert_eq!(
         first_error(".func main()\n    ad ret\n.end\n"),
-        ("unknown instruction `ad`; did you mean `add`?".into(), (2, 5))
+        (
+            "unknown instruction `ad`; did you mean `add`?".into(),
+            (2, 5)
+        )
     );
     assert_eq!(
         first_error(".func main()\n    load\n.end\n"),
-        ("`load` expects a local name or index, found `.end`".replace("`.end`", "the end of the function"), (2, 5))
+        (
+            "`load` expects a local name or index, found `.end`"
+                .replace("`.end`", "the end of the function"),
+            (2, 5)
+        )
     );
-    assert_eq!(first_error(".func main()\n    load x ret\n.end\n"), ("unknown local `x`".into(), (2, 10)));
-    assert_eq!(first_error(".func main()\n    jmp nowhere\n.end\n"), ("unknown label `nowhere`".into(), (2, 9)));
-    assert_eq!(first_error(".func main()\n    call nope ret\n.end\n"), ("unknown function `nope`".into(), (2, 10)));
-    assert_eq!(first_error(".global g: int = \"s\"\n"), ("global `g` of type int cannot be initialized with a string".into(), (1, 18)));
-    assert_eq!(first_error(".func main(x: integer)\n.end\n"), ("unknown type `integer` (expected int, float, bool, str, any, array<T> or map<K,V>)".into(), (1, 15)));
-    assert_eq!(first_error(".func main()\n    push 1 2\n.end\n"), ("expected an instruction, found integer `2`".into(), (2, 12)));
+    assert_eq!(
+        first_error(".func main()\n    load x ret\n.end\n"),
+        ("unknown local `x`".into(), (2, 10))
+    );
+    assert_eq!(
+        first_error(".func main()\n    jmp nowhere\n.end\n"),
+        ("unknown label `nowhere`".into(), (2, 9))
+    );
+    assert_eq!(
+        first_error(".func main()\n    call nope ret\n.end\n"),
+        ("unknown function `nope`".into(), (2, 10))
+    );
+    assert_eq!(
+        first_error(".global g: int = \"s\"\n"),
+        (
+            "global `g` of type int cannot be initialized with a string".into(),
+            (1, 18)
+        )
+    );
+    assert_eq!(
+        first_error(".func main(x: integer)\n.end\n"),
+        (
+            "unknown type `integer` (expected int, float, bool, str, any, array<T> or map<K,V>)"
+                .into(),
+            (1, 15)
+        )
+    );
+    assert_eq!(
+        first_error(".func main()\n    push 1 2\n.end\n"),
+        ("expected an instruction, found integer `2`".into(), (2, 12))
+    );
 }
 
 #[test]
@@ -123,7 +155,8 @@ fail:
     let text = disassemble(&m).unwrap();
     for op in keel_vm::isa::Opcode::ALL {
         assert!(
-            text.lines().any(|l| l.trim_start().split(' ').next() == Some(op.mnemonic())),
+            text.lines()
+                .any(|l| l.trim_start().split(' ').next() == Some(op.mnemonic())),
             "{} missing from disassembly",
             op.mnemonic()
         );
@@ -134,4 +167,3 @@ fail:
     assert_eq!(back, m);
     verify(m).unwrap();
 }
-

@@ -8,15 +8,64 @@ use keel_vm::Module;
 use proptest::prelude::*;
 
 /// One generated instruction, as source text.
-fn instr(nlocals: usize, nglobals: usize, nlabels: usize, nfuncs: usize) -> impl Strategy<Value = String> {
+fn instr(
+    nlocals: usize,
+    nglobals: usize,
+    nlabels: usize,
+    nfuncs: usize,
+) -> impl Strategy<Value = String> {
     let simple = prop::sample::select(vec![
-        "nop", "pop", "dup", "swap", "over", "add", "sub", "mul", "div", "rem", "neg", "and", "or", "xor", "not", "shl",
-        "shr", "eq", "ne", "lt", "le", "gt", "ge", "itof", "ftoi", "concat", "array.new", "array.get", "array.set",
-        "array.len", "array.push", "array.pop", "map.get", "map.get_or", "map.set", "map.has", "map.del", "map.len",
-        "map.keys", "ret",
+        "nop",
+        "pop",
+        "dup",
+        "swap",
+        "over",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "rem",
+        "neg",
+        "and",
+        "or",
+        "xor",
+        "not",
+        "shl",
+        "shr",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "itof",
+        "ftoi",
+        "concat",
+        "array.new",
+        "array.get",
+        "array.set",
+        "array.len",
+        "array.push",
+        "array.pop",
+        "map.get",
+        "map.get_or",
+        "map.set",
+        "map.has",
+        "map.del",
+        "map.len",
+        "map.keys",
+        "ret",
     ])
     .prop_map(str::to_owned);
-    let ty = prop::sample::select(vec!["int", "float", "bool", "str", "any", "array<int>", "map<str,array<float>>"]);
+    let ty = prop::sample::select(vec![
+        "int",
+        "float",
+        "bool",
+        "str",
+        "any",
+        "array<int>",
+        "map<str,array<float>>",
+    ]);
     let key = prop::sample::select(vec!["int", "str", "bool"]);
     prop_oneof![
         4 => simple,
@@ -39,39 +88,42 @@ fn instr(nlocals: usize, nglobals: usize, nlabels: usize, nfuncs: usize) -> impl
 }
 
 fn program() -> impl Strategy<Value = String> {
-    (1usize..4, 1usize..4, 1usize..4, 1usize..3).prop_flat_map(|(nlocals, nglobals, nlabels, nfuncs)| {
-        let body = prop::collection::vec(instr(nlocals, nglobals, nlabels, nfuncs), 0..40);
-        let bodies = prop::collection::vec(body, nfuncs);
-        let label_positions = prop::collection::vec(prop::collection::vec(0usize..41, nlabels), nfuncs);
-        (bodies, label_positions).prop_map(move |(bodies, labels)| {
-            let mut src = String::from(".module gen\n.import host.fn(int, str) -> any\n");
-            for g in 0..nglobals {
-                src.push_str(&format!(".global g{g}: int = {g}\n"));
-            }
-            for (f, (body, labels)) in bodies.iter().zip(&labels).enumerate() {
-                src.push_str(&format!(".func f{f}(v0: int)\n"));
-                for l in 1..nlocals {
-                    src.push_str(&format!("    .local v{l}: any\n"));
+    (1usize..4, 1usize..4, 1usize..4, 1usize..3).prop_flat_map(
+        |(nlocals, nglobals, nlabels, nfuncs)| {
+            let body = prop::collection::vec(instr(nlocals, nglobals, nlabels, nfuncs), 0..40);
+            let bodies = prop::collection::vec(body, nfuncs);
+            let label_positions =
+                prop::collection::vec(prop::collection::vec(0usize..41, nlabels), nfuncs);
+            (bodies, label_positions).prop_map(move |(bodies, labels)| {
+                let mut src = String::from(".module gen\n.import host.fn(int, str) -> any\n");
+                for g in 0..nglobals {
+                    src.push_str(&format!(".global g{g}: int = {g}\n"));
                 }
-                for (i, ins) in body.iter().enumerate() {
+                for (f, (body, labels)) in bodies.iter().zip(&labels).enumerate() {
+                    src.push_str(&format!(".func f{f}(v0: int)\n"));
+                    for l in 1..nlocals {
+                        src.push_str(&format!("    .local v{l}: any\n"));
+                    }
+                    for (i, ins) in body.iter().enumerate() {
+                        for (l, at) in labels.iter().enumerate() {
+                            if *at == i {
+                                src.push_str(&format!("L{l}:\n"));
+                            }
+                        }
+                        src.push_str(&format!("    {ins}\n"));
+                    }
                     for (l, at) in labels.iter().enumerate() {
-                        if *at == i {
+                        if *at >= body.len() {
                             src.push_str(&format!("L{l}:\n"));
                         }
                     }
-                    src.push_str(&format!("    {ins}\n"));
+                    src.push_str("    ret\n.end\n");
                 }
-                for (l, at) in labels.iter().enumerate() {
-                    if *at >= body.len() {
-                        src.push_str(&format!("L{l}:\n"));
-                    }
-                }
-                src.push_str("    ret\n.end\n");
-            }
-            src.push_str(".export f0\n");
-            src
-        })
-    })
+                src.push_str(".export f0\n");
+                src
+            })
+        },
+    )
 }
 
 proptest! {

@@ -24,10 +24,16 @@ fn is_bytecode(path: &Path, bytes: &[u8]) -> bool {
 /// Reads `path` and turns it into an unverified module.
 pub fn load(path: &Path, library: &Linker) -> Result<Loaded, LoadError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError(format!("error: cannot read {file}: {e}\n")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| LoadError(format!("error: cannot read {file}: {e}\n")))?;
     if is_bytecode(path, &bytes) {
-        let module = Module::from_bytes(&bytes).map_err(|e| LoadError(format!("error: {file}: {e}\n")))?;
-        return Ok(Loaded { module, source: None, file });
+        let module =
+            Module::from_bytes(&bytes).map_err(|e| LoadError(format!("error: {file}: {e}\n")))?;
+        return Ok(Loaded {
+            module,
+            source: None,
+            file,
+        });
     }
     let src = String::from_utf8(bytes).map_err(|e| {
         LoadError(format!(
@@ -36,7 +42,11 @@ pub fn load(path: &Path, library: &Linker) -> Result<Loaded, LoadError> {
         ))
     })?;
     match keel_assembler::assemble(&src, &file, library) {
-        Ok(module) => Ok(Loaded { module, source: Some(src), file }),
+        Ok(module) => Ok(Loaded {
+            module,
+            source: Some(src),
+            file,
+        }),
         Err(errors) => {
             let mut out = String::new();
             for e in errors {
@@ -48,12 +58,26 @@ pub fn load(path: &Path, library: &Linker) -> Result<Loaded, LoadError> {
 }
 
 /// Verifies a loaded module, rendering failures against its source.
-pub fn verify_loaded(loaded: Loaded) -> Result<(VerifiedModule, Option<String>, String), LoadError> {
-    let Loaded { module, source, file } = loaded;
-    let src_file = module.debug.as_ref().map(|d| d.file.clone()).unwrap_or_else(|| file.clone());
+pub fn verify_loaded(
+    loaded: Loaded,
+) -> Result<(VerifiedModule, Option<String>, String), LoadError> {
+    let Loaded {
+        module,
+        source,
+        file,
+    } = loaded;
+    let src_file = module
+        .debug
+        .as_ref()
+        .map(|d| d.file.clone())
+        .unwrap_or_else(|| file.clone());
     match verify(module) {
         Ok(v) => Ok((v, source, file)),
-        Err(errors) => Err(LoadError(render_verify_errors(&errors, &src_file, source.as_deref()))),
+        Err(errors) => Err(LoadError(render_verify_errors(
+            &errors,
+            &src_file,
+            source.as_deref(),
+        ))),
     }
 }
 
@@ -64,7 +88,14 @@ pub fn render_verify_errors(errors: &VerifyErrors, file: &str, source: Option<&s
         match e.pos {
             Some(p) => {
                 let width = source.map_or(1, |s| diag::token_width(s, p.line, p.col));
-                out.push_str(&diag::render_at(file, source, p.line, p.col, width, &e.to_string()));
+                out.push_str(&diag::render_at(
+                    file,
+                    source,
+                    p.line,
+                    p.col,
+                    width,
+                    &e.to_string(),
+                ));
             }
             None => out.push_str(&format!("error: {e}\n  --> {file}\n")),
         }

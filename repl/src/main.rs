@@ -118,10 +118,19 @@ impl Streams {
 }
 
 fn library() -> (Linker, Streams) {
-    let out = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 16, std::io::stdout())));
+    let out = Arc::new(Mutex::new(BufWriter::with_capacity(
+        1 << 16,
+        std::io::stdout(),
+    )));
     let input = Arc::new(Mutex::new(std::io::BufReader::new(std::io::stdin())));
     let mut linker = Linker::new();
-    keel_stdlib::install_io(&mut linker, keel_stdlib::Io { out: out.clone(), input });
+    keel_stdlib::install_io(
+        &mut linker,
+        keel_stdlib::Io {
+            out: out.clone(),
+            input,
+        },
+    );
     keel_stdlib::install_core(&mut linker);
     (linker, Streams { out })
 }
@@ -144,7 +153,11 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         None => run(cli.run),
         Some(Command::Check { file }) => check(&file),
-        Some(Command::Asm { file, output, strip }) => asm(&file, output, strip),
+        Some(Command::Asm {
+            file,
+            output,
+            strip,
+        }) => asm(&file, output, strip),
         Some(Command::Dis { file, verified }) => dis(&file, verified),
     }
 }
@@ -163,7 +176,11 @@ fn asm(file: &Path, output: Option<PathBuf>, strip: bool) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
-    let module = if strip { loaded.module.stripped() } else { loaded.module.clone() };
+    let module = if strip {
+        loaded.module.stripped()
+    } else {
+        loaded.module.clone()
+    };
     if let Err(e) = verify_loaded(loaded) {
         return fail(e);
     }
@@ -191,7 +208,11 @@ fn dis(file: &Path, verified: bool) -> ExitCode {
                     println!(".func {}{}", f.name, f.ty);
                     let vf = &module.funcs()[i];
                     for (pc, op) in module.func_code(i).iter().enumerate() {
-                        println!("    {:>5}  @{:<5} {op:?}", vf.start as usize + pc, vf.offsets[pc]);
+                        println!(
+                            "    {:>5}  @{:<5} {op:?}",
+                            vf.start as usize + pc,
+                            vf.offsets[pc]
+                        );
                     }
                     println!(".end");
                 }
@@ -211,7 +232,6 @@ fn dis(file: &Path, verified: bool) -> ExitCode {
         }
     }
 }
-
 
 fn run(args: RunArgs) -> ExitCode {
     let start = Instant::now();

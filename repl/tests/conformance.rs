@@ -29,7 +29,12 @@ fn read_or_empty(p: &Path) -> String {
 fn header(text: &str, key: &str) -> Option<String> {
     text.lines()
         .take_while(|l| l.starts_with(';') || l.trim().is_empty())
-        .find_map(|l| l.strip_prefix(';').map(str::trim).and_then(|l| l.strip_prefix(key)).map(|v| v.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix(';')
+                .map(str::trim)
+                .and_then(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_owned())
+        })
 }
 
 fn run(rel: &str, gc_stress: bool) {
@@ -38,7 +43,8 @@ fn run(rel: &str, gc_stress: bool) {
 
 fn run_in(root: &Path, rel: &str, gc_stress: bool) {
     let path = root.join(rel);
-    let text = String::from_utf8_lossy(&std::fs::read(&path).expect("test file exists")).into_owned();
+    let text =
+        String::from_utf8_lossy(&std::fs::read(&path).expect("test file exists")).into_owned();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmrun"));
     cmd.current_dir(root);
     if gc_stress {
@@ -52,18 +58,27 @@ fn run_in(root: &Path, rel: &str, gc_stress: bool) {
         cmd.args(args.split_whitespace());
     }
     let stdin = match header(&text, "stdin:") {
-        Some(f) => Stdio::from(std::fs::File::open(path.with_file_name(f)).expect("stdin file exists")),
+        Some(f) => {
+            Stdio::from(std::fs::File::open(path.with_file_name(f)).expect("stdin file exists"))
+        }
         None => Stdio::null(),
     };
     let out = cmd.stdin(stdin).output().expect("vmrun runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let status = out.status.code().map_or("signal".to_owned(), |c| c.to_string());
+    let status = out
+        .status
+        .code()
+        .map_or("signal".to_owned(), |c| c.to_string());
     let base = path.with_extension("");
     let files = [
         (base.with_extension("out"), stdout, String::new()),
         (base.with_extension("err"), stderr, String::new()),
-        (base.with_extension("status"), format!("{status}\n"), "0\n".to_owned()),
+        (
+            base.with_extension("status"),
+            format!("{status}\n"),
+            "0\n".to_owned(),
+        ),
     ];
     if std::env::var_os("BLESS").is_some() && !gc_stress {
         for (file, got, default) in &files {
@@ -76,7 +91,11 @@ fn run_in(root: &Path, rel: &str, gc_stress: bool) {
         return;
     }
     for (file, got, default) in &files {
-        let want = if file.exists() { read_or_empty(file) } else { default.clone() };
+        let want = if file.exists() {
+            read_or_empty(file)
+        } else {
+            default.clone()
+        };
         assert_eq!(
             got,
             &want,

@@ -31,7 +31,12 @@ fn examples() -> Vec<(String, String)> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "kasm"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -65,7 +70,12 @@ fn vmrun(args: &[&str], limit: Duration) -> (Option<i32>, String) {
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
             use std::io::Read;
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             return (status.code(), err);
         }
         if start.elapsed() > limit {
@@ -78,7 +88,10 @@ fn vmrun(args: &[&str], limit: Duration) -> (Option<i32>, String) {
 }
 
 fn write(path: &Path, bytes: &[u8]) {
-    std::fs::File::create(path).unwrap().write_all(bytes).unwrap();
+    std::fs::File::create(path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
 }
 
 /// In-process, at volume: thousands of mutated modules through the decoder
@@ -113,11 +126,12 @@ fn mutated_bytecode_never_panics_the_loader_or_verifier() {
                         }
                     }
                 }
-                if let Ok(m) = keel_vm::Module::from_bytes(&b) {
-                    if let Ok(v) = keel_vm::verify(m) {
-                        accepted += 1;
-                        run_under_limits(v, &lib);
-                    }
+                if let Ok(v) = keel_vm::Module::from_bytes(&b)
+                    .map_err(|_| ())
+                    .and_then(|m| keel_vm::verify(m).map_err(|_| ()))
+                {
+                    accepted += 1;
+                    run_under_limits(v, &lib);
                 }
             }
         }
@@ -136,26 +150,29 @@ fn run_under_limits(v: keel_vm::VerifiedModule, lib: &keel_vm::Linker) {
         fuel: Some(200_000),
     };
     let v = std::sync::Arc::new(v);
-    let Ok(mut inst) = keel_vm::Instance::new(v.clone(), lib, config) else { return };
+    let Ok(mut inst) = keel_vm::Instance::new(v.clone(), lib, config) else {
+        return;
+    };
     for (i, f) in v.module().funcs.iter().enumerate() {
-        let args: Option<Vec<keel_vm::Value>> = f
-            .ty
-            .params
-            .iter()
-            .map(|t| match t {
-                keel_vm::Type::Int => Some(keel_vm::Value::int(3)),
-                keel_vm::Type::Float => Some(keel_vm::Value::float(0.5)),
-                keel_vm::Type::Bool => Some(keel_vm::Value::bool(true)),
-                keel_vm::Type::Any => Some(keel_vm::Value::NIL),
-                _ => None,
-            })
-            .collect();
+        let args: Option<Vec<keel_vm::Value>> =
+            f.ty.params
+                .iter()
+                .map(|t| match t {
+                    keel_vm::Type::Int => Some(keel_vm::Value::int(3)),
+                    keel_vm::Type::Float => Some(keel_vm::Value::float(0.5)),
+                    keel_vm::Type::Bool => Some(keel_vm::Value::bool(true)),
+                    keel_vm::Type::Any => Some(keel_vm::Value::NIL),
+                    _ => None,
+                })
+                .collect();
         let args = match (args, f.ty.params.as_slice()) {
             (Some(a), _) => a,
-            (None, [keel_vm::Type::Array(e)]) if **e == keel_vm::Type::Str => match inst.new_str_array(&["5".into()]) {
-                Ok(a) => vec![a],
-                Err(_) => continue,
-            },
+            (None, [keel_vm::Type::Array(e)]) if **e == keel_vm::Type::Str => {
+                match inst.new_str_array(&["5".into()]) {
+                    Ok(a) => vec![a],
+                    Err(_) => continue,
+                }
+            }
             _ => continue,
         };
         let _ = inst.call_index(i, &args);
@@ -168,7 +185,9 @@ fn truncated_random_and_corrupted_files_exit_2_with_a_message() {
     let lib = library();
     let mut rng = Rng(42);
     for (name, src) in examples() {
-        let bytes = keel_assembler::assemble(&src, &name, &lib).unwrap().to_bytes();
+        let bytes = keel_assembler::assemble(&src, &name, &lib)
+            .unwrap()
+            .to_bytes();
         let file = dir.join(format!("{name}.kbc"));
         // Truncations: never valid.
         for k in 0..12 {
@@ -176,7 +195,10 @@ fn truncated_random_and_corrupted_files_exit_2_with_a_message() {
             write(&file, &bytes[..len]);
             let (status, err) = vmrun(&["check", file.to_str().unwrap()], Duration::from_secs(10));
             assert_eq!(status, Some(2), "truncated {name} to {len} bytes");
-            assert!(err.starts_with("error: "), "no message for truncated {name}: {err}");
+            assert!(
+                err.starts_with("error: "),
+                "no message for truncated {name}: {err}"
+            );
         }
         // Corruptions: rejected with a message, or valid and then run
         // without crashing (a corrupted loop may spin: it is killed).
@@ -188,10 +210,19 @@ fn truncated_random_and_corrupted_files_exit_2_with_a_message() {
             let (status, err) = vmrun(&["check", file.to_str().unwrap()], Duration::from_secs(10));
             match status {
                 Some(0) => {
-                    let (status, _) = vmrun(&["--max-heap", "64M", file.to_str().unwrap()], Duration::from_secs(2));
-                    assert!(matches!(status, None | Some(0..=2)), "corrupted {name} crashed: {status:?}");
+                    let (status, _) = vmrun(
+                        &["--max-heap", "64M", file.to_str().unwrap()],
+                        Duration::from_secs(2),
+                    );
+                    assert!(
+                        matches!(status, None | Some(0..=2)),
+                        "corrupted {name} crashed: {status:?}"
+                    );
                 }
-                Some(2) => assert!(err.starts_with("error: "), "no message for corrupted {name}"),
+                Some(2) => assert!(
+                    err.starts_with("error: "),
+                    "no message for corrupted {name}"
+                ),
                 other => panic!("corrupted {name}: unexpected status {other:?}: {err}"),
             }
         }
@@ -215,7 +246,21 @@ fn truncated_random_and_corrupted_files_exit_2_with_a_message() {
 fn mangled_assembly_exits_2_with_a_located_message() {
     let dir = tmp_dir();
     let mut rng = Rng(7);
-    let junk = ["@", "\"", "<", ">>", "push", ".end", ":", "\u{e9}", "0x", "-", "map<", ".func f(", "9999999999999999999999"];
+    let junk = [
+        "@",
+        "\"",
+        "<",
+        ">>",
+        "push",
+        ".end",
+        ":",
+        "\u{e9}",
+        "0x",
+        "-",
+        "map<",
+        ".func f(",
+        "9999999999999999999999",
+    ];
     for (name, src) in examples() {
         let file = dir.join(&name);
         for _ in 0..8 {
@@ -229,7 +274,10 @@ fn mangled_assembly_exits_2_with_a_located_message() {
             let (status, err) = vmrun(&["check", file.to_str().unwrap()], Duration::from_secs(10));
             match status {
                 Some(0) => {}
-                Some(2) => assert!(err.starts_with("error: ") && err.contains(" --> "), "unlocated error for {name}: {err}"),
+                Some(2) => assert!(
+                    err.starts_with("error: ") && err.contains(" --> "),
+                    "unlocated error for {name}: {err}"
+                ),
                 other => panic!("mangled {name}: unexpected status {other:?}: {err}"),
             }
         }
@@ -240,7 +288,10 @@ fn mangled_assembly_exits_2_with_a_located_message() {
 fn missing_file_and_bad_usage_exit_2() {
     let (status, err) = vmrun(&["/nonexistent/x.kasm"], Duration::from_secs(10));
     assert_eq!(status, Some(2));
-    assert!(err.starts_with("error: cannot read /nonexistent/x.kasm"), "{err}");
+    assert!(
+        err.starts_with("error: cannot read /nonexistent/x.kasm"),
+        "{err}"
+    );
     let (status, _) = vmrun(&["--no-such-flag", "x.kasm"], Duration::from_secs(10));
     assert_eq!(status, Some(2));
     let (status, _) = vmrun(&[], Duration::from_secs(10));

@@ -4,6 +4,9 @@ use keel_vm::{FuncType, KeyType, Linker, NativeCtx, Trap, TrapCode, Type, Value}
 
 type Native = fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap>;
 
+/// One library function: name, parameters, result, description, body.
+type Def = (&'static str, Vec<Type>, Option<Type>, &'static str, Native);
+
 const T: Type = Type::Var(0);
 
 fn arr(t: Type) -> Type {
@@ -13,47 +16,249 @@ fn arr(t: Type) -> Type {
 /// Registers every pure library function.
 pub fn install_core(linker: &mut Linker) {
     use Type::{Any, Float, Int, Str};
-    let defs: Vec<(&str, Vec<Type>, Option<Type>, &str, Native)> = vec![
+    let defs: Vec<Def> = vec![
         ("str.len", vec![Str], Some(Int), "Length in bytes.", str_len),
-        ("str.slice", vec![Str, Int, Int], Some(Str), "Bytes from..to; traps when out of range or off a char boundary.", str_slice),
-        ("str.find", vec![Str, Str], Some(Int), "Byte offset of the first occurrence of sub, or -1.", str_find),
-        ("str.split", vec![Str, Str], Some(arr(Str)), "Split on every occurrence of a non-empty separator.", str_split),
-        ("str.join", vec![arr(Str), Str], Some(Str), "Join strings with a separator.", str_join),
-        ("str.from", vec![Any], Some(Str), "The display form of any value.", str_from),
-        ("str.parse_int", vec![Str], Some(Int), "Parse a decimal int (surrounding whitespace allowed); traps on bad input.", str_parse_int),
-        ("str.parse_float", vec![Str], Some(Float), "Parse a float (surrounding whitespace allowed); traps on bad input.", str_parse_float),
-        ("str.upper", vec![Str], Some(Str), "Uppercase (Unicode).", str_upper),
-        ("str.lower", vec![Str], Some(Str), "Lowercase (Unicode).", str_lower),
-        ("str.trim", vec![Str], Some(Str), "Remove leading and trailing whitespace.", str_trim),
-        ("str.repeat", vec![Str, Int], Some(Str), "The string n times; traps when n < 0.", str_repeat),
-        ("str.byte_at", vec![Str, Int], Some(Int), "The byte at an offset, 0..255; traps when out of bounds.", str_byte_at),
-        ("str.chars", vec![Str], Some(arr(Str)), "The characters, each as a one-char string.", str_chars),
-        ("fmt.fixed", vec![Float, Int], Some(Str), "Fixed-point with n decimals, like C's %.Nf (0 <= n <= 100).", fmt_fixed),
-        ("math.sqrt", vec![Float], Some(Float), "Square root.", |_, a| f1(a, f64::sqrt)),
-        ("math.sin", vec![Float], Some(Float), "Sine (radians).", |_, a| f1(a, f64::sin)),
-        ("math.cos", vec![Float], Some(Float), "Cosine (radians).", |_, a| f1(a, f64::cos)),
-        ("math.tan", vec![Float], Some(Float), "Tangent (radians).", |_, a| f1(a, f64::tan)),
-        ("math.exp", vec![Float], Some(Float), "e to the power x.", |_, a| f1(a, f64::exp)),
-        ("math.log", vec![Float], Some(Float), "Natural logarithm.", |_, a| f1(a, f64::ln)),
-        ("math.floor", vec![Float], Some(Float), "Round down.", |_, a| f1(a, f64::floor)),
-        ("math.ceil", vec![Float], Some(Float), "Round up.", |_, a| f1(a, f64::ceil)),
-        ("math.abs", vec![Float], Some(Float), "Absolute value.", |_, a| f1(a, f64::abs)),
-        ("math.pow", vec![Float, Float], Some(Float), "x to the power y.", |_, a| f2(a, f64::powf)),
-        ("math.min", vec![Float, Float], Some(Float), "Smaller of two floats (NaN if either is NaN).", |_, a| f2(a, fmin)),
-        ("math.max", vec![Float, Float], Some(Float), "Larger of two floats (NaN if either is NaN).", |_, a| f2(a, fmax)),
-        ("math.imin", vec![Int, Int], Some(Int), "Smaller of two ints.", |_, a| i2(a, i64::min)),
-        ("math.imax", vec![Int, Int], Some(Int), "Larger of two ints.", |_, a| i2(a, i64::max)),
-        ("math.iabs", vec![Int], Some(Int), "Absolute value (wrapping: iabs of the minimum int is itself).", |_, a| {
-            Ok(Some(Value::int(int(a[0]).wrapping_abs())))
-        }),
-        ("array.sort", vec![arr(T)], None, "Sort in place, stable; for array<int>, array<float> (total order) and array<str>.", array_sort),
-        ("array.slice", vec![arr(T), Int, Int], Some(arr(T)), "A new array of elements from..to; traps when out of range.", array_slice),
-        ("array.reverse", vec![arr(T)], None, "Reverse in place.", array_reverse),
-        ("gc.collect", vec![], None, "Run a full garbage collection now.", |cx, _| {
-            cx.collect_garbage();
-            Ok(None)
-        }),
-        ("gc.stats", vec![], Some(Type::map(KeyType::Str, Int)), "Heap counters: collections, live_bytes, peak_bytes, allocated_bytes.", gc_stats),
+        (
+            "str.slice",
+            vec![Str, Int, Int],
+            Some(Str),
+            "Bytes from..to; traps when out of range or off a char boundary.",
+            str_slice,
+        ),
+        (
+            "str.find",
+            vec![Str, Str],
+            Some(Int),
+            "Byte offset of the first occurrence of sub, or -1.",
+            str_find,
+        ),
+        (
+            "str.split",
+            vec![Str, Str],
+            Some(arr(Str)),
+            "Split on every occurrence of a non-empty separator.",
+            str_split,
+        ),
+        (
+            "str.join",
+            vec![arr(Str), Str],
+            Some(Str),
+            "Join strings with a separator.",
+            str_join,
+        ),
+        (
+            "str.from",
+            vec![Any],
+            Some(Str),
+            "The display form of any value.",
+            str_from,
+        ),
+        (
+            "str.parse_int",
+            vec![Str],
+            Some(Int),
+            "Parse a decimal int (surrounding whitespace allowed); traps on bad input.",
+            str_parse_int,
+        ),
+        (
+            "str.parse_float",
+            vec![Str],
+            Some(Float),
+            "Parse a float (surrounding whitespace allowed); traps on bad input.",
+            str_parse_float,
+        ),
+        (
+            "str.upper",
+            vec![Str],
+            Some(Str),
+            "Uppercase (Unicode).",
+            str_upper,
+        ),
+        (
+            "str.lower",
+            vec![Str],
+            Some(Str),
+            "Lowercase (Unicode).",
+            str_lower,
+        ),
+        (
+            "str.trim",
+            vec![Str],
+            Some(Str),
+            "Remove leading and trailing whitespace.",
+            str_trim,
+        ),
+        (
+            "str.repeat",
+            vec![Str, Int],
+            Some(Str),
+            "The string n times; traps when n < 0.",
+            str_repeat,
+        ),
+        (
+            "str.byte_at",
+            vec![Str, Int],
+            Some(Int),
+            "The byte at an offset, 0..255; traps when out of bounds.",
+            str_byte_at,
+        ),
+        (
+            "str.chars",
+            vec![Str],
+            Some(arr(Str)),
+            "The characters, each as a one-char string.",
+            str_chars,
+        ),
+        (
+            "fmt.fixed",
+            vec![Float, Int],
+            Some(Str),
+            "Fixed-point with n decimals, like C's %.Nf (0 <= n <= 100).",
+            fmt_fixed,
+        ),
+        (
+            "math.sqrt",
+            vec![Float],
+            Some(Float),
+            "Square root.",
+            |_, a| f1(a, f64::sqrt),
+        ),
+        (
+            "math.sin",
+            vec![Float],
+            Some(Float),
+            "Sine (radians).",
+            |_, a| f1(a, f64::sin),
+        ),
+        (
+            "math.cos",
+            vec![Float],
+            Some(Float),
+            "Cosine (radians).",
+            |_, a| f1(a, f64::cos),
+        ),
+        (
+            "math.tan",
+            vec![Float],
+            Some(Float),
+            "Tangent (radians).",
+            |_, a| f1(a, f64::tan),
+        ),
+        (
+            "math.exp",
+            vec![Float],
+            Some(Float),
+            "e to the power x.",
+            |_, a| f1(a, f64::exp),
+        ),
+        (
+            "math.log",
+            vec![Float],
+            Some(Float),
+            "Natural logarithm.",
+            |_, a| f1(a, f64::ln),
+        ),
+        (
+            "math.floor",
+            vec![Float],
+            Some(Float),
+            "Round down.",
+            |_, a| f1(a, f64::floor),
+        ),
+        (
+            "math.ceil",
+            vec![Float],
+            Some(Float),
+            "Round up.",
+            |_, a| f1(a, f64::ceil),
+        ),
+        (
+            "math.abs",
+            vec![Float],
+            Some(Float),
+            "Absolute value.",
+            |_, a| f1(a, f64::abs),
+        ),
+        (
+            "math.pow",
+            vec![Float, Float],
+            Some(Float),
+            "x to the power y.",
+            |_, a| f2(a, f64::powf),
+        ),
+        (
+            "math.min",
+            vec![Float, Float],
+            Some(Float),
+            "Smaller of two floats (NaN if either is NaN).",
+            |_, a| f2(a, fmin),
+        ),
+        (
+            "math.max",
+            vec![Float, Float],
+            Some(Float),
+            "Larger of two floats (NaN if either is NaN).",
+            |_, a| f2(a, fmax),
+        ),
+        (
+            "math.imin",
+            vec![Int, Int],
+            Some(Int),
+            "Smaller of two ints.",
+            |_, a| i2(a, i64::min),
+        ),
+        (
+            "math.imax",
+            vec![Int, Int],
+            Some(Int),
+            "Larger of two ints.",
+            |_, a| i2(a, i64::max),
+        ),
+        (
+            "math.iabs",
+            vec![Int],
+            Some(Int),
+            "Absolute value (wrapping: iabs of the minimum int is itself).",
+            |_, a| Ok(Some(Value::int(int(a[0]).wrapping_abs()))),
+        ),
+        (
+            "array.sort",
+            vec![arr(T)],
+            None,
+            "Sort in place, stable; for array<int>, array<float> (total order) and array<str>.",
+            array_sort,
+        ),
+        (
+            "array.slice",
+            vec![arr(T), Int, Int],
+            Some(arr(T)),
+            "A new array of elements from..to; traps when out of range.",
+            array_slice,
+        ),
+        (
+            "array.reverse",
+            vec![arr(T)],
+            None,
+            "Reverse in place.",
+            array_reverse,
+        ),
+        (
+            "gc.collect",
+            vec![],
+            None,
+            "Run a full garbage collection now.",
+            |cx, _| {
+                cx.collect_garbage();
+                Ok(None)
+            },
+        ),
+        (
+            "gc.stats",
+            vec![],
+            Some(Type::map(KeyType::Str, Int)),
+            "Heap counters: collections, live_bytes, peak_bytes, allocated_bytes.",
+            gc_stats,
+        ),
     ];
     for (name, params, result, doc, f) in defs {
         linker.define_with_doc(name, FuncType::new(params, result), doc, f);
@@ -83,11 +288,19 @@ fn i2(a: &[Value], f: fn(i64, i64) -> i64) -> Result<Option<Value>, Trap> {
 }
 
 fn fmin(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
 
 fn fmax(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 fn ret_str(cx: &mut NativeCtx<'_>, s: impl Into<Box<str>>) -> Result<Option<Value>, Trap> {
@@ -110,7 +323,9 @@ fn str_slice(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
     }
     let (from, to) = (from as usize, to as usize);
     let Some(part) = s.get(from..to) else {
-        return Err(Trap::invalid(format!("str.slice: range {from}..{to} is not on a char boundary")));
+        return Err(Trap::invalid(format!(
+            "str.slice: range {from}..{to} is not on a char boundary"
+        )));
     };
     let part = part.to_owned();
     ret_str(cx, part)
@@ -126,7 +341,11 @@ fn str_split(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
     if sep.is_empty() {
         return Err(Trap::invalid("str.split: empty separator"));
     }
-    let parts: Vec<String> = cx.str(a[0]).split(sep.as_str()).map(str::to_owned).collect();
+    let parts: Vec<String> = cx
+        .str(a[0])
+        .split(sep.as_str())
+        .map(str::to_owned)
+        .collect();
     strings_to_array(cx, parts)
 }
 
@@ -141,7 +360,8 @@ fn strings_to_array(cx: &mut NativeCtx<'_>, parts: Vec<String>) -> Result<Option
 fn str_join(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let items = cx.array_values(a[0]);
     let sep = cx.str(a[1]);
-    let total: usize = items.iter().map(|v| cx.str(*v).len()).sum::<usize>() + sep.len() * items.len().saturating_sub(1);
+    let total: usize = items.iter().map(|v| cx.str(*v).len()).sum::<usize>()
+        + sep.len() * items.len().saturating_sub(1);
     cx.ensure_room(total)?;
     let mut out = String::with_capacity(total);
     for (i, v) in items.iter().enumerate() {
@@ -206,7 +426,10 @@ fn str_repeat(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap
     let len = cx.str(a[0]).len();
     // Check the heap limit before building: a huge count must trap, not
     // exhaust the process's memory.
-    let total = (len as u64).checked_mul(n as u64).and_then(|t| usize::try_from(t).ok()).unwrap_or(usize::MAX);
+    let total = (len as u64)
+        .checked_mul(n as u64)
+        .and_then(|t| usize::try_from(t).ok())
+        .unwrap_or(usize::MAX);
     cx.ensure_room(total)?;
     let s = cx.str(a[0]).repeat(n as usize);
     ret_str(cx, s)
@@ -230,7 +453,9 @@ fn str_chars(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
 fn fmt_fixed(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let (x, n) = (float(a[0]), int(a[1]));
     if !(0..=100).contains(&n) {
-        return Err(Trap::invalid(format!("fmt.fixed: decimals must be between 0 and 100, found {n}")));
+        return Err(Trap::invalid(format!(
+            "fmt.fixed: decimals must be between 0 and 100, found {n}"
+        )));
     }
     // Rust's `{:.N}` rounds the exact binary value half-to-even, as glibc's
     // printf does; only the spelling of non-finite values differs.
@@ -245,7 +470,10 @@ fn fmt_fixed(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
 }
 
 fn sort_type_error(cx: &NativeCtx<'_>, arr: Value) -> Trap {
-    Trap::type_error("array<int>, array<float> or array<str>", Type::array(cx.array_elem_type(arr)))
+    Trap::type_error(
+        "array<int>, array<float> or array<str>",
+        Type::array(cx.array_elem_type(arr)),
+    )
 }
 
 fn array_sort(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {

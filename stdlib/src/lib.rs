@@ -36,7 +36,12 @@ pub fn render_reference(linker: &Linker) -> String {
          | function | signature | description |\n|---|---|---|\n",
     );
     for f in linker.iter() {
-        s.push_str(&format!("| `{}` | `{}` | {} |\n", f.name, f.ty, f.doc.replace('|', "\\|")));
+        s.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            f.name,
+            f.ty,
+            f.doc.replace('|', "\\|")
+        ));
     }
     s
 }
@@ -58,6 +63,9 @@ mod tests {
             return;
         }
         let have = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(have == want, "spec/stdlib.md is stale: run `BLESS=1 cargo test -p keel-stdlib reference`");
+        assert!(
+            have == want,
+            "spec/stdlib.md is stale: run `BLESS=1 cargo test -p keel-stdlib reference`"
+        );
     }
 }

@@ -189,7 +189,11 @@ impl<'a> Reader<'a> {
     }
 
     /// A count of items each at least `min_item_bytes` long.
-    pub(crate) fn count(&mut self, what: &'static str, min_item_bytes: usize) -> Result<usize, DecodeError> {
+    pub(crate) fn count(
+        &mut self,
+        what: &'static str,
+        min_item_bytes: usize,
+    ) -> Result<usize, DecodeError> {
         let n = self.uleb(what)?;
         if n.saturating_mul(min_item_bytes.max(1) as u64) > self.remaining() as u64 {
             return Err(self.err(DecodeErrorKind::CountTooLarge { what, count: n }));
@@ -201,10 +205,12 @@ impl<'a> Reader<'a> {
         let n = self.count(what, 1)?;
         let start = self.pos;
         let b = self.take(n, what)?;
-        std::str::from_utf8(b).map(str::to_owned).map_err(|_| DecodeError {
-            offset: self.base + start,
-            kind: DecodeErrorKind::BadUtf8,
-        })
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError {
+                offset: self.base + start,
+                kind: DecodeErrorKind::BadUtf8,
+            })
     }
 
     pub(crate) fn key_type(&mut self) -> Result<KeyType, DecodeError> {
@@ -214,7 +220,10 @@ impl<'a> Reader<'a> {
             TAG_BOOL => Ok(KeyType::Bool),
             b => {
                 self.pos -= 1;
-                Err(self.err(DecodeErrorKind::BadByte { what: "map key type", byte: b }))
+                Err(self.err(DecodeErrorKind::BadByte {
+                    what: "map key type",
+                    byte: b,
+                }))
             }
         }
     }

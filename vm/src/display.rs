@@ -25,7 +25,11 @@ pub fn format_float(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // `{:e}` gives the shortest round-trip digits: "d.ddde<exp>".
     let sci = format!("{x:e}");
@@ -50,7 +54,11 @@ pub fn format_float(x: f64) -> String {
         format!("{sign}{body}")
     } else {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{first}{frac}e{esign}{:02}", exp.abs())
     }
@@ -97,7 +105,11 @@ fn write_value(out: &mut String, heap: &Heap, v: Value, nested: bool, path: &mut
             }
         }
         Tag::Array | Tag::Map => {
-            let (open, close) = if v.tag() == Tag::Array { ('[', ']') } else { ('{', '}') };
+            let (open, close) = if v.tag() == Tag::Array {
+                ('[', ']')
+            } else {
+                ('{', '}')
+            };
             if path.contains(&v.obj()) {
                 let _ = write!(out, "{open}...{close}");
                 return;

@@ -51,11 +51,14 @@ pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::format_float;
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
 pub use interp::{Config, ExecStats, Instance, LinkError, MAX_STACK_SLOTS};
-pub use module::{DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos};
+pub use module::{
+    DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,
+};
 pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
 pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
 pub use value::{Tag, Value};
 pub use verify::{
-    Cmp, Const, MAX_LOCALS, MAX_STACK, Op, VerifiedFunc, VerifiedModule, VerifyError, VerifyErrorKind, VerifyErrors, verify,
+    Cmp, Const, MAX_LOCALS, MAX_STACK, Op, VerifiedFunc, VerifiedModule, VerifyError,
+    VerifyErrorKind, VerifyErrors, verify,
 };

@@ -21,7 +21,8 @@ use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
 
 /// The closure type of a native function.
-pub type NativeFn = dyn Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync;
+pub type NativeFn =
+    dyn Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync;
 
 /// A named native function with its signature.
 #[derive(Clone)]
@@ -63,7 +64,13 @@ impl Linker {
 
     /// Defines (or replaces) `name` with signature `ty` and a one-line
     /// description that help texts show.
-    pub fn define_with_doc<F>(&mut self, name: &str, ty: FuncType, doc: &str, func: F) -> &mut Linker
+    pub fn define_with_doc<F>(
+        &mut self,
+        name: &str,
+        ty: FuncType,
+        doc: &str,
+        func: F,
+    ) -> &mut Linker
     where
         F: Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync + 'static,
     {
@@ -106,13 +113,19 @@ pub struct NativeCtx<'a> {
 fn oom(heap: &Heap) -> Trap {
     Trap::new(
         TrapCode::OutOfMemory,
-        format!("out of memory: heap limit of {} bytes exceeded", heap.limit()),
+        format!(
+            "out of memory: heap limit of {} bytes exceeded",
+            heap.limit()
+        ),
     )
 }
 
 impl NativeCtx<'_> {
     fn alloc(&mut self, tag: Tag, obj: Object) -> Result<Value, Trap> {
-        let v = self.heap.alloc(tag, obj, &self.roots).map_err(|OutOfMemory| oom(self.heap))?;
+        let v = self
+            .heap
+            .alloc(tag, obj, &self.roots)
+            .map_err(|OutOfMemory| oom(self.heap))?;
         self.heap.scratch.push(v);
         Ok(v)
     }
@@ -140,7 +153,12 @@ impl NativeCtx<'_> {
     /// When `v` is not a string (the verifier rules this out for arguments
     /// declared `str`).
     pub fn str(&self, v: Value) -> &str {
-        assert_eq!(v.tag(), Tag::Str, "NativeCtx::str on a {}", v.tag().type_name());
+        assert_eq!(
+            v.tag(),
+            Tag::Str,
+            "NativeCtx::str on a {}",
+            v.tag().type_name()
+        );
         self.heap.str(v)
     }
 
@@ -166,7 +184,10 @@ impl NativeCtx<'_> {
     ///
     /// When `v` is not an array.
     pub fn array_len(&self, v: Value) -> usize {
-        self.heap.get(v.obj()).array_len().expect("NativeCtx::array_len on a non-array")
+        self.heap
+            .get(v.obj())
+            .array_len()
+            .expect("NativeCtx::array_len on a non-array")
     }
 
     /// The element type of an array value.

@@ -111,13 +111,19 @@ impl Trap {
     /// A `type error: expected X, found Y` trap.
     #[cold]
     pub fn type_error(expected: impl fmt::Display, found: impl fmt::Display) -> Trap {
-        Trap::new(TrapCode::TypeError, format!("type error: expected {expected}, found {found}"))
+        Trap::new(
+            TrapCode::TypeError,
+            format!("type error: expected {expected}, found {found}"),
+        )
     }
 
     /// An `index I out of bounds for length N` trap.
     #[cold]
     pub fn index(i: i64, len: usize) -> Trap {
-        Trap::new(TrapCode::IndexOutOfBounds, format!("index {i} out of bounds for length {len}"))
+        Trap::new(
+            TrapCode::IndexOutOfBounds,
+            format!("index {i} out of bounds for length {len}"),
+        )
     }
 
     /// An invalid-argument trap.

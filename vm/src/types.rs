@@ -173,7 +173,10 @@ mod tests {
 
     #[test]
     fn display_forms() {
-        assert_eq!(Type::map(KeyType::Str, Type::array(Type::Int)).to_string(), "map<str,array<int>>");
+        assert_eq!(
+            Type::map(KeyType::Str, Type::array(Type::Int)).to_string(),
+            "map<str,array<int>>"
+        );
         let sig = FuncType::new(vec![Type::Int, Type::Str], Some(Type::Bool));
         assert_eq!(sig.to_string(), "(int, str) -> bool");
         assert_eq!(Type::Var(0).to_string(), "T");

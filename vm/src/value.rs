@@ -73,12 +73,18 @@ pub struct Value {
 
 impl Value {
     /// `nil`.
-    pub const NIL: Value = Value { tag: Tag::Nil, bits: 0 };
+    pub const NIL: Value = Value {
+        tag: Tag::Nil,
+        bits: 0,
+    };
 
     /// An int value.
     #[inline]
     pub fn int(v: i64) -> Value {
-        Value { tag: Tag::Int, bits: v as u64 }
+        Value {
+            tag: Tag::Int,
+            bits: v as u64,
+        }
     }
 
     /// A float value.

@@ -127,7 +127,12 @@ impl Heap {
     /// Allocates `obj`, returning a value tagged `tag` that refers to it.
     /// For objects whose size is only known after building them; large
     /// objects should [`Heap::charge`] first and use [`Heap::insert_charged`].
-    pub(crate) fn alloc(&mut self, tag: Tag, obj: Object, roots: &[&[Value]]) -> Result<Value, OutOfMemory> {
+    pub(crate) fn alloc(
+        &mut self,
+        tag: Tag,
+        obj: Object,
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
         let size = obj.size();
         self.charge(size, roots)?;
         Ok(self.insert_charged(tag, obj, size))
@@ -154,7 +159,12 @@ impl Heap {
     }
 
     /// Charges `delta` more bytes to object `index` (before growing it).
-    pub(crate) fn grow(&mut self, index: u32, delta: usize, roots: &[&[Value]]) -> Result<(), OutOfMemory> {
+    pub(crate) fn grow(
+        &mut self,
+        index: u32,
+        delta: usize,
+        roots: &[&[Value]],
+    ) -> Result<(), OutOfMemory> {
         self.charge(delta, roots)?;
         self.slots[index as usize].size += delta;
         Ok(())
@@ -252,7 +262,12 @@ impl Heap {
     /// up and every reference inside a live object names a live object.
     #[cfg(test)]
     pub(crate) fn check(&self) {
-        let total: usize = self.slots.iter().filter(|s| s.obj.is_some()).map(|s| s.size).sum();
+        let total: usize = self
+            .slots
+            .iter()
+            .filter(|s| s.obj.is_some())
+            .map(|s| s.size)
+            .sum();
         assert_eq!(total, self.live_bytes, "live byte count drifted");
         for s in self.slots.iter().filter_map(|s| s.obj.as_ref()) {
             let refs: Vec<Value> = match s {
@@ -261,7 +276,11 @@ impl Heap {
                 _ => vec![],
             };
             for v in refs.into_iter().filter(|v| v.tag.is_object()) {
-                assert!(self.slots[v.obj() as usize].obj.is_some(), "reference to freed object {}", v.obj());
+                assert!(
+                    self.slots[v.obj() as usize].obj.is_some(),
+                    "reference to freed object {}",
+                    v.obj()
+                );
             }
         }
     }

@@ -70,7 +70,12 @@ impl MapKey {
 impl KeyRef<'_> {
     /// Bytes charged for one entry with this key.
     pub(crate) fn cost(self) -> usize {
-        MAP_ENTRY_BYTES + if let KeyRef::Str(s) = self { s.len() } else { 0 }
+        MAP_ENTRY_BYTES
+            + if let KeyRef::Str(s) = self {
+                s.len()
+            } else {
+                0
+            }
     }
 
     pub(crate) fn to_owned(self) -> MapKey {

@@ -48,4 +48,3 @@ fn limit_fails_only_after_collecting() {
     assert!(h.alloc(Tag::Str, s(&text), &[]).is_ok());
     h.check();
 }
-

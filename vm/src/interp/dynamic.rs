@@ -28,7 +28,11 @@ fn num(heap: &Heap, v: Value) -> Result<(), Trap> {
 }
 
 fn as_f64(v: Value) -> f64 {
-    if v.tag() == Tag::Int { v.i() as f64 } else { v.f() }
+    if v.tag() == Tag::Int {
+        v.i() as f64
+    } else {
+        v.f()
+    }
 }
 
 #[cold]
@@ -77,7 +81,11 @@ pub(crate) fn arith(heap: &Heap, op: Arith, a: Value, b: Value) -> Result<Value,
 
 pub(crate) fn neg(heap: &Heap, a: Value) -> Result<Value, Trap> {
     num(heap, a)?;
-    Ok(if a.tag() == Tag::Int { Value::int(a.i().wrapping_neg()) } else { Value::float(-a.f()) })
+    Ok(if a.tag() == Tag::Int {
+        Value::int(a.i().wrapping_neg())
+    } else {
+        Value::float(-a.f())
+    })
 }
 
 /// Dynamic equality: numbers by value (int and float compare numerically),
@@ -102,6 +110,9 @@ pub(crate) fn compare(heap: &Heap, a: Value, b: Value) -> Result<Option<Ordering
         _ if is_num(a) && is_num(b) => Ok(as_f64(a).partial_cmp(&as_f64(b))),
         (Tag::Str, _) => Err(Trap::type_error("str", value_type_name(heap, b))),
         _ if is_num(a) => Err(Trap::type_error("int or float", value_type_name(heap, b))),
-        _ => Err(Trap::type_error("int, float or str", value_type_name(heap, a))),
+        _ => Err(Trap::type_error(
+            "int, float or str",
+            value_type_name(heap, a),
+        )),
     }
 }

@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 use crate::heap::{Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory};
 use crate::module::GlobalInit;
-use crate::native::{Linker, NativeCtx, NativeFunc, conforms, key_ref, make_array, map_insert, value_type_name};
+use crate::native::{
+    Linker, NativeCtx, NativeFunc, conforms, key_ref, make_array, map_insert, value_type_name,
+};
 use crate::trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 use crate::types::Type;
 use crate::value::{Tag, Value};
@@ -85,7 +87,9 @@ pub enum LinkError {
         name: String,
     },
     /// An import whose signature differs from the linker's.
-    #[error("import `{name}` has signature {expected} in the module, but the host provides {found}")]
+    #[error(
+        "import `{name}` has signature {expected} in the module, but the host provides {found}"
+    )]
     SignatureMismatch {
         /// The import's name.
         name: String,
@@ -145,13 +149,19 @@ impl Instance {
     ///
     /// Every import the linker lacks or types differently, or running out
     /// of heap while creating string constants.
-    pub fn new(module: Arc<VerifiedModule>, linker: &Linker, config: Config) -> Result<Instance, Vec<LinkError>> {
+    pub fn new(
+        module: Arc<VerifiedModule>,
+        linker: &Linker,
+        config: Config,
+    ) -> Result<Instance, Vec<LinkError>> {
         let m = module.module();
         let mut errors = Vec::new();
         let mut imports = Vec::with_capacity(m.imports.len());
         for im in &m.imports {
             match linker.get(&im.name) {
-                None => errors.push(LinkError::MissingImport { name: im.name.clone() }),
+                None => errors.push(LinkError::MissingImport {
+                    name: im.name.clone(),
+                }),
                 Some(f) if f.ty != im.ty => errors.push(LinkError::SignatureMismatch {
                     name: im.name.clone(),
                     expected: im.ty.to_string(),
@@ -194,9 +204,12 @@ impl Instance {
                         _ => None,
                     };
                     match empty {
-                        Some((tag, obj)) => heap
-                            .alloc(tag, obj, &[&strings, &globals])
-                            .map_err(|OutOfMemory| vec![LinkError::OutOfMemory(config.max_heap_bytes)])?,
+                        Some((tag, obj)) => {
+                            heap.alloc(tag, obj, &[&strings, &globals])
+                                .map_err(|OutOfMemory| {
+                                    vec![LinkError::OutOfMemory(config.max_heap_bytes)]
+                                })?
+                        }
                         None => default_value(ty),
                     }
                 }
@@ -214,7 +227,12 @@ impl Instance {
         let local_defaults: Arc<[Vec<Value>]> = module
             .funcs()
             .iter()
-            .map(|f| f.local_types[f.num_params as usize..].iter().map(default_value).collect())
+            .map(|f| {
+                f.local_types[f.num_params as usize..]
+                    .iter()
+                    .map(default_value)
+                    .collect()
+            })
             .collect();
         Ok(Instance {
             imports: imports.into(),
@@ -287,7 +305,10 @@ impl Instance {
             .ok_or_else(|| Trap::invalid(format!("no function with index {func}")))?;
         let sig = &module.module().funcs[func].ty;
         if args.len() != sig.params.len()
-            || args.iter().zip(&sig.params).any(|(a, t)| !conforms(&self.heap, *a, t))
+            || args
+                .iter()
+                .zip(&sig.params)
+                .any(|(a, t)| !conforms(&self.heap, *a, t))
         {
             return Err(Trap::invalid(format!(
                 "function `{}` expects arguments {}",
@@ -311,7 +332,12 @@ impl Instance {
 
     /// The interpreter loop. Runs `func` whose frame is already set up at
     /// the bottom of `stack`, until it returns.
-    fn run(&mut self, module: &VerifiedModule, stack: &mut Vec<Value>, func: u32) -> Result<Option<Value>, Trap> {
+    fn run(
+        &mut self,
+        module: &VerifiedModule,
+        stack: &mut Vec<Value>,
+        func: u32,
+    ) -> Result<Option<Value>, Trap> {
         let funcs = module.funcs();
         let imports = self.imports.clone();
         let consts = self.consts.clone();
@@ -328,7 +354,10 @@ impl Instance {
         // goes negative. Without a limit it starts so high it never does.
         // One counter serves both fuel and `--stats`, so neither costs a
         // register of its own in the loop.
-        let start_budget: i64 = self.config.fuel.map_or(i64::MAX, |f| i64::try_from(f).unwrap_or(i64::MAX));
+        let start_budget: i64 = self
+            .config
+            .fuel
+            .map_or(i64::MAX, |f| i64::try_from(f).unwrap_or(i64::MAX));
         let mut budget: i64 = start_budget;
         let mut calls: u64 = 0;
 
@@ -444,7 +473,11 @@ impl Instance {
                 Op::MulInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_mul(b.i()))),
                 Op::DivInt | Op::RemInt => {
                     let (a, b) = (stack[sp - 2].i(), stack[sp - 1].i());
-                    let arith = if matches!(op, Op::DivInt) { Arith::Div } else { Arith::Rem };
+                    let arith = if matches!(op, Op::DivInt) {
+                        Arith::Div
+                    } else {
+                        Arith::Rem
+                    };
                     match dynamic::int_arith(arith, a, b) {
                         Ok(r) => {
                             sp -= 1;
@@ -468,8 +501,12 @@ impl Instance {
                 Op::XorInt => binop!(|a: Value, b: Value| Value::int(a.i() ^ b.i())),
                 Op::NotBool => stack[sp - 1] = Value::bool(!stack[sp - 1].b()),
                 Op::NotInt => stack[sp - 1] = Value::int(!stack[sp - 1].i()),
-                Op::Shl => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shl((b.i() & 63) as u32))),
-                Op::Shr => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shr((b.i() & 63) as u32))),
+                Op::Shl => {
+                    binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shl((b.i() & 63) as u32)))
+                }
+                Op::Shr => {
+                    binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shr((b.i() & 63) as u32)))
+                }
                 Op::EqBits => binop!(|a: Value, b: Value| Value::bool(a.bits == b.bits)),
                 Op::NeBits => binop!(|a: Value, b: Value| Value::bool(a.bits != b.bits)),
                 Op::EqFloat => binop!(|a: Value, b: Value| Value::bool(a.f() == b.f())),
@@ -487,9 +524,21 @@ impl Instance {
                     let a = stack[sp - 2];
                     let i = stack[sp - 1].i();
                     let got = match self.heap.get(a.obj()) {
-                        Object::IntArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::int(*x)).ok_or(xs.len()),
-                        Object::FloatArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::float(*x)).ok_or(xs.len()),
-                        Object::ValArray { items, .. } => usize::try_from(i).ok().and_then(|i| items.get(i)).copied().ok_or(items.len()),
+                        Object::IntArray(xs) => usize::try_from(i)
+                            .ok()
+                            .and_then(|i| xs.get(i))
+                            .map(|x| Value::int(*x))
+                            .ok_or(xs.len()),
+                        Object::FloatArray(xs) => usize::try_from(i)
+                            .ok()
+                            .and_then(|i| xs.get(i))
+                            .map(|x| Value::float(*x))
+                            .ok_or(xs.len()),
+                        Object::ValArray { items, .. } => usize::try_from(i)
+                            .ok()
+                            .and_then(|i| items.get(i))
+                            .copied()
+                            .ok_or(items.len()),
                         _ => unreachable!("verified array operand"),
                     };
                     match got {
@@ -617,14 +666,17 @@ impl Instance {
                     ret!('run, rec, Some(v));
                 }
                 Op::AddLocalsTo { a, b, dst } => {
-                    let v = stack[base + a as usize].i().wrapping_add(stack[base + b as usize].i());
+                    let v = stack[base + a as usize]
+                        .i()
+                        .wrapping_add(stack[base + b as usize].i());
                     stack[base + dst as usize] = Value::int(v);
                     pc += 3;
                     budget -= 3;
                 }
                 Op::AddIntStore(x) => {
                     sp -= 2;
-                    stack[base + x as usize] = Value::int(stack[sp].i().wrapping_add(stack[sp + 1].i()));
+                    stack[base + x as usize] =
+                        Value::int(stack[sp].i().wrapping_add(stack[sp + 1].i()));
                     pc += 1;
                     budget -= 1;
                 }
@@ -637,7 +689,11 @@ impl Instance {
                     slot.bits = v as u64;
                     let bound = stack[base + n as usize].i();
                     // `i < n` is the common loop test: a plain compare.
-                    let holds = if cmp == Cmp::Lt { v < bound } else { cmp.eval(v, bound) };
+                    let holds = if cmp == Cmp::Lt {
+                        v < bound
+                    } else {
+                        cmp.eval(v, bound)
+                    };
                     if holds {
                         check_fuel!('run);
                         pc = jump(pc, rel);
@@ -662,8 +718,16 @@ impl Instance {
                     let arr = stack[base + a as usize];
                     let i = stack[base + i as usize].i();
                     let got = match self.heap.get(arr.obj()) {
-                        Object::IntArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::int(*x)).ok_or(xs.len()),
-                        Object::FloatArray(xs) => usize::try_from(i).ok().and_then(|i| xs.get(i)).map(|x| Value::float(*x)).ok_or(xs.len()),
+                        Object::IntArray(xs) => usize::try_from(i)
+                            .ok()
+                            .and_then(|i| xs.get(i))
+                            .map(|x| Value::int(*x))
+                            .ok_or(xs.len()),
+                        Object::FloatArray(xs) => usize::try_from(i)
+                            .ok()
+                            .and_then(|i| xs.get(i))
+                            .map(|x| Value::float(*x))
+                            .ok_or(xs.len()),
                         _ => unreachable!("verified array operand"),
                     };
                     match got {
@@ -730,7 +794,7 @@ impl Instance {
 
         self.stats.instructions += (start_budget - budget) as u64;
         self.stats.calls += calls;
-        let result = outcome.map_err(|mut trap| {
+        outcome.map_err(|mut trap| {
             // Walk every frame record; keep the innermost TRACE_HEAD and the
             // outermost TRACE_TAIL frames of very deep stacks.
             let total = depth + 1;
@@ -752,8 +816,7 @@ impl Instance {
             trap.omitted_frames = total - trace.len();
             trap.backtrace = trace;
             trap
-        });
-        result
+        })
     }
 
     /// The ops that call into the heap, natives or dynamic typing: kept
@@ -778,7 +841,10 @@ impl Instance {
             () => {
                 Trap::new(
                     TrapCode::OutOfMemory,
-                    format!("out of memory: heap limit of {} bytes exceeded", self.heap.limit()),
+                    format!(
+                        "out of memory: heap limit of {} bytes exceeded",
+                        self.heap.limit()
+                    ),
                 )
             };
         }
@@ -830,7 +896,10 @@ impl Instance {
                 stack[sp - 1] = Value::bool(eq == matches!(op, Op::EqAny));
             }
             Op::LtStr | Op::LeStr | Op::GtStr | Op::GeStr => {
-                let ord = self.heap.str(stack[sp - 2]).cmp(self.heap.str(stack[sp - 1]));
+                let ord = self
+                    .heap
+                    .str(stack[sp - 2])
+                    .cmp(self.heap.str(stack[sp - 1]));
                 sp -= 1;
                 stack[sp - 1] = Value::bool(match op {
                     Op::LtStr => ord.is_lt(),
@@ -857,11 +926,14 @@ impl Instance {
                 let x = stack[sp - 1].f();
                 // 2^63 is exactly representable; every float below it
                 // and at or above -2^63 truncates into range.
-                if x.is_nan() || x >= 9_223_372_036_854_775_808.0 || x < -9_223_372_036_854_775_808.0 {
+                if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x) {
                     let what = if x.is_nan() {
                         "nan cannot be converted to int".to_owned()
                     } else {
-                        format!("{} is out of range for int", crate::display::format_float(x))
+                        format!(
+                            "{} is out of range for int",
+                            crate::display::format_float(x)
+                        )
                     };
                     return Err(Trap::invalid(format!("invalid conversion: {what}")));
                 }
@@ -883,7 +955,9 @@ impl Instance {
                 let mut s = String::with_capacity(len);
                 s.push_str(self.heap.str(stack[sp - 2]));
                 s.push_str(self.heap.str(stack[sp - 1]));
-                let v = self.heap.insert_charged(Tag::Str, Object::Str(s.into_boxed_str()), bytes);
+                let v = self
+                    .heap
+                    .insert_charged(Tag::Str, Object::Str(s.into_boxed_str()), bytes);
                 sp -= 1;
                 stack[sp - 1] = v;
             }
@@ -893,7 +967,11 @@ impl Instance {
                 if n < 0 {
                     return Err(Trap::invalid(format!("negative array length {n}")));
                 }
-                let elem_bytes = if matches!(op, Op::ArrayNewVal(_)) { 16 } else { 8 };
+                let elem_bytes = if matches!(op, Op::ArrayNewVal(_)) {
+                    16
+                } else {
+                    8
+                };
                 let bytes = (n as u64)
                     .checked_mul(elem_bytes)
                     .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES as u64))
@@ -930,7 +1008,11 @@ impl Instance {
                 if len == cap {
                     // Grow by doubling, charging the new capacity first.
                     let extra = cap.max(4);
-                    if self.heap.grow(a.obj(), extra * elem_bytes, &roots!()).is_err() {
+                    if self
+                        .heap
+                        .grow(a.obj(), extra * elem_bytes, &roots!())
+                        .is_err()
+                    {
                         return Err(oom!());
                     }
                     match self.heap.get_mut(a.obj()) {
@@ -960,11 +1042,18 @@ impl Instance {
                 };
                 match popped {
                     Some(v) => stack[sp - 1] = v,
-                    None => return Err(Trap::new(TrapCode::IndexOutOfBounds, "pop from empty array")),
+                    None => {
+                        return Err(Trap::new(
+                            TrapCode::IndexOutOfBounds,
+                            "pop from empty array",
+                        ));
+                    }
                 }
             }
             Op::MapNew(t) => {
-                let Type::Map(key, val) = &types[t as usize] else { unreachable!("verified map type") };
+                let Type::Map(key, val) = &types[t as usize] else {
+                    unreachable!("verified map type")
+                };
                 let obj = Object::Map(Box::new(MapObj {
                     key: *key,
                     val: (**val).clone(),
@@ -979,7 +1068,10 @@ impl Instance {
                 }
             }
             Op::MapGet => {
-                let got = map!(stack[sp - 2]).entries.get(&key_ref(&self.heap, stack[sp - 1])).copied();
+                let got = map!(stack[sp - 2])
+                    .entries
+                    .get(&key_ref(&self.heap, stack[sp - 1]))
+                    .copied();
                 match got {
                     Some(v) => {
                         sp -= 1;
@@ -989,13 +1081,18 @@ impl Instance {
                 }
             }
             Op::MapGetOr => {
-                let got = map!(stack[sp - 3]).entries.get(&key_ref(&self.heap, stack[sp - 2])).copied();
+                let got = map!(stack[sp - 3])
+                    .entries
+                    .get(&key_ref(&self.heap, stack[sp - 2]))
+                    .copied();
                 let v = got.unwrap_or(stack[sp - 1]);
                 sp -= 2;
                 stack[sp - 1] = v;
             }
             Op::MapHas => {
-                let has = map!(stack[sp - 2]).entries.contains_key(&key_ref(&self.heap, stack[sp - 1]));
+                let has = map!(stack[sp - 2])
+                    .entries
+                    .contains_key(&key_ref(&self.heap, stack[sp - 1]));
                 sp -= 1;
                 stack[sp - 1] = Value::bool(has);
             }
@@ -1033,24 +1130,28 @@ impl Instance {
                     items.push(match k {
                         MapKey::Int(i) => Value::int(i),
                         MapKey::Bool(b) => Value::bool(b),
-                        MapKey::Str(s) => match self.heap.alloc(Tag::Str, Object::Str(s), &roots!()) {
-                            Ok(v) => {
-                                // Rooted until the array holds it.
-                                self.heap.scratch.push(v);
-                                v
+                        MapKey::Str(s) => {
+                            match self.heap.alloc(Tag::Str, Object::Str(s), &roots!()) {
+                                Ok(v) => {
+                                    // Rooted until the array holds it.
+                                    self.heap.scratch.push(v);
+                                    v
+                                }
+                                Err(OutOfMemory) => {
+                                    failed = true;
+                                    break;
+                                }
                             }
-                            Err(OutOfMemory) => {
-                                failed = true;
-                                break;
-                            }
-                        },
+                        }
                     });
                 }
                 if failed {
                     self.heap.scratch.clear();
                     return Err(oom!());
                 }
-                let arr = self.heap.alloc(Tag::Array, make_array(elem, items), &roots!());
+                let arr = self
+                    .heap
+                    .alloc(Tag::Array, make_array(elem, items), &roots!());
                 self.heap.scratch.clear();
                 match arr {
                     Ok(v) => stack[sp - 1] = v,
@@ -1086,7 +1187,8 @@ impl Instance {
                             format!(
                                 "host function `{}` returned {}, but this call expects {}",
                                 native.name,
-                                r.map(|v| value_type_name(&self.heap, v)).unwrap_or_else(|| "nothing".into()),
+                                r.map(|v| value_type_name(&self.heap, v))
+                                    .unwrap_or_else(|| "nothing".into()),
                                 want.map_or_else(|| "nothing".to_owned(), Type::to_string)
                             ),
                         ));
@@ -1095,7 +1197,10 @@ impl Instance {
                 }
             }
             Op::Trap(i) => {
-                return Err(Trap::new(TrapCode::Explicit, module.module().strings[i as usize].clone()));
+                return Err(Trap::new(
+                    TrapCode::Explicit,
+                    module.module().strings[i as usize].clone(),
+                ));
             }
             _ => unreachable!("the interpreter loop handles {op:?}"),
         }
@@ -1147,7 +1252,10 @@ fn enter(
         if need > MAX_STACK_SLOTS {
             return Err(Trap::new(
                 TrapCode::StackOverflow,
-                format!("stack overflow: value stack limit of {} bytes exceeded", MAX_STACK_SLOTS * 16),
+                format!(
+                    "stack overflow: value stack limit of {} bytes exceeded",
+                    MAX_STACK_SLOTS * 16
+                ),
             ));
         }
         stack.resize(need.max(stack.len() * 2).min(MAX_STACK_SLOTS), Value::NIL);

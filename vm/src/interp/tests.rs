@@ -4,7 +4,14 @@ use crate::module::{Func, Module};
 use crate::types::FuncType;
 use crate::verify::verify;
 
-fn run(params: Vec<Type>, result: Option<Type>, locals: Vec<Type>, code: &[Instr], args: &[Value], config: Config) -> Result<Option<Value>, Trap> {
+fn run(
+    params: Vec<Type>,
+    result: Option<Type>,
+    locals: Vec<Type>,
+    code: &[Instr],
+    args: &[Value],
+    config: Config,
+) -> Result<Option<Value>, Trap> {
     let mut bytes = Vec::new();
     for i in code {
         i.encode(&mut bytes);
@@ -31,16 +38,40 @@ fn i(op: Opcode) -> Instr {
 }
 
 fn int(v: i64) -> Instr {
-    Instr { op: Opcode::PushInt, operand: Operand::Int(v) }
+    Instr {
+        op: Opcode::PushInt,
+        operand: Operand::Int(v),
+    }
 }
 
 #[test]
 fn int_arithmetic_wraps_and_divides_toward_zero() {
-    let r = run(vec![], Some(Type::Int), vec![], &[int(i64::MAX), int(1), i(Opcode::Add), i(Opcode::Ret)], &[], Config::default());
+    let r = run(
+        vec![],
+        Some(Type::Int),
+        vec![],
+        &[int(i64::MAX), int(1), i(Opcode::Add), i(Opcode::Ret)],
+        &[],
+        Config::default(),
+    );
     assert_eq!(r.unwrap().unwrap().as_int(), Some(i64::MIN));
-    let r = run(vec![], Some(Type::Int), vec![], &[int(-7), int(2), i(Opcode::Div), i(Opcode::Ret)], &[], Config::default());
+    let r = run(
+        vec![],
+        Some(Type::Int),
+        vec![],
+        &[int(-7), int(2), i(Opcode::Div), i(Opcode::Ret)],
+        &[],
+        Config::default(),
+    );
     assert_eq!(r.unwrap().unwrap().as_int(), Some(-3));
-    let r = run(vec![], Some(Type::Int), vec![], &[int(1), int(0), i(Opcode::Rem), i(Opcode::Ret)], &[], Config::default());
+    let r = run(
+        vec![],
+        Some(Type::Int),
+        vec![],
+        &[int(1), int(0), i(Opcode::Rem), i(Opcode::Ret)],
+        &[],
+        Config::default(),
+    );
     let t = r.unwrap_err();
     assert_eq!(t.code, TrapCode::DivisionByZero);
     assert_eq!(t.backtrace.len(), 1);
@@ -51,24 +82,56 @@ fn int_arithmetic_wraps_and_divides_toward_zero() {
 fn recursion_hits_the_depth_limit_cleanly() {
     // f(n) = f(n)  (infinite recursion)
     let code = [
-        Instr { op: Opcode::Load, operand: Operand::Local(0) },
-        Instr { op: Opcode::Call, operand: Operand::Func(0) },
+        Instr {
+            op: Opcode::Load,
+            operand: Operand::Local(0),
+        },
+        Instr {
+            op: Opcode::Call,
+            operand: Operand::Func(0),
+        },
         i(Opcode::Ret),
     ];
-    let config = Config { max_call_depth: 1000, ..Config::default() };
-    let t = run(vec![Type::Int], Some(Type::Int), vec![], &code, &[Value::int(1)], config).unwrap_err();
+    let config = Config {
+        max_call_depth: 1000,
+        ..Config::default()
+    };
+    let t = run(
+        vec![Type::Int],
+        Some(Type::Int),
+        vec![],
+        &code,
+        &[Value::int(1)],
+        config,
+    )
+    .unwrap_err();
     assert_eq!(t.code, TrapCode::StackOverflow);
     assert_eq!(t.message, "stack overflow: call depth limit 1000 exceeded");
     assert_eq!(t.backtrace.len() + t.omitted_frames, 1001);
-    assert_eq!(t.backtrace.len(), crate::trap::TRACE_HEAD + crate::trap::TRACE_TAIL);
+    assert_eq!(
+        t.backtrace.len(),
+        crate::trap::TRACE_HEAD + crate::trap::TRACE_TAIL
+    );
 }
 
 #[test]
 fn huge_array_is_out_of_memory_not_an_abort() {
-    let code = [int(1 << 60), int(0), i(Opcode::ArrayNew), i(Opcode::Pop), i(Opcode::Ret)];
-    let config = Config { max_heap_bytes: 1 << 20, ..Config::default() };
+    let code = [
+        int(1 << 60),
+        int(0),
+        i(Opcode::ArrayNew),
+        i(Opcode::Pop),
+        i(Opcode::Ret),
+    ];
+    let config = Config {
+        max_heap_bytes: 1 << 20,
+        ..Config::default()
+    };
     let t = run(vec![], None, vec![], &code, &[], config).unwrap_err();
-    assert_eq!(t.message, format!("out of memory: heap limit of {} bytes exceeded", 1 << 20));
+    assert_eq!(
+        t.message,
+        format!("out of memory: heap limit of {} bytes exceeded", 1 << 20)
+    );
 }
 
 #[test]
@@ -76,10 +139,19 @@ fn gc_stress_keeps_live_objects() {
     // a = array.new 0 ""; loop 100 times: push (concat "x" "y"); ret len
     let code = [
         int(0),
-        Instr { op: Opcode::PushStr, operand: Operand::Str(0) },
+        Instr {
+            op: Opcode::PushStr,
+            operand: Operand::Str(0),
+        },
         i(Opcode::ArrayNew),
-        Instr { op: Opcode::Store, operand: Operand::Local(0) },
-        Instr { op: Opcode::Load, operand: Operand::Local(0) },
+        Instr {
+            op: Opcode::Store,
+            operand: Operand::Local(0),
+        },
+        Instr {
+            op: Opcode::Load,
+            operand: Operand::Local(0),
+        },
         i(Opcode::ArrayLen),
         i(Opcode::Ret),
     ];
@@ -99,7 +171,15 @@ fn gc_stress_keeps_live_objects() {
         ..Module::default()
     };
     let v = Arc::new(verify(m).unwrap());
-    let mut inst = Instance::new(v, &Linker::new(), Config { gc_stress: true, ..Config::default() }).unwrap();
+    let mut inst = Instance::new(
+        v,
+        &Linker::new(),
+        Config {
+            gc_stress: true,
+            ..Config::default()
+        },
+    )
+    .unwrap();
     assert_eq!(inst.call_index(0, &[]).unwrap().unwrap().as_int(), Some(0));
     inst.heap.check();
 }

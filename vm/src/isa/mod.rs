@@ -147,7 +147,10 @@ for_each_op!(define_opcodes);
 impl Opcode {
     /// The opcodes spelled with `mnemonic` (several for `push`).
     pub fn by_mnemonic(mnemonic: &str) -> impl Iterator<Item = Opcode> + '_ {
-        Opcode::ALL.iter().copied().filter(move |op| op.mnemonic() == mnemonic)
+        Opcode::ALL
+            .iter()
+            .copied()
+            .filter(move |op| op.mnemonic() == mnemonic)
     }
 
     /// True for instructions after which control never falls through.
@@ -188,13 +191,20 @@ impl Instr {
             (Operand::Float(v), OperandKind::Float) => out.extend_from_slice(&v.to_le_bytes()),
             (Operand::Bool(b), OperandKind::Bool) => out.push(u8::from(*b)),
             (Operand::Target(t), OperandKind::Target) => out.extend_from_slice(&t.to_le_bytes()),
-            (Operand::Str(i) | Operand::Local(i) | Operand::Global(i) | Operand::Func(i), _) if self.operand.kind() == self.op.operand_kind() => out.uleb(u64::from(*i)),
+            (Operand::Str(i) | Operand::Local(i) | Operand::Global(i) | Operand::Func(i), _)
+                if self.operand.kind() == self.op.operand_kind() =>
+            {
+                out.uleb(u64::from(*i))
+            }
             (Operand::Type(t), OperandKind::Type) => out.ty(t),
             (Operand::MapTypes(k, v), OperandKind::MapTypes) => {
                 out.key_type(*k);
                 out.ty(v);
             }
-            (operand, kind) => panic!("operand {operand:?} does not fit {:?} (expects {kind:?})", self.op),
+            (operand, kind) => panic!(
+                "operand {operand:?} does not fit {:?} (expects {kind:?})",
+                self.op
+            ),
         }
     }
 
@@ -219,7 +229,12 @@ pub(crate) fn decode_instr(r: &mut Reader<'_>) -> Result<Instr, DecodeError> {
         OperandKind::Bool => match r.u8("bool operand")? {
             0 => Operand::Bool(false),
             1 => Operand::Bool(true),
-            b => return Err(r.err(DecodeErrorKind::BadByte { what: "bool operand", byte: b })),
+            b => {
+                return Err(r.err(DecodeErrorKind::BadByte {
+                    what: "bool operand",
+                    byte: b,
+                }));
+            }
         },
         OperandKind::Str => Operand::Str(r.u32("string index")?),
         OperandKind::Local => Operand::Local(r.u32("local index")?),

@@ -28,7 +28,11 @@ fn every_opcode_round_trips_through_bytes() {
         i.encode(&mut code);
         instrs.push(i);
     }
-    let decoded: Vec<Instr> = decode_code(&code, 0).unwrap().into_iter().map(|(_, i)| i).collect();
+    let decoded: Vec<Instr> = decode_code(&code, 0)
+        .unwrap()
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect();
     assert_eq!(decoded, instrs);
 }
 
@@ -69,5 +73,8 @@ fn isa_doc_is_up_to_date() {
         return;
     }
     let have = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(have == want, "spec/isa.md is stale: run `BLESS=1 cargo test -p keel-vm isa_doc`");
+    assert!(
+        have == want,
+        "spec/isa.md is stale: run `BLESS=1 cargo test -p keel-vm isa_doc`"
+    );
 }

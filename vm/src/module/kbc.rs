@@ -127,7 +127,9 @@ impl Module {
     /// strings, or trailing bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Module, DecodeError> {
         let mut r = Reader::new(bytes, 0);
-        let magic = r.take(4, "magic number").map_err(|_| r.err_at(0, DecodeErrorKind::BadMagic))?;
+        let magic = r
+            .take(4, "magic number")
+            .map_err(|_| r.err_at(0, DecodeErrorKind::BadMagic))?;
         if magic != MAGIC {
             return Err(r.err_at(0, DecodeErrorKind::BadMagic));
         }
@@ -143,12 +145,26 @@ impl Module {
         }
         let flags = r.u16_le("flags")?;
         if flags & !FLAG_DEBUG != 0 {
-            return Err(r.err_at(6, DecodeErrorKind::BadByte { what: "flags", byte: flags as u8 }));
+            return Err(r.err_at(
+                6,
+                DecodeErrorKind::BadByte {
+                    what: "flags",
+                    byte: flags as u8,
+                },
+            ));
         }
         let name = match r.u8("module name flag")? {
             0 => None,
             1 => Some(r.string("module name")?),
-            b => return Err(r.err_at(r.pos() - 1, DecodeErrorKind::BadByte { what: "module name flag", byte: b })),
+            b => {
+                return Err(r.err_at(
+                    r.pos() - 1,
+                    DecodeErrorKind::BadByte {
+                        what: "module name flag",
+                        byte: b,
+                    },
+                ));
+            }
         };
         let n = r.count("string", 1)?;
         let mut strings = Vec::with_capacity(n);
@@ -174,7 +190,15 @@ impl Module {
                 INIT_BOOL => match r.u8("global initializer")? {
                     0 => GlobalInit::Bool(false),
                     1 => GlobalInit::Bool(true),
-                    b => return Err(r.err_at(r.pos() - 1, DecodeErrorKind::BadByte { what: "bool", byte: b })),
+                    b => {
+                        return Err(r.err_at(
+                            r.pos() - 1,
+                            DecodeErrorKind::BadByte {
+                                what: "bool",
+                                byte: b,
+                            },
+                        ));
+                    }
                 },
                 INIT_STR => GlobalInit::Str(r.u32("global initializer")?),
                 INIT_NIL => GlobalInit::Nil,
@@ -197,7 +221,15 @@ impl Module {
             let exported = match r.u8("export flag")? {
                 0 => false,
                 1 => true,
-                b => return Err(r.err_at(r.pos() - 1, DecodeErrorKind::BadByte { what: "export flag", byte: b })),
+                b => {
+                    return Err(r.err_at(
+                        r.pos() - 1,
+                        DecodeErrorKind::BadByte {
+                            what: "export flag",
+                            byte: b,
+                        },
+                    ));
+                }
             };
             let ty = read_functype(&mut r)?;
             let nl = r.count("local", 1)?;
@@ -237,9 +269,11 @@ impl Module {
                 let mut prev = 0u32;
                 for _ in 0..n {
                     let delta = r.u32("line table")?;
-                    let off = prev
-                        .checked_add(delta)
-                        .ok_or_else(|| r.err(DecodeErrorKind::BadDebugInfo("line table offset overflows".into())))?;
+                    let off = prev.checked_add(delta).ok_or_else(|| {
+                        r.err(DecodeErrorKind::BadDebugInfo(
+                            "line table offset overflows".into(),
+                        ))
+                    })?;
                     let line = r.u32("line table")?;
                     let col = r.u32("line table")?;
                     lines.push((off, Pos { line, col }));
@@ -252,7 +286,10 @@ impl Module {
                     lines,
                 });
             }
-            Some(DebugInfo { file, funcs: dfuncs })
+            Some(DebugInfo {
+                file,
+                funcs: dfuncs,
+            })
         } else {
             None
         };
@@ -293,7 +330,15 @@ fn read_functype(r: &mut Reader<'_>) -> Result<FuncType, DecodeError> {
     let result = match r.u8("result flag")? {
         0 => None,
         1 => Some(r.ty()?),
-        b => return Err(r.err_at(r.pos() - 1, DecodeErrorKind::BadByte { what: "result flag", byte: b })),
+        b => {
+            return Err(r.err_at(
+                r.pos() - 1,
+                DecodeErrorKind::BadByte {
+                    what: "result flag",
+                    byte: b,
+                },
+            ));
+        }
     };
     Ok(FuncType { params, result })
 }
@@ -355,19 +400,31 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = sample().to_bytes();
         for len in 0..bytes.len() {
-            assert!(Module::from_bytes(&bytes[..len]).is_err(), "prefix of {len} bytes accepted");
+            assert!(
+                Module::from_bytes(&bytes[..len]).is_err(),
+                "prefix of {len} bytes accepted"
+            );
         }
     }
 
     #[test]
     fn bad_magic_version_and_trailing_bytes() {
         let mut bytes = sample().to_bytes();
-        assert_eq!(Module::from_bytes(b"ELF\x7f").unwrap_err().kind, DecodeErrorKind::BadMagic);
+        assert_eq!(
+            Module::from_bytes(b"ELF\x7f").unwrap_err().kind,
+            DecodeErrorKind::BadMagic
+        );
         bytes[4] = 9;
         let e = Module::from_bytes(&bytes).unwrap_err();
-        assert_eq!(e.to_string(), "invalid bytecode at byte 4: unsupported .kbc format version 9 (this build reads version 1)");
+        assert_eq!(
+            e.to_string(),
+            "invalid bytecode at byte 4: unsupported .kbc format version 9 (this build reads version 1)"
+        );
         bytes[4] = 1;
         bytes.push(0);
-        assert!(matches!(Module::from_bytes(&bytes).unwrap_err().kind, DecodeErrorKind::TrailingBytes(1)));
+        assert!(matches!(
+            Module::from_bytes(&bytes).unwrap_err().kind,
+            DecodeErrorKind::TrailingBytes(1)
+        ));
     }
 }

@@ -72,7 +72,11 @@ impl Func {
     /// Type of local `i`, counting parameters first.
     pub fn local_type(&self, i: usize) -> Option<&Type> {
         let np = self.ty.params.len();
-        if i < np { self.ty.params.get(i) } else { self.locals.get(i - np) }
+        if i < np {
+            self.ty.params.get(i)
+        } else {
+            self.locals.get(i - np)
+        }
     }
 
     /// Number of locals including parameters.
@@ -149,7 +153,10 @@ impl Module {
         let i = index as usize;
         match self.funcs.get(i) {
             Some(f) => Some(&f.name),
-            None => self.imports.get(i - self.funcs.len()).map(|im| im.name.as_str()),
+            None => self
+                .imports
+                .get(i - self.funcs.len())
+                .map(|im| im.name.as_str()),
         }
     }
 

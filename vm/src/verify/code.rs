@@ -126,7 +126,10 @@ pub enum Op {
     /// type table for the result type at this call site, with type
     /// variables substituted, or is `u16::MAX` for no result: the
     /// interpreter checks what the native returns against it.
-    CallImport { import: u16, ret: u16 },
+    CallImport {
+        import: u16,
+        ret: u16,
+    },
     /// `ret` from a function without result; the operand is the function's
     /// local count, where its frame record sits (see `interp`).
     Ret(u16),
@@ -147,23 +150,50 @@ pub enum Op {
     IncLocal(u16, i32),
     /// `load a; push k; <cmp>; jmpif/jmpifnot` on ints. `rel` is the jump
     /// target minus this op's index.
-    BrLocalConst { cmp: Cmp, a: u16, k: i16, rel: i16 },
+    BrLocalConst {
+        cmp: Cmp,
+        a: u16,
+        k: i16,
+        rel: i16,
+    },
     /// `load a; load b; <cmp>; jmpif/jmpifnot` on ints; `rel` as above.
-    BrLocalLocal { cmp: Cmp, a: u16, b: u16, rel: i16 },
+    BrLocalLocal {
+        cmp: Cmp,
+        a: u16,
+        b: u16,
+        rel: i16,
+    },
     /// `<cmp>; jmpif/jmpifnot t` on ints.
-    BrCmp { cmp: Cmp, t: u32 },
+    BrCmp {
+        cmp: Cmp,
+        t: u32,
+    },
     /// `load a; ret` from a function with a result (local, record offset).
     RetLocal(u16, u16),
     /// `load a; load b; add; store dst` on ints.
-    AddLocalsTo { a: u16, b: u16, dst: u16 },
+    AddLocalsTo {
+        a: u16,
+        b: u16,
+        dst: u16,
+    },
     /// `add; store x` on ints.
     AddIntStore(u32),
     /// `load i; push k; add; store i; load i; load n; <cmp>; jmpif/jmpifnot t`
     /// on ints: a counted loop's back edge.
     /// Locals below 256 only, so the op stays 8 bytes; `rel` as above.
-    IncBrLocal { cmp: Cmp, k: i8, i: u8, n: u8, rel: i16 },
+    IncBrLocal {
+        cmp: Cmp,
+        k: i8,
+        i: u8,
+        n: u8,
+        rel: i16,
+    },
     /// `load arr; load i; push k; array.set` on `array<int>`.
-    ArraySetIntLocalsConst { arr: u16, i: u16, k: i16 },
+    ArraySetIntLocalsConst {
+        arr: u16,
+        i: u16,
+        k: i16,
+    },
     /// `add; ret` on ints (record offset).
     AddIntRet(u16),
     /// `load arr; load i; array.get` on `array<int>`.

@@ -82,7 +82,9 @@ pub enum VerifyErrorKind {
         ty: String,
     },
     /// V10: `main` has a signature `vmrun` cannot call.
-    #[error("`main` must be `main()` or `main(args: array<str>)`, returning nothing or int; found main{found}")]
+    #[error(
+        "`main` must be `main()` or `main(args: array<str>)`, returning nothing or int; found main{found}"
+    )]
     BadMain {
         /// The signature found.
         found: String,

@@ -88,7 +88,11 @@ pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
     let mut i = 0;
     while i < n {
         let free = |len: usize| i + len <= n && (i + 1..i + len).all(|j| !is_target[j]);
-        let l16 = |l: u32| u16::try_from(l).ok().filter(|&l| int_locals.get(l as usize).copied().unwrap_or(false));
+        let l16 = |l: u32| {
+            u16::try_from(l)
+                .ok()
+                .filter(|&l| int_locals.get(l as usize).copied().unwrap_or(false))
+        };
         // Fused branches store their target relative to the fused op.
         let rel = |t: u32| i16::try_from(i64::from(t) - i as i64).ok();
         let fused: Option<(Op, usize)> = match code[i..] {
@@ -103,53 +107,118 @@ pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
                 j,
                 ..,
             ] if x == y && x == x2 && free(8) && l16(x).is_some() && l16(n).is_some() => {
-                let k = if code[i + 2] == Op::SubInt { k.checked_neg() } else { Some(k) };
+                let k = if code[i + 2] == Op::SubInt {
+                    k.checked_neg()
+                } else {
+                    Some(k)
+                };
                 let branch = Cmp::of(c).and_then(|c| branch(c, j));
-                let small = (k.and_then(|k| i8::try_from(k).ok()), u8::try_from(x), u8::try_from(n));
+                let small = (
+                    k.and_then(|k| i8::try_from(k).ok()),
+                    u8::try_from(x),
+                    u8::try_from(n),
+                );
                 match (small, branch.and_then(|(c, t)| Some((c, rel(t)?)))) {
-                    ((Some(k), Ok(i), Ok(n)), Some((cmp, rel))) => Some((Op::IncBrLocal { cmp, k, i, n, rel }, 8)),
+                    ((Some(k), Ok(i), Ok(n)), Some((cmp, rel))) => {
+                        Some((Op::IncBrLocal { cmp, k, i, n, rel }, 8))
+                    }
                     _ => k.map(|k| (Op::IncLocal(x as u16, k), 4)),
                 }
             }
-            [Op::Load(x), Op::PushSmallInt(k), Op::AddInt | Op::SubInt, Op::Store(y), ..]
-                if x == y && free(4) && l16(x).is_some() =>
-            {
-                let k = if code[i + 2] == Op::SubInt { k.checked_neg() } else { Some(k) };
+            [
+                Op::Load(x),
+                Op::PushSmallInt(k),
+                Op::AddInt | Op::SubInt,
+                Op::Store(y),
+                ..,
+            ] if x == y && free(4) && l16(x).is_some() => {
+                let k = if code[i + 2] == Op::SubInt {
+                    k.checked_neg()
+                } else {
+                    Some(k)
+                };
                 k.map(|k| (Op::IncLocal(x as u16, k), 4))
             }
             [Op::Load(a), Op::PushSmallInt(k), c, j, ..]
-                if free(4) && l16(a).is_some() && Cmp::of(c).is_some() && matches!(j, Op::JmpIf(_) | Op::JmpIfNot(_)) =>
+                if free(4)
+                    && l16(a).is_some()
+                    && Cmp::of(c).is_some()
+                    && matches!(j, Op::JmpIf(_) | Op::JmpIfNot(_)) =>
             {
                 let k = i16::try_from(k).ok();
-                Cmp::of(c)
-                    .and_then(|c| branch(c, j))
-                    .and_then(|(cmp, t)| Some((Op::BrLocalConst { cmp, a: a as u16, k: k?, rel: rel(t)? }, 4)))
+                Cmp::of(c).and_then(|c| branch(c, j)).and_then(|(cmp, t)| {
+                    Some((
+                        Op::BrLocalConst {
+                            cmp,
+                            a: a as u16,
+                            k: k?,
+                            rel: rel(t)?,
+                        },
+                        4,
+                    ))
+                })
             }
-            [Op::Load(a), Op::Load(b), Op::AddInt, Op::Store(d), ..] if free(4) => match (u16::try_from(a), u16::try_from(b), u16::try_from(d)) {
-                (Ok(a), Ok(b), Ok(dst)) => Some((Op::AddLocalsTo { a, b, dst }, 4)),
-                _ => None,
-            },
-            [Op::Load(a), Op::Load(b), Op::PushSmallInt(k), Op::ArraySetInt, ..] if free(4) => {
-                match (u16::try_from(a), u16::try_from(b), i16::try_from(k)) {
-                    (Ok(arr), Ok(i), Ok(k)) => Some((Op::ArraySetIntLocalsConst { arr, i, k }, 4)),
-                    _ => fuse_load_load(code, i, a, b, false),
+            [Op::Load(a), Op::Load(b), Op::AddInt, Op::Store(d), ..] if free(4) => {
+                match (u16::try_from(a), u16::try_from(b), u16::try_from(d)) {
+                    (Ok(a), Ok(b), Ok(dst)) => Some((Op::AddLocalsTo { a, b, dst }, 4)),
+                    _ => None,
                 }
             }
-            [Op::Load(a), Op::Load(b), c, j, ..] if free(4) && l16(a).is_some() && l16(b).is_some() => {
-                match Cmp::of(c).and_then(|c| branch(c, j)).and_then(|(cmp, t)| Some((cmp, rel(t)?))) {
-                    Some((cmp, rel)) => Some((Op::BrLocalLocal { cmp, a: a as u16, b: b as u16, rel }, 4)),
+            [
+                Op::Load(a),
+                Op::Load(b),
+                Op::PushSmallInt(k),
+                Op::ArraySetInt,
+                ..,
+            ] if free(4) => match (u16::try_from(a), u16::try_from(b), i16::try_from(k)) {
+                (Ok(arr), Ok(i), Ok(k)) => Some((Op::ArraySetIntLocalsConst { arr, i, k }, 4)),
+                _ => fuse_load_load(code, i, a, b, false),
+            },
+            [Op::Load(a), Op::Load(b), c, j, ..]
+                if free(4) && l16(a).is_some() && l16(b).is_some() =>
+            {
+                match Cmp::of(c)
+                    .and_then(|c| branch(c, j))
+                    .and_then(|(cmp, t)| Some((cmp, rel(t)?)))
+                {
+                    Some((cmp, rel)) => Some((
+                        Op::BrLocalLocal {
+                            cmp,
+                            a: a as u16,
+                            b: b as u16,
+                            rel,
+                        },
+                        4,
+                    )),
                     None => fuse_load_load(code, i, a, b, free(3)),
                 }
             }
-            [Op::Load(a), Op::PushSmallInt(k), Op::AddInt | Op::SubInt, ..] if free(3) && l16(a).is_some() => {
-                let k = if code[i + 2] == Op::SubInt { k.checked_neg() } else { Some(k) };
+            [
+                Op::Load(a),
+                Op::PushSmallInt(k),
+                Op::AddInt | Op::SubInt,
+                ..,
+            ] if free(3) && l16(a).is_some() => {
+                let k = if code[i + 2] == Op::SubInt {
+                    k.checked_neg()
+                } else {
+                    Some(k)
+                };
                 k.map(|k| (Op::AddLocalConst(a as u16, k), 3))
             }
             // `load x; load arr; load i; array.get`: leave `load x` alone so
             // the array access fuses.
-            [Op::Load(_), Op::Load(_), Op::Load(_), Op::ArrayGetInt | Op::ArrayGetFloat, ..] => None,
+            [
+                Op::Load(_),
+                Op::Load(_),
+                Op::Load(_),
+                Op::ArrayGetInt | Op::ArrayGetFloat,
+                ..,
+            ] => None,
             [Op::Load(a), Op::Load(b), ..] => fuse_load_load(code, i, a, b, free(3)),
-            [Op::Load(a), Op::RetVal(rec), ..] if free(2) => u16::try_from(a).ok().map(|a| (Op::RetLocal(a, rec), 2)),
+            [Op::Load(a), Op::RetVal(rec), ..] if free(2) => {
+                u16::try_from(a).ok().map(|a| (Op::RetLocal(a, rec), 2))
+            }
             [Op::AddInt, Op::Store(x), ..] if free(2) => Some((Op::AddIntStore(x), 2)),
             [Op::AddInt, Op::RetVal(rec), ..] if free(2) => Some((Op::AddIntRet(rec), 2)),
             [c, j, ..] if free(2) => Cmp::of(c)

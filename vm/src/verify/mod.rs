@@ -33,11 +33,11 @@ mod error;
 mod fuse;
 
 pub use code::Op;
-pub use fuse::Cmp;
 pub use error::{VerifyError, VerifyErrorKind, VerifyErrors};
+pub use fuse::Cmp;
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use crate::isa::{self, Instr, Opcode, Operand};
 use crate::module::{GlobalInit, Module};
@@ -114,7 +114,9 @@ impl VerifiedModule {
 
     /// The function containing the op at `pc` in [`VerifiedModule::code`].
     pub fn func_at(&self, pc: usize) -> usize {
-        self.funcs.partition_point(|f| f.start as usize <= pc).saturating_sub(1)
+        self.funcs
+            .partition_point(|f| f.start as usize <= pc)
+            .saturating_sub(1)
     }
 
     /// The type table that `Cast`, `ArrayNewVal` and `MapNew` index.
@@ -313,7 +315,10 @@ impl<'m> Verifier<'m> {
                 self.decl_error(None, format!("global `{}` is declared twice", g.name));
             }
             if g.ty.has_var() {
-                self.decl_error(None, format!("global `{}` has a generic type {}", g.name, g.ty));
+                self.decl_error(
+                    None,
+                    format!("global `{}` has a generic type {}", g.name, g.ty),
+                );
             }
             let ok = match &g.init {
                 GlobalInit::Default => true,
@@ -340,17 +345,32 @@ impl<'m> Verifier<'m> {
             if !ok {
                 self.decl_error(
                     None,
-                    format!("global `{}` of type {} cannot start as {:?}", g.name, g.ty, g.init),
+                    format!(
+                        "global `{}` of type {} cannot start as {:?}",
+                        g.name, g.ty, g.init
+                    ),
                 );
             }
         }
         let mut seen = HashSet::new();
         for (fi, f) in m.funcs.iter().enumerate() {
             if !seen.insert(f.name.as_str()) {
-                self.decl_error(Some(&f.name), format!("function `{}` is defined twice", f.name));
+                self.decl_error(
+                    Some(&f.name),
+                    format!("function `{}` is defined twice", f.name),
+                );
             }
-            if f.ty.params.iter().chain(&f.locals).chain(&f.ty.result).any(Type::has_var) {
-                self.decl_error(Some(&f.name), format!("function `{}` uses a type variable", f.name));
+            if f.ty
+                .params
+                .iter()
+                .chain(&f.locals)
+                .chain(&f.ty.result)
+                .any(Type::has_var)
+            {
+                self.decl_error(
+                    Some(&f.name),
+                    format!("function `{}` uses a type variable", f.name),
+                );
             }
             if f.name == "main" {
                 let params_ok = f.ty.params.is_empty() || f.ty.params == [Type::array(Type::Str)];
@@ -375,14 +395,25 @@ impl<'m> Verifier<'m> {
         let fail = |offset: Option<u32>, kind: VerifyErrorKind| VerifyError {
             func: Some(func.name.clone()),
             offset,
-            pos: offset.and_then(|o| m.func_debug(fi).and_then(|d| d.pos_at(o))).or_else(|| m.func_debug(fi).map(|d| d.pos)),
+            pos: offset
+                .and_then(|o| m.func_debug(fi).and_then(|d| d.pos_at(o)))
+                .or_else(|| m.func_debug(fi).map(|d| d.pos)),
             kind,
         };
         if func.num_locals() > MAX_LOCALS {
-            return Err(fail(None, VerifyErrorKind::LimitExceeded { what: "number of locals", limit: MAX_LOCALS }));
+            return Err(fail(
+                None,
+                VerifyErrorKind::LimitExceeded {
+                    what: "number of locals",
+                    limit: MAX_LOCALS,
+                },
+            ));
         }
         let instrs = isa::decode_code(&func.code, 0).map_err(|e| {
-            fail(Some(e.offset as u32), VerifyErrorKind::Decode(e.kind.to_string()))
+            fail(
+                Some(e.offset as u32),
+                VerifyErrorKind::Decode(e.kind.to_string()),
+            )
         })?;
         let n = instrs.len();
         if n == 0 {
@@ -396,7 +427,10 @@ impl<'m> Verifier<'m> {
         let target_index = |off: u32, at: u32| -> Result<u32, VerifyError> {
             match index_of.get(off as usize) {
                 Some(&i) if i != u32::MAX => Ok(i),
-                _ => Err(fail(Some(at), VerifyErrorKind::BadJumpTarget { target: off })),
+                _ => Err(fail(
+                    Some(at),
+                    VerifyErrorKind::BadJumpTarget { target: off },
+                )),
             }
         };
         // Leaders: entry, jump targets, and instructions after a branch.
@@ -445,7 +479,9 @@ impl<'m> Verifier<'m> {
 
         while let Some(Reverse(start)) = work.pop() {
             queued[start as usize] = false;
-            let mut st = entry[start as usize].clone().expect("queued blocks have a state");
+            let mut st = entry[start as usize]
+                .clone()
+                .expect("queued blocks have a state");
             let mut i = start as usize;
             loop {
                 let (off, ins) = &instrs[i];
@@ -465,7 +501,13 @@ impl<'m> Verifier<'m> {
                 code[i] = op;
                 max_depth = max_depth.max(stacks.depth(st.stack));
                 if max_depth > MAX_STACK {
-                    return Err(fail(Some(*off), VerifyErrorKind::LimitExceeded { what: "operand stack depth", limit: MAX_STACK }));
+                    return Err(fail(
+                        Some(*off),
+                        VerifyErrorKind::LimitExceeded {
+                            what: "operand stack depth",
+                            limit: MAX_STACK,
+                        },
+                    ));
                 }
                 // Successors.
                 let mut join = |to: usize, st: &State| -> Result<(), VerifyError> {
@@ -551,7 +593,10 @@ impl<'m> Verifier<'m> {
         let i = index as usize;
         match m.funcs.get(i) {
             Some(f) => Some((&f.name, &f.ty)),
-            None => m.imports.get(i - m.funcs.len()).map(|im| (im.name.as_str(), &im.ty)),
+            None => m
+                .imports
+                .get(i - m.funcs.len())
+                .map(|im| (im.name.as_str(), &im.ty)),
         }
     }
 }
@@ -608,7 +653,11 @@ impl InstrCx<'_, '_> {
         VerifyErrorKind::TypeMismatch {
             instr: op.mnemonic(),
             expected: expected.to_owned(),
-            found: found.iter().map(|t| self.ty(*t).to_string()).collect::<Vec<_>>().join(", "),
+            found: found
+                .iter()
+                .map(|t| self.ty(*t).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 
@@ -631,7 +680,12 @@ impl InstrCx<'_, '_> {
         }
     }
 
-    fn map_parts(&mut self, op: Opcode, map: TypeId, rest: &[TypeId]) -> StepResult<(TypeId, TypeId)> {
+    fn map_parts(
+        &mut self,
+        op: Opcode,
+        map: TypeId,
+        rest: &[TypeId],
+    ) -> StepResult<(TypeId, TypeId)> {
         match self.ty(map).clone() {
             Type::Map(k, v) => Ok((self.intern(&k.to_type()), self.intern(&v))),
             _ => {
@@ -719,7 +773,9 @@ impl InstrCx<'_, '_> {
 
     fn check_value_type(ty: &Type) -> StepResult<()> {
         if ty.has_var() {
-            return Err(VerifyErrorKind::BadDeclaration(format!("type {ty} in code uses a type variable")));
+            return Err(VerifyErrorKind::BadDeclaration(format!(
+                "type {ty} in code uses a type variable"
+            )));
         }
         Ok(())
     }
@@ -792,7 +848,8 @@ impl InstrCx<'_, '_> {
                 let i = Self::range("local", *l, self.local_types.len())?;
                 let [a] = self.pop_n::<1>(op)?;
                 if !Self::accepts(self.local_tids[i], a) {
-                    let expected = format!("{} (local `{}`)", self.local_types[i], self.local_name(i));
+                    let expected =
+                        format!("{} (local `{}`)", self.local_types[i], self.local_name(i));
                     return Err(self.mismatch(op, &expected, &[a]));
                 }
                 let bit = self.ref_bit[i];
@@ -812,7 +869,11 @@ impl InstrCx<'_, '_> {
                 let t = self.intern(&self.v.module.globals[i].ty.clone());
                 let [a] = self.pop_n::<1>(op)?;
                 if !Self::accepts(t, a) {
-                    let expected = format!("{} (global `{}`)", self.ty(t), self.v.module.globals[i].name);
+                    let expected = format!(
+                        "{} (global `{}`)",
+                        self.ty(t),
+                        self.v.module.globals[i].name
+                    );
                     return Err(self.mismatch(op, &expected, &[a]));
                 }
                 Op::GStore(*g)
@@ -905,7 +966,12 @@ impl InstrCx<'_, '_> {
                 let elem = self.ty(fill).clone();
                 let arr = self.intern(&Type::array(elem));
                 self.push(arr);
-                Self::by_elem(fill, Op::ArrayNewInt, Op::ArrayNewFloat, Op::ArrayNewVal(fill))
+                Self::by_elem(
+                    fill,
+                    Op::ArrayNewInt,
+                    Op::ArrayNewFloat,
+                    Op::ArrayNewVal(fill),
+                )
             }
             (_, O::ArrayGet) => {
                 let [a, i] = self.pop_n::<2>(op)?;
@@ -1006,7 +1072,11 @@ impl InstrCx<'_, '_> {
                     return Err(self.mismatch(op, "bool", &[c]));
                 }
                 let t = self.targets[self.index];
-                if op == O::JmpIf { Op::JmpIf(t) } else { Op::JmpIfNot(t) }
+                if op == O::JmpIf {
+                    Op::JmpIf(t)
+                } else {
+                    Op::JmpIfNot(t)
+                }
             }
             (Operand::Func(f), O::Call) => self.call(*f)?,
             (_, O::Ret) => {
@@ -1020,13 +1090,26 @@ impl InstrCx<'_, '_> {
                 };
                 if !ok {
                     return Err(VerifyErrorKind::BadReturn {
-                        expected: self.func.result.as_ref().map(Type::to_string).unwrap_or_default(),
-                        found: found.iter().map(|t| self.ty(*t).to_string()).collect::<Vec<_>>().join(", "),
+                        expected: self
+                            .func
+                            .result
+                            .as_ref()
+                            .map(Type::to_string)
+                            .unwrap_or_default(),
+                        found: found
+                            .iter()
+                            .map(|t| self.ty(*t).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     });
                 }
                 // MAX_LOCALS keeps the count within u16.
                 let rec = self.local_types.len() as u16;
-                if self.func.result.is_some() { Op::RetVal(rec) } else { Op::Ret(rec) }
+                if self.func.result.is_some() {
+                    Op::RetVal(rec)
+                } else {
+                    Op::Ret(rec)
+                }
             }
             (Operand::Str(i), O::Trap) => {
                 Self::range("string constant", *i, self.v.module.strings.len())?;
@@ -1035,7 +1118,10 @@ impl InstrCx<'_, '_> {
             // The decoder builds operands from the opcode's kind, so no other
             // combination can reach here; treat one as undecodable anyway.
             (operand, _) => {
-                return Err(VerifyErrorKind::Decode(format!("operand {operand:?} does not fit `{}`", op.mnemonic())));
+                return Err(VerifyErrorKind::Decode(format!(
+                    "operand {operand:?} does not fit `{}`",
+                    op.mnemonic()
+                )));
             }
         })
     }
@@ -1074,8 +1160,17 @@ impl InstrCx<'_, '_> {
         if !ok {
             return Err(VerifyErrorKind::CallMismatch {
                 callee: name.to_owned(),
-                expected: sig.params.iter().map(Type::to_string).collect::<Vec<_>>().join(", "),
-                found: args.iter().map(|t| self.ty(*t).to_string()).collect::<Vec<_>>().join(", "),
+                expected: sig
+                    .params
+                    .iter()
+                    .map(Type::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                found: args
+                    .iter()
+                    .map(|t| self.ty(*t).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         for _ in 0..np {
@@ -1086,17 +1181,21 @@ impl InstrCx<'_, '_> {
             let r = substitute(r, &binds);
             let rid = self.intern(&r);
             self.push(rid);
-            ret = u16::try_from(rid)
-                .ok()
-                .filter(|r| *r != u16::MAX)
-                .ok_or(VerifyErrorKind::LimitExceeded { what: "number of distinct types", limit: u16::MAX as usize - 1 })?;
+            ret = u16::try_from(rid).ok().filter(|r| *r != u16::MAX).ok_or(
+                VerifyErrorKind::LimitExceeded {
+                    what: "number of distinct types",
+                    limit: u16::MAX as usize - 1,
+                },
+            )?;
         }
         let nf = m.funcs.len() as u32;
         if index < nf {
             return Ok(Op::Call(index));
         }
-        let import = u16::try_from(index - nf)
-            .map_err(|_| VerifyErrorKind::LimitExceeded { what: "number of imports", limit: u16::MAX as usize + 1 })?;
+        let import = u16::try_from(index - nf).map_err(|_| VerifyErrorKind::LimitExceeded {
+            what: "number of imports",
+            limit: u16::MAX as usize + 1,
+        })?;
         Ok(Op::CallImport { import, ret })
     }
 }

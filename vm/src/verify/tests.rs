@@ -2,7 +2,12 @@ use super::*;
 use crate::isa::{Instr, Opcode, Operand};
 use crate::module::Func;
 
-fn module_with(params: Vec<Type>, result: Option<Type>, locals: Vec<Type>, code: &[Instr]) -> Module {
+fn module_with(
+    params: Vec<Type>,
+    result: Option<Type>,
+    locals: Vec<Type>,
+    code: &[Instr],
+) -> Module {
     let mut bytes = Vec::new();
     for i in code {
         i.encode(&mut bytes);
@@ -37,22 +42,45 @@ fn specializes_int_add() {
         vec![Type::Int],
         Some(Type::Int),
         vec![],
-        &[with(Opcode::Load, Operand::Local(0)), with(Opcode::PushInt, Operand::Int(1)), op(Opcode::Add), op(Opcode::Ret)],
+        &[
+            with(Opcode::Load, Operand::Local(0)),
+            with(Opcode::PushInt, Operand::Int(1)),
+            op(Opcode::Add),
+            op(Opcode::Ret),
+        ],
     );
     let v = verify(m).unwrap();
-    assert_eq!(v.func_code(0), [Op::AddLocalConst(0, 1), Op::PushSmallInt(1), Op::AddInt, Op::RetVal(1)]);
+    assert_eq!(
+        v.func_code(0),
+        [
+            Op::AddLocalConst(0, 1),
+            Op::PushSmallInt(1),
+            Op::AddInt,
+            Op::RetVal(1)
+        ]
+    );
     assert_eq!(v.funcs()[0].max_stack, 2);
 }
 
 #[test]
 fn rejects_each_structural_rule() {
-    let bad_target = module_with(vec![], None, vec![], &[with(Opcode::Jmp, Operand::Target(1)), op(Opcode::Ret)]);
+    let bad_target = module_with(
+        vec![],
+        None,
+        vec![],
+        &[with(Opcode::Jmp, Operand::Target(1)), op(Opcode::Ret)],
+    );
     assert_eq!(rule_of(bad_target), "bad_jump_target");
     let falls = module_with(vec![], None, vec![], &[op(Opcode::Nop)]);
     assert_eq!(rule_of(falls), "falls_off_end");
     let underflow = module_with(vec![], None, vec![], &[op(Opcode::Pop), op(Opcode::Ret)]);
     assert_eq!(rule_of(underflow), "stack_underflow");
-    let local = module_with(vec![], None, vec![], &[with(Opcode::Load, Operand::Local(3)), op(Opcode::Ret)]);
+    let local = module_with(
+        vec![],
+        None,
+        vec![],
+        &[with(Opcode::Load, Operand::Local(3)), op(Opcode::Ret)],
+    );
     assert_eq!(rule_of(local), "index_out_of_range");
 }
 
@@ -68,7 +96,10 @@ fn rejects_mismatched_join_and_accepts_matching_one() {
     // offsets: push 0 (2 bytes), jmpif 2 (5 bytes), push 7 (2 bytes), ret 9
     let mut code = code.to_vec();
     code[1] = with(Opcode::JmpIf, Operand::Target(9));
-    assert_eq!(rule_of(module_with(vec![], None, vec![], &code)), "stack_mismatch");
+    assert_eq!(
+        rule_of(module_with(vec![], None, vec![], &code)),
+        "stack_mismatch"
+    );
     code[2] = op(Opcode::Nop);
     code[1] = with(Opcode::JmpIf, Operand::Target(8));
     assert!(verify(module_with(vec![], None, vec![], &code)).is_ok());
@@ -89,7 +120,8 @@ fn definite_assignment_intersects_paths() {
             code.insert(1, with(Opcode::Store, Operand::Local(0)));
         }
         let target = if store_on_both { target + 4 } else { target };
-        code[if store_on_both { jmp_at + 2 } else { jmp_at }] = with(Opcode::JmpIf, Operand::Target(target as u32));
+        code[if store_on_both { jmp_at + 2 } else { jmp_at }] =
+            with(Opcode::JmpIf, Operand::Target(target as u32));
         code.push(with(Opcode::Load, Operand::Local(0)));
         code.push(op(Opcode::Pop));
         code.push(op(Opcode::Ret));
