@@ -13,7 +13,7 @@ local max_depth = math.max(min_depth + 2, n)
 io.write("stretch tree of depth ", max_depth + 1, "\t check: ", check(make(max_depth + 1)), "\n")
 local long_lived = make(max_depth)
 for depth = min_depth, max_depth, 2 do
-  local iters = 1 << (max_depth - depth + min_depth)
+  local iters = math.floor(2 ^ (max_depth - depth + min_depth))
   local sum = 0
   for _ = 1, iters do sum = sum + check(make(depth)) end
   io.write(iters, "\t trees of depth ", depth, "\t check: ", sum, "\n")

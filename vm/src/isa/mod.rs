@@ -99,7 +99,7 @@ impl Operand {
 }
 
 macro_rules! define_opcodes {
-    ($($code:literal $name:ident $mn:literal $kind:ident $effect:literal $doc:literal;)*) => {
+    ($($code:literal $name:ident $mn:literal $kind:ident $effect:literal $doc:literal $traps:literal;)*) => {
         /// A bytecode opcode. Generated from the table in `isa/ops.rs`.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
         #[repr(u8)]
@@ -137,6 +137,11 @@ macro_rules! define_opcodes {
             /// One-line description.
             pub fn summary(self) -> &'static str {
                 match self { $(Opcode::$name => $doc,)* }
+            }
+
+            /// The traps the instruction can raise (empty when none).
+            pub fn traps(self) -> &'static str {
+                match self { $(Opcode::$name => $traps,)* }
             }
         }
     };
@@ -273,9 +278,11 @@ pub fn render_isa_markdown() -> String {
         "# Keel instruction set\n\n\
          <!-- Generated from vm/src/isa/ops.rs by `BLESS=1 cargo test -p keel-vm isa_doc`. Do not edit. -->\n\n\
          Stack effects use Forth notation: `( before -- after )`, top of stack on the right.\n\
-         The opcode byte is followed by the operand encoding of its kind (see `kbc.md`).\n\n\
-         | opcode | mnemonic | operand | stack effect | description |\n\
-         |---|---|---|---|---|\n",
+         The opcode byte is followed by the operand encoding of its kind (see `kbc.md`).\n\
+         Which typed form each generic instruction takes is decided by the verifier (see\n\
+         `verifier.md`); trap messages are listed in `semantics.md`.\n\n\
+         | opcode | mnemonic | operand | stack effect | description | traps |\n\
+         |---|---|---|---|---|---|\n",
     );
     for op in Opcode::ALL {
         let operand = match op.operand_kind() {
@@ -293,12 +300,13 @@ pub fn render_isa_markdown() -> String {
             OperandKind::MapTypes => "key type, value type",
         };
         s.push_str(&format!(
-            "| `0x{:02x}` | `{}` | {} | `{}` | {} |\n",
+            "| `0x{:02x}` | `{}` | {} | `{}` | {} | {} |\n",
             *op as u8,
             op.mnemonic(),
             operand,
             op.stack_effect(),
-            op.summary().replace('|', "\\|")
+            op.summary().replace('|', "\\|"),
+            op.traps()
         ));
     }
     s
