@@ -146,8 +146,8 @@ fn run_under_limits(v: keel_vm::VerifiedModule, lib: &keel_vm::Linker) {
     let config = keel_vm::Config {
         max_call_depth: 200,
         max_heap_bytes: 8 << 20,
-        gc_stress: false,
         fuel: Some(200_000),
+        ..keel_vm::Config::default()
     };
     let v = std::sync::Arc::new(v);
     let Ok(mut inst) = keel_vm::Instance::new(v.clone(), lib, config) else {

@@ -44,6 +44,7 @@ pub struct Config {
     /// fixed header per object (default 2 GiB).
     pub max_heap_bytes: usize,
     /// Collect garbage at every allocation (slow; finds rooting bugs).
+    /// Defaults to on when the crate's `gc-stress` feature is enabled.
     pub gc_stress: bool,
     /// Instruction budget per call into the instance; `None` for no limit
     /// (the default). Checked at calls and taken backward jumps (fused
@@ -58,7 +59,7 @@ impl Default for Config {
         Config {
             max_call_depth: 100_000,
             max_heap_bytes: 2 << 30,
-            gc_stress: false,
+            gc_stress: cfg!(feature = "gc-stress"),
             fuel: None,
         }
     }
