@@ -38,5 +38,6 @@ pub fn run_main(module: &Arc<VerifiedModule>, lib: &Linker, args: &[&str]) {
     let main = module.module().func_index("main").expect("has main");
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let arr = inst.new_str_array(&args).expect("args fit");
-    inst.call_index(main, &[arr]).expect("runs without trapping");
+    inst.call_index(main, &[arr])
+        .expect("runs without trapping");
 }

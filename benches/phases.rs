@@ -11,7 +11,9 @@ fn assemble_phase(c: &mut Criterion) {
     let mut g = c.benchmark_group("assemble");
     for path in ["examples/nbody.kasm", "examples/word_count.kasm"] {
         let src = source(path);
-        g.bench_function(path, |b| b.iter(|| keel_assembler::assemble(black_box(&src), path, &lib).unwrap()));
+        g.bench_function(path, |b| {
+            b.iter(|| keel_assembler::assemble(black_box(&src), path, &lib).unwrap())
+        });
     }
     g.finish();
 }
@@ -22,7 +24,9 @@ fn verify_phase(c: &mut Criterion) {
     for path in ["examples/nbody.kasm", "examples/word_count.kasm"] {
         let bytes = assemble(path, &lib).to_bytes();
         g.bench_function(format!("decode+verify {path}"), |b| {
-            b.iter(|| keel_vm::verify(keel_vm::Module::from_bytes(black_box(&bytes)).unwrap()).unwrap())
+            b.iter(|| {
+                keel_vm::verify(keel_vm::Module::from_bytes(black_box(&bytes)).unwrap()).unwrap()
+            })
         });
     }
     g.finish();

@@ -154,12 +154,26 @@ fn limits_are_enforced() {
     // V13: more than MAX_STACK operands.
     let mut code = vec![with(Opcode::PushInt, Operand::Int(1)); MAX_STACK + 1];
     code.push(op(Opcode::Ret));
-    assert_eq!(rule_of(module_with(vec![], None, vec![], &code)), "limit_exceeded");
+    assert_eq!(
+        rule_of(module_with(vec![], None, vec![], &code)),
+        "limit_exceeded"
+    );
     // V13: more than MAX_LOCALS locals.
     let locals = vec![Type::Int; MAX_LOCALS + 1];
-    assert_eq!(rule_of(module_with(vec![], None, locals, &[op(Opcode::Ret)])), "limit_exceeded");
+    assert_eq!(
+        rule_of(module_with(vec![], None, locals, &[op(Opcode::Ret)])),
+        "limit_exceeded"
+    );
     // Exactly at the local limit is fine.
-    assert!(verify(module_with(vec![], None, vec![Type::Int; MAX_LOCALS], &[op(Opcode::Ret)])).is_ok());
+    assert!(
+        verify(module_with(
+            vec![],
+            None,
+            vec![Type::Int; MAX_LOCALS],
+            &[op(Opcode::Ret)]
+        ))
+        .is_ok()
+    );
 }
 
 #[test]
@@ -167,7 +181,12 @@ fn main_signature_is_checked() {
     let mut m = module_with(vec![Type::Int], None, vec![], &[op(Opcode::Ret)]);
     m.funcs[0].name = "main".into();
     assert_eq!(rule_of(m), "bad_main");
-    let mut m = module_with(vec![Type::array(Type::Str)], Some(Type::Int), vec![], &[with(Opcode::PushInt, Operand::Int(0)), op(Opcode::Ret)]);
+    let mut m = module_with(
+        vec![Type::array(Type::Str)],
+        Some(Type::Int),
+        vec![],
+        &[with(Opcode::PushInt, Operand::Int(0)), op(Opcode::Ret)],
+    );
     m.funcs[0].name = "main".into();
     assert!(verify(m).is_ok());
 }
@@ -175,7 +194,15 @@ fn main_signature_is_checked() {
 #[test]
 fn unreachable_code_is_not_type_checked_but_must_decode() {
     // ret; add  -- the add would underflow, but no path reaches it.
-    assert!(verify(module_with(vec![], None, vec![], &[op(Opcode::Ret), op(Opcode::Add)])).is_ok());
+    assert!(
+        verify(module_with(
+            vec![],
+            None,
+            vec![],
+            &[op(Opcode::Ret), op(Opcode::Add)]
+        ))
+        .is_ok()
+    );
     let mut m = module_with(vec![], None, vec![], &[op(Opcode::Ret)]);
     m.funcs[0].code.push(0xee);
     assert_eq!(rule_of(m), "decode");
