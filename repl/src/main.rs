@@ -55,6 +55,12 @@ enum Command {
         #[arg(long)]
         strip: bool,
     },
+    /// List what a module needs from outside (host functions and library
+    /// capabilities) and the flags that grant it.
+    Caps {
+        /// A .kasm or .kbc file.
+        file: PathBuf,
+    },
     /// Print a module as assembly that re-assembles to the same bytecode.
     Dis {
         /// A .kbc or .kasm file.
@@ -84,6 +90,24 @@ struct RunArgs {
     /// instructions (checked at calls and backward jumps).
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
+    /// Wall-clock limit for the run, such as `500ms` or `2s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<(std::time::Duration, String)>,
+    /// Grant `fs.read` and `fs.list` under DIR (repeatable).
+    #[arg(long, value_name = "DIR")]
+    allow_read: Vec<PathBuf>,
+    /// Grant `fs.write` under DIR (repeatable).
+    #[arg(long, value_name = "DIR")]
+    allow_write: Vec<PathBuf>,
+    /// Grant `env.get`.
+    #[arg(long)]
+    allow_env: bool,
+    /// Grant `time.now_ms`.
+    #[arg(long)]
+    allow_time: bool,
+    /// Seed of `rand.int` (default fixed, so runs reproduce).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// The program: a .kasm or .kbc file.
     #[arg(required = true)]
     file: Option<PathBuf>,
@@ -106,6 +130,26 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is not a size (use bytes, or a number with K, M or G)"))
 }
 
+/// `500ms`, `2s`, `1.5s`, `3m`: the duration and how the user wrote it.
+fn parse_duration(s: &str) -> Result<(std::time::Duration, String), String> {
+    let bad =
+        || format!("`{s}` is not a duration (use a number with ms, s or m, such as 500ms or 2s)");
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|i| s.split_at(i))
+        .ok_or_else(bad)?;
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    std::time::Duration::try_from_secs_f64(secs)
+        .map(|d| (d, s.to_owned()))
+        .map_err(|_| bad())
+}
+
 /// The streams `vmrun` grants: buffered stdout, stdin.
 struct Streams {
     out: Arc<Mutex<BufWriter<std::io::Stdout>>>,
@@ -117,7 +161,19 @@ impl Streams {
     }
 }
 
-fn library() -> (Linker, Streams) {
+/// What a run is granted beyond stdout and stdin.
+#[derive(Default)]
+struct Grants {
+    read: Vec<PathBuf>,
+    write: Vec<PathBuf>,
+    env: bool,
+    time: bool,
+    seed: Option<u64>,
+}
+
+/// The library `vmrun` links: core, io (stdout/stdin), `rand`, and the
+/// capabilities in `grants`.
+fn library_with(grants: &Grants) -> (Linker, Streams) {
     let out = Arc::new(Mutex::new(BufWriter::with_capacity(
         1 << 16,
         std::io::stdout(),
@@ -132,7 +188,38 @@ fn library() -> (Linker, Streams) {
         },
     );
     keel_stdlib::install_core(&mut linker);
+    keel_stdlib::install_rand(
+        &mut linker,
+        grants.seed.unwrap_or(keel_stdlib::DEFAULT_SEED),
+    );
+    if !grants.read.is_empty() {
+        keel_stdlib::install_fs_read(&mut linker, &grants.read);
+    }
+    if !grants.write.is_empty() {
+        keel_stdlib::install_fs_write(&mut linker, &grants.write);
+    }
+    if grants.env {
+        keel_stdlib::install_env(&mut linker);
+    }
+    if grants.time {
+        keel_stdlib::install_time(&mut linker);
+    }
     (linker, Streams { out })
+}
+
+/// Every library function, granted or not: what the assembler resolves
+/// calls against and what `caps` reports on. Granting happens at
+/// instantiation, so a program that uses an ungranted capability still
+/// assembles and then fails with a message naming the flag.
+fn library() -> (Linker, Streams) {
+    let all = Grants {
+        read: vec![PathBuf::from(".")],
+        write: vec![PathBuf::from(".")],
+        env: true,
+        time: true,
+        seed: None,
+    };
+    library_with(&all)
 }
 
 fn fail(e: LoadError) -> ExitCode {
@@ -159,7 +246,61 @@ fn main() -> ExitCode {
             strip,
         }) => asm(&file, output, strip),
         Some(Command::Dis { file, verified }) => dis(&file, verified),
+        Some(Command::Caps { file }) => caps(&file),
     }
+}
+
+fn caps(file: &Path) -> ExitCode {
+    let (catalog, _) = library();
+    let (module, _, file_name) = match load(file, &catalog).and_then(verify_loaded) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let (plain, _) = library_with(&Grants::default());
+    let mut flags: Vec<&str> = Vec::new();
+    let mut host = Vec::new();
+    let mut lines = Vec::new();
+    for im in &module.module().imports {
+        if let Some(cap) = keel_stdlib::capability_of(&im.name) {
+            lines.push(format!(
+                "  {}{}  needs {} ({})",
+                im.name, im.ty, cap.flag, cap.grants
+            ));
+            if !flags.contains(&cap.flag) {
+                flags.push(cap.flag);
+            }
+        } else if plain.get(&im.name).is_some() {
+            let note = match im.name.as_str() {
+                "print" | "write" => "writes stdout, granted by vmrun",
+                "io.read_line" => "reads stdin, granted by vmrun",
+                _ => "pure, always available",
+            };
+            lines.push(format!("  {}{}  {note}", im.name, im.ty));
+        } else {
+            host.push(format!(
+                "  {}{}  a host function: vmrun does not provide it",
+                im.name, im.ty
+            ));
+        }
+    }
+    println!("{file_name} calls:");
+    if lines.is_empty() && host.is_empty() {
+        println!("  nothing outside itself");
+    }
+    for l in lines.iter().chain(&host) {
+        println!("{l}");
+    }
+    if host.is_empty() {
+        let mut cmd = String::from("vmrun");
+        for f in &flags {
+            cmd.push(' ');
+            cmd.push_str(f);
+        }
+        println!("run it with the least privilege: {cmd} {file_name}");
+    } else {
+        println!("it cannot run under vmrun: it needs functions only an embedding host provides");
+    }
+    ExitCode::SUCCESS
 }
 
 fn check(file: &Path) -> ExitCode {
@@ -239,8 +380,16 @@ fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: no program given (usage: vmrun FILE [ARGS...])");
         return ExitCode::from(EXIT_INVALID);
     };
-    let (linker, streams) = library();
-    let (module, _source, file_name) = match load(&file, &linker).and_then(verify_loaded) {
+    let (catalog, _) = library();
+    let grants = Grants {
+        read: args.allow_read.clone(),
+        write: args.allow_write.clone(),
+        env: args.allow_env,
+        time: args.allow_time,
+        seed: args.seed,
+    };
+    let (linker, streams) = library_with(&grants);
+    let (module, _source, file_name) = match load(&file, &catalog).and_then(verify_loaded) {
         Ok(v) => v,
         Err(e) => return fail(e),
     };
@@ -264,11 +413,40 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(i) => i,
         Err(errors) => {
             for e in errors {
-                eprintln!("error: {e}");
+                match &e {
+                    keel_vm::LinkError::MissingImport { name } => {
+                        match keel_stdlib::capability_of(name) {
+                            Some(cap) => eprintln!(
+                                "error: `{name}` needs a capability this run was not granted: add {} to {}",
+                                cap.flag, cap.grants
+                            ),
+                            None => eprintln!("error: {e}"),
+                        }
+                    }
+                    _ => eprintln!("error: {e}"),
+                }
             }
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    // A timeout is an interrupt from a watchdog thread; the run notices it
+    // within a fraction of a millisecond.
+    let done = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    if let Some((limit, spelled)) = &args.timeout {
+        let handle = instance.interrupt_handle();
+        let (limit, reason) = (*limit, format!("timeout of {spelled} exceeded"));
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let (lock, cv) = &*done;
+            let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let (finished, _) = cv
+                .wait_timeout_while(guard, limit, |finished| !*finished)
+                .unwrap_or_else(|p| p.into_inner());
+            if !*finished {
+                handle.interrupt_with(reason);
+            }
+        });
+    }
     let result = if wants_args {
         instance
             .new_str_array(&args.args)
@@ -276,6 +454,11 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         instance.call_index(main_index, &[])
     };
+    {
+        let (lock, cv) = &*done;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+    }
     streams.flush();
     let code = match result {
         Ok(v) => ExitCode::from(v.and_then(|v| v.as_int()).map_or(0, |c| c as u8)),

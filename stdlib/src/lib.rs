@@ -6,6 +6,10 @@
 //! - [`install_io`]: `print`, `write` and `io.read_line`, bound to the
 //!   output and input the host grants. Without it a module that prints
 //!   fails to link, so output is a capability like any other.
+//! - [`install_rand`]: `rand.int`, pure and seeded so runs reproduce.
+//! - Capabilities ([`CAPABILITIES`]): `fs.read`/`fs.list`, `fs.write`,
+//!   `env.get`, `time.now_ms`, each installed only when granted, with file
+//!   access confined to granted directories.
 //!
 //! ```
 //! use keel_vm::Linker;
@@ -18,9 +22,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod caps;
 mod core;
 mod io;
 
+pub use crate::caps::{
+    CAPABILITIES, Capability, DEFAULT_SEED, capability_of, install_env, install_fs_read,
+    install_fs_write, install_rand, install_time,
+};
 pub use crate::core::install_core;
 pub use crate::io::{Io, install_io};
 
@@ -56,6 +65,11 @@ mod tests {
         let mut linker = Linker::new();
         install_io(&mut linker, Io::null());
         install_core(&mut linker);
+        install_rand(&mut linker, DEFAULT_SEED);
+        install_fs_read(&mut linker, &[]);
+        install_fs_write(&mut linker, &[]);
+        install_env(&mut linker);
+        install_time(&mut linker);
         let want = render_reference(&linker);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/stdlib.md");
         if std::env::var_os("BLESS").is_some() {

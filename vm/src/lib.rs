@@ -50,7 +50,7 @@ mod verify;
 pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::format_float;
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
-pub use interp::{Config, ExecStats, Instance, LinkError, MAX_STACK_SLOTS};
+pub use interp::{Config, ExecStats, Instance, InterruptHandle, LinkError, MAX_STACK_SLOTS};
 pub use module::{
     DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,
 };

@@ -46,11 +46,13 @@ pub struct Config {
     /// Collect garbage at every allocation (slow; finds rooting bugs).
     /// Defaults to on when the crate's `gc-stress` feature is enabled.
     pub gc_stress: bool,
-    /// Instruction budget per call into the instance; `None` for no limit
-    /// (the default). Checked at calls and taken backward jumps (fused
-    /// compare-and-branch ops check on every taken branch), so a run stops
-    /// with `out of fuel` within one loop iteration of the budget, at the
-    /// same point on every run of the same input.
+    /// The instance's initial fuel: how many instructions it may execute
+    /// over all calls, `None` for no limit (the default). The host reads and
+    /// refills it with [`Instance::fuel`], [`Instance::set_fuel`] and
+    /// [`Instance::add_fuel`]. Checked at calls and taken backward jumps
+    /// (fused compare-and-branch ops check on every taken branch), so a run
+    /// stops with `out of fuel` within one loop iteration of the budget, at
+    /// the same point on every run of the same input.
     pub fuel: Option<u64>,
 }
 
@@ -104,6 +106,45 @@ pub enum LinkError {
     OutOfMemory(usize),
 }
 
+/// Instructions the interpreter runs between looks at the interrupt flag
+/// and the fuel tank (at most: the look happens at the next call or taken
+/// backward jump after the chunk is spent).
+const CHUNK: i64 = 1 << 16;
+
+/// Shared state of an [`InterruptHandle`].
+#[derive(Debug, Default)]
+struct InterruptState {
+    raised: std::sync::atomic::AtomicBool,
+    reason: std::sync::Mutex<Option<String>>,
+}
+
+/// Stops a running instance from any thread: the run ends with an
+/// `interrupted` trap within one instruction chunk (well under a
+/// millisecond of interpretation). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct InterruptHandle(Arc<InterruptState>);
+
+impl InterruptHandle {
+    /// Interrupts the current (or next) run; its trap message is
+    /// `interrupted`.
+    pub fn interrupt(&self) {
+        self.interrupt_because(None);
+    }
+
+    /// Interrupts with a reason: the trap message is `interrupted: REASON`
+    /// (for example `interrupted: timeout of 2s exceeded`).
+    pub fn interrupt_with(&self, reason: impl Into<String>) {
+        self.interrupt_because(Some(reason.into()));
+    }
+
+    fn interrupt_because(&self, reason: Option<String>) {
+        *self.0.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+        self.0
+            .raised
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// The frame record of a suspended caller: where to resume (an index into
 /// the module-wide code) and its frame base, packed into a `nil` slot.
 #[inline(always)]
@@ -132,6 +173,9 @@ pub struct Instance {
     stack: Vec<Value>,
     config: Config,
     stats: ExecStats,
+    /// Remaining fuel; `None` for unlimited.
+    fuel: Option<u64>,
+    interrupt: InterruptHandle,
 }
 
 fn default_value(ty: &Type) -> Value {
@@ -243,8 +287,10 @@ impl Instance {
             globals,
             strings,
             stack: Vec::new(),
+            fuel: config.fuel,
             config,
             stats: ExecStats::default(),
+            interrupt: InterruptHandle(Arc::new(InterruptState::default())),
             module,
         })
     }
@@ -257,6 +303,81 @@ impl Instance {
     /// Execution counters so far.
     pub fn stats(&self) -> ExecStats {
         self.stats
+    }
+
+    /// Remaining fuel (`None`: unlimited).
+    pub fn fuel(&self) -> Option<u64> {
+        self.fuel
+    }
+
+    /// Sets the remaining fuel (`None`: unlimited).
+    pub fn set_fuel(&mut self, fuel: Option<u64>) {
+        self.fuel = fuel;
+    }
+
+    /// Adds fuel (no effect when fuel is unlimited).
+    pub fn add_fuel(&mut self, more: u64) {
+        if let Some(f) = &mut self.fuel {
+            *f = f.saturating_add(more);
+        }
+    }
+
+    /// A handle that interrupts this instance's runs from any thread.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
+    }
+
+    /// The next budget chunk: up to [`CHUNK`] instructions of the remaining
+    /// fuel.
+    fn next_chunk(&self) -> i64 {
+        self.fuel.map_or(CHUNK, |f| (f as i64).clamp(0, CHUNK))
+    }
+
+    /// Charges a spent chunk (`chunk - budget` instructions) to the fuel
+    /// tank and the counters.
+    fn charge_chunk(&mut self, chunk: i64, budget: i64) {
+        let used = (chunk - budget).max(0) as u64;
+        self.stats.instructions += used;
+        if let Some(f) = &mut self.fuel {
+            *f = f.saturating_sub(used);
+        }
+    }
+
+    /// Called when the budget chunk runs out at a check point: looks at the
+    /// interrupt flag and the fuel tank, then starts the next chunk.
+    #[cold]
+    #[inline(never)]
+    fn refuel(&mut self, chunk: &mut i64, budget: &mut i64) -> Result<(), Trap> {
+        self.charge_chunk(*chunk, *budget);
+        if self
+            .interrupt
+            .0
+            .raised
+            .swap(false, std::sync::atomic::Ordering::Acquire)
+        {
+            let reason = self
+                .interrupt
+                .0
+                .reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            let message = match reason {
+                Some(r) => format!("interrupted: {r}"),
+                None => "interrupted".to_owned(),
+            };
+            *chunk = 0;
+            *budget = 0;
+            return Err(Trap::new(TrapCode::Interrupted, message));
+        }
+        if self.fuel == Some(0) {
+            *chunk = 0;
+            *budget = 0;
+            return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+        }
+        *chunk = self.next_chunk();
+        *budget = *chunk;
+        Ok(())
     }
 
     /// Heap counters so far.
@@ -351,15 +472,14 @@ impl Instance {
         // ends the run.
         let mut sp = funcs[func as usize].num_locals as usize + 1;
         let mut pc = funcs[func as usize].start as usize;
-        // Counts down one per instruction; the run is out of fuel once it
-        // goes negative. Without a limit it starts so high it never does.
-        // One counter serves both fuel and `--stats`, so neither costs a
-        // register of its own in the loop.
-        let start_budget: i64 = self
-            .config
-            .fuel
-            .map_or(i64::MAX, |f| i64::try_from(f).unwrap_or(i64::MAX));
-        let mut budget: i64 = start_budget;
+        // Counts down one per instruction through a chunk of at most CHUNK
+        // instructions; when it goes negative, the next check point (a call
+        // or taken backward jump) charges the chunk to the fuel tank, looks
+        // at the interrupt flag and starts the next chunk. One counter
+        // serves fuel, interrupts and `--stats`, so the loop pays a single
+        // decrement and compare for all three.
+        let mut chunk: i64 = self.next_chunk();
+        let mut budget: i64 = chunk;
         let mut calls: u64 = 0;
 
         macro_rules! binop {
@@ -387,12 +507,14 @@ impl Instance {
                 }
             }};
         }
-        // Stops the run when the instruction budget is spent. Used at calls
-        // and backward jumps: every loop and every recursion passes one.
+        // At calls and backward jumps (every loop and every recursion passes
+        // one): when the chunk is spent, refuel or stop the run.
         macro_rules! check_fuel {
             ($run:lifetime) => {
                 if budget < 0 {
-                    break $run Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+                    if let Err(t) = self.refuel(&mut chunk, &mut budget) {
+                        break $run Err(t);
+                    }
                 }
             };
         }
@@ -793,7 +915,7 @@ impl Instance {
             }
         };
 
-        self.stats.instructions += (start_budget - budget) as u64;
+        self.charge_chunk(chunk, budget);
         self.stats.calls += calls;
         outcome.map_err(|mut trap| {
             // Walk every frame record; keep the innermost TRACE_HEAD and the

@@ -183,3 +183,76 @@ fn gc_stress_keeps_live_objects() {
     assert_eq!(inst.call_index(0, &[]).unwrap().unwrap().as_int(), Some(0));
     inst.heap.check();
 }
+
+fn spin_instance(config: Config) -> Instance {
+    // f(): loop forever
+    let mut bytes = Vec::new();
+    Instr {
+        op: Opcode::Jmp,
+        operand: Operand::Target(0),
+    }
+    .encode(&mut bytes);
+    let m = Module {
+        funcs: vec![Func {
+            name: "f".into(),
+            ty: FuncType::new(vec![], None),
+            locals: vec![],
+            exported: true,
+            code: bytes,
+        }],
+        ..Module::default()
+    };
+    Instance::new(Arc::new(verify(m).unwrap()), &Linker::new(), config).unwrap()
+}
+
+#[test]
+fn fuel_is_instance_state_that_the_host_reads_and_refills() {
+    let mut inst = spin_instance(Config {
+        fuel: Some(50_000),
+        ..Config::default()
+    });
+    let t = inst.call_index(0, &[]).unwrap_err();
+    assert_eq!(t.code, TrapCode::OutOfFuel);
+    assert_eq!(inst.fuel(), Some(0));
+    let used = inst.stats().instructions;
+    assert!((50_000..50_010).contains(&used), "used {used}");
+    // Out of fuel stays out of fuel until the host adds some.
+    assert_eq!(
+        inst.call_index(0, &[]).unwrap_err().code,
+        TrapCode::OutOfFuel
+    );
+    inst.add_fuel(1_000);
+    assert_eq!(
+        inst.call_index(0, &[]).unwrap_err().code,
+        TrapCode::OutOfFuel
+    );
+    assert_eq!(inst.fuel(), Some(0));
+    // Same input, same fuel: deterministic.
+    let mut again = spin_instance(Config {
+        fuel: Some(50_000),
+        ..Config::default()
+    });
+    let _ = again.call_index(0, &[]);
+    assert_eq!(again.stats().instructions, used);
+}
+
+#[test]
+fn interrupt_from_another_thread_stops_a_runaway_loop() {
+    let mut inst = spin_instance(Config::default());
+    let handle = inst.interrupt_handle();
+    let t0 = std::time::Instant::now();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        handle.interrupt_with("host said stop");
+    });
+    let t = inst.call_index(0, &[]).unwrap_err();
+    stopper.join().unwrap();
+    assert_eq!(t.code, TrapCode::Interrupted);
+    assert_eq!(t.message, "interrupted: host said stop");
+    // Not a timing assertion: just report how long it took.
+    eprintln!("interrupted after {:?}", t0.elapsed());
+    // The flag is consumed: the instance can run again (and be stopped again).
+    let handle = inst.interrupt_handle();
+    handle.interrupt();
+    assert_eq!(inst.call_index(0, &[]).unwrap_err().message, "interrupted");
+}
