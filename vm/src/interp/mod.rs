@@ -343,12 +343,14 @@ impl Instance {
         }
     }
 
-    /// Called when the budget chunk runs out at a check point: looks at the
-    /// interrupt flag and the fuel tank, then starts the next chunk.
+    /// Called when the budget chunk runs out at a check point: charges the
+    /// spent chunk, looks at the interrupt flag and the fuel tank, and
+    /// returns the next chunk. (By value: taking the loop's counters by
+    /// reference would force them out of registers.)
     #[cold]
     #[inline(never)]
-    fn refuel(&mut self, chunk: &mut i64, budget: &mut i64) -> Result<(), Trap> {
-        self.charge_chunk(*chunk, *budget);
+    fn refuel(&mut self, chunk: i64, budget: i64) -> Result<i64, Trap> {
+        self.charge_chunk(chunk, budget);
         if self
             .interrupt
             .0
@@ -366,18 +368,12 @@ impl Instance {
                 Some(r) => format!("interrupted: {r}"),
                 None => "interrupted".to_owned(),
             };
-            *chunk = 0;
-            *budget = 0;
             return Err(Trap::new(TrapCode::Interrupted, message));
         }
         if self.fuel == Some(0) {
-            *chunk = 0;
-            *budget = 0;
             return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
         }
-        *chunk = self.next_chunk();
-        *budget = *chunk;
-        Ok(())
+        Ok(self.next_chunk())
     }
 
     /// Heap counters so far.
@@ -512,8 +508,17 @@ impl Instance {
         macro_rules! check_fuel {
             ($run:lifetime) => {
                 if budget < 0 {
-                    if let Err(t) = self.refuel(&mut chunk, &mut budget) {
-                        break $run Err(t);
+                    match self.refuel(chunk, budget) {
+                        Ok(next) => {
+                            chunk = next;
+                            budget = next;
+                        }
+                        Err(t) => {
+                            // Already charged: nothing left to count.
+                            chunk = 0;
+                            budget = 0;
+                            break $run Err(t);
+                        }
                     }
                 }
             };
