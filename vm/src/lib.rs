@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod api;
 mod bytes;
 mod display;
 mod heap;
@@ -47,6 +48,7 @@ mod types;
 mod value;
 mod verify;
 
+pub use api::{CallError, FromVal, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
 pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::format_float;
 pub use heap::{GcStats, MIN_GC_THRESHOLD};

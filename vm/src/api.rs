@@ -1,0 +1,527 @@
+//! The host-facing side of an instance: owned values that cross the
+//! boundary ([`Val`]), calls of exported functions by name with checked
+//! arguments, and typed host functions registered from plain closures.
+//!
+//! Values cross by copy: strings, arrays and maps are converted deeply in
+//! both directions, so the host never holds a reference into the heap and a
+//! value it holds can never dangle or keep garbage alive.
+
+use std::fmt;
+
+use crate::heap::{MapKey, MapObj, Object};
+use crate::interp::Instance;
+use crate::native::{Linker, NativeCtx, make_array, map_insert};
+use crate::trap::{Trap, TrapCode};
+use crate::types::{FuncType, KeyType, Type};
+use crate::value::{Tag, Value};
+
+/// Deepest container nesting converted to or from a [`Val`].
+pub const MAX_VAL_DEPTH: usize = 64;
+
+/// A Keel value owned by the host.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    /// `nil`.
+    Nil,
+    /// An int.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A bool.
+    Bool(bool),
+    /// A string.
+    Str(String),
+    /// An array with its element type.
+    Array(Type, Vec<Val>),
+    /// A map with its key and value types, entries in order.
+    Map(KeyType, Type, Vec<(Val, Val)>),
+}
+
+impl Val {
+    /// The value's type (`any` for nil).
+    pub fn ty(&self) -> Type {
+        match self {
+            Val::Nil => Type::Any,
+            Val::Int(_) => Type::Int,
+            Val::Float(_) => Type::Float,
+            Val::Bool(_) => Type::Bool,
+            Val::Str(_) => Type::Str,
+            Val::Array(e, _) => Type::array(e.clone()),
+            Val::Map(k, v, _) => Type::map(*k, v.clone()),
+        }
+    }
+
+    /// Whether the value may be passed where `ty` is expected.
+    pub fn fits(&self, ty: &Type) -> bool {
+        *ty == Type::Any || self.ty() == *ty
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::Int(v)
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::Float(v)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Val {
+        Val::Bool(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::Str(v.to_owned())
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::Str(v)
+    }
+}
+
+/// Why a host's call into an instance failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No function of that name.
+    #[error("no function named `{0}`")]
+    UnknownFunction(String),
+    /// The function exists but is not exported.
+    #[error("function `{0}` is not exported")]
+    NotExported(String),
+    /// Wrong number of arguments.
+    #[error("function `{name}` takes {expected} argument(s), found {found}")]
+    ArgCount {
+        /// The function.
+        name: String,
+        /// Its parameter count.
+        expected: usize,
+        /// Arguments given.
+        found: usize,
+    },
+    /// An argument of the wrong type.
+    #[error("argument {index} of `{name}`: expected {expected}, found {found}")]
+    ArgType {
+        /// The function.
+        name: String,
+        /// Which argument, from 0.
+        index: usize,
+        /// The parameter type.
+        expected: String,
+        /// The argument's type.
+        found: String,
+    },
+    /// The call ran and trapped.
+    #[error("{0}")]
+    Trap(Trap),
+}
+
+impl Instance {
+    /// Calls the exported function `name` with `args`. Arguments are
+    /// checked against its signature first: calling an unknown or
+    /// unexported function, or with wrong arguments, is an error, never a
+    /// panic. After a trap the instance stays usable.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError`]: a bad name or arguments, or the trap the call raised.
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Option<Val>, CallError> {
+        let module = self.module().clone();
+        let m = module.module();
+        let index = m
+            .func_index(name)
+            .ok_or_else(|| CallError::UnknownFunction(name.to_owned()))?;
+        let f = &m.funcs[index];
+        if !f.exported {
+            return Err(CallError::NotExported(name.to_owned()));
+        }
+        if args.len() != f.ty.params.len() {
+            return Err(CallError::ArgCount {
+                name: name.to_owned(),
+                expected: f.ty.params.len(),
+                found: args.len(),
+            });
+        }
+        for (index, (a, p)) in args.iter().zip(&f.ty.params).enumerate() {
+            if !a.fits(p) {
+                return Err(CallError::ArgType {
+                    name: name.to_owned(),
+                    index,
+                    expected: p.to_string(),
+                    found: a.ty().to_string(),
+                });
+            }
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            let v = self.import_val(a, 0).map_err(CallError::Trap)?;
+            // Rooted until the call has them on its stack.
+            self.heap.scratch.push(v);
+            values.push(v);
+        }
+        let result = self.call_index(index, &values).map_err(CallError::Trap)?;
+        Ok(result.map(|v| self.export_val(v, 0)))
+    }
+
+    /// Typed convenience over [`Instance::call`]:
+    /// `instance.call_typed::<i64>("fib", &[30.into()])`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call`], plus a type error when the result is not a `R`.
+    pub fn call_typed<R: FromVal>(&mut self, name: &str, args: &[Val]) -> Result<R, CallError> {
+        let v = self.call(name, args)?.unwrap_or(Val::Nil);
+        R::from_val(v).map_err(|found| CallError::Trap(Trap::type_error(R::type_name(), found)))
+    }
+
+    /// Copies a host value into the heap.
+    fn import_val(&mut self, v: &Val, depth: usize) -> Result<Value, Trap> {
+        if depth > MAX_VAL_DEPTH {
+            return Err(Trap::invalid("value nested too deeply"));
+        }
+        Ok(match v {
+            Val::Nil => Value::NIL,
+            Val::Int(i) => Value::int(*i),
+            Val::Float(f) => Value::float(*f),
+            Val::Bool(b) => Value::bool(*b),
+            Val::Str(s) => self.alloc_rooted(Tag::Str, Object::Str(s.as_str().into()))?,
+            Val::Array(elem, items) => {
+                let mut vals = Vec::with_capacity(items.len());
+                for it in items {
+                    if !it.fits(elem) {
+                        return Err(Trap::type_error(elem, it.ty()));
+                    }
+                    let x = self.import_val(it, depth + 1)?;
+                    self.heap.scratch.push(x);
+                    vals.push(x);
+                }
+                self.alloc_rooted(Tag::Array, make_array(elem.clone(), vals))?
+            }
+            Val::Map(k, vt, entries) => {
+                let m = self.alloc_rooted(
+                    Tag::Map,
+                    Object::Map(Box::new(MapObj {
+                        key: *k,
+                        val: vt.clone(),
+                        entries: Default::default(),
+                    })),
+                )?;
+                for (key, val) in entries {
+                    let key = match (k, key) {
+                        (KeyType::Int, Val::Int(i)) => MapKey::Int(*i),
+                        (KeyType::Bool, Val::Bool(b)) => MapKey::Bool(*b),
+                        (KeyType::Str, Val::Str(s)) => MapKey::Str(s.as_str().into()),
+                        _ => return Err(Trap::type_error(k, key.ty())),
+                    };
+                    if !val.fits(vt) {
+                        return Err(Trap::type_error(vt, val.ty()));
+                    }
+                    let x = self.import_val(val, depth + 1)?;
+                    self.heap.scratch.push(x);
+                    let roots = [&self.globals[..], &self.strings[..]];
+                    map_insert(&mut self.heap, m, key, x, &roots).map_err(|_| self.oom())?;
+                }
+                m
+            }
+        })
+    }
+
+    fn alloc_rooted(&mut self, tag: Tag, obj: Object) -> Result<Value, Trap> {
+        let roots = [&self.globals[..], &self.strings[..]];
+        let v = self.heap.alloc(tag, obj, &roots).map_err(|_| self.oom())?;
+        self.heap.scratch.push(v);
+        Ok(v)
+    }
+
+    fn oom(&self) -> Trap {
+        Trap::new(
+            TrapCode::OutOfMemory,
+            format!(
+                "out of memory: heap limit of {} bytes exceeded",
+                self.heap.limit()
+            ),
+        )
+    }
+
+    /// Copies a heap value out for the host. Cycles and nesting deeper
+    /// than [`MAX_VAL_DEPTH`] are cut off as `nil`.
+    fn export_val(&self, v: Value, depth: usize) -> Val {
+        match v.tag() {
+            Tag::Nil => Val::Nil,
+            Tag::Int => Val::Int(v.i()),
+            Tag::Float => Val::Float(v.f()),
+            Tag::Bool => Val::Bool(v.b()),
+            Tag::Str => Val::Str(self.heap.str(v).to_owned()),
+            _ if depth >= MAX_VAL_DEPTH => Val::Nil,
+            Tag::Array => match self.heap.get(v.obj()) {
+                Object::IntArray(xs) => {
+                    Val::Array(Type::Int, xs.iter().map(|x| Val::Int(*x)).collect())
+                }
+                Object::FloatArray(xs) => {
+                    Val::Array(Type::Float, xs.iter().map(|x| Val::Float(*x)).collect())
+                }
+                Object::ValArray { elem, items } => Val::Array(
+                    elem.clone(),
+                    items
+                        .iter()
+                        .map(|x| self.export_val(*x, depth + 1))
+                        .collect(),
+                ),
+                _ => Val::Nil,
+            },
+            Tag::Map => match self.heap.get(v.obj()) {
+                Object::Map(m) => Val::Map(
+                    m.key,
+                    m.val.clone(),
+                    m.entries
+                        .iter()
+                        .map(|(k, x)| {
+                            let key = match k {
+                                MapKey::Int(i) => Val::Int(*i),
+                                MapKey::Bool(b) => Val::Bool(*b),
+                                MapKey::Str(s) => Val::Str(s.to_string()),
+                            };
+                            (key, self.export_val(*x, depth + 1))
+                        })
+                        .collect(),
+                ),
+                _ => Val::Nil,
+            },
+        }
+    }
+}
+
+/// A Rust type a host function can take as a parameter.
+pub trait HostArg: Sized {
+    /// The Keel type of the parameter.
+    fn keel_type() -> Type;
+    /// Reads the argument (the verifier proved its type).
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self;
+}
+
+/// A Rust type a host function can return.
+pub trait HostRet {
+    /// The Keel result type, or `None` for no result.
+    fn keel_type() -> Option<Type>;
+    /// Converts the result, or turns an error into a host-error trap.
+    ///
+    /// # Errors
+    ///
+    /// The host function's error as a trap, or out of memory.
+    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap>;
+}
+
+impl HostArg for i64 {
+    fn keel_type() -> Type {
+        Type::Int
+    }
+    fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
+        v.i()
+    }
+}
+impl HostArg for f64 {
+    fn keel_type() -> Type {
+        Type::Float
+    }
+    fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
+        v.f()
+    }
+}
+impl HostArg for bool {
+    fn keel_type() -> Type {
+        Type::Bool
+    }
+    fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
+        v.b()
+    }
+}
+impl HostArg for String {
+    fn keel_type() -> Type {
+        Type::Str
+    }
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
+        cx.str(v).to_owned()
+    }
+}
+
+impl HostRet for () {
+    fn keel_type() -> Option<Type> {
+        None
+    }
+    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+        Ok(None)
+    }
+}
+impl HostRet for i64 {
+    fn keel_type() -> Option<Type> {
+        Some(Type::Int)
+    }
+    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+        Ok(Some(Value::int(self)))
+    }
+}
+impl HostRet for f64 {
+    fn keel_type() -> Option<Type> {
+        Some(Type::Float)
+    }
+    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+        Ok(Some(Value::float(self)))
+    }
+}
+impl HostRet for bool {
+    fn keel_type() -> Option<Type> {
+        Some(Type::Bool)
+    }
+    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+        Ok(Some(Value::bool(self)))
+    }
+}
+impl HostRet for String {
+    fn keel_type() -> Option<Type> {
+        Some(Type::Str)
+    }
+    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+        Ok(Some(cx.new_str(self)?))
+    }
+}
+/// `Option<String>` returns a string or `nil` (Keel type `any`).
+impl HostRet for Option<String> {
+    fn keel_type() -> Option<Type> {
+        Some(Type::Any)
+    }
+    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+        match self {
+            Some(s) => Ok(Some(cx.new_str(s)?)),
+            None => Ok(Some(Value::NIL)),
+        }
+    }
+}
+/// An `Err` becomes a `host_error` trap carrying the error's message.
+impl<T: HostRet, E: fmt::Display> HostRet for Result<T, E> {
+    fn keel_type() -> Option<Type> {
+        T::keel_type()
+    }
+    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+        match self {
+            Ok(v) => v.into_ret(cx),
+            Err(e) => Err(Trap::new(TrapCode::HostError, e.to_string())),
+        }
+    }
+}
+
+/// A host value the host can ask back from a call.
+pub trait FromVal: Sized {
+    /// The type name used in errors.
+    fn type_name() -> &'static str;
+    /// Converts, or returns the found type's name.
+    ///
+    /// # Errors
+    ///
+    /// The name of the type found instead.
+    fn from_val(v: Val) -> Result<Self, String>;
+}
+
+macro_rules! from_val {
+    ($t:ty, $name:literal, $variant:ident) => {
+        impl FromVal for $t {
+            fn type_name() -> &'static str {
+                $name
+            }
+            fn from_val(v: Val) -> Result<Self, String> {
+                match v {
+                    Val::$variant(x) => Ok(x),
+                    other => Err(other.ty().to_string()),
+                }
+            }
+        }
+    };
+}
+from_val!(i64, "int", Int);
+from_val!(f64, "float", Float);
+from_val!(bool, "bool", Bool);
+from_val!(String, "str", Str);
+
+impl FromVal for Val {
+    fn type_name() -> &'static str {
+        "any"
+    }
+    fn from_val(v: Val) -> Result<Self, String> {
+        Ok(v)
+    }
+}
+
+impl FromVal for () {
+    fn type_name() -> &'static str {
+        "nothing"
+    }
+    fn from_val(v: Val) -> Result<Self, String> {
+        match v {
+            Val::Nil => Ok(()),
+            other => Err(other.ty().to_string()),
+        }
+    }
+}
+
+/// A Rust closure usable as a host function: its signature comes from its
+/// parameter and return types.
+pub trait HostFn<Args>: Send + Sync + 'static {
+    /// The Keel signature.
+    fn signature() -> FuncType;
+    /// Calls the closure with arguments read from `args`.
+    ///
+    /// # Errors
+    ///
+    /// The closure's error as a trap.
+    fn invoke(&self, cx: &mut NativeCtx<'_>, args: &[Value]) -> Result<Option<Value>, Trap>;
+}
+
+macro_rules! host_fn {
+    ($($a:ident $i:tt),*) => {
+        impl<F, R, $($a: HostArg),*> HostFn<($($a,)*)> for F
+        where
+            F: Fn($($a),*) -> R + Send + Sync + 'static,
+            R: HostRet,
+        {
+            fn signature() -> FuncType {
+                FuncType::new(vec![$($a::keel_type()),*], R::keel_type())
+            }
+            #[allow(unused_variables)]
+            fn invoke(&self, cx: &mut NativeCtx<'_>, args: &[Value]) -> Result<Option<Value>, Trap> {
+                let r = self($($a::from_arg(cx, args[$i])),*);
+                r.into_ret(cx)
+            }
+        }
+    };
+}
+host_fn!();
+host_fn!(A 0);
+host_fn!(A 0, B 1);
+host_fn!(A 0, B 1, C 2);
+host_fn!(A 0, B 1, C 2, D 3);
+
+impl Linker {
+    /// Registers a typed host function: the signature is taken from the
+    /// closure's parameter types (`i64`, `f64`, `bool`, `String`) and
+    /// return type (those, `()`, `Option<String>` for str-or-nil, or a
+    /// `Result` whose error becomes a trap with the error's message).
+    ///
+    /// ```
+    /// let mut linker = keel_vm::Linker::new();
+    /// linker.func("host.add", |a: i64, b: i64| a.wrapping_add(b));
+    /// linker.func("host.check", |s: String| -> Result<(), String> {
+    ///     if s.is_empty() { Err("empty".into()) } else { Ok(()) }
+    /// });
+    /// assert_eq!(linker.signature("host.add").unwrap().to_string(), "(int, int) -> int");
+    /// ```
+    pub fn func<Args, F: HostFn<Args>>(&mut self, name: &str, f: F) -> &mut Linker {
+        let sig = F::signature();
+        self.define(name, sig, move |cx, args| f.invoke(cx, args))
+    }
+}
+
+#[cfg(test)]
+mod tests;
