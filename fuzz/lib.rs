@@ -1,0 +1,54 @@
+//! Shared bodies of the fuzz targets.
+
+use std::sync::Arc;
+
+use keel_vm::{Config, Instance, Linker, Type, Value, VerifiedModule};
+
+/// The standard library with output discarded: what modules link against.
+pub fn library() -> Linker {
+    let mut l = Linker::new();
+    keel_stdlib::install_io(&mut l, keel_stdlib::Io::null());
+    keel_stdlib::install_core(&mut l);
+    keel_stdlib::install_rand(&mut l, 1);
+    l
+}
+
+/// Runs every function whose parameters are scalars under small limits.
+/// Traps are fine; a panic or a crash is a bug.
+pub fn run_limited(module: VerifiedModule, lib: &Linker) {
+    let config = Config {
+        max_call_depth: 64,
+        max_heap_bytes: 4 << 20,
+        gc_stress: false,
+        fuel: Some(100_000),
+    };
+    let module = Arc::new(module);
+    let Ok(mut inst) = Instance::new(module.clone(), lib, config) else { return };
+    for (i, f) in module.module().funcs.iter().enumerate() {
+        let args: Option<Vec<Value>> = f
+            .ty
+            .params
+            .iter()
+            .map(|t| match t {
+                Type::Int => Some(Value::int(7)),
+                Type::Float => Some(Value::float(1.5)),
+                Type::Bool => Some(Value::bool(false)),
+                Type::Any => Some(Value::NIL),
+                _ => None,
+            })
+            .collect();
+        if let Some(args) = args {
+            inst.add_fuel(100_000);
+            let _ = inst.call_index(i, &args);
+        }
+    }
+}
+
+/// Bytes -> `.kbc` reader -> verifier -> limited run.
+pub fn kbc(data: &[u8], lib: &Linker) {
+    if let Ok(m) = keel_vm::Module::from_bytes(data) {
+        if let Ok(v) = keel_vm::verify(m) {
+            run_limited(v, lib);
+        }
+    }
+}
