@@ -50,5 +50,73 @@ fn interp_phase(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, assemble_phase, verify_phase, interp_phase);
+/// The embedding costs: instantiate + call a trivial export, and a host
+/// function call round trip (Keel -> Rust closure -> Keel).
+fn embed_phase(c: &mut Criterion) {
+    use keel_vm::{Config, Instance, Linker, Val};
+    let mut lib = Linker::new();
+    lib.func("host.inc", |n: i64| n + 1);
+    let src = "
+.export answer
+.func answer() -> int
+    push 42 ret
+.end
+.export calls
+.func calls(n: int) -> int
+    .local i: int
+    .local acc: int
+top:
+    load acc call host.inc store acc
+    load i push 1 add store i
+    load i load n lt jmpif top
+    load acc ret
+.end
+";
+    let module = std::sync::Arc::new(
+        keel_vm::verify(keel_assembler::assemble(src, "embed.kasm", &lib).unwrap()).unwrap(),
+    );
+    let mut g = c.benchmark_group("embed");
+    g.bench_function("instantiate + call trivial export", |b| {
+        b.iter(|| {
+            let mut inst = Instance::new(module.clone(), &lib, Config::default()).unwrap();
+            inst.call("answer", &[]).unwrap()
+        })
+    });
+    let mut inst = Instance::new(module.clone(), &lib, Config::default()).unwrap();
+    const N: i64 = 100_000;
+    g.bench_function("100k host function calls from Keel", |b| {
+        b.iter(|| inst.call("calls", &[Val::Int(N)]).unwrap())
+    });
+    g.finish();
+    // Memory per idle instance: resident memory grown by 10k instances.
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+    };
+    if let Some(before) = rss() {
+        let many: Vec<Instance> = (0..10_000)
+            .map(|_| Instance::new(module.clone(), &lib, Config::default()).unwrap())
+            .collect();
+        if let Some(after) = rss() {
+            println!(
+                "memory per idle instance: {} bytes (RSS growth over {} instances)",
+                (after.saturating_sub(before)) * 1024 / many.len() as u64,
+                many.len()
+            );
+        }
+    }
+}
+
+criterion_group!(
+    benches,
+    assemble_phase,
+    verify_phase,
+    interp_phase,
+    embed_phase
+);
 criterion_main!(benches);
