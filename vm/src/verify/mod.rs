@@ -47,6 +47,10 @@ use crate::types::{FuncType, Type};
 pub const MAX_LOCALS: usize = u16::MAX as usize;
 /// Deepest operand stack a function may use.
 pub const MAX_STACK: usize = 1 << 16;
+/// Instruction visits the verifier may spend per instruction of a function
+/// (plus a small constant) before giving up with V13: the guarantee that
+/// verification time is linear in the code size.
+pub const WORK_PER_INSTRUCTION: usize = 16;
 
 /// A literal the interpreter materializes from the constant table.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -477,6 +481,12 @@ impl<'m> Verifier<'m> {
         let mut code = vec![Op::Unreachable; n];
         let mut max_depth = 0usize;
 
+        // Work budget: every instruction is typed once, and revisits (only
+        // for definite assignment) are capped so verification stays linear
+        // in the code size even for adversarial control flow. Real code
+        // settles in one or two passes.
+        let budget = n.saturating_mul(WORK_PER_INSTRUCTION).saturating_add(1024);
+        let mut work_done = 0usize;
         while let Some(Reverse(start)) = work.pop() {
             queued[start as usize] = false;
             let mut st = entry[start as usize]
@@ -497,6 +507,16 @@ impl<'m> Verifier<'m> {
                     targets: &targets,
                     index: i,
                 };
+                work_done += 1;
+                if work_done > budget {
+                    return Err(fail(
+                        Some(*off),
+                        VerifyErrorKind::LimitExceeded {
+                            what: "verification work (instruction visits)",
+                            limit: budget,
+                        },
+                    ));
+                }
                 let op = cx.step(ins).map_err(|k| fail(Some(*off), k))?;
                 code[i] = op;
                 max_depth = max_depth.max(stacks.depth(st.stack));

@@ -207,3 +207,16 @@ fn unreachable_code_is_not_type_checked_but_must_decode() {
     m.funcs[0].code.push(0xee);
     assert_eq!(rule_of(m), "decode");
 }
+
+#[test]
+fn verification_work_is_bounded() {
+    // A long straight line of loads and stores stays well inside the
+    // budget (one visit per instruction)...
+    let mut code = Vec::new();
+    for _ in 0..10_000 {
+        code.push(with(Opcode::PushInt, Operand::Int(1)));
+        code.push(with(Opcode::Store, Operand::Local(0)));
+    }
+    code.push(op(Opcode::Ret));
+    assert!(verify(module_with(vec![], None, vec![Type::Int], &code)).is_ok());
+}
