@@ -21,6 +21,9 @@ pub fn run_limited(module: VerifiedModule, lib: &Linker) {
         max_heap_bytes: 4 << 20,
         gc_stress: false,
         fuel: Some(100_000),
+        // Re-assert the verifier's promises at every instruction, so a
+        // verifier hole is a crash here rather than a silent wrong result.
+        checked: true,
     };
     let module = Arc::new(module);
     let Ok(mut inst) = Instance::new(module.clone(), lib, config) else { return };

@@ -80,6 +80,10 @@ struct RunArgs {
     /// Collect garbage at every allocation (slow; for testing the VM).
     #[arg(long)]
     gc_stress: bool,
+    /// Re-check the verifier's promises before every instruction (slow;
+    /// for testing the VM).
+    #[arg(long)]
+    checked: bool,
     /// Heap limit, in bytes or with a K, M or G suffix (default 2G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_heap: Option<usize>,
@@ -399,7 +403,8 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let wants_args = !module.module().funcs[main_index].ty.params.is_empty();
     let mut config = Config {
-        gc_stress: args.gc_stress,
+        gc_stress: args.gc_stress || Config::default().gc_stress,
+        checked: args.checked,
         ..Config::default()
     };
     if let Some(h) = args.max_heap {

@@ -2,7 +2,8 @@
 //! through the real `vmrun` binary and its stdout, stderr and exit status
 //! compared with the files beside it (`NAME.out`, `NAME.err`, `NAME.status`;
 //! a missing file means empty output or status 0). Each file runs twice:
-//! plainly and with `--gc-stress`, which must not change any output.
+//! plainly and with `--gc-stress --checked`, which must not change any
+//! output.
 //!
 //! Header lines at the top of a test set its command line:
 //! `; args: a b c` (passed to `main`), `; flags: --max-depth 50` (passed to
@@ -48,7 +49,9 @@ fn run_in(root: &Path, rel: &str, gc_stress: bool) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmrun"));
     cmd.current_dir(root);
     if gc_stress {
-        cmd.arg("--gc-stress");
+        // The second run also re-checks the verifier's promises before
+        // every instruction.
+        cmd.args(["--gc-stress", "--checked"]);
     }
     if let Some(flags) = header(&text, "flags:") {
         cmd.args(flags.split_whitespace());

@@ -147,6 +147,7 @@ fn run_under_limits(v: keel_vm::VerifiedModule, lib: &keel_vm::Linker) {
         max_call_depth: 200,
         max_heap_bytes: 8 << 20,
         fuel: Some(200_000),
+        checked: true,
         ..keel_vm::Config::default()
     };
     let v = std::sync::Arc::new(v);

@@ -90,6 +90,7 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         // VM itself, and would make the allocation bomb hit the watchdog
         // before the heap limit.
         gc_stress: false,
+        checked: false,
     };
     let mut instance = match Instance::new(verified, linker, config) {
         Ok(i) => i,

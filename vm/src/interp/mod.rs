@@ -54,6 +54,12 @@ pub struct Config {
     /// stops with `out of fuel` within one loop iteration of the budget, at
     /// the same point on every run of the same input.
     pub fuel: Option<u64>,
+    /// Checked execution: before every instruction, re-assert what the
+    /// verifier proved (operand stack height and the type of every slot
+    /// and local) and panic with a description when it does not hold. Slow;
+    /// for fuzzing, so a verifier hole shows up as a failed assertion
+    /// rather than as silently wrong results.
+    pub checked: bool,
 }
 
 impl Default for Config {
@@ -63,6 +69,7 @@ impl Default for Config {
             max_heap_bytes: 2 << 30,
             gc_stress: cfg!(feature = "gc-stress"),
             fuel: None,
+            checked: false,
         }
     }
 }
@@ -442,7 +449,11 @@ impl Instance {
         stack[..args.len()].copy_from_slice(args);
         let defaults = &self.local_defaults[func];
         stack[args.len()..args.len() + defaults.len()].copy_from_slice(defaults);
-        let result = self.run(&module, &mut stack, func as u32);
+        let result = if self.config.checked {
+            self.run::<true>(&module, &mut stack, func as u32)
+        } else {
+            self.run::<false>(&module, &mut stack, func as u32)
+        };
         self.stack = stack;
         self.heap.scratch.clear();
         result
@@ -450,7 +461,7 @@ impl Instance {
 
     /// The interpreter loop. Runs `func` whose frame is already set up at
     /// the bottom of `stack`, until it returns.
-    fn run(
+    fn run<const CHECKED: bool>(
         &mut self,
         module: &VerifiedModule,
         stack: &mut Vec<Value>,
@@ -545,6 +556,9 @@ impl Instance {
         }
 
         let outcome: Result<Option<Value>, Trap> = 'run: loop {
+            if CHECKED {
+                self.check_state(module, stack, pc, sp, base);
+            }
             let op = code[pc];
             pc += 1;
             budget -= 1;
@@ -1333,6 +1347,60 @@ impl Instance {
             _ => unreachable!("the interpreter loop handles {op:?}"),
         }
         Ok(sp)
+    }
+
+    /// Checked mode: asserts that the frame at `base` matches what the
+    /// verifier proved for op `pc`.
+    ///
+    /// # Panics
+    ///
+    /// When it does not: that is a verifier hole or an interpreter bug.
+    #[cold]
+    #[inline(never)]
+    fn check_state(
+        &self,
+        module: &VerifiedModule,
+        stack: &[Value],
+        pc: usize,
+        sp: usize,
+        base: usize,
+    ) {
+        let fi = module.func_at(pc);
+        let f = &module.funcs()[fi];
+        let name = &module.module().funcs[fi].name;
+        let at = pc - f.start as usize;
+        let Some(expected) = f.stack_at(at) else {
+            panic!("checked mode: fn {name} op {at} was proved unreachable but runs");
+        };
+        let nl = f.num_locals as usize;
+        let height = sp.checked_sub(base + nl + 1).unwrap_or_else(|| {
+            panic!("checked mode: fn {name} op {at}: stack pointer {sp} below the frame (base {base}, {nl} locals)")
+        });
+        assert_eq!(
+            height,
+            expected.len(),
+            "checked mode: fn {name} op {at}: operand stack height differs from the verifier's"
+        );
+        let types = module.types();
+        for (k, t) in expected.iter().enumerate() {
+            let v = stack[base + nl + 1 + k];
+            assert!(
+                conforms(&self.heap, v, &types[*t as usize]),
+                "checked mode: fn {name} op {at}: stack slot {k} holds {}, proved {}",
+                value_type_name(&self.heap, v),
+                types[*t as usize]
+            );
+        }
+        for (l, ty) in f.local_types.iter().enumerate() {
+            let v = stack[base + l];
+            // Reference locals start nil until their first store.
+            let ok = conforms(&self.heap, v, ty) || (ty.is_ref() && v.is_nil());
+            assert!(
+                ok,
+                "checked mode: fn {name} op {at}: local {l} holds {}, declared {ty}",
+                value_type_name(&self.heap, v)
+            );
+        }
     }
 
     fn trace_frame(&self, module: &VerifiedModule, pc: usize) -> TraceFrame {

@@ -78,6 +78,34 @@ pub struct VerifiedFunc {
     pub max_stack: u32,
     /// Whether the function returns a value.
     pub has_result: bool,
+    /// For checked execution: the operand stack the verifier proved at the
+    /// entry of each op, as an index into `stack_nodes` (`u32::MAX` for
+    /// code no path reaches; 0 is the empty stack).
+    pub entry_stacks: Vec<u32>,
+    /// The function's stacks as a tree: `(parent, type index)` per node,
+    /// node 0 being the empty stack; type indices point into
+    /// [`VerifiedModule::types`].
+    pub stack_nodes: Vec<(u32, u32)>,
+}
+
+impl VerifiedFunc {
+    /// The operand stack types proved at the entry of op `index` (relative
+    /// to the function's start), bottom first, as type-table indices;
+    /// `None` for unreachable code.
+    pub fn stack_at(&self, index: usize) -> Option<Vec<u32>> {
+        let mut node = *self.entry_stacks.get(index)?;
+        if node == u32::MAX {
+            return None;
+        }
+        let mut out = Vec::new();
+        while node != 0 {
+            let (parent, ty) = self.stack_nodes[node as usize];
+            out.push(ty);
+            node = parent;
+        }
+        out.reverse();
+        Some(out)
+    }
 }
 
 /// A module that passed verification, with its specialized code.
@@ -479,6 +507,7 @@ impl<'m> Verifier<'m> {
         work.push(Reverse(0u32));
         queued[0] = true;
         let mut code = vec![Op::Unreachable; n];
+        let mut entry_stacks = vec![u32::MAX; n];
         let mut max_depth = 0usize;
 
         // Work budget: every instruction is typed once, and revisits (only
@@ -517,8 +546,10 @@ impl<'m> Verifier<'m> {
                         },
                     ));
                 }
+                let before = cx.st.stack;
                 let op = cx.step(ins).map_err(|k| fail(Some(*off), k))?;
                 code[i] = op;
+                entry_stacks[i] = before;
                 max_depth = max_depth.max(stacks.depth(st.stack));
                 if max_depth > MAX_STACK {
                     return Err(fail(
@@ -595,6 +626,8 @@ impl<'m> Verifier<'m> {
             local_types,
             max_stack: max_depth as u32,
             has_result: func.ty.result.is_some(),
+            entry_stacks,
+            stack_nodes: stacks.nodes.iter().map(|n| (n.parent, n.ty)).collect(),
         };
         Ok((f, code))
     }
