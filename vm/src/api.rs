@@ -130,8 +130,16 @@ impl Instance {
     ///
     /// [`CallError`]: a bad name or arguments, or the trap the call raised.
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Option<Val>, CallError> {
-        let module = self.module().clone();
-        let m = module.module();
+        let index = self.exported(name, args)?;
+        let values = self.import_args(args, &[]).map_err(CallError::Trap)?;
+        let result = self.call_index(index, &values).map_err(CallError::Trap)?;
+        Ok(result.map(|v| self.export_val(v, 0)))
+    }
+
+    /// The index of exported function `name`, after checking `args`
+    /// against its signature.
+    fn exported(&self, name: &str, args: &[Val]) -> Result<usize, CallError> {
+        let m = self.module().module();
         let index = m
             .func_index(name)
             .ok_or_else(|| CallError::UnknownFunction(name.to_owned()))?;
@@ -156,15 +164,20 @@ impl Instance {
                 });
             }
         }
+        Ok(index)
+    }
+
+    /// Copies arguments into the heap; `live` is the part of the value
+    /// stack in use (rooted while allocating).
+    fn import_args(&mut self, args: &[Val], live: &[Value]) -> Result<Vec<Value>, Trap> {
         let mut values = Vec::with_capacity(args.len());
         for a in args {
-            let v = self.import_val(a, 0).map_err(CallError::Trap)?;
+            let v = self.import_val(a, 0, live)?;
             // Rooted until the call has them on its stack.
             self.heap.scratch.push(v);
             values.push(v);
         }
-        let result = self.call_index(index, &values).map_err(CallError::Trap)?;
-        Ok(result.map(|v| self.export_val(v, 0)))
+        Ok(values)
     }
 
     /// Typed convenience over [`Instance::call`]:
@@ -179,7 +192,7 @@ impl Instance {
     }
 
     /// Copies a host value into the heap.
-    fn import_val(&mut self, v: &Val, depth: usize) -> Result<Value, Trap> {
+    fn import_val(&mut self, v: &Val, depth: usize, live: &[Value]) -> Result<Value, Trap> {
         if depth > MAX_VAL_DEPTH {
             return Err(Trap::invalid("value nested too deeply"));
         }
@@ -188,18 +201,18 @@ impl Instance {
             Val::Int(i) => Value::int(*i),
             Val::Float(f) => Value::float(*f),
             Val::Bool(b) => Value::bool(*b),
-            Val::Str(s) => self.alloc_rooted(Tag::Str, Object::Str(s.as_str().into()))?,
+            Val::Str(s) => self.alloc_rooted(Tag::Str, Object::Str(s.as_str().into()), live)?,
             Val::Array(elem, items) => {
                 let mut vals = Vec::with_capacity(items.len());
                 for it in items {
                     if !it.fits(elem) {
                         return Err(Trap::type_error(elem, it.ty()));
                     }
-                    let x = self.import_val(it, depth + 1)?;
+                    let x = self.import_val(it, depth + 1, live)?;
                     self.heap.scratch.push(x);
                     vals.push(x);
                 }
-                self.alloc_rooted(Tag::Array, make_array(elem.clone(), vals))?
+                self.alloc_rooted(Tag::Array, make_array(elem.clone(), vals), live)?
             }
             Val::Map(k, vt, entries) => {
                 let m = self.alloc_rooted(
@@ -209,6 +222,7 @@ impl Instance {
                         val: vt.clone(),
                         entries: Default::default(),
                     })),
+                    live,
                 )?;
                 for (key, val) in entries {
                     let key = match (k, key) {
@@ -220,9 +234,9 @@ impl Instance {
                     if !val.fits(vt) {
                         return Err(Trap::type_error(vt, val.ty()));
                     }
-                    let x = self.import_val(val, depth + 1)?;
+                    let x = self.import_val(val, depth + 1, live)?;
                     self.heap.scratch.push(x);
-                    let roots = [&self.globals[..], &self.strings[..]];
+                    let roots = [live, &self.globals[..], &self.strings[..]];
                     map_insert(&mut self.heap, m, key, x, &roots).map_err(|_| self.oom())?;
                 }
                 m
@@ -230,8 +244,8 @@ impl Instance {
         })
     }
 
-    fn alloc_rooted(&mut self, tag: Tag, obj: Object) -> Result<Value, Trap> {
-        let roots = [&self.globals[..], &self.strings[..]];
+    fn alloc_rooted(&mut self, tag: Tag, obj: Object, live: &[Value]) -> Result<Value, Trap> {
+        let roots = [live, &self.globals[..], &self.strings[..]];
         let v = self.heap.alloc(tag, obj, &roots).map_err(|_| self.oom())?;
         self.heap.scratch.push(v);
         Ok(v)
@@ -292,6 +306,39 @@ impl Instance {
                 _ => Val::Nil,
             },
         }
+    }
+}
+
+impl NativeCtx<'_> {
+    /// Calls an exported function of the instance that called this host
+    /// function (re-entrancy). The new frames go on the same value stack,
+    /// above the caller's, and count against the same depth limit and fuel.
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call`].
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Option<Val>, CallError> {
+        let index = self.inst.exported(name, args)?;
+        let live = &self.stack[..self.sp];
+        let values = self.inst.import_args(args, live).map_err(CallError::Trap)?;
+        if self.depth + 1 >= self.inst.config_max_depth() {
+            return Err(CallError::Trap(Trap::new(
+                TrapCode::StackOverflow,
+                format!(
+                    "stack overflow: call depth limit {} exceeded",
+                    self.inst.config_max_depth()
+                ),
+            )));
+        }
+        let module = self.inst.module().clone();
+        let saved = self.inst.depth_offset;
+        self.inst.depth_offset = self.depth + 1;
+        let result = self
+            .inst
+            .call_at(&module, self.stack, self.sp, index, &values);
+        self.inst.depth_offset = saved;
+        let result = result.map_err(CallError::Trap)?;
+        Ok(result.map(|v| self.inst.export_val(v, 0)))
     }
 }
 

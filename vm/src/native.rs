@@ -16,6 +16,7 @@ use indexmap::IndexMap;
 
 use crate::display;
 use crate::heap::{GcStats, Heap, KeyRef, MapObj, Object, OutOfMemory};
+use crate::interp::Instance;
 use crate::trap::{Trap, TrapCode};
 use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
@@ -103,10 +104,30 @@ impl Linker {
 }
 
 /// What a native function may do with the instance that called it.
+///
+/// It holds the instance and its value stack, not borrows of their parts,
+/// so a host function can call back into the instance
+/// ([`NativeCtx::call`]); the GC roots (live stack, globals, string
+/// constants) are taken afresh at every allocation.
 pub struct NativeCtx<'a> {
-    pub(crate) heap: &'a mut Heap,
-    /// Roots of the calling instance: live stack, globals, string constants.
-    pub(crate) roots: [&'a [Value]; 3],
+    pub(crate) inst: &'a mut Instance,
+    pub(crate) stack: &'a mut Vec<Value>,
+    /// The caller's live stack ends here; a re-entrant call starts here.
+    pub(crate) sp: usize,
+    /// Call depth of the caller, so re-entrant calls count against the
+    /// same limit.
+    pub(crate) depth: usize,
+}
+
+/// The GC roots of a native call: live stack, globals, string constants.
+macro_rules! roots {
+    ($cx:expr) => {
+        [
+            &$cx.stack[..$cx.sp],
+            &$cx.inst.globals[..],
+            &$cx.inst.strings[..],
+        ]
+    };
 }
 
 #[cold]
@@ -123,10 +144,11 @@ fn oom(heap: &Heap) -> Trap {
 impl NativeCtx<'_> {
     fn alloc(&mut self, tag: Tag, obj: Object) -> Result<Value, Trap> {
         let v = self
+            .inst
             .heap
-            .alloc(tag, obj, &self.roots)
-            .map_err(|OutOfMemory| oom(self.heap))?;
-        self.heap.scratch.push(v);
+            .alloc(tag, obj, &roots!(self))
+            .map_err(|OutOfMemory| oom(&self.inst.heap))?;
+        self.inst.heap.scratch.push(v);
         Ok(v)
     }
 
@@ -138,11 +160,12 @@ impl NativeCtx<'_> {
     ///
     /// The out-of-memory trap.
     pub fn ensure_room(&mut self, bytes: usize) -> Result<(), Trap> {
-        self.heap
-            .charge(bytes, &self.roots)
-            .map_err(|OutOfMemory| oom(self.heap))?;
+        self.inst
+            .heap
+            .charge(bytes, &roots!(self))
+            .map_err(|OutOfMemory| oom(&self.inst.heap))?;
         // Only a check: give the bytes back; the real allocation charges.
-        self.heap.uncharge(bytes);
+        self.inst.heap.uncharge(bytes);
         Ok(())
     }
 
@@ -159,7 +182,7 @@ impl NativeCtx<'_> {
             "NativeCtx::str on a {}",
             v.tag().type_name()
         );
-        self.heap.str(v)
+        self.inst.heap.str(v)
     }
 
     /// A new string.
@@ -174,7 +197,7 @@ impl NativeCtx<'_> {
     /// The display form of `v`, as `print` writes it.
     pub fn display(&self, v: Value) -> String {
         let mut s = String::new();
-        display::display_into(&mut s, self.heap, v);
+        display::display_into(&mut s, &self.inst.heap, v);
         s
     }
 
@@ -184,7 +207,8 @@ impl NativeCtx<'_> {
     ///
     /// When `v` is not an array.
     pub fn array_len(&self, v: Value) -> usize {
-        self.heap
+        self.inst
+            .heap
             .get(v.obj())
             .array_len()
             .expect("NativeCtx::array_len on a non-array")
@@ -192,7 +216,7 @@ impl NativeCtx<'_> {
 
     /// The element type of an array value.
     pub fn array_elem_type(&self, v: Value) -> Type {
-        match self.heap.get(v.obj()).ty() {
+        match self.inst.heap.get(v.obj()).ty() {
             Type::Array(e) => *e,
             other => panic!("NativeCtx::array_elem_type on a {other}"),
         }
@@ -200,7 +224,7 @@ impl NativeCtx<'_> {
 
     /// Copies out the elements of an array value.
     pub fn array_values(&self, v: Value) -> Vec<Value> {
-        match self.heap.get(v.obj()) {
+        match self.inst.heap.get(v.obj()) {
             Object::IntArray(xs) => xs.iter().map(|x| Value::int(*x)).collect(),
             Object::FloatArray(xs) => xs.iter().map(|x| Value::float(*x)).collect(),
             Object::ValArray { items, .. } => items.clone(),
@@ -210,7 +234,7 @@ impl NativeCtx<'_> {
 
     /// True when `v` is a value of type `ty` (for `any`, always).
     pub fn has_type(&self, v: Value, ty: &Type) -> bool {
-        conforms(self.heap, v, ty)
+        conforms(&self.inst.heap, v, ty)
     }
 
     /// A new array of `elem` holding `items`.
@@ -219,8 +243,14 @@ impl NativeCtx<'_> {
     ///
     /// Out of memory, or a type error when an item is not an `elem`.
     pub fn new_array(&mut self, elem: Type, items: Vec<Value>) -> Result<Value, Trap> {
-        if let Some(bad) = items.iter().find(|v| !conforms(self.heap, **v, &elem)) {
-            return Err(Trap::type_error(&elem, value_type_name(self.heap, *bad)));
+        if let Some(bad) = items
+            .iter()
+            .find(|v| !conforms(&self.inst.heap, **v, &elem))
+        {
+            return Err(Trap::type_error(
+                &elem,
+                value_type_name(&self.inst.heap, *bad),
+            ));
         }
         self.ensure_room(items.len().saturating_mul(16))?;
         let obj = make_array(elem, items);
@@ -236,10 +266,16 @@ impl NativeCtx<'_> {
     /// invalid-argument trap when the length differs.
     pub fn set_array_values(&mut self, arr: Value, items: Vec<Value>) -> Result<(), Trap> {
         let elem = self.array_elem_type(arr);
-        if let Some(bad) = items.iter().find(|v| !conforms(self.heap, **v, &elem)) {
-            return Err(Trap::type_error(&elem, value_type_name(self.heap, *bad)));
+        if let Some(bad) = items
+            .iter()
+            .find(|v| !conforms(&self.inst.heap, **v, &elem))
+        {
+            return Err(Trap::type_error(
+                &elem,
+                value_type_name(&self.inst.heap, *bad),
+            ));
         }
-        let obj = self.heap.get_mut(arr.obj());
+        let obj = self.inst.heap.get_mut(arr.obj());
         if obj.array_len() != Some(items.len()) {
             return Err(Trap::invalid("set_array_values: length differs"));
         }
@@ -274,28 +310,29 @@ impl NativeCtx<'_> {
     ///
     /// Out of memory, or a type error when key or value do not fit the map.
     pub fn map_set(&mut self, m: Value, key: Value, val: Value) -> Result<(), Trap> {
-        let (kt, vt) = match self.heap.get(m.obj()) {
+        let (kt, vt) = match self.inst.heap.get(m.obj()) {
             Object::Map(map) => (map.key, map.val.clone()),
             _ => panic!("NativeCtx::map_set on a non-map"),
         };
-        if !conforms(self.heap, key, &kt.to_type()) {
-            return Err(Trap::type_error(kt, value_type_name(self.heap, key)));
+        if !conforms(&self.inst.heap, key, &kt.to_type()) {
+            return Err(Trap::type_error(kt, value_type_name(&self.inst.heap, key)));
         }
-        if !conforms(self.heap, val, &vt) {
-            return Err(Trap::type_error(&vt, value_type_name(self.heap, val)));
+        if !conforms(&self.inst.heap, val, &vt) {
+            return Err(Trap::type_error(&vt, value_type_name(&self.inst.heap, val)));
         }
-        let owned = key_ref(self.heap, key).to_owned();
-        map_insert(self.heap, m, owned, val, &self.roots).map_err(|OutOfMemory| oom(self.heap))
+        let owned = key_ref(&self.inst.heap, key).to_owned();
+        map_insert(&mut self.inst.heap, m, owned, val, &roots!(self))
+            .map_err(|OutOfMemory| oom(&self.inst.heap))
     }
 
     /// The heap's counters.
     pub fn gc_stats(&self) -> GcStats {
-        self.heap.stats()
+        self.inst.heap.stats()
     }
 
     /// Runs a full collection now.
     pub fn collect_garbage(&mut self) {
-        self.heap.collect(&self.roots);
+        self.inst.heap.collect(&roots!(self));
     }
 }
 

@@ -4,7 +4,7 @@ use super::*;
 use crate::isa::{Instr, Opcode, Operand};
 use crate::module::{Func, Import, Module};
 use crate::verify::verify;
-use crate::{Config, FuncType};
+use crate::{Config, FuncType, Trap, TrapCode, Value};
 
 fn code(instrs: &[Instr]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -211,4 +211,138 @@ fn instances_are_send() {
     assert_send::<Instance>();
     assert_send_sync::<crate::VerifiedModule>();
     assert_send_sync::<Linker>();
+}
+
+/// `square(n) = n * n` (exported); `outer(n) = host.apply(n) + 1` where
+/// the host calls back into `square`; `rec(n)`: if n == 0 then 0 else
+/// host.down(n) (which calls `rec(n - 1)` back), to count depth across both.
+fn reentrant_instance(config: Config) -> Instance {
+    let mut l = Linker::new();
+    l.define(
+        "host.apply",
+        FuncType::new(vec![Type::Int], Some(Type::Int)),
+        |cx, args| {
+            let n = args[0].as_int().unwrap_or(0);
+            match cx.call("square", &[Val::Int(n)]) {
+                Ok(Some(Val::Int(r))) => Ok(Some(Value::int(r))),
+                Ok(other) => Err(Trap::new(
+                    TrapCode::HostError,
+                    format!("unexpected {other:?}"),
+                )),
+                Err(CallError::Trap(t)) => Err(t),
+                Err(e) => Err(Trap::new(TrapCode::HostError, e.to_string())),
+            }
+        },
+    );
+    l.define(
+        "host.down",
+        FuncType::new(vec![Type::Int], Some(Type::Int)),
+        |cx, args| {
+            let n = args[0].as_int().unwrap_or(0);
+            match cx.call("rec", &[Val::Int(n - 1)]) {
+                Ok(Some(Val::Int(r))) => Ok(Some(Value::int(r + 1))),
+                Ok(other) => Err(Trap::new(
+                    TrapCode::HostError,
+                    format!("unexpected {other:?}"),
+                )),
+                Err(CallError::Trap(t)) => Err(t),
+                Err(e) => Err(Trap::new(TrapCode::HostError, e.to_string())),
+            }
+        },
+    );
+    let call = |f: u32| Instr {
+        op: Opcode::Call,
+        operand: Operand::Func(f),
+    };
+    let int = |v: i64| Instr {
+        op: Opcode::PushInt,
+        operand: Operand::Int(v),
+    };
+    let rec_code = {
+        // load n; push 0; eq; jmpif zero; load n; call host.down; ret; zero: push 0; ret
+        let mut c = code(&[load(0), int(0), Instr::simple(Opcode::Eq)]);
+        let jmpif_at = c.len();
+        c.extend(code(&[Instr {
+            op: Opcode::JmpIf,
+            operand: Operand::Target(0),
+        }]));
+        c.extend(code(&[load(0), call(4), Instr::simple(Opcode::Ret)]));
+        let zero = c.len() as u32;
+        c.extend(code(&[int(0), Instr::simple(Opcode::Ret)]));
+        c[jmpif_at + 1..jmpif_at + 5].copy_from_slice(&zero.to_le_bytes());
+        c
+    };
+    let m = Module {
+        imports: vec![
+            Import {
+                name: "host.apply".into(),
+                ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+            },
+            Import {
+                name: "host.down".into(),
+                ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+            },
+        ],
+        funcs: vec![
+            Func {
+                name: "square".into(),
+                ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+                locals: vec![],
+                exported: true,
+                code: code(&[
+                    load(0),
+                    load(0),
+                    Instr::simple(Opcode::Mul),
+                    Instr::simple(Opcode::Ret),
+                ]),
+            },
+            Func {
+                name: "outer".into(),
+                ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+                locals: vec![],
+                exported: true,
+                code: code(&[
+                    load(0),
+                    call(3),
+                    int(1),
+                    Instr::simple(Opcode::Add),
+                    Instr::simple(Opcode::Ret),
+                ]),
+            },
+            Func {
+                name: "rec".into(),
+                ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+                locals: vec![],
+                exported: true,
+                code: rec_code,
+            },
+        ],
+        ..Module::default()
+    };
+    Instance::new(Arc::new(verify(m).unwrap()), &l, config).unwrap()
+}
+
+#[test]
+fn host_functions_can_call_back_into_the_instance() {
+    let mut inst = reentrant_instance(Config::default());
+    assert_eq!(inst.call_typed::<i64>("outer", &[7.into()]).unwrap(), 50);
+    assert_eq!(inst.call_typed::<i64>("rec", &[20.into()]).unwrap(), 20);
+}
+
+#[test]
+fn the_depth_limit_counts_keel_and_host_frames_together() {
+    let mut inst = reentrant_instance(Config {
+        max_call_depth: 50,
+        ..Config::default()
+    });
+    assert_eq!(inst.call_typed::<i64>("rec", &[10.into()]).unwrap(), 10);
+    match inst.call("rec", &[1000.into()]) {
+        Err(CallError::Trap(t)) => {
+            assert_eq!(t.code, TrapCode::StackOverflow);
+            assert_eq!(t.message, "stack overflow: call depth limit 50 exceeded");
+        }
+        other => panic!("expected a stack overflow, got {other:?}"),
+    }
+    // Still usable afterwards.
+    assert_eq!(inst.call_typed::<i64>("outer", &[3.into()]).unwrap(), 10);
 }

@@ -183,6 +183,10 @@ pub struct Instance {
     /// Remaining fuel; `None` for unlimited.
     fuel: Option<u64>,
     interrupt: InterruptHandle,
+    /// Call depth below the current run: nonzero while a host function
+    /// called from Keel code calls back in, so the depth limit counts
+    /// across both.
+    pub(crate) depth_offset: usize,
 }
 
 fn default_value(ty: &Type) -> Value {
@@ -298,6 +302,7 @@ impl Instance {
             config,
             stats: ExecStats::default(),
             interrupt: InterruptHandle(Arc::new(InterruptState::default())),
+            depth_offset: 0,
             module,
         })
     }
@@ -310,6 +315,10 @@ impl Instance {
     /// Execution counters so far.
     pub fn stats(&self) -> ExecStats {
         self.stats
+    }
+
+    pub(crate) fn config_max_depth(&self) -> usize {
+        self.config.max_call_depth
     }
 
     /// Remaining fuel (`None`: unlimited).
@@ -395,9 +404,12 @@ impl Instance {
     ///
     /// Out of memory.
     pub fn new_str_array(&mut self, items: &[String]) -> Result<Value, Trap> {
+        let mut no_stack = Vec::new();
         let mut ctx = NativeCtx {
-            heap: &mut self.heap,
-            roots: [&[], &self.globals, &self.strings],
+            inst: self,
+            stack: &mut no_stack,
+            sp: 0,
+            depth: 0,
         };
         let mut vals = Vec::with_capacity(items.len());
         for s in items {
@@ -424,10 +436,9 @@ impl Instance {
     /// invalid-argument trap when `args` do not fit the signature.
     pub fn call_index(&mut self, func: usize, args: &[Value]) -> Result<Option<Value>, Trap> {
         let module = self.module.clone();
-        let f = module
-            .funcs()
-            .get(func)
-            .ok_or_else(|| Trap::invalid(format!("no function with index {func}")))?;
+        if func >= module.funcs().len() {
+            return Err(Trap::invalid(format!("no function with index {func}")));
+        }
         let sig = &module.module().funcs[func].ty;
         if args.len() != sig.params.len()
             || args
@@ -442,30 +453,55 @@ impl Instance {
             )));
         }
         let mut stack = std::mem::take(&mut self.stack);
-        let need = f.num_locals as usize + 1 + f.max_stack as usize;
-        if stack.len() < need {
-            stack.resize(need.max(1024), Value::NIL);
-        }
-        stack[..args.len()].copy_from_slice(args);
-        let defaults = &self.local_defaults[func];
-        stack[args.len()..args.len() + defaults.len()].copy_from_slice(defaults);
-        let result = if self.config.checked {
-            self.run::<true>(&module, &mut stack, func as u32)
-        } else {
-            self.run::<false>(&module, &mut stack, func as u32)
-        };
+        let result = self.call_at(&module, &mut stack, 0, func, args);
         self.stack = stack;
         self.heap.scratch.clear();
         result
     }
 
+    /// Runs `func` with `args` in a new frame at `base` of `stack` (0 for
+    /// a call from the host, the caller's stack pointer for a host function
+    /// calling back in).
+    pub(crate) fn call_at(
+        &mut self,
+        module: &Arc<VerifiedModule>,
+        stack: &mut Vec<Value>,
+        base: usize,
+        func: usize,
+        args: &[Value],
+    ) -> Result<Option<Value>, Trap> {
+        let f = &module.funcs()[func];
+        let need = base + f.num_locals as usize + 1 + f.max_stack as usize;
+        if need > MAX_STACK_SLOTS {
+            return Err(Trap::new(
+                TrapCode::StackOverflow,
+                format!(
+                    "stack overflow: value stack limit of {} bytes exceeded",
+                    MAX_STACK_SLOTS * 16
+                ),
+            ));
+        }
+        if stack.len() < need {
+            stack.resize(need.max(1024), Value::NIL);
+        }
+        stack[base..base + args.len()].copy_from_slice(args);
+        let defaults = &self.local_defaults[func];
+        stack[base + args.len()..base + args.len() + defaults.len()].copy_from_slice(defaults);
+        if self.config.checked {
+            self.run::<true>(module, stack, func as u32, base)
+        } else {
+            self.run::<false>(module, stack, func as u32, base)
+        }
+    }
+
     /// The interpreter loop. Runs `func` whose frame is already set up at
-    /// the bottom of `stack`, until it returns.
+    /// `entry_base` of `stack`, until it returns.
     fn run<const CHECKED: bool>(
         &mut self,
         module: &VerifiedModule,
         stack: &mut Vec<Value>,
         func: u32,
+        entry_base: usize,
     ) -> Result<Option<Value>, Trap> {
         let funcs = module.funcs();
         let imports = self.imports.clone();
@@ -474,10 +510,11 @@ impl Instance {
         let max_depth = self.config.max_call_depth;
         let mut depth = 0usize;
         let code: &[Op] = module.code();
-        let mut base = 0usize;
+        let mut base = entry_base;
         // The entry frame's record slot stays unused: returning at depth 0
         // ends the run.
-        let mut sp = funcs[func as usize].num_locals as usize + 1;
+        let mut sp = base + funcs[func as usize].num_locals as usize + 1;
+        let depth_base = self.depth_offset;
         let mut pc = funcs[func as usize].start as usize;
         // Counts down one per instruction through a chunk of at most CHUNK
         // instructions; when it goes negative, the next check point (a call
@@ -502,7 +539,7 @@ impl Instance {
         macro_rules! enter {
             ($run:lifetime, $f:expr) => {{
                 check_fuel!($run);
-                match enter(depth, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base) {
+                match enter(depth + depth_base, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base) {
                     Ok((new_base, new_sp, new_pc)) => {
                         calls += 1;
                         depth += 1;
@@ -927,10 +964,12 @@ impl Instance {
                 | Op::MapLen
                 | Op::MapKeys
                 | Op::CallImport { .. }
-                | Op::Trap(_) => match self.slow_op(op, module, stack, sp, &imports) {
-                    Ok(new_sp) => sp = new_sp,
-                    Err(t) => break 'run Err(t),
-                },
+                | Op::Trap(_) => {
+                    match self.slow_op(op, module, stack, sp, depth + depth_base, &imports) {
+                        Ok(new_sp) => sp = new_sp,
+                        Err(t) => break 'run Err(t),
+                    }
+                }
             }
         };
 
@@ -969,8 +1008,9 @@ impl Instance {
         &mut self,
         op: Op,
         module: &VerifiedModule,
-        stack: &mut [Value],
+        stack: &mut Vec<Value>,
         mut sp: usize,
+        depth: usize,
         imports: &[NativeFunc],
     ) -> Result<usize, Trap> {
         let types = module.types();
@@ -1305,12 +1345,26 @@ impl Instance {
                 let np = native.ty.params.len();
                 let args_at = sp - np;
                 self.stats.calls += 1;
+                // The arguments stay on the stack (rooted) during the call; the
+                // native reads a copy, so it may call back into the instance,
+                // which pushes frames above them.
+                let mut buf = [Value::NIL; 8];
+                let spilled: Vec<Value>;
+                let args: &[Value] = if np <= buf.len() {
+                    buf[..np].copy_from_slice(&stack[args_at..sp]);
+                    &buf[..np]
+                } else {
+                    spilled = stack[args_at..sp].to_vec();
+                    &spilled
+                };
                 let result = {
                     let mut ctx = NativeCtx {
-                        heap: &mut self.heap,
-                        roots: [&stack[..sp], &self.globals[..], &self.strings[..]],
+                        inst: self,
+                        stack,
+                        sp,
+                        depth,
                     };
-                    (native.func)(&mut ctx, &stack[args_at..sp])
+                    (native.func)(&mut ctx, args)
                 };
                 self.heap.scratch.clear();
                 // A native's result must be what the verifier assumed at this
