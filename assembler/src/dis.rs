@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
 use keel_vm::isa::{self, Operand};
-use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float};
+use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float, quote};
 
 /// True when `s` lexes as a single (possibly dotted) name and is not a
 /// keyword, so it can be printed where a name is expected.
@@ -21,27 +21,6 @@ pub fn is_name(s: &str) -> bool {
             && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     !matches!(s, "true" | "false" | "nil" | "inf" | "nan") && s.split('.').all(word_ok)
-}
-
-/// Quotes a string with the escapes the lexer reads.
-pub fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn sig_params(params: &[Type]) -> String {

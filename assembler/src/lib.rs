@@ -29,8 +29,9 @@ mod grammar {
     pub use grammar::*;
 }
 
-pub use dis::{disassemble, is_name, quote};
+pub use dis::{disassemble, is_name};
 pub use error::{AsmError, AsmErrorKind, Span};
+pub use keel_vm::quote;
 
 use keel_vm::{FuncType, Linker, Module};
 use lalrpop_util::ParseError;

@@ -64,6 +64,14 @@ pub fn format_float(x: f64) -> String {
     }
 }
 
+/// `s` quoted, with the escapes the assembler reads: how strings display
+/// inside containers, and how the disassembler writes string literals.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    quote_into(&mut out, s);
+    out
+}
+
 /// Appends `s` quoted, with the escapes the assembler reads.
 pub(crate) fn quote_into(out: &mut String, s: &str) {
     out.push('"');
@@ -74,6 +82,7 @@ pub(crate) fn quote_into(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
             c if c.is_control() => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }

@@ -50,7 +50,7 @@ mod verify;
 
 pub use api::{CallError, FromVal, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
 pub use bytes::{DecodeError, DecodeErrorKind};
-pub use display::format_float;
+pub use display::{format_float, quote};
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
 pub use interp::{Config, ExecStats, Instance, InterruptHandle, LinkError, MAX_STACK_SLOTS};
 pub use module::{

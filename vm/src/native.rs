@@ -237,21 +237,24 @@ impl NativeCtx<'_> {
         conforms(&self.inst.heap, v, ty)
     }
 
+    /// A type error unless every item is an `elem`.
+    fn check_items(&self, elem: &Type, items: &[Value]) -> Result<(), Trap> {
+        match items.iter().find(|v| !conforms(&self.inst.heap, **v, elem)) {
+            Some(bad) => Err(Trap::type_error(
+                elem,
+                value_type_name(&self.inst.heap, *bad),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// A new array of `elem` holding `items`.
     ///
     /// # Errors
     ///
     /// Out of memory, or a type error when an item is not an `elem`.
     pub fn new_array(&mut self, elem: Type, items: Vec<Value>) -> Result<Value, Trap> {
-        if let Some(bad) = items
-            .iter()
-            .find(|v| !conforms(&self.inst.heap, **v, &elem))
-        {
-            return Err(Trap::type_error(
-                &elem,
-                value_type_name(&self.inst.heap, *bad),
-            ));
-        }
+        self.check_items(&elem, &items)?;
         self.ensure_room(items.len().saturating_mul(16))?;
         let obj = make_array(elem, items);
         self.alloc(Tag::Array, obj)
@@ -266,15 +269,7 @@ impl NativeCtx<'_> {
     /// invalid-argument trap when the length differs.
     pub fn set_array_values(&mut self, arr: Value, items: Vec<Value>) -> Result<(), Trap> {
         let elem = self.array_elem_type(arr);
-        if let Some(bad) = items
-            .iter()
-            .find(|v| !conforms(&self.inst.heap, **v, &elem))
-        {
-            return Err(Trap::type_error(
-                &elem,
-                value_type_name(&self.inst.heap, *bad),
-            ));
-        }
+        self.check_items(&elem, &items)?;
         let obj = self.inst.heap.get_mut(arr.obj());
         if obj.array_len() != Some(items.len()) {
             return Err(Trap::invalid("set_array_values: length differs"));

@@ -702,24 +702,7 @@ impl Instance {
                 Op::ArrayGetInt | Op::ArrayGetFloat | Op::ArrayGetVal => {
                     let a = stack[sp - 2];
                     let i = stack[sp - 1].i();
-                    let got = match self.heap.get(a.obj()) {
-                        Object::IntArray(xs) => usize::try_from(i)
-                            .ok()
-                            .and_then(|i| xs.get(i))
-                            .map(|x| Value::int(*x))
-                            .ok_or(xs.len()),
-                        Object::FloatArray(xs) => usize::try_from(i)
-                            .ok()
-                            .and_then(|i| xs.get(i))
-                            .map(|x| Value::float(*x))
-                            .ok_or(xs.len()),
-                        Object::ValArray { items, .. } => usize::try_from(i)
-                            .ok()
-                            .and_then(|i| items.get(i))
-                            .copied()
-                            .ok_or(items.len()),
-                        _ => unreachable!("verified array operand"),
-                    };
+                    let got = element(self.heap.get(a.obj()), i);
                     match got {
                         Ok(v) => {
                             sp -= 1;
@@ -896,19 +879,7 @@ impl Instance {
                 Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
                     let arr = stack[base + a as usize];
                     let i = stack[base + i as usize].i();
-                    let got = match self.heap.get(arr.obj()) {
-                        Object::IntArray(xs) => usize::try_from(i)
-                            .ok()
-                            .and_then(|i| xs.get(i))
-                            .map(|x| Value::int(*x))
-                            .ok_or(xs.len()),
-                        Object::FloatArray(xs) => usize::try_from(i)
-                            .ok()
-                            .and_then(|i| xs.get(i))
-                            .map(|x| Value::float(*x))
-                            .ok_or(xs.len()),
-                        _ => unreachable!("verified array operand"),
-                    };
+                    let got = element(self.heap.get(arr.obj()), i);
                     match got {
                         Ok(v) => {
                             stack[sp] = v;
@@ -1534,6 +1505,25 @@ fn branch_not_taken(pc: usize, skip: usize) -> usize {
 #[inline(always)]
 fn jump(pc: usize, rel: i16) -> usize {
     (pc as isize - 1 + rel as isize) as usize
+}
+
+/// Element `i` of an array object, or the array's length when `i` is out
+/// of bounds.
+#[inline(always)]
+fn element(array: &Object, i: i64) -> Result<Value, usize> {
+    let at = usize::try_from(i).ok();
+    match array {
+        Object::IntArray(xs) => at
+            .and_then(|i| xs.get(i))
+            .map(|x| Value::int(*x))
+            .ok_or(xs.len()),
+        Object::FloatArray(xs) => at
+            .and_then(|i| xs.get(i))
+            .map(|x| Value::float(*x))
+            .ok_or(xs.len()),
+        Object::ValArray { items, .. } => at.and_then(|i| items.get(i)).copied().ok_or(items.len()),
+        _ => unreachable!("verified array operand"),
+    }
 }
 
 fn set_at<T>(xs: &mut [T], i: i64, v: T) -> Result<(), usize> {
