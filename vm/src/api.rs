@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::heap::{MapKey, MapObj, Object};
 use crate::interp::Instance;
-use crate::native::{Linker, NativeCtx, make_array, map_insert};
+use crate::native::{Linker, NativeCtx, conforms, make_array, map_insert, value_type_name};
 use crate::trap::{Trap, TrapCode};
 use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
@@ -342,6 +342,121 @@ impl NativeCtx<'_> {
     }
 }
 
+/// A handle to a value inside one instance's heap, held by the host. While
+/// it exists its object stays alive (it is a GC root); dropping it releases
+/// the object. A handle avoids copying a large result out, and passes it
+/// back into a later call without copying it in
+/// ([`Instance::call_with_handles`]). Only the instance that made it
+/// accepts it.
+#[derive(Debug)]
+pub struct Handle {
+    value: Value,
+    owner: usize,
+    released: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.value.tag().is_object() {
+            self.released
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(self.value.obj());
+        }
+    }
+}
+
+impl Instance {
+    fn owner_id(&self) -> usize {
+        std::sync::Arc::as_ptr(&self.heap.released) as usize
+    }
+
+    fn handle(&mut self, value: Value) -> Handle {
+        self.heap.pin(value);
+        Handle {
+            value,
+            owner: self.owner_id(),
+            released: self.heap.released.clone(),
+        }
+    }
+
+    /// Like [`Instance::call`], but keeps the result inside the instance and
+    /// returns a handle to it instead of a copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call`].
+    pub fn call_keep(&mut self, name: &str, args: &[Val]) -> Result<Option<Handle>, CallError> {
+        let index = self.exported(name, args)?;
+        let values = self.import_args(args, &[]).map_err(CallError::Trap)?;
+        let result = self.call_index(index, &values).map_err(CallError::Trap)?;
+        Ok(result.map(|v| self.handle(v)))
+    }
+
+    /// Calls `name` with values held by handles, without copying them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call`]; a handle made by another instance is an
+    /// argument type error.
+    pub fn call_with_handles(
+        &mut self,
+        name: &str,
+        args: &[&Handle],
+    ) -> Result<Option<Val>, CallError> {
+        let index = self
+            .module()
+            .module()
+            .func_index(name)
+            .ok_or_else(|| CallError::UnknownFunction(name.to_owned()))?;
+        let module = self.module().clone();
+        let f = &module.module().funcs[index];
+        if !f.exported {
+            return Err(CallError::NotExported(name.to_owned()));
+        }
+        if args.len() != f.ty.params.len() {
+            return Err(CallError::ArgCount {
+                name: name.to_owned(),
+                expected: f.ty.params.len(),
+                found: args.len(),
+            });
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for (index, (h, p)) in args.iter().zip(&f.ty.params).enumerate() {
+            let foreign = h.owner != self.owner_id();
+            if foreign || !conforms(&self.heap, h.value, p) {
+                return Err(CallError::ArgType {
+                    name: name.to_owned(),
+                    index,
+                    expected: p.to_string(),
+                    found: if foreign {
+                        "a handle of another instance".into()
+                    } else {
+                        value_type_name(&self.heap, h.value)
+                    },
+                });
+            }
+            values.push(h.value);
+        }
+        let result = self.call_index(index, &values).map_err(CallError::Trap)?;
+        Ok(result.map(|v| self.export_val(v, 0)))
+    }
+
+    /// A copy of the value a handle holds.
+    ///
+    /// # Errors
+    ///
+    /// A type error trap when the handle belongs to another instance.
+    pub fn get(&self, h: &Handle) -> Result<Val, CallError> {
+        if h.owner != self.owner_id() {
+            return Err(CallError::Trap(Trap::invalid(
+                "the handle belongs to another instance",
+            )));
+        }
+        Ok(self.export_val(h.value, 0))
+    }
+}
+
 /// A Rust type a host function can take as a parameter.
 pub trait HostArg: Sized {
     /// The Keel type of the parameter.
@@ -392,6 +507,49 @@ impl HostArg for String {
     }
     fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
         cx.str(v).to_owned()
+    }
+}
+
+/// Any value, copied out (Keel type `any`).
+impl HostArg for Val {
+    fn keel_type() -> Type {
+        Type::Any
+    }
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
+        cx.inst.export_val(v, 0)
+    }
+}
+
+macro_rules! array_arg {
+    ($t:ty, $elem:expr, $get:ident) => {
+        /// An array argument, copied out.
+        impl HostArg for Vec<$t> {
+            fn keel_type() -> Type {
+                Type::array($elem)
+            }
+            fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
+                cx.array_values(v)
+                    .into_iter()
+                    .map(|x| x.$get().unwrap_or_default())
+                    .collect()
+            }
+        }
+    };
+}
+array_arg!(i64, Type::Int, as_int);
+array_arg!(f64, Type::Float, as_float);
+array_arg!(bool, Type::Bool, as_bool);
+
+/// An `array<str>` argument, copied out.
+impl HostArg for Vec<String> {
+    fn keel_type() -> Type {
+        Type::array(Type::Str)
+    }
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
+        cx.array_values(v)
+            .into_iter()
+            .map(|x| cx.str(x).to_owned())
+            .collect()
     }
 }
 
@@ -552,7 +710,8 @@ host_fn!(A 0, B 1, C 2, D 3);
 
 impl Linker {
     /// Registers a typed host function: the signature is taken from the
-    /// closure's parameter types (`i64`, `f64`, `bool`, `String`) and
+    /// closure's parameter types (`i64`, `f64`, `bool`, `String`, `Val` for
+    /// `any`, `Vec<i64>`/`Vec<f64>`/`Vec<bool>`/`Vec<String>` for arrays) and
     /// return type (those, `()`, `Option<String>` for str-or-nil, or a
     /// `Result` whose error becomes a trap with the error's message).
     ///

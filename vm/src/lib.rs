@@ -48,7 +48,7 @@ mod types;
 mod value;
 mod verify;
 
-pub use api::{CallError, FromVal, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
+pub use api::{CallError, FromVal, Handle, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
 pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::{format_float, quote};
 pub use heap::{GcStats, MIN_GC_THRESHOLD};

@@ -346,3 +346,111 @@ fn the_depth_limit_counts_keel_and_host_frames_together() {
     // Still usable afterwards.
     assert_eq!(inst.call_typed::<i64>("outer", &[3.into()]).unwrap(), 10);
 }
+
+/// make(n) -> array<int> of n ones; sum(a) -> int; collect() runs the GC.
+fn handle_instance() -> Instance {
+    let mut l = Linker::new();
+    l.define("gc.collect", FuncType::default(), |cx, _| {
+        cx.collect_garbage();
+        Ok(None)
+    });
+    let int = |v: i64| Instr {
+        op: Opcode::PushInt,
+        operand: Operand::Int(v),
+    };
+    let m = Module {
+        imports: vec![Import {
+            name: "gc.collect".into(),
+            ty: FuncType::default(),
+        }],
+        funcs: vec![
+            Func {
+                name: "make".into(),
+                ty: FuncType::new(vec![Type::Int], Some(Type::array(Type::Int))),
+                locals: vec![],
+                exported: true,
+                code: code(&[
+                    load(0),
+                    int(1),
+                    Instr::simple(Opcode::ArrayNew),
+                    Instr::simple(Opcode::Ret),
+                ]),
+            },
+            Func {
+                name: "len".into(),
+                ty: FuncType::new(vec![Type::array(Type::Int)], Some(Type::Int)),
+                locals: vec![],
+                exported: true,
+                code: code(&[
+                    load(0),
+                    Instr::simple(Opcode::ArrayLen),
+                    Instr::simple(Opcode::Ret),
+                ]),
+            },
+            Func {
+                name: "collect".into(),
+                ty: FuncType::default(),
+                locals: vec![],
+                exported: true,
+                code: code(&[
+                    Instr {
+                        op: Opcode::Call,
+                        operand: Operand::Func(3),
+                    },
+                    Instr::simple(Opcode::Ret),
+                ]),
+            },
+        ],
+        ..Module::default()
+    };
+    Instance::new(Arc::new(verify(m).unwrap()), &l, Config::default()).unwrap()
+}
+
+#[test]
+fn handles_keep_objects_alive_until_dropped() {
+    let mut inst = handle_instance();
+    let h = inst.call_keep("make", &[100_000.into()]).unwrap().unwrap();
+    inst.call("collect", &[]).unwrap();
+    let held = inst.gc_stats().live_bytes;
+    assert!(
+        held >= 800_000,
+        "the array survived the collection: {held} live bytes"
+    );
+    // Passed back without copying, and readable.
+    assert_eq!(
+        inst.call_with_handles("len", &[&h]).unwrap(),
+        Some(Val::Int(100_000))
+    );
+    match inst.get(&h).unwrap() {
+        Val::Array(Type::Int, xs) => assert_eq!(xs.len(), 100_000),
+        other => panic!("unexpected {other:?}"),
+    }
+    // Another instance does not accept it.
+    let mut other = handle_instance();
+    assert!(matches!(
+        other.call_with_handles("len", &[&h]),
+        Err(CallError::ArgType { .. })
+    ));
+    assert!(other.get(&h).is_err());
+    // Dropping the handle releases the array at the next collection.
+    drop(h);
+    inst.call("collect", &[]).unwrap();
+    let after = inst.gc_stats().live_bytes;
+    assert!(after < held - 700_000, "released: {held} -> {after}");
+    inst.heap.check();
+}
+
+#[test]
+fn typed_host_functions_take_values_and_arrays() {
+    let mut l = Linker::new();
+    l.func("host.sum", |xs: Vec<i64>| xs.iter().sum::<i64>());
+    l.func("host.describe", |v: Val| format!("{v:?}"));
+    assert_eq!(
+        l.signature("host.sum").unwrap().to_string(),
+        "(array<int>) -> int"
+    );
+    assert_eq!(
+        l.signature("host.describe").unwrap().to_string(),
+        "(any) -> str"
+    );
+}

@@ -72,6 +72,11 @@ pub(crate) struct Heap {
     stats: GcStats,
     /// Objects a native function allocated during the current call.
     pub(crate) scratch: Vec<Value>,
+    /// Objects the host holds handles to, with how many handles each.
+    pinned: std::collections::HashMap<u32, u32>,
+    /// Handles dropped by the host since the last collection (a handle's
+    /// `Drop` cannot reach the heap, so it leaves its index here).
+    pub(crate) released: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
 }
 
 impl Heap {
@@ -86,6 +91,8 @@ impl Heap {
             stress,
             stats: GcStats::default(),
             scratch: Vec::new(),
+            pinned: Default::default(),
+            released: Default::default(),
         }
     }
 
@@ -205,8 +212,31 @@ impl Heap {
 
     /// Marks everything reachable from `roots` and the scratch list, then
     /// frees the rest.
+    /// Keeps object `v` alive for a host handle until [`Heap::released`]
+    /// reports the handle dropped.
+    pub(crate) fn pin(&mut self, v: Value) {
+        if v.tag.is_object() {
+            *self.pinned.entry(v.obj()).or_insert(0) += 1;
+        }
+    }
+
+    /// Applies the handle drops reported since the last call.
+    fn unpin_released(&mut self) {
+        let released =
+            std::mem::take(&mut *self.released.lock().unwrap_or_else(|p| p.into_inner()));
+        for i in released {
+            if let Some(n) = self.pinned.get_mut(&i) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pinned.remove(&i);
+                }
+            }
+        }
+    }
+
     pub(crate) fn collect(&mut self, roots: &[&[Value]]) {
         let start = Instant::now();
+        self.unpin_released();
         let mut gray: Vec<u32> = Vec::new();
         let mark = |slots: &mut Vec<Slot>, gray: &mut Vec<u32>, v: Value| {
             if v.tag.is_object() {
@@ -224,6 +254,14 @@ impl Heap {
         }
         for &v in &self.scratch {
             mark(&mut self.slots, &mut gray, v);
+        }
+        let pinned: Vec<u32> = self.pinned.keys().copied().collect();
+        for i in pinned {
+            let s = &mut self.slots[i as usize];
+            if !s.marked {
+                s.marked = true;
+                gray.push(i);
+            }
         }
         while let Some(i) = gray.pop() {
             // Children are read by index so no borrow of this slot is held

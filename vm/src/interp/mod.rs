@@ -487,6 +487,10 @@ impl Instance {
         stack[base..base + args.len()].copy_from_slice(args);
         let defaults = &self.local_defaults[func];
         stack[base + args.len()..base + args.len() + defaults.len()].copy_from_slice(defaults);
+        // The entry frame's record slot is never read, but it is below the
+        // stack pointer: clear it so a value left there by an earlier call
+        // is not kept alive as a root.
+        stack[base + f.num_locals as usize] = Value::NIL;
         if self.config.checked {
             self.run::<true>(module, stack, func as u32, base)
         } else {
