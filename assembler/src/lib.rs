@@ -145,5 +145,32 @@ pub fn assemble(src: &str, file: &str, library: &dyn Signatures) -> Result<Modul
     lower::lower(src, file, items, library)
 }
 
+/// Assembles `.kasm` text and verifies it with `engine`: the text entry
+/// point of the embedding API (`Engine::load` takes `.kbc` bytes).
+///
+/// # Errors
+///
+/// The assembly errors, or the verification errors, as one message each
+/// (`file:line:col: message`).
+pub fn load_text(
+    engine: &keel_vm::Engine,
+    src: &str,
+    file: &str,
+    library: &dyn Signatures,
+) -> Result<std::sync::Arc<keel_vm::VerifiedModule>, Vec<String>> {
+    let module = assemble(src, file, library).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| {
+                let (line, col) = diag::line_col(src, e.span.start);
+                format!("{file}:{line}:{col}: {e}")
+            })
+            .collect::<Vec<_>>()
+    })?;
+    engine
+        .verify(module)
+        .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+}
+
 #[cfg(test)]
 mod tests;

@@ -38,6 +38,7 @@
 mod api;
 mod bytes;
 mod display;
+mod engine;
 mod heap;
 mod interp;
 pub mod isa;
@@ -51,6 +52,7 @@ mod verify;
 pub use api::{CallError, FromVal, Handle, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
 pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::{format_float, quote};
+pub use engine::{Engine, LoadError};
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
 pub use interp::{Config, ExecStats, Instance, InterruptHandle, LinkError, MAX_STACK_SLOTS};
 pub use module::{
