@@ -368,7 +368,7 @@ impl Drop for Handle {
 
 impl Instance {
     fn owner_id(&self) -> usize {
-        std::sync::Arc::as_ptr(&self.heap.released) as usize
+        std::sync::Arc::as_ptr(&self.heap.handles.released) as usize
     }
 
     fn handle(&mut self, value: Value) -> Handle {
@@ -376,7 +376,7 @@ impl Instance {
         Handle {
             value,
             owner: self.owner_id(),
-            released: self.heap.released.clone(),
+            released: self.heap.handles.released.clone(),
         }
     }
 

@@ -72,7 +72,15 @@ pub(crate) struct Heap {
     stats: GcStats,
     /// Objects a native function allocated during the current call.
     pub(crate) scratch: Vec<Value>,
-    /// Objects the host holds handles to, with how many handles each.
+    /// Host handles, boxed: rarely used, kept out of the way of the
+    /// fields the interpreter touches on every access.
+    pub(crate) handles: Box<Handles>,
+}
+
+/// Objects the host holds handles to.
+#[derive(Default)]
+pub(crate) struct Handles {
+    /// Pinned object indices, with how many handles each.
     pinned: std::collections::HashMap<u32, u32>,
     /// Handles dropped by the host since the last collection (a handle's
     /// `Drop` cannot reach the heap, so it leaves its index here).
@@ -91,8 +99,7 @@ impl Heap {
             stress,
             stats: GcStats::default(),
             scratch: Vec::new(),
-            pinned: Default::default(),
-            released: Default::default(),
+            handles: Box::default(),
         }
     }
 
@@ -216,19 +223,19 @@ impl Heap {
     /// reports the handle dropped.
     pub(crate) fn pin(&mut self, v: Value) {
         if v.tag.is_object() {
-            *self.pinned.entry(v.obj()).or_insert(0) += 1;
+            *self.handles.pinned.entry(v.obj()).or_insert(0) += 1;
         }
     }
 
     /// Applies the handle drops reported since the last call.
     fn unpin_released(&mut self) {
-        let released =
-            std::mem::take(&mut *self.released.lock().unwrap_or_else(|p| p.into_inner()));
+        let h = &mut *self.handles;
+        let released = std::mem::take(&mut *h.released.lock().unwrap_or_else(|p| p.into_inner()));
         for i in released {
-            if let Some(n) = self.pinned.get_mut(&i) {
+            if let Some(n) = h.pinned.get_mut(&i) {
                 *n -= 1;
                 if *n == 0 {
-                    self.pinned.remove(&i);
+                    h.pinned.remove(&i);
                 }
             }
         }
@@ -255,7 +262,7 @@ impl Heap {
         for &v in &self.scratch {
             mark(&mut self.slots, &mut gray, v);
         }
-        let pinned: Vec<u32> = self.pinned.keys().copied().collect();
+        let pinned: Vec<u32> = self.handles.pinned.keys().copied().collect();
         for i in pinned {
             let s = &mut self.slots[i as usize];
             if !s.marked {

@@ -518,7 +518,6 @@ impl Instance {
         // The entry frame's record slot stays unused: returning at depth 0
         // ends the run.
         let mut sp = base + funcs[func as usize].num_locals as usize + 1;
-        let depth_base = self.depth_offset;
         let mut pc = funcs[func as usize].start as usize;
         // Counts down one per instruction through a chunk of at most CHUNK
         // instructions; when it goes negative, the next check point (a call
@@ -543,7 +542,7 @@ impl Instance {
         macro_rules! enter {
             ($run:lifetime, $f:expr) => {{
                 check_fuel!($run);
-                match enter(depth + depth_base, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base) {
+                match enter(depth + self.depth_offset, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base) {
                     Ok((new_base, new_sp, new_pc)) => {
                         calls += 1;
                         depth += 1;
@@ -940,7 +939,7 @@ impl Instance {
                 | Op::MapKeys
                 | Op::CallImport { .. }
                 | Op::Trap(_) => {
-                    match self.slow_op(op, module, stack, sp, depth + depth_base, &imports) {
+                    match self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports) {
                         Ok(new_sp) => sp = new_sp,
                         Err(t) => break 'run Err(t),
                     }
