@@ -136,9 +136,9 @@ impl Instance {
         Ok(result.map(|v| self.export_val(v, 0)))
     }
 
-    /// The index of exported function `name`, after checking `args`
-    /// against its signature.
-    fn exported(&self, name: &str, args: &[Val]) -> Result<usize, CallError> {
+    /// The index of exported function `name`, after checking that it takes
+    /// `nargs` arguments.
+    fn export_index(&self, name: &str, nargs: usize) -> Result<usize, CallError> {
         let m = self.module().module();
         let index = m
             .func_index(name)
@@ -147,13 +147,21 @@ impl Instance {
         if !f.exported {
             return Err(CallError::NotExported(name.to_owned()));
         }
-        if args.len() != f.ty.params.len() {
+        if nargs != f.ty.params.len() {
             return Err(CallError::ArgCount {
                 name: name.to_owned(),
                 expected: f.ty.params.len(),
-                found: args.len(),
+                found: nargs,
             });
         }
+        Ok(index)
+    }
+
+    /// The index of exported function `name`, after checking `args`
+    /// against its signature.
+    fn exported(&self, name: &str, args: &[Val]) -> Result<usize, CallError> {
+        let index = self.export_index(name, args.len())?;
+        let f = &self.module().module().funcs[index];
         for (index, (a, p)) in args.iter().zip(&f.ty.params).enumerate() {
             if !a.fits(p) {
                 return Err(CallError::ArgType {
@@ -252,13 +260,7 @@ impl Instance {
     }
 
     fn oom(&self) -> Trap {
-        Trap::new(
-            TrapCode::OutOfMemory,
-            format!(
-                "out of memory: heap limit of {} bytes exceeded",
-                self.heap.limit()
-            ),
-        )
+        Trap::out_of_memory(self.heap.limit())
     }
 
     /// Copies a heap value out for the host. Cycles and nesting deeper
@@ -322,12 +324,8 @@ impl NativeCtx<'_> {
         let live = &self.stack[..self.sp];
         let values = self.inst.import_args(args, live).map_err(CallError::Trap)?;
         if self.depth + 1 >= self.inst.config_max_depth() {
-            return Err(CallError::Trap(Trap::new(
-                TrapCode::StackOverflow,
-                format!(
-                    "stack overflow: call depth limit {} exceeded",
-                    self.inst.config_max_depth()
-                ),
+            return Err(CallError::Trap(Trap::call_depth(
+                self.inst.config_max_depth(),
             )));
         }
         let module = self.inst.module().clone();
@@ -404,23 +402,9 @@ impl Instance {
         name: &str,
         args: &[&Handle],
     ) -> Result<Option<Val>, CallError> {
-        let index = self
-            .module()
-            .module()
-            .func_index(name)
-            .ok_or_else(|| CallError::UnknownFunction(name.to_owned()))?;
+        let index = self.export_index(name, args.len())?;
         let module = self.module().clone();
         let f = &module.module().funcs[index];
-        if !f.exported {
-            return Err(CallError::NotExported(name.to_owned()));
-        }
-        if args.len() != f.ty.params.len() {
-            return Err(CallError::ArgCount {
-                name: name.to_owned(),
-                expected: f.ty.params.len(),
-                found: args.len(),
-            });
-        }
         let mut values = Vec::with_capacity(args.len());
         for (index, (h, p)) in args.iter().zip(&f.ty.params).enumerate() {
             let foreign = h.owner != self.owner_id();
@@ -477,30 +461,31 @@ pub trait HostRet {
     fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap>;
 }
 
-impl HostArg for i64 {
-    fn keel_type() -> Type {
-        Type::Int
-    }
-    fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
-        v.i()
-    }
+/// Scalars cross as themselves: `$t` is Keel's `$ty`, read with the
+/// payload accessor `$get` and written with the constructor `$make`.
+macro_rules! scalar {
+    ($t:ty, $ty:expr, $get:ident, $make:path) => {
+        impl HostArg for $t {
+            fn keel_type() -> Type {
+                $ty
+            }
+            fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
+                v.$get()
+            }
+        }
+        impl HostRet for $t {
+            fn keel_type() -> Option<Type> {
+                Some($ty)
+            }
+            fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
+                Ok(Some($make(self)))
+            }
+        }
+    };
 }
-impl HostArg for f64 {
-    fn keel_type() -> Type {
-        Type::Float
-    }
-    fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
-        v.f()
-    }
-}
-impl HostArg for bool {
-    fn keel_type() -> Type {
-        Type::Bool
-    }
-    fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
-        v.b()
-    }
-}
+scalar!(i64, Type::Int, i, Value::int);
+scalar!(f64, Type::Float, f, Value::float);
+scalar!(bool, Type::Bool, b, Value::bool);
 impl HostArg for String {
     fn keel_type() -> Type {
         Type::Str
@@ -559,30 +544,6 @@ impl HostRet for () {
     }
     fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
         Ok(None)
-    }
-}
-impl HostRet for i64 {
-    fn keel_type() -> Option<Type> {
-        Some(Type::Int)
-    }
-    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-        Ok(Some(Value::int(self)))
-    }
-}
-impl HostRet for f64 {
-    fn keel_type() -> Option<Type> {
-        Some(Type::Float)
-    }
-    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-        Ok(Some(Value::float(self)))
-    }
-}
-impl HostRet for bool {
-    fn keel_type() -> Option<Type> {
-        Some(Type::Bool)
-    }
-    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-        Ok(Some(Value::bool(self)))
     }
 }
 impl HostRet for String {

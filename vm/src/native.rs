@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use crate::display;
 use crate::heap::{GcStats, Heap, KeyRef, MapObj, Object, OutOfMemory};
 use crate::interp::Instance;
-use crate::trap::{Trap, TrapCode};
+use crate::trap::Trap;
 use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
 
@@ -130,15 +130,8 @@ macro_rules! roots {
     };
 }
 
-#[cold]
 fn oom(heap: &Heap) -> Trap {
-    Trap::new(
-        TrapCode::OutOfMemory,
-        format!(
-            "out of memory: heap limit of {} bytes exceeded",
-            heap.limit()
-        ),
-    )
+    Trap::out_of_memory(heap.limit())
 }
 
 impl NativeCtx<'_> {

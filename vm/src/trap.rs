@@ -126,6 +126,24 @@ impl Trap {
         )
     }
 
+    /// The `out of memory: heap limit of N bytes exceeded` trap.
+    #[cold]
+    pub fn out_of_memory(limit: usize) -> Trap {
+        Trap::new(
+            TrapCode::OutOfMemory,
+            format!("out of memory: heap limit of {limit} bytes exceeded"),
+        )
+    }
+
+    /// The `stack overflow: call depth limit N exceeded` trap.
+    #[cold]
+    pub fn call_depth(limit: usize) -> Trap {
+        Trap::new(
+            TrapCode::StackOverflow,
+            format!("stack overflow: call depth limit {limit} exceeded"),
+        )
+    }
+
     /// An invalid-argument trap.
     #[cold]
     pub fn invalid(message: impl Into<String>) -> Trap {
