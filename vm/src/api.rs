@@ -353,6 +353,14 @@ pub struct Handle {
     released: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
 }
 
+impl Handle {
+    /// The value held, for [`Instance::display`] or
+    /// [`Instance::run_snippet`] on the instance that made the handle.
+    pub fn value(&self) -> Value {
+        self.value
+    }
+}
+
 impl Drop for Handle {
     fn drop(&mut self) {
         if self.value.tag().is_object() {
@@ -367,6 +375,13 @@ impl Drop for Handle {
 impl Instance {
     fn owner_id(&self) -> usize {
         std::sync::Arc::as_ptr(&self.heap.handles.released) as usize
+    }
+
+    /// Keeps `value` (of this instance) alive until the returned handle is
+    /// dropped; a tool holding values between calls (the REPL's stack)
+    /// roots them this way.
+    pub fn hold(&mut self, value: Value) -> Handle {
+        self.handle(value)
     }
 
     fn handle(&mut self, value: Value) -> Handle {

@@ -98,6 +98,12 @@ pub(crate) fn display_into(out: &mut String, heap: &Heap, v: Value) {
     write_value(out, heap, v, false, &mut path);
 }
 
+/// Appends the display form of `v` as inside a container (strings quoted).
+pub(crate) fn repr_into(out: &mut String, heap: &Heap, v: Value) {
+    let mut path = Vec::new();
+    write_value(out, heap, v, true, &mut path);
+}
+
 fn write_value(out: &mut String, heap: &Heap, v: Value, nested: bool, path: &mut Vec<u32>) {
     match v.tag() {
         Tag::Nil => out.push_str("nil"),

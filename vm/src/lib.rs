@@ -64,5 +64,5 @@ pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
 pub use value::{Tag, Value};
 pub use verify::{
     Cmp, Const, MAX_LOCALS, MAX_STACK, Op, VerifiedFunc, VerifiedModule, VerifyError,
-    VerifyErrorKind, VerifyErrors, verify,
+    VerifyErrorKind, VerifyErrors, Snippet, verify, verify_snippet,
 };

@@ -108,6 +108,15 @@ pub enum LinkError {
         /// Signature in the linker.
         found: String,
     },
+    /// [`Instance::replace_module`]: the new module drops or retypes a
+    /// global of the current one.
+    #[error("global `{name}: {ty}` must stay the same when the module is replaced")]
+    GlobalChanged {
+        /// The global's name in the current module.
+        name: String,
+        /// Its type.
+        ty: String,
+    },
     /// String constants did not fit under the heap limit.
     #[error("out of memory: heap limit of {0} bytes exceeded while loading constants")]
     OutOfMemory(usize),
@@ -142,6 +151,13 @@ impl InterruptHandle {
     /// (for example `interrupted: timeout of 2s exceeded`).
     pub fn interrupt_with(&self, reason: impl Into<String>) {
         self.interrupt_because(Some(reason.into()));
+    }
+
+    /// Withdraws an interrupt that no run has seen yet.
+    pub fn clear(&self) {
+        self.0
+            .raised
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 
     fn interrupt_because(&self, reason: Option<String>) {
@@ -187,6 +203,8 @@ pub struct Instance {
     /// called from Keel code calls back in, so the depth limit counts
     /// across both.
     pub(crate) depth_offset: usize,
+    /// Where the operand stack ended when a snippet's `Halt` ran.
+    halt_sp: usize,
 }
 
 fn default_value(ty: &Type) -> Value {
@@ -210,6 +228,85 @@ impl Instance {
         linker: &Linker,
         config: Config,
     ) -> Result<Instance, Vec<LinkError>> {
+        let mut inst = Instance {
+            imports: Arc::new([]),
+            consts: Arc::new([]),
+            local_defaults: Arc::new([]),
+            heap: Heap::new(config.max_heap_bytes, config.gc_stress),
+            globals: Vec::new(),
+            strings: Vec::new(),
+            stack: Vec::new(),
+            fuel: config.fuel,
+            config,
+            stats: ExecStats::default(),
+            interrupt: InterruptHandle(Arc::new(InterruptState::default())),
+            depth_offset: 0,
+            halt_sp: 0,
+            module: module.clone(),
+        };
+        inst.link(module, linker)?;
+        Ok(inst)
+    }
+
+    /// Switches this instance to `module`, keeping its heap, fuel, counters
+    /// and the values of its globals: the new module must declare the
+    /// current module's globals first, in the same order and with the same
+    /// types (it may add more, which start at their initializers). The REPL
+    /// uses this to grow a session's module one definition at a time.
+    ///
+    /// # Errors
+    ///
+    /// A global changed or dropped, the linker lacking an import, or no
+    /// heap left for the new module's string constants. On error the
+    /// instance keeps its current module.
+    pub fn replace_module(
+        &mut self,
+        module: Arc<VerifiedModule>,
+        linker: &Linker,
+    ) -> Result<(), Vec<LinkError>> {
+        let old = self.module.module();
+        let new = module.module();
+        let changed: Vec<LinkError> = old
+            .globals
+            .iter()
+            .enumerate()
+            .filter(|(i, g)| new.globals.get(*i).is_none_or(|n| n.ty != g.ty))
+            .map(|(_, g)| LinkError::GlobalChanged {
+                name: g.name.clone(),
+                ty: g.ty.to_string(),
+            })
+            .collect();
+        if !changed.is_empty() {
+            return Err(changed);
+        }
+        let saved = (
+            self.imports.clone(),
+            self.consts.clone(),
+            self.local_defaults.clone(),
+            std::mem::take(&mut self.strings),
+            self.globals.len(),
+            self.module.clone(),
+        );
+        self.strings = saved.3.clone();
+        match self.link(module, linker) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let (imports, consts, local_defaults, strings, globals, module) = saved;
+                self.imports = imports;
+                self.consts = consts;
+                self.local_defaults = local_defaults;
+                self.strings = strings;
+                self.globals.truncate(globals);
+                self.module = module;
+                Err(e)
+            }
+        }
+    }
+
+    /// Links `module`: resolves its imports, creates its string constants
+    /// and the globals beyond those the instance already has, and derives
+    /// the interpreter's tables.
+    fn link(&mut self, module: Arc<VerifiedModule>, linker: &Linker) -> Result<(), Vec<LinkError>> {
         let m = module.module();
         let mut errors = Vec::new();
         let mut imports = Vec::with_capacity(m.imports.len());
@@ -229,16 +326,24 @@ impl Instance {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut heap = Heap::new(config.max_heap_bytes, config.gc_stress);
+        let oom = |OutOfMemory| vec![LinkError::OutOfMemory(self.config.max_heap_bytes)];
+        let heap = &mut self.heap;
+        // The current string constants stay rooted until the new ones exist
+        // (a REPL may still hold values that are old constants).
+        let old_strings = std::mem::take(&mut self.strings);
         let mut strings = Vec::with_capacity(m.strings.len());
         for s in &m.strings {
             let v = heap
-                .alloc(Tag::Str, Object::Str(s.as_str().into()), &[&strings])
-                .map_err(|OutOfMemory| vec![LinkError::OutOfMemory(config.max_heap_bytes)])?;
+                .alloc(
+                    Tag::Str,
+                    Object::Str(s.as_str().into()),
+                    &[&strings, &old_strings, &self.globals],
+                )
+                .map_err(oom)?;
             strings.push(v);
         }
-        let mut globals = Vec::with_capacity(m.globals.len());
-        for g in &m.globals {
+        let globals = &mut self.globals;
+        for g in &m.globals[globals.len().min(m.globals.len())..] {
             let v = match (&g.init, &g.ty) {
                 (GlobalInit::Int(v), _) => Value::int(*v),
                 (GlobalInit::Float(v), _) => Value::float(*v),
@@ -260,19 +365,16 @@ impl Instance {
                         _ => None,
                     };
                     match empty {
-                        Some((tag, obj)) => {
-                            heap.alloc(tag, obj, &[&strings, &globals])
-                                .map_err(|OutOfMemory| {
-                                    vec![LinkError::OutOfMemory(config.max_heap_bytes)]
-                                })?
-                        }
+                        Some((tag, obj)) => heap
+                            .alloc(tag, obj, &[&strings, &old_strings, globals])
+                            .map_err(oom)?,
                         None => default_value(ty),
                     }
                 }
             };
             globals.push(v);
         }
-        let consts: Arc<[Value]> = module
+        self.consts = module
             .consts()
             .iter()
             .map(|c| match c {
@@ -280,7 +382,7 @@ impl Instance {
                 Const::Float(f) => Value::float(*f),
             })
             .collect();
-        let local_defaults: Arc<[Vec<Value>]> = module
+        self.local_defaults = module
             .funcs()
             .iter()
             .map(|f| {
@@ -290,21 +392,10 @@ impl Instance {
                     .collect()
             })
             .collect();
-        Ok(Instance {
-            imports: imports.into(),
-            consts,
-            local_defaults,
-            heap,
-            globals,
-            strings,
-            stack: Vec::new(),
-            fuel: config.fuel,
-            config,
-            stats: ExecStats::default(),
-            interrupt: InterruptHandle(Arc::new(InterruptState::default())),
-            depth_offset: 0,
-            module,
-        })
+        self.imports = imports.into();
+        self.strings = strings;
+        self.module = module;
+        Ok(())
     }
 
     /// The module this instance runs.
@@ -427,6 +518,14 @@ impl Instance {
         s
     }
 
+    /// The display form of a value as it appears inside a container
+    /// (strings quoted): `"hi"`, `[1, 2]`.
+    pub fn repr(&self, v: Value) -> String {
+        let mut s = String::new();
+        crate::display::repr_into(&mut s, &self.heap, v);
+        s
+    }
+
     /// Calls function `func` (an index into the module's functions) with
     /// `args`, which must match its parameters.
     ///
@@ -470,6 +569,11 @@ impl Instance {
         func: usize,
         args: &[Value],
     ) -> Result<Option<Value>, Trap> {
+        if module.snippet().is_some_and(|s| s.func == func) {
+            return Err(Trap::invalid(
+                "a snippet function runs only through Instance::run_snippet",
+            ));
+        }
         let f = &module.funcs()[func];
         let need = base + f.num_locals as usize + 1 + f.max_stack as usize;
         if need > MAX_STACK_SLOTS {
@@ -492,10 +596,88 @@ impl Instance {
         // is not kept alive as a root.
         stack[base + f.num_locals as usize] = Value::NIL;
         if self.config.checked {
-            self.run::<true>(module, stack, func as u32, base)
+            self.run::<true>(module, stack, func as u32, base, 0)
         } else {
-            self.run::<false>(module, stack, func as u32, base)
+            self.run::<false>(module, stack, func as u32, base, 0)
         }
+    }
+
+    /// Runs the snippet function of a module from
+    /// [`crate::verify_snippet`] with `operands` (bottom first, of the
+    /// snippet's entry types) on its operand stack, and returns the operand
+    /// stack it ends with.
+    ///
+    /// A run that traps changes no global: their values are restored to
+    /// what they were before the run (changes made inside heap objects,
+    /// such as an `array.set`, stay). While the snippet runs, the saved
+    /// globals and `operands` sit below its frame on the value stack, so
+    /// they stay alive whatever the snippet pops.
+    ///
+    /// # Errors
+    ///
+    /// The snippet's trap, or an invalid-argument trap when the module has
+    /// no snippet or `operands` do not fit its entry types.
+    pub fn run_snippet(&mut self, operands: &[Value]) -> Result<Vec<Value>, Trap> {
+        let module = self.module.clone();
+        let Some(snippet) = module.snippet() else {
+            return Err(Trap::invalid("the module has no snippet function"));
+        };
+        if operands.len() != snippet.entry.len()
+            || operands
+                .iter()
+                .zip(&snippet.entry)
+                .any(|(v, t)| !conforms(&self.heap, *v, t))
+        {
+            return Err(Trap::invalid(
+                "the operands do not fit the snippet's entry stack",
+            ));
+        }
+        let func = snippet.func;
+        let f = &module.funcs()[func];
+        let nglobals = self.globals.len();
+        let base = nglobals + operands.len();
+        let locals = f.num_locals as usize;
+        let need = base + locals + 1 + f.max_stack as usize;
+        if need > MAX_STACK_SLOTS {
+            return Err(Trap::new(
+                TrapCode::StackOverflow,
+                format!(
+                    "stack overflow: value stack limit of {} bytes exceeded",
+                    MAX_STACK_SLOTS * 16
+                ),
+            ));
+        }
+        let mut stack = std::mem::take(&mut self.stack);
+        if stack.len() < need {
+            stack.resize(need.max(1024), Value::NIL);
+        }
+        stack[..nglobals].copy_from_slice(&self.globals);
+        stack[nglobals..base].copy_from_slice(operands);
+        stack[base..base + locals].copy_from_slice(&self.local_defaults[func]);
+        stack[base + locals] = Value::NIL;
+        let first_operand = base + locals + 1;
+        stack[first_operand..first_operand + operands.len()].copy_from_slice(operands);
+        let result = if self.config.checked {
+            self.run::<true>(&module, &mut stack, func as u32, base, operands.len())
+        } else {
+            self.run::<false>(&module, &mut stack, func as u32, base, operands.len())
+        };
+        let result = match result {
+            Ok(_) => Ok(stack[first_operand..self.halt_sp].to_vec()),
+            Err(trap) => {
+                self.globals.copy_from_slice(&stack[..nglobals]);
+                Err(trap)
+            }
+        };
+        self.stack = stack;
+        self.heap.scratch.clear();
+        result
+    }
+
+    /// Collects garbage now. Roots: globals, string constants and the
+    /// values host handles hold.
+    pub fn collect_garbage(&mut self) {
+        self.heap.collect(&[&self.globals, &self.strings]);
     }
 
     /// The interpreter loop. Runs `func` whose frame is already set up at
@@ -506,6 +688,7 @@ impl Instance {
         stack: &mut Vec<Value>,
         func: u32,
         entry_base: usize,
+        entry_operands: usize,
     ) -> Result<Option<Value>, Trap> {
         let funcs = module.funcs();
         let imports = self.imports.clone();
@@ -517,7 +700,7 @@ impl Instance {
         let mut base = entry_base;
         // The entry frame's record slot stays unused: returning at depth 0
         // ends the run.
-        let mut sp = base + funcs[func as usize].num_locals as usize + 1;
+        let mut sp = base + funcs[func as usize].num_locals as usize + 1 + entry_operands;
         let mut pc = funcs[func as usize].start as usize;
         // Counts down one per instruction through a chunk of at most CHUNK
         // instructions; when it goes negative, the next check point (a call
@@ -773,6 +956,7 @@ impl Instance {
                     ret!('run, rec, Some(v));
                 }
                 Op::Unreachable => unreachable!("verifier marks only unreachable code Unreachable"),
+                Op::Halt => break 'run Ok(self.halted(sp)),
                 // Superinstructions: `pc` already points past the first op
                 // of the sequence; skip the rest and count all of it.
                 Op::LoadLoad(a, b) => {
@@ -972,6 +1156,15 @@ impl Instance {
             trap.backtrace = trace;
             trap
         })
+    }
+
+    /// A snippet's end: notes where its operand stack ends (for
+    /// `run_snippet`); out of line, as it runs once per snippet.
+    #[cold]
+    #[inline(never)]
+    fn halted(&mut self, sp: usize) -> Option<Value> {
+        self.halt_sp = sp;
+        None
     }
 
     /// The ops that call into the heap, natives or dynamic typing: kept

@@ -139,6 +139,10 @@ pub enum Op {
     Trap(u32),
     /// Stands in for instructions no path reaches; never executed.
     Unreachable,
+    /// The end of a snippet (`verify_snippet`): ends the run and hands the
+    /// operand stack back. Only the verifier places it, after a snippet's
+    /// last instruction; it has no bytecode form.
+    Halt,
 
     // Superinstructions (see `fuse`): each stands for the sequence in its
     // doc, whose later ops stay in the code after it and are skipped.
@@ -276,7 +280,7 @@ impl Op {
             Call(_) | CallImport { .. } => Opcode::Call,
             Ret(_) | RetVal(_) => Opcode::Ret,
             Trap(_) => Opcode::Trap,
-            Unreachable => return None,
+            Unreachable | Halt => return None,
             LoadLoad(..)
             | AddLocalConst(..)
             | IncLocal(..)

@@ -103,6 +103,9 @@ pub enum VerifyErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// A rule for snippets (REPL lines, see `verify_snippet`).
+    #[error("{0}")]
+    Snippet(String),
 }
 
 impl VerifyErrorKind {
@@ -122,6 +125,7 @@ impl VerifyErrorKind {
             VerifyErrorKind::Decode(_) => "decode",
             VerifyErrorKind::BadDeclaration(_) => "bad_declaration",
             VerifyErrorKind::LimitExceeded { .. } => "limit_exceeded",
+            VerifyErrorKind::Snippet(_) => "snippet",
         }
     }
 }

@@ -119,6 +119,21 @@ pub struct VerifiedModule {
     code: Vec<Op>,
     types: Vec<Type>,
     consts: Vec<Const>,
+    snippet: Option<Snippet>,
+}
+
+/// A function verified by [`verify_snippet`]: it starts with values already
+/// on its operand stack and ends where its code ends, handing back its
+/// whole operand stack (the REPL runs each input line as one).
+#[derive(Clone, Debug)]
+pub struct Snippet {
+    /// The function's index.
+    pub func: usize,
+    /// The operand stack it starts with, bottom first.
+    pub entry: Vec<Type>,
+    /// The operand stack it ends with, bottom first; `None` when no path
+    /// reaches the end (the code loops forever or traps).
+    pub exit: Option<Vec<Type>>,
 }
 
 impl VerifiedModule {
@@ -160,6 +175,11 @@ impl VerifiedModule {
     pub fn consts(&self) -> &[Const] {
         &self.consts
     }
+
+    /// The snippet function, for a module from [`verify_snippet`].
+    pub fn snippet(&self) -> Option<&Snippet> {
+        self.snippet.as_ref()
+    }
 }
 
 /// Verifies `module`, returning its specialized form or every failure found.
@@ -172,13 +192,46 @@ impl VerifiedModule {
 ///
 /// [`VerifyErrors`] with one [`VerifyError`] per failure.
 pub fn verify(module: Module) -> Result<VerifiedModule, VerifyErrors> {
+    verify_with(module, None)
+}
+
+/// Verifies `module` like [`verify`], except that function `func` is a
+/// *snippet*: it starts with values of types `entry` on its operand stack
+/// (bottom first), may not `ret`, and ends by running past its last
+/// instruction, which hands its whole operand stack back to the host
+/// ([`crate::Instance::run_snippet`]). No function may call it, and it must
+/// take no parameters and return nothing. This is how the REPL runs a line
+/// against its persistent stack; everything else in the module is verified
+/// exactly as by [`verify`].
+///
+/// # Errors
+///
+/// As [`verify`].
+pub fn verify_snippet(
+    module: Module,
+    func: usize,
+    entry: &[Type],
+) -> Result<VerifiedModule, VerifyErrors> {
+    verify_with(
+        module,
+        Some(Snippet {
+            func,
+            entry: entry.to_vec(),
+            exit: None,
+        }),
+    )
+}
+
+fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModule, VerifyErrors> {
     let mut v = Verifier {
         module: &module,
         types: TypeTable::default(),
         consts: Vec::new(),
         errors: Vec::new(),
+        snippet,
     };
     v.check_declarations();
+    v.check_snippet();
     let mut funcs = Vec::with_capacity(module.funcs.len());
     let mut code = Vec::new();
     for i in 0..module.funcs.len() {
@@ -199,12 +252,14 @@ pub fn verify(module: Module) -> Result<VerifiedModule, VerifyErrors> {
     }
     let types = v.types.types;
     let consts = v.consts;
+    let snippet = v.snippet;
     Ok(VerifiedModule {
         module,
         funcs,
         code,
         types,
         consts,
+        snippet,
     })
 }
 
@@ -312,6 +367,9 @@ struct Verifier<'m> {
     types: TypeTable,
     consts: Vec<Const>,
     errors: Vec<VerifyError>,
+    /// The snippet function of [`verify_snippet`]; its `exit` is filled in
+    /// when the function is verified.
+    snippet: Option<Snippet>,
 }
 
 /// Abstract state at one program point.
@@ -421,6 +479,31 @@ impl<'m> Verifier<'m> {
         }
     }
 
+    /// The snippet's own declaration rules: an existing function without
+    /// parameters or result, and entry types that are value types.
+    fn check_snippet(&mut self) {
+        let Some(sn) = &self.snippet else { return };
+        let problem = match self.module.funcs.get(sn.func) {
+            None => Some(format!("snippet function index {} out of range", sn.func)),
+            Some(f) if !f.ty.params.is_empty() || f.ty.result.is_some() => Some(format!(
+                "snippet function `{}` must take no parameters and return nothing",
+                f.name
+            )),
+            Some(_) => sn
+                .entry
+                .iter()
+                .find(|t| t.has_var())
+                .map(|t| format!("snippet entry stack holds a generic type {t}")),
+        };
+        if let Some(msg) = problem {
+            self.decl_error(None, msg);
+        }
+    }
+
+    fn is_snippet(&self, fi: usize) -> bool {
+        self.snippet.as_ref().is_some_and(|s| s.func == fi)
+    }
+
     fn verify_func(&mut self, fi: usize) -> Result<(VerifiedFunc, Vec<Op>), VerifyError> {
         let m = self.module;
         let func = &m.funcs[fi];
@@ -497,18 +580,29 @@ impl<'m> Verifier<'m> {
         let words = (nbits as usize).div_ceil(64);
 
         let mut stacks = StackTable::new();
+        let snippet = self.is_snippet(fi);
+        let mut entry_stack = 0;
+        if snippet {
+            let entry_types = self.snippet.as_ref().map(|s| s.entry.clone()).unwrap_or_default();
+            for t in &entry_types {
+                let id = self.types.intern(t);
+                entry_stack = stacks.push(entry_stack, id);
+            }
+        }
+        // A snippet ends where its code ends: the state there, if reached.
+        let mut exit: Option<u32> = None;
         let mut entry: Vec<Option<State>> = vec![None; n];
         entry[0] = Some(State {
-            stack: 0,
+            stack: entry_stack,
             assigned: vec![0; words],
         });
+        let mut max_depth = stacks.depth(entry_stack);
         let mut queued = vec![false; n];
         let mut work = BinaryHeap::new();
         work.push(Reverse(0u32));
         queued[0] = true;
         let mut code = vec![Op::Unreachable; n];
         let mut entry_stacks = vec![u32::MAX; n];
-        let mut max_depth = 0usize;
 
         // Work budget: every instruction is typed once, and revisits (only
         // for definite assignment) are capped so verification stays linear
@@ -602,6 +696,12 @@ impl<'m> Verifier<'m> {
                 }
                 i += 1;
                 if i == n {
+                    if snippet {
+                        // Only the last instruction falls through to the
+                        // end, so every path there brings this stack.
+                        exit = Some(st.stack);
+                        break;
+                    }
                     return Err(fail(Some(*off), VerifyErrorKind::FallsOffEnd));
                 }
                 if leader[i] {
@@ -618,9 +718,26 @@ impl<'m> Verifier<'m> {
         }
         let int_locals: Vec<bool> = local_types.iter().map(|t| *t == Type::Int).collect();
         fuse::fuse(&mut code, &is_target, &int_locals);
+        let mut offsets: Vec<u32> = instrs.iter().map(|(o, _)| *o).collect();
+        if snippet {
+            // The end of a snippet is an op of its own, at the code's end.
+            code.push(Op::Halt);
+            offsets.push(func.code.len() as u32);
+            entry_stacks.push(exit.unwrap_or(u32::MAX));
+            let exit_types = exit.map(|e| {
+                stacks
+                    .types(e)
+                    .iter()
+                    .map(|t| self.types.get(*t).clone())
+                    .collect()
+            });
+            if let Some(sn) = &mut self.snippet {
+                sn.exit = exit_types;
+            }
+        }
         let f = VerifiedFunc {
             start: 0,
-            offsets: instrs.iter().map(|(o, _)| *o).collect(),
+            offsets,
             num_params: np as u32,
             num_locals: local_types.len() as u32,
             local_types,
@@ -1132,6 +1249,11 @@ impl InstrCx<'_, '_> {
                 }
             }
             (Operand::Func(f), O::Call) => self.call(*f)?,
+            (_, O::Ret) if self.v.is_snippet(self.fi) => {
+                return Err(VerifyErrorKind::Snippet(
+                    "`ret` cannot end a REPL line: a line ends where its code ends".into(),
+                ));
+            }
             (_, O::Ret) => {
                 let found = self.stacks.types(self.st.stack);
                 let ok = match &self.func.result {
@@ -1198,6 +1320,11 @@ impl InstrCx<'_, '_> {
         let m = self.v.module;
         let total = m.funcs.len() + m.imports.len();
         Self::range("function", index, total)?;
+        if self.v.is_snippet(index as usize) {
+            return Err(VerifyErrorKind::Snippet(
+                "the REPL line's own function cannot be called".into(),
+            ));
+        }
         let (name, sig) = self.v.callee(index).expect("index checked above");
         let np = sig.params.len();
         let depth = self.stacks.depth(self.st.stack);
