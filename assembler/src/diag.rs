@@ -51,23 +51,43 @@ pub fn render_at(
     width: usize,
     message: &str,
 ) -> String {
-    let mut out = format!("error: {message}\n  --> {file}:{line}:{col}\n");
     let text = src.and_then(|s| s.lines().nth(line.saturating_sub(1) as usize));
+    render_line(file, line, col, width, text, message)
+}
+
+/// Renders an error at `line`/`col` of `file` whose text is `text` (for
+/// callers that keep source lines apart from whole files, such as the
+/// REPL).
+pub fn render_line(
+    file: &str,
+    line: u32,
+    col: u32,
+    width: usize,
+    text: Option<&str>,
+    message: &str,
+) -> String {
+    let mut out = format!("error: {message}\n  --> {file}:{line}:{col}\n");
     if let Some(text) = text {
-        let num = line.to_string();
-        let pad = " ".repeat(num.len());
-        // Tabs are shown as single spaces so the caret lines up.
-        let shown: String = text
-            .chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
-            .collect();
-        out.push_str(&format!(
-            " {pad} |\n {num} | {shown}\n {pad} | {}{}\n",
-            " ".repeat(col.saturating_sub(1) as usize),
-            "^".repeat(width)
-        ));
+        out.push_str(&excerpt(line, col, width, text));
     }
     out
+}
+
+/// The source excerpt of a diagnostic: line `line` reading `text`, with a
+/// caret of `width` under column `col`.
+pub fn excerpt(line: u32, col: u32, width: usize, text: &str) -> String {
+    let num = line.to_string();
+    let pad = " ".repeat(num.len());
+    // Tabs are shown as single spaces so the caret lines up.
+    let shown: String = text
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    format!(
+        " {pad} |\n {num} | {shown}\n {pad} | {}{}\n",
+        " ".repeat(col.saturating_sub(1) as usize),
+        "^".repeat(width)
+    )
 }
 
 /// Width of the token starting at 1-based `line`/`col` in `src` (for

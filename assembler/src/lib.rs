@@ -142,7 +142,25 @@ fn parse_error(src: &str, e: ParseError<usize, lexer::Tok<'_>, AsmError>) -> Asm
 /// Every error found: one syntax error, or all name and operand errors.
 pub fn assemble(src: &str, file: &str, library: &dyn Signatures) -> Result<Module, Vec<AsmError>> {
     let items = parse(src).map_err(|e| vec![e])?;
-    lower::lower(src, file, items, library)
+    lower::lower(src, file, items, library, None)
+}
+
+/// Like [`assemble`], except that inside function `func` a literal where an
+/// instruction is expected is pushed (`2 3 add` reads as `push 2 push 3
+/// add`): the REPL's shorthand, for its line function only. Programs never
+/// get it, so `.kasm` files mean the same everywhere.
+///
+/// # Errors
+///
+/// As [`assemble`].
+pub fn assemble_with_literal_pushes(
+    src: &str,
+    file: &str,
+    library: &dyn Signatures,
+    func: &str,
+) -> Result<Module, Vec<AsmError>> {
+    let items = parse(src).map_err(|e| vec![e])?;
+    lower::lower(src, file, items, library, Some(func))
 }
 
 /// Assembles `.kasm` text and verifies it with `engine`: the text entry

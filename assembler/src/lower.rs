@@ -61,6 +61,8 @@ struct Lowerer<'s, 'g> {
     funcs: IndexMap<&'s str, FuncType>,
     globals: IndexMap<&'s str, u32>,
     errors: Vec<AsmError>,
+    /// The function in which a bare literal is a `push` (the REPL's line).
+    literal_pushes_in: Option<&'g str>,
 }
 
 fn err(span: Span, kind: AsmErrorKind) -> AsmError {
@@ -68,13 +70,15 @@ fn err(span: Span, kind: AsmErrorKind) -> AsmError {
 }
 
 /// Lowers a parsed program. See [`crate::assemble`].
-pub(crate) fn lower(
+pub(crate) fn lower<'g>(
     src: &str,
     file: &str,
     items: Vec<Item<'_>>,
-    sigs: &dyn Signatures,
+    sigs: &'g dyn Signatures,
+    literal_pushes_in: Option<&'g str>,
 ) -> Result<Module, Vec<AsmError>> {
     let mut lw = Lowerer {
+        literal_pushes_in,
         lines: LineIndex::new(src),
         sigs,
         strings: IndexMap::new(),
@@ -333,11 +337,19 @@ impl<'s> Lowerer<'s, '_> {
                 BodyItem::Local(..) => continue,
                 BodyItem::Word(w) => w,
             };
-            let WordKind::Ident(mnemonic) = word.kind else {
-                return Err(err(
-                    word.span,
-                    AsmErrorKind::ExpectedInstruction(word.kind.describe()),
-                ));
+            // In the REPL's line a literal where an instruction belongs is
+            // its own operand: `2 3 add` reads as `push 2 push 3 add`.
+            let implicit_push = matches!(word.kind, WordKind::Lit(_))
+                && self.literal_pushes_in == Some(def.name.text);
+            let mnemonic = match word.kind {
+                WordKind::Ident(mnemonic) => mnemonic,
+                _ if implicit_push => "push",
+                _ => {
+                    return Err(err(
+                        word.span,
+                        AsmErrorKind::ExpectedInstruction(word.kind.describe()),
+                    ));
+                }
             };
             let candidates: Vec<Opcode> = Opcode::by_mnemonic(mnemonic).collect();
             if candidates.is_empty() {
@@ -352,7 +364,13 @@ impl<'s> Lowerer<'s, '_> {
             let needs_operand = candidates
                 .iter()
                 .any(|op| op.operand_kind() != OperandKind::None);
-            let operand_item = if needs_operand { body.get(i) } else { None };
+            let operand_item = if implicit_push {
+                Some(item)
+            } else if needs_operand {
+                body.get(i)
+            } else {
+                None
+            };
             let operand_word = match operand_item {
                 Some(BodyItem::Word(w)) => Some(w),
                 _ => None,
@@ -369,7 +387,7 @@ impl<'s> Lowerer<'s, '_> {
                     },
                 )
             };
-            if needs_operand {
+            if needs_operand && !implicit_push {
                 if operand_word.is_none() {
                     return Err(bad_operand(expected_operand(candidates[0].operand_kind())));
                 }

@@ -6,8 +6,10 @@
 #![forbid(unsafe_code)]
 
 mod load;
+mod session;
+mod shell;
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -17,8 +19,8 @@ use clap::{Args, Parser, Subcommand};
 use keel_vm::{Config, Instance, Linker};
 use load::{LoadError, load, verify_loaded};
 
-const EXIT_TRAP: u8 = 1;
-const EXIT_INVALID: u8 = 2;
+pub(crate) const EXIT_TRAP: u8 = 1;
+pub(crate) const EXIT_INVALID: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +63,9 @@ enum Command {
         /// A .kasm or .kbc file.
         file: PathBuf,
     },
+    /// An interactive session: type instructions and watch the stack
+    /// (reads a session from stdin when it is not a terminal).
+    Repl(Common),
     /// Print a module as assembly that re-assembles to the same bytecode.
     Dis {
         /// A .kbc or .kasm file.
@@ -72,11 +77,9 @@ enum Command {
     },
 }
 
-#[derive(Args)]
-struct RunArgs {
-    /// Print execution and GC statistics to stderr after the run.
-    #[arg(long)]
-    stats: bool,
+/// Limits, debugging switches and capabilities, for runs and sessions.
+#[derive(Args, Clone)]
+struct Common {
     /// Collect garbage at every allocation (slow; for testing the VM).
     #[arg(long)]
     gc_stress: bool,
@@ -90,13 +93,6 @@ struct RunArgs {
     /// Call depth limit (default 100000).
     #[arg(long, value_name = "N")]
     max_depth: Option<usize>,
-    /// Instruction budget: stop with `out of fuel` after about N
-    /// instructions (checked at calls and backward jumps).
-    #[arg(long, value_name = "N")]
-    fuel: Option<u64>,
-    /// Wall-clock limit for the run, such as `500ms` or `2s`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    timeout: Option<(std::time::Duration, String)>,
     /// Grant `fs.read` and `fs.list` under DIR (repeatable).
     #[arg(long, value_name = "DIR")]
     allow_read: Vec<PathBuf>,
@@ -112,8 +108,51 @@ struct RunArgs {
     /// Seed of `rand.int` (default fixed, so runs reproduce).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// The program: a .kasm or .kbc file.
-    #[arg(required = true)]
+}
+
+impl Common {
+    fn grants(&self) -> Grants {
+        Grants {
+            read: self.allow_read.clone(),
+            write: self.allow_write.clone(),
+            env: self.allow_env,
+            time: self.allow_time,
+            seed: self.seed,
+        }
+    }
+
+    fn config(&self) -> Config {
+        let mut config = Config {
+            gc_stress: self.gc_stress || Config::default().gc_stress,
+            checked: self.checked,
+            ..Config::default()
+        };
+        if let Some(h) = self.max_heap {
+            config.max_heap_bytes = h;
+        }
+        if let Some(d) = self.max_depth {
+            config.max_call_depth = d;
+        }
+        config
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Print execution and GC statistics to stderr after the run.
+    #[arg(long)]
+    stats: bool,
+    /// Instruction budget: stop with `out of fuel` after about N
+    /// instructions (checked at calls and backward jumps).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Wall-clock limit for the run, such as `500ms` or `2s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<(std::time::Duration, String)>,
+    /// The program: a .kasm or .kbc file. Without one, and with a terminal
+    /// on stdin, `vmrun` opens the REPL.
     file: Option<PathBuf>,
     /// Arguments passed to `main(args: array<str>)`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -154,9 +193,11 @@ fn parse_duration(s: &str) -> Result<(std::time::Duration, String), String> {
         .map_err(|_| bad())
 }
 
-/// The streams `vmrun` grants: buffered stdout, stdin.
+/// The streams `vmrun` grants: buffered stdout, stdin (which the REPL
+/// also reads its input from, so `io.read_line` reads the next line).
 struct Streams {
     out: Arc<Mutex<BufWriter<std::io::Stdout>>>,
+    input: Arc<Mutex<std::io::BufReader<std::io::Stdin>>>,
 }
 
 impl Streams {
@@ -188,7 +229,7 @@ fn library_with(grants: &Grants) -> (Linker, Streams) {
         &mut linker,
         keel_stdlib::Io {
             out: out.clone(),
-            input,
+            input: input.clone(),
         },
     );
     keel_stdlib::install_core(&mut linker);
@@ -208,7 +249,7 @@ fn library_with(grants: &Grants) -> (Linker, Streams) {
     if grants.time {
         keel_stdlib::install_time(&mut linker);
     }
-    (linker, Streams { out })
+    (linker, Streams { out, input })
 }
 
 /// Every library function, granted or not: what the assembler resolves
@@ -251,6 +292,7 @@ fn main() -> ExitCode {
         }) => asm(&file, output, strip),
         Some(Command::Dis { file, verified }) => dis(&file, verified),
         Some(Command::Caps { file }) => caps(&file),
+        Some(Command::Repl(common)) => shell::main(&common),
     }
 }
 
@@ -381,18 +423,14 @@ fn dis(file: &Path, verified: bool) -> ExitCode {
 fn run(args: RunArgs) -> ExitCode {
     let start = Instant::now();
     let Some(file) = args.file else {
-        eprintln!("error: no program given (usage: vmrun FILE [ARGS...])");
+        if std::io::stdin().is_terminal() {
+            return shell::main(&args.common);
+        }
+        eprintln!("error: no program given (usage: vmrun FILE [ARGS...], or vmrun repl)");
         return ExitCode::from(EXIT_INVALID);
     };
     let (catalog, _) = library();
-    let grants = Grants {
-        read: args.allow_read.clone(),
-        write: args.allow_write.clone(),
-        env: args.allow_env,
-        time: args.allow_time,
-        seed: args.seed,
-    };
-    let (linker, streams) = library_with(&grants);
+    let (linker, streams) = library_with(&args.common.grants());
     let (module, _source, file_name) = match load(&file, &catalog).and_then(verify_loaded) {
         Ok(v) => v,
         Err(e) => return fail(e),
@@ -402,17 +440,7 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_INVALID);
     };
     let wants_args = !module.module().funcs[main_index].ty.params.is_empty();
-    let mut config = Config {
-        gc_stress: args.gc_stress || Config::default().gc_stress,
-        checked: args.checked,
-        ..Config::default()
-    };
-    if let Some(h) = args.max_heap {
-        config.max_heap_bytes = h;
-    }
-    if let Some(d) = args.max_depth {
-        config.max_call_depth = d;
-    }
+    let mut config = args.common.config();
     config.fuel = args.fuel;
     let mut instance = match Instance::new(Arc::new(module), &linker, config) {
         Ok(i) => i,

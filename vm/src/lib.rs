@@ -63,6 +63,6 @@ pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
 pub use value::{Tag, Value};
 pub use verify::{
-    Cmp, Const, MAX_LOCALS, MAX_STACK, Op, VerifiedFunc, VerifiedModule, VerifyError,
-    VerifyErrorKind, VerifyErrors, Snippet, verify, verify_snippet,
+    Cmp, Const, MAX_LOCALS, MAX_STACK, Op, Snippet, VerifiedFunc, VerifiedModule, VerifyError,
+    VerifyErrorKind, VerifyErrors, verify, verify_snippet,
 };

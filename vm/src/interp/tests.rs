@@ -259,7 +259,10 @@ fn interrupt_from_another_thread_stops_a_runaway_loop() {
 
 /// A module of one snippet function `line` with `code`, plus one int
 /// global `g` (= 1) and a function `helper() -> int` (pushes 7).
-fn snippet_module(code: &[Instr], entry: &[Type]) -> Result<Arc<VerifiedModule>, crate::VerifyErrors> {
+fn snippet_module(
+    code: &[Instr],
+    entry: &[Type],
+) -> Result<Arc<VerifiedModule>, crate::VerifyErrors> {
     let mut bytes = Vec::new();
     for i in code {
         i.encode(&mut bytes);
@@ -305,8 +308,13 @@ fn snippets_start_with_the_given_stack_and_hand_it_back() {
     let m = snippet_module(&code, &[Type::Int, Type::Int]).expect("verifies");
     assert_eq!(m.snippet().unwrap().exit, Some(vec![Type::Int, Type::Int]));
     let mut inst = Instance::new(m, &Linker::new(), Config::default()).expect("links");
-    let out = inst.run_snippet(&[Value::int(3), Value::int(4)]).expect("runs");
-    assert_eq!(out.iter().map(|v| v.as_int()).collect::<Vec<_>>(), [Some(7), Some(7)]);
+    let out = inst
+        .run_snippet(&[Value::int(3), Value::int(4)])
+        .expect("runs");
+    assert_eq!(
+        out.iter().map(|v| v.as_int()).collect::<Vec<_>>(),
+        [Some(7), Some(7)]
+    );
     // Wrong operands are refused, and the snippet is not callable as a function.
     assert!(inst.run_snippet(&[Value::int(3)]).is_err());
     assert!(inst.call_index(1, &[]).is_err());
@@ -333,7 +341,8 @@ fn a_trapping_snippet_restores_globals() {
 fn snippets_may_not_return_or_be_called() {
     let ret = snippet_module(&[i(Opcode::Ret)], &[]).expect_err("ret refused");
     assert_eq!(ret.0[0].kind.rule(), "snippet");
-    let call = snippet_module(&[with(Opcode::Call, Operand::Func(1))], &[]).expect_err("self call refused");
+    let call = snippet_module(&[with(Opcode::Call, Operand::Func(1))], &[])
+        .expect_err("self call refused");
     assert_eq!(call.0[0].kind.rule(), "snippet");
     // An unreachable end has no exit stack.
     let code = [with(Opcode::Jmp, Operand::Target(0))];
@@ -347,14 +356,20 @@ fn replacing_the_module_keeps_globals_and_refuses_changed_ones() {
     let mut inst = Instance::new(m, &Linker::new(), Config::default()).expect("links");
     inst.run_snippet(&[]).expect("runs");
     let m2 = snippet_module(&[with(Opcode::GLoad, Operand::Global(0))], &[]).unwrap();
-    inst.replace_module(m2, &Linker::new()).expect("same globals");
+    inst.replace_module(m2, &Linker::new())
+        .expect("same globals");
     let out = inst.run_snippet(&[]).expect("runs");
     assert_eq!(out[0].as_int(), Some(9));
     let mut changed = (*inst.module().clone()).module().clone();
     changed.globals[0].ty = Type::Float;
     changed.globals[0].init = GlobalInit::Float(0.0);
     let changed = Arc::new(crate::verify::verify_snippet(changed, 1, &[]).unwrap());
-    let err = inst.replace_module(changed, &Linker::new()).expect_err("retyped global");
+    let err = inst
+        .replace_module(changed, &Linker::new())
+        .expect_err("retyped global");
     assert!(matches!(err[0], LinkError::GlobalChanged { .. }));
-    assert_eq!(inst.run_snippet(&[]).expect("old module kept")[0].as_int(), Some(9));
+    assert_eq!(
+        inst.run_snippet(&[]).expect("old module kept")[0].as_int(),
+        Some(9)
+    );
 }

@@ -52,6 +52,27 @@ pub enum OperandKind {
     MapTypes,
 }
 
+impl OperandKind {
+    /// How the operand is written, for the spec's table and help texts
+    /// (empty for none).
+    pub fn describe(self) -> &'static str {
+        match self {
+            OperandKind::None => "",
+            OperandKind::Int => "int literal",
+            OperandKind::Float => "float literal",
+            OperandKind::Str => "string literal",
+            OperandKind::Bool => "`true`/`false`",
+            OperandKind::Nil => "`nil`",
+            OperandKind::Local => "local",
+            OperandKind::Global => "global",
+            OperandKind::Func => "function",
+            OperandKind::Target => "label",
+            OperandKind::Type => "type",
+            OperandKind::MapTypes => "key type, value type",
+        }
+    }
+}
+
 /// A decoded operand.
 #[derive(Clone, PartialEq, Debug)]
 pub enum Operand {
@@ -285,20 +306,7 @@ pub fn render_isa_markdown() -> String {
          |---|---|---|---|---|---|\n",
     );
     for op in Opcode::ALL {
-        let operand = match op.operand_kind() {
-            OperandKind::None => "",
-            OperandKind::Int => "int literal",
-            OperandKind::Float => "float literal",
-            OperandKind::Str => "string literal",
-            OperandKind::Bool => "`true`/`false`",
-            OperandKind::Nil => "`nil`",
-            OperandKind::Local => "local",
-            OperandKind::Global => "global",
-            OperandKind::Func => "function",
-            OperandKind::Target => "label",
-            OperandKind::Type => "type",
-            OperandKind::MapTypes => "key type, value type",
-        };
+        let operand = op.operand_kind().describe();
         s.push_str(&format!(
             "| `0x{:02x}` | `{}` | {} | `{}` | {} | {} |\n",
             *op as u8,

@@ -583,7 +583,11 @@ impl<'m> Verifier<'m> {
         let snippet = self.is_snippet(fi);
         let mut entry_stack = 0;
         if snippet {
-            let entry_types = self.snippet.as_ref().map(|s| s.entry.clone()).unwrap_or_default();
+            let entry_types = self
+                .snippet
+                .as_ref()
+                .map(|s| s.entry.clone())
+                .unwrap_or_default();
             for t in &entry_types {
                 let id = self.types.intern(t);
                 entry_stack = stacks.push(entry_stack, id);

@@ -1,0 +1,270 @@
+//! Reading REPL input: what kind of input a line is, whether it is
+//! complete, and splitting definitions into one chunk per item.
+
+use std::sync::Arc;
+
+use keel_assembler::ast::{BodyItem, Item};
+use keel_assembler::lexer::{Tok, lex};
+use keel_vm::Type;
+
+use super::text::{Chunk, ModuleText};
+
+/// What an input is, from its first token.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InputKind {
+    /// Nothing but whitespace and comments.
+    Blank,
+    /// A `:command`.
+    Command,
+    /// Top-level items: `.func`, `.global`, `.import`, `.export`, `.module`.
+    Definitions,
+    /// Instructions (and `.local` declarations) to run on the stack.
+    Code,
+}
+
+/// Classifies `input` by its first token.
+pub fn kind(input: &str) -> InputKind {
+    if input.trim_start().starts_with(':') {
+        return InputKind::Command;
+    }
+    match lex(input).next() {
+        None => InputKind::Blank,
+        Some(Ok((_, t, _))) if is_item_directive(t) => InputKind::Definitions,
+        Some(_) => InputKind::Code,
+    }
+}
+
+fn is_item_directive(t: Tok<'_>) -> bool {
+    matches!(
+        t,
+        Tok::DFunc | Tok::DGlobal | Tok::DImport | Tok::DExport | Tok::DModule
+    )
+}
+
+/// Whether `input` leaves a `.func` open (the REPL then reads more lines).
+pub fn needs_more(input: &str) -> bool {
+    let mut open = false;
+    for t in lex(input) {
+        match t {
+            Ok((_, Tok::DFunc, _)) => open = true,
+            Ok((_, Tok::DEnd, _)) => open = false,
+            _ => {}
+        }
+    }
+    open
+}
+
+/// A top-level definition read from the user's text.
+#[derive(Clone, Debug)]
+pub enum Def {
+    Func {
+        name: String,
+        sig: String,
+    },
+    Global {
+        name: String,
+        ty: Type,
+    },
+    Import {
+        name: String,
+    },
+    /// `.module` and `.export`: no effect in a session.
+    Ignored,
+}
+
+/// Parses `text` (whose first line is line `line` of `file`) as top-level
+/// items and cuts it into one chunk per item, each keeping its columns.
+///
+/// # Errors
+///
+/// The rendered parse error.
+pub fn split(file: &Arc<str>, line: u32, text: &str) -> Result<Vec<(Def, Chunk)>, String> {
+    let whole = Chunk {
+        file: file.clone(),
+        line,
+        text: text.to_owned(),
+    };
+    let mut mt = ModuleText::default();
+    mt.chunk(&whole);
+    keel_assembler::parse(text).map_err(|e| mt.render_offset(e.span.start, &e.to_string()))?;
+    // Item boundaries: each top-level directive starts one; `.func` ends
+    // at its `.end`, the others at the last token before the next item.
+    let mut bounds: Vec<(usize, usize)> = Vec::new();
+    let mut in_func = false;
+    for t in lex(text) {
+        let Ok((start, tok, end)) = t else { continue };
+        if !in_func && is_item_directive(tok) {
+            bounds.push((start, end));
+            in_func = tok == Tok::DFunc;
+        } else {
+            if tok == Tok::DEnd {
+                in_func = false;
+            }
+            if let Some(last) = bounds.last_mut() {
+                last.1 = end;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (start, end) in bounds {
+        let (l, col) = keel_assembler::diag::line_col(text, start);
+        let chunk = Chunk {
+            file: file.clone(),
+            line: line + l - 1,
+            text: format!("{}{}", " ".repeat(col as usize - 1), &text[start..end]),
+        };
+        let items = keel_assembler::parse(&chunk.text).map_err(|e| {
+            let mut mt = ModuleText::default();
+            mt.chunk(&chunk);
+            mt.render_offset(e.span.start, &e.to_string())
+        })?;
+        let def = match items.into_iter().next() {
+            Some(Item::Func(f)) => Def::Func {
+                name: f.name.text.to_owned(),
+                sig: format!(
+                    "({}){}",
+                    f.params
+                        .iter()
+                        .map(|(n, t)| format!("{}: {t}", n.text))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    f.result.map(|r| format!(" -> {r}")).unwrap_or_default()
+                ),
+            },
+            Some(Item::Global { name, ty, .. }) => Def::Global {
+                name: name.text.to_owned(),
+                ty,
+            },
+            Some(Item::Import { name, .. }) => Def::Import {
+                name: name.text.to_owned(),
+            },
+            _ => Def::Ignored,
+        };
+        out.push((def, chunk));
+    }
+    Ok(out)
+}
+
+/// The `.local` declarations of a code line, and the line with each
+/// declaration blanked out (columns kept): the session declares its locals
+/// itself, around every line.
+///
+/// # Errors
+///
+/// The rendered parse error, positions relative to `chunk`.
+pub fn take_locals(chunk: &Chunk) -> Result<(Vec<(String, Type)>, Chunk), String> {
+    let mut mt = ModuleText::default();
+    mt.generated(".func __repl_probe()");
+    mt.chunk(chunk);
+    mt.generated(".end");
+    let items = keel_assembler::parse(&mt.src)
+        .map_err(|e| mt.render_offset(e.span.start, &e.to_string()))?;
+    let mut locals = Vec::new();
+    if let Some(Item::Func(f)) = items.first() {
+        for b in &f.body {
+            if let BodyItem::Local(name, ty) = b {
+                locals.push((name.text.to_owned(), ty.clone()));
+            }
+        }
+    }
+    if locals.is_empty() {
+        return Ok((locals, chunk.clone()));
+    }
+    // Blank from each `.local` to the end of its type: the name token, then
+    // a type that is one name or a name with a balanced `<...>`.
+    let mut text = chunk.text.clone().into_bytes();
+    let toks: Vec<(usize, Tok<'_>, usize)> = lex(&chunk.text).filter_map(Result::ok).collect();
+    let mut i = 0;
+    while i < toks.len() {
+        if toks[i].1 != Tok::DLocal {
+            i += 1;
+            continue;
+        }
+        let start = toks[i].0;
+        let mut j = i + 1;
+        // `name:` or `name :`
+        if matches!(toks.get(j), Some((_, Tok::NameColon(_), _))) {
+            j += 1;
+        } else {
+            j += 2;
+        }
+        // The type name, then any `<...>`.
+        j += 1;
+        if matches!(toks.get(j), Some((_, Tok::Lt, _))) {
+            let mut depth = 0;
+            while let Some((_, t, _)) = toks.get(j) {
+                match t {
+                    Tok::Lt => depth += 1,
+                    Tok::Gt => depth -= 1,
+                    _ => {}
+                }
+                j += 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+        }
+        let end = toks.get(j - 1).map_or(text.len(), |t| t.2);
+        for b in &mut text[start..end] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+        i = j;
+    }
+    let text = String::from_utf8(text).unwrap_or_else(|_| chunk.text.clone());
+    Ok((
+        locals,
+        Chunk {
+            text,
+            ..chunk.clone()
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(kind("  ; nothing"), InputKind::Blank);
+        assert_eq!(kind(":help push"), InputKind::Command);
+        assert_eq!(kind(".func f() ret .end"), InputKind::Definitions);
+        assert_eq!(kind(".local x: int"), InputKind::Code);
+        assert_eq!(kind("push 1 add"), InputKind::Code);
+        assert!(needs_more(".func f()\n push 1"));
+        assert!(!needs_more(".func f() ret .end"));
+    }
+
+    #[test]
+    fn splits_items_keeping_columns() {
+        let file: Arc<str> = "m.kasm".into();
+        let items = split(
+            &file,
+            5,
+            ".global a: int = 1 .global b: str\n.func f() -> int\n  push 1 ret\n.end",
+        )
+        .expect("parses");
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[1].1.text, "                   .global b: str");
+        assert_eq!(items[2].1.line, 6);
+        assert!(
+            matches!(&items[2].0, Def::Func { name, sig } if name == "f" && sig == "() -> int")
+        );
+    }
+
+    #[test]
+    fn locals_are_taken_out_of_code_lines() {
+        let c = Chunk {
+            file: "<repl>".into(),
+            line: 1,
+            text: ".local xs: array<map<str, int>> push 1 .local n: int".into(),
+        };
+        let (locals, rest) = take_locals(&c).expect("parses");
+        assert_eq!(locals.len(), 2);
+        assert_eq!(locals[0].0, "xs");
+        assert_eq!(rest.text.trim(), "push 1");
+        assert_eq!(rest.text.find("push"), c.text.find("push"));
+    }
+}

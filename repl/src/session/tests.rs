@@ -1,0 +1,79 @@
+use super::*;
+
+fn session(config: Config) -> Session {
+    let (catalog, _) = crate::library();
+    let (linker, _) = crate::library();
+    Session::new(catalog, linker, config).expect("session")
+}
+
+fn eval(s: &mut Session, input: &str) -> Result<String, String> {
+    match s.eval(input, 1)? {
+        Reply::Show(text) => Ok(text),
+        Reply::Quit => Ok("<quit>".into()),
+    }
+}
+
+#[test]
+fn stack_values_survive_collections_between_and_during_lines() {
+    let mut s = session(Config {
+        gc_stress: true,
+        ..Config::default()
+    });
+    eval(&mut s, "\"a\" \"b\" concat 3 0 array.new").expect("runs");
+    // Pops both, allocates (collecting at every allocation), then traps:
+    // the restored stack must still hold live objects.
+    let err = eval(&mut s, "pop pop \"x\" \"y\" concat pop 1 0 div").expect_err("traps");
+    assert!(err.contains("division by zero"), "{err}");
+    eval(&mut s, ":gc").expect("collects");
+    assert_eq!(s.stack_line(), "[\"ab\": str, [0, 0, 0]: array<int>]");
+}
+
+#[test]
+fn a_failed_input_changes_nothing() {
+    let mut s = session(Config::default());
+    eval(&mut s, ".func f() -> int push 1 ret .end").expect("defines");
+    eval(&mut s, ".local x: int 7 store x").expect("runs");
+    let before = (s.stack_line(), s.names());
+    for bad in [
+        "push 1 pusj",
+        "\"s\" 1 add",
+        ".func f() -> str push 1 ret .end",
+        ".local x: str 3 store x",
+        "5 store x 1 0 div",
+    ] {
+        eval(&mut s, bad).expect_err(bad);
+        assert_eq!((s.stack_line(), s.names()), before, "after {bad}");
+    }
+    assert_eq!(
+        eval(&mut s, "call f load x").expect("runs"),
+        "[1: int, 7: int]\n"
+    );
+}
+
+#[test]
+fn names_cover_functions_globals_and_locals_but_not_hidden_slots() {
+    let mut s = session(Config::default());
+    eval(&mut s, ".func f() ret .end .global g: int").expect("defines");
+    eval(&mut s, ".local x: int").expect("declares");
+    let mut names = s.names();
+    names.sort();
+    assert_eq!(names, ["f", "g", "x"]);
+}
+
+#[test]
+fn an_interrupt_stops_a_running_line_and_keeps_the_stack() {
+    let mut s = session(Config::default());
+    eval(&mut s, "1 2").expect("runs");
+    let handle = s.interrupt_handle();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        handle.interrupt();
+    });
+    let err = eval(&mut s, "top: jmp top").expect_err("interrupted");
+    stopper.join().expect("stopper");
+    assert!(err.starts_with("error: interrupted"), "{err}");
+    assert_eq!(s.stack_line(), "[1: int, 2: int]");
+    // A stale interrupt does not hit the next line.
+    s.interrupt_handle().interrupt();
+    assert_eq!(eval(&mut s, "add").expect("runs"), "[3: int]\n");
+}

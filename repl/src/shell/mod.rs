@@ -1,0 +1,207 @@
+//! The REPL's front end: rustyline with completion, highlighting and
+//! history on a terminal; plain line reading from a pipe.
+//!
+//! Both read the same inputs (one line, or several while a `.func` is
+//! open) and hand them to a [`Session`]. Piped mode prints no prompts and
+//! no colours, so a session file's output is stable enough to test, and
+//! exits with status 1 when any input failed.
+
+mod helper;
+
+use std::cell::RefCell;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{CompletionType, Editor};
+
+use crate::session::{Reply, Session, needs_more};
+use crate::{Common, EXIT_INVALID, EXIT_TRAP, Streams, library, library_with};
+use helper::KeelHelper;
+
+/// `vmrun repl`: a session on the terminal, or over piped stdin.
+pub fn main(common: &Common) -> ExitCode {
+    let (catalog, _) = library();
+    let (linker, streams) = library_with(&common.grants());
+    let session = match Session::new(catalog, linker, common.config()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        interactive(session, streams)
+    } else {
+        piped(session, &streams)
+    }
+}
+
+/// Prints a reply through the program's own buffered stdout, so program
+/// output and REPL output stay in order.
+fn show(streams: &Streams, text: &str) {
+    let mut out = streams.out.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn piped(mut session: Session, streams: &Streams) -> ExitCode {
+    let mut failed = false;
+    let mut line_no = 0u32;
+    'session: loop {
+        let first = line_no + 1;
+        let mut input = String::new();
+        loop {
+            let mut bytes = Vec::new();
+            let read = streams
+                .input
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .read_until(b'\n', &mut bytes);
+            match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            line_no += 1;
+            match String::from_utf8(bytes) {
+                Ok(l) => input.push_str(&l),
+                Err(_) => {
+                    streams.flush();
+                    eprintln!("error: <repl>:{line_no}: the line is not valid UTF-8");
+                    failed = true;
+                    continue 'session;
+                }
+            }
+            if !needs_more(&input) {
+                break;
+            }
+        }
+        if input.is_empty() {
+            break;
+        }
+        match session.eval(&input, first) {
+            Ok(Reply::Show(text)) => show(streams, &text),
+            Ok(Reply::Quit) => break,
+            Err(e) => {
+                streams.flush();
+                eprint!("{e}");
+                failed = true;
+            }
+        }
+    }
+    streams.flush();
+    if failed {
+        ExitCode::from(EXIT_TRAP)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Where history is kept: `$XDG_STATE_HOME/keel/history`, else
+/// `~/.local/state/keel/history`.
+fn history_path() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(state.join("keel").join("history"))
+}
+
+/// `error:` in bold red, at the start of any line.
+fn paint_errors(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.strip_prefix("error:") {
+            Some(rest) => format!("\x1b[1;31merror\x1b[0m\x1b[1m:{rest}\x1b[0m\n"),
+            None => format!("{l}\n"),
+        })
+        .collect()
+}
+
+fn interactive(mut session: Session, streams: Streams) -> ExitCode {
+    let config = rustyline::Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .max_history_size(10_000)
+        .map(|b| b.build())
+        .unwrap_or_default();
+    let mut rl: Editor<KeelHelper, DefaultHistory> = match Editor::with_config(config) {
+        Ok(rl) => rl,
+        Err(e) => {
+            eprintln!("error: cannot open the terminal: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let names = Rc::new(RefCell::new(session.names()));
+    rl.set_helper(Some(KeelHelper::new(names.clone())));
+    let history = history_path();
+    if let Some(h) = &history {
+        // A missing history file is the normal first run.
+        let _ = rl.load_history(h);
+    }
+    // Ctrl-C while a line runs interrupts it (at a prompt the terminal is
+    // raw, so rustyline sees the key instead).
+    let running = Arc::new(Mutex::new(session.interrupt_handle()));
+    {
+        let running = running.clone();
+        let _ = ctrlc::set_handler(move || {
+            running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .interrupt()
+        });
+    }
+    println!("Keel REPL. `:help` lists instructions and commands; `:quit` or Ctrl-D leaves.");
+    let mut line_no = 0u32;
+    'session: loop {
+        let first = line_no + 1;
+        let mut input = String::new();
+        loop {
+            let prompt = if input.is_empty() { "keel> " } else { "....> " };
+            match rl.readline(prompt) {
+                Ok(line) => {
+                    line_no += 1;
+                    let _ = rl.add_history_entry(line.as_str());
+                    input.push_str(&line);
+                    input.push('\n');
+                    if !needs_more(&input) {
+                        break;
+                    }
+                }
+                // Ctrl-C at a prompt drops what was typed, as shells do.
+                Err(ReadlineError::Interrupted) => continue 'session,
+                Err(ReadlineError::Eof) if input.is_empty() => break 'session,
+                // Ctrl-D inside a definition: evaluate it, so the error
+                // says what is missing.
+                Err(ReadlineError::Eof) => break,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    break 'session;
+                }
+            }
+        }
+        *running.lock().unwrap_or_else(|p| p.into_inner()) = session.interrupt_handle();
+        match session.eval(&input, first) {
+            Ok(Reply::Show(text)) => show(&streams, &text),
+            Ok(Reply::Quit) => break,
+            Err(e) => {
+                streams.flush();
+                eprint!("{}", paint_errors(&e));
+            }
+        }
+        *names.borrow_mut() = session.names();
+    }
+    if let Some(h) = &history {
+        if let Some(dir) = h.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = rl.save_history(h) {
+            eprintln!("warning: cannot save history to {}: {e}", h.display());
+        }
+    }
+    streams.flush();
+    ExitCode::SUCCESS
+}
