@@ -87,6 +87,7 @@ fn every_session_file_has_a_test() {
         "errors",
         "commands",
         "read_line",
+        "readme",
     ];
     for entry in std::fs::read_dir(dir()).expect("sessions dir") {
         let path = entry.expect("entry").path();
@@ -98,4 +99,10 @@ fn every_session_file_has_a_test() {
             assert!(listed.contains(&stem), "{stem}.in has no test");
         }
     }
+}
+
+/// The transcript in README.md.
+#[test]
+fn readme() {
+    check("readme");
 }
