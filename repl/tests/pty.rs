@@ -76,3 +76,18 @@ fn interactive_session_in_a_pty() {
     assert!(history.contains("call inc"), "{history}");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// Plain `vmrun` with no file opens the REPL when stdin is a terminal.
+#[test]
+fn plain_vmrun_on_a_terminal_opens_the_repl() {
+    let state = std::env::temp_dir().join(format!("keel-pty-plain-{}", std::process::id()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmrun"));
+    cmd.env("XDG_STATE_HOME", &state).env("TERM", "xterm");
+    let mut s = Session::spawn(cmd).expect("spawns in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    s.expect("Keel REPL").expect("banner");
+    s.expect("keel> ").expect("prompt");
+    s.send_line(":quit").expect("send");
+    s.expect(Eof).expect("exits");
+    let _ = std::fs::remove_dir_all(&state);
+}

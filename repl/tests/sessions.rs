@@ -22,10 +22,15 @@ fn mask_times(s: &str) -> String {
 }
 
 fn check(name: &str) {
+    check_with(name, &[]);
+}
+
+fn check_with(name: &str, flags: &[&str]) {
     let dir = dir();
     let input = std::fs::File::open(dir.join(format!("{name}.in"))).expect("session input");
     let out = Command::new(env!("CARGO_BIN_EXE_vmrun"))
         .arg("repl")
+        .args(flags)
         .current_dir(&dir)
         .env("NO_COLOR", "1")
         .stdin(Stdio::from(input))
@@ -36,7 +41,7 @@ fn check(name: &str) {
     let status = format!("{}\n", out.status.code().unwrap_or(-1));
     let expect = |ext: &str, actual: &str| {
         let path = dir.join(format!("{name}.{ext}"));
-        if std::env::var_os("BLESS").is_some() {
+        if std::env::var_os("BLESS").is_some() && flags.is_empty() {
             std::fs::write(&path, actual).expect("bless");
             return;
         }
@@ -78,17 +83,28 @@ fn read_line() {
     check("read_line");
 }
 
+/// Every session again in checked mode: the interpreter re-asserts the
+/// verifier's stack types before every instruction, snippets included.
+#[test]
+fn sessions_pass_checked() {
+    for name in LISTED {
+        check_with(name, &["--checked"]);
+    }
+}
+
+const LISTED: [&str; 7] = [
+    "basics",
+    "definitions",
+    "locals",
+    "errors",
+    "commands",
+    "read_line",
+    "readme",
+];
+
 #[test]
 fn every_session_file_has_a_test() {
-    let listed = [
-        "basics",
-        "definitions",
-        "locals",
-        "errors",
-        "commands",
-        "read_line",
-        "readme",
-    ];
+    let listed = LISTED;
     for entry in std::fs::read_dir(dir()).expect("sessions dir") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "in") {
@@ -105,4 +121,15 @@ fn every_session_file_has_a_test() {
 #[test]
 fn readme() {
     check("readme");
+}
+
+/// Without a file and without a terminal, plain `vmrun` is a usage error.
+#[test]
+fn plain_vmrun_without_a_terminal_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("vmrun runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vmrun repl"));
 }

@@ -77,3 +77,105 @@ fn an_interrupt_stops_a_running_line_and_keeps_the_stack() {
     s.interrupt_handle().interrupt();
     assert_eq!(eval(&mut s, "add").expect("runs"), "[3: int]\n");
 }
+
+mod random_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "push",
+        "pop",
+        "dup",
+        "swap",
+        "over",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "lt",
+        "eq",
+        "not",
+        "concat",
+        "itof",
+        "ftoi",
+        "cast",
+        "int",
+        "any",
+        "array<int>",
+        "load",
+        "store",
+        "gload",
+        "gstore",
+        "x",
+        "g",
+        "f",
+        "call",
+        "print",
+        "str.len",
+        "array.new",
+        "array.get",
+        "array.push",
+        "map.new",
+        "str",
+        "jmp",
+        "jmpif",
+        "top:",
+        "top",
+        "ret",
+        "0",
+        "1",
+        "-3",
+        "2.5",
+        "\"s\"",
+        "true",
+        "nil",
+        ".local",
+        "x:",
+        ".func",
+        "f()",
+        "->",
+        ".end",
+        ".global",
+        "g:",
+        "=",
+        "(",
+        ")",
+        ":stack",
+        ":clear",
+        ":dis",
+        ":help",
+        ";",
+        "\"open",
+        "#",
+        "<",
+    ];
+
+    fn line() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(WORDS), 0..8).prop_map(|w| w.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Whatever is typed, the REPL answers without panicking, and an
+        /// input that fails leaves the stack and the names as they were.
+        #[test]
+        fn never_panics_and_failures_change_nothing(lines in prop::collection::vec(line(), 1..12)) {
+            let mut s = session(Config {
+                fuel: Some(1_000_000),
+                max_heap_bytes: 16 << 20,
+                ..Config::default()
+            });
+            for l in &lines {
+                let before = (s.stack_line(), s.names());
+                match s.eval(l, 1) {
+                    Ok(_) => {}
+                    Err(e) => {
+                        prop_assert!(e.starts_with("error:"), "{e}");
+                        prop_assert_eq!(&(s.stack_line(), s.names()), &before, "after {}", l);
+                    }
+                }
+            }
+        }
+    }
+}
