@@ -24,6 +24,8 @@ pub fn run_limited(module: VerifiedModule, lib: &Linker) {
         // Re-assert the verifier's promises at every instruction, so a
         // verifier hole is a crash here rather than a silent wrong result.
         checked: true,
+        // Checked mode interprets; `fuzz_interp_vs_jit` covers the JIT.
+        jit: keel_vm::JitMode::Off,
     };
     let module = Arc::new(module);
     let Ok(mut inst) = Instance::new(module.clone(), lib, config) else { return };

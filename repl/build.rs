@@ -1,5 +1,6 @@
 //! Generates one named test per conformance file (`spec/conformance/**.kasm`
-//! and `.kbc`), each run plainly and again under `--gc-stress`.
+//! and `.kbc`), each run plainly, under `--gc-stress --checked` and with
+//! `--jit eager`; the examples plainly and with `--jit eager`.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -53,7 +54,20 @@ fn main() {
             .collect();
         let _ = writeln!(
             src,
-            "#[test] fn example_{name}() {{ run_in(&examples(), {f:?}, false) }}"
+            "#[test] fn example_{name}() {{ run_in(&examples(), {f:?}, Mode::Plain) }}"
+        );
+    }
+    // The examples again with every loop compiled: `cargo test jit::`.
+    let mut jit_examples = String::new();
+    for f in example_files.iter().filter(|f| !f.contains('/')) {
+        let name: String = f
+            .trim_end_matches(".kasm")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let _ = writeln!(
+            jit_examples,
+            "    #[test] fn example_{name}() {{ run_in(&examples(), {f:?}, Mode::Jit) }}"
         );
     }
     let name = |f: &str| -> String {
@@ -64,12 +78,32 @@ fn main() {
             .collect()
     };
     for f in &files {
-        let _ = writeln!(src, "#[test] fn {}() {{ run({f:?}, false) }}", name(f));
+        let _ = writeln!(
+            src,
+            "#[test] fn {}() {{ run({f:?}, Mode::Plain) }}",
+            name(f)
+        );
     }
-    // The same files again under `--gc-stress`: `cargo test gc_stress::`.
-    src.push_str("mod gc_stress {\n    use super::run;\n");
+    // The same files again under `--gc-stress --checked`: `cargo test
+    // gc_stress::`.
+    src.push_str("mod gc_stress {\n    use super::{Mode, run};\n");
     for f in &files {
-        let _ = writeln!(src, "    #[test] fn {}() {{ run({f:?}, true) }}", name(f));
+        let _ = writeln!(
+            src,
+            "    #[test] fn {}() {{ run({f:?}, Mode::Stress) }}",
+            name(f)
+        );
+    }
+    src.push_str("}\n");
+    // And with the JIT compiling every loop: `cargo test jit::`.
+    src.push_str("mod jit {\n    use super::{Mode, examples, run, run_in};\n");
+    src.push_str(&jit_examples);
+    for f in &files {
+        let _ = writeln!(
+            src,
+            "    #[test] fn {}() {{ run({f:?}, Mode::Jit) }}",
+            name(f)
+        );
     }
     src.push_str("}\n");
     let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))

@@ -108,6 +108,19 @@ struct Common {
     /// Seed of `rand.int` (default fixed, so runs reproduce).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Hot loops as machine code: `on` (default), `off`, or `eager`
+    /// (compile every loop at once; for testing the JIT).
+    #[arg(long, value_name = "MODE", default_value = "on", value_parser = parse_jit)]
+    jit: keel_vm::JitMode,
+}
+
+fn parse_jit(s: &str) -> Result<keel_vm::JitMode, String> {
+    match s {
+        "on" => Ok(keel_vm::JitMode::On),
+        "off" => Ok(keel_vm::JitMode::Off),
+        "eager" => Ok(keel_vm::JitMode::Eager),
+        _ => Err(format!("`{s}` is not a JIT mode (use on, off or eager)")),
+    }
 }
 
 impl Common {
@@ -125,6 +138,7 @@ impl Common {
         let mut config = Config {
             gc_stress: self.gc_stress || Config::default().gc_stress,
             checked: self.checked,
+            jit: self.jit,
             ..Config::default()
         };
         if let Some(h) = self.max_heap {
@@ -504,9 +518,11 @@ fn run(args: RunArgs) -> ExitCode {
         let st = instance.stats();
         let gc = instance.gc_stats();
         eprintln!(
-            "instructions executed: {}\ncalls: {}\ngc collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\nwall time: {:.3} ms",
+            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\ngc collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\nwall time: {:.3} ms",
             st.instructions,
             st.calls,
+            st.jit_loops,
+            st.jit_rejected,
             gc.collections,
             gc.peak_bytes,
             gc.pause.as_secs_f64() * 1e3,

@@ -38,20 +38,35 @@ fn header(text: &str, key: &str) -> Option<String> {
         })
 }
 
-fn run(rel: &str, gc_stress: bool) {
-    run_in(&root(), rel, gc_stress);
+/// How a file is run; every mode must give the same output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    /// `--gc-stress --checked`.
+    Stress,
+    /// `--jit eager`: every loop compiled at its first back edge.
+    Jit,
 }
 
-fn run_in(root: &Path, rel: &str, gc_stress: bool) {
+fn run(rel: &str, mode: Mode) {
+    run_in(&root(), rel, mode);
+}
+
+fn run_in(root: &Path, rel: &str, mode: Mode) {
     let path = root.join(rel);
     let text =
         String::from_utf8_lossy(&std::fs::read(&path).expect("test file exists")).into_owned();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmrun"));
     cmd.current_dir(root);
-    if gc_stress {
-        // The second run also re-checks the verifier's promises before
-        // every instruction.
-        cmd.args(["--gc-stress", "--checked"]);
+    match mode {
+        Mode::Plain => {}
+        // Also re-checks the verifier's promises before every instruction.
+        Mode::Stress => {
+            cmd.args(["--gc-stress", "--checked"]);
+        }
+        Mode::Jit => {
+            cmd.args(["--jit", "eager"]);
+        }
     }
     if let Some(flags) = header(&text, "flags:") {
         cmd.args(flags.split_whitespace());
@@ -83,7 +98,7 @@ fn run_in(root: &Path, rel: &str, gc_stress: bool) {
             "0\n".to_owned(),
         ),
     ];
-    if std::env::var_os("BLESS").is_some() && !gc_stress {
+    if std::env::var_os("BLESS").is_some() && mode == Mode::Plain {
         for (file, got, default) in &files {
             if got == default {
                 let _ = std::fs::remove_file(file);
@@ -104,7 +119,11 @@ fn run_in(root: &Path, rel: &str, gc_stress: bool) {
             &want,
             "{} differs for {rel}{}",
             file.extension().and_then(|e| e.to_str()).unwrap_or(""),
-            if gc_stress { " under --gc-stress" } else { "" }
+            match mode {
+                Mode::Plain => "",
+                Mode::Stress => " under --gc-stress --checked",
+                Mode::Jit => " under --jit eager",
+            }
         );
     }
 }

@@ -91,6 +91,7 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         // before the heap limit.
         gc_stress: false,
         checked: false,
+        jit: keel_vm::JitMode::On,
     };
     let mut instance = match Instance::new(verified, linker, config) {
         Ok(i) => i,

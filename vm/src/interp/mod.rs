@@ -50,9 +50,11 @@ pub struct Config {
     /// over all calls, `None` for no limit (the default). The host reads and
     /// refills it with [`Instance::fuel`], [`Instance::set_fuel`] and
     /// [`Instance::add_fuel`]. Checked at calls and taken backward jumps
-    /// (fused compare-and-branch ops check on every taken branch), so a run
-    /// stops with `out of fuel` within one loop iteration of the budget, at
-    /// the same point on every run of the same input.
+    /// (fused compare-and-branch ops check on every taken branch): a run
+    /// stops with `out of fuel` at the first check point at which it has
+    /// executed at least this many instructions, so within one loop
+    /// iteration of the budget, at the same point on every run of the same
+    /// input and in every [`JitMode`].
     pub fuel: Option<u64>,
     /// Checked execution: before every instruction, re-assert what the
     /// verifier proved (operand stack height and the type of every slot
@@ -60,6 +62,26 @@ pub struct Config {
     /// for fuzzing, so a verifier hole shows up as a failed assertion
     /// rather than as silently wrong results.
     pub checked: bool,
+    /// Whether hot loops run as machine code (see [`JitMode`]).
+    pub jit: JitMode,
+}
+
+/// Whether an instance compiles hot loops to machine code.
+///
+/// The JIT exists on x86_64 when the `jit` feature (on by default) is
+/// enabled; elsewhere every mode interprets. Results, traps, instruction
+/// counts and fuel are the same in every mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum JitMode {
+    /// Interpret everything.
+    Off,
+    /// Compile a loop once it has run through a budget chunk (65536
+    /// instructions) without leaving.
+    #[default]
+    On,
+    /// Compile every loop the first time its back edge is taken (for
+    /// testing the JIT on short programs).
+    Eager,
 }
 
 impl Default for Config {
@@ -70,6 +92,7 @@ impl Default for Config {
             gc_stress: cfg!(feature = "gc-stress"),
             fuel: None,
             checked: false,
+            jit: JitMode::default(),
         }
     }
 }
@@ -84,6 +107,11 @@ pub struct ExecStats {
     pub instructions: u64,
     /// Keel and native calls made.
     pub calls: u64,
+    /// Loops compiled to machine code.
+    pub jit_loops: u64,
+    /// Loops the JIT looked at and left to the interpreter (an op it does
+    /// not compile).
+    pub jit_rejected: u64,
 }
 
 /// Why a module could not be instantiated.
@@ -168,6 +196,14 @@ impl InterruptHandle {
     }
 }
 
+/// Where the interpreter goes on after a check point.
+struct Resume {
+    chunk: i64,
+    budget: i64,
+    pc: usize,
+    sp: usize,
+}
+
 /// The frame record of a suspended caller: where to resume (an index into
 /// the module-wide code) and its frame base, packed into a `nil` slot.
 #[inline(always)]
@@ -205,6 +241,10 @@ pub struct Instance {
     pub(crate) depth_offset: usize,
     /// Where the operand stack ended when a snippet's `Halt` ran.
     halt_sp: usize,
+    /// Compiled loops (boxed: the interpreter loop is sensitive to the
+    /// layout of `Instance`).
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+    jit: Box<crate::jit::Jit>,
 }
 
 fn default_value(ty: &Type) -> Value {
@@ -242,6 +282,8 @@ impl Instance {
             interrupt: InterruptHandle(Arc::new(InterruptState::default())),
             depth_offset: 0,
             halt_sp: 0,
+            #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+            jit: Box::default(),
             module: module.clone(),
         };
         inst.link(module, linker)?;
@@ -395,6 +437,9 @@ impl Instance {
         self.imports = imports.into();
         self.strings = strings;
         self.module = module;
+        // Compiled loops name op indices of the old module.
+        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+        self.jit.clear();
         Ok(())
     }
 
@@ -436,8 +481,16 @@ impl Instance {
 
     /// The next budget chunk: up to [`CHUNK`] instructions of the remaining
     /// fuel.
-    fn next_chunk(&self) -> i64 {
-        self.fuel.map_or(CHUNK, |f| (f as i64).clamp(0, CHUNK))
+    fn next_chunk(&mut self) -> i64 {
+        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+        let chunk = if self.config.jit == JitMode::Eager {
+            self.jit.eager_chunk()
+        } else {
+            CHUNK
+        };
+        #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
+        let chunk = CHUNK;
+        self.fuel.map_or(chunk, |f| (f as i64).clamp(0, chunk))
     }
 
     /// Charges a spent chunk (`chunk - budget` instructions) to the fuel
@@ -703,9 +756,12 @@ impl Instance {
         let mut sp = base + funcs[func as usize].num_locals as usize + 1 + entry_operands;
         let mut pc = funcs[func as usize].start as usize;
         // Counts down one per instruction through a chunk of at most CHUNK
-        // instructions; when it goes negative, the next check point (a call
-        // or taken backward jump) charges the chunk to the fuel tank, looks
-        // at the interrupt flag and starts the next chunk. One counter
+        // instructions; once it is spent (zero or below), the next check
+        // point (a call or taken backward jump) charges the chunk to the
+        // fuel tank, looks at the interrupt flag and starts the next chunk.
+        // A chunk never exceeds the fuel left, so the run stops at the
+        // first check point at which it has used all its fuel, however the
+        // chunks fall (the eager JIT's empty chunks included). One counter
         // serves fuel, interrupts and `--stats`, so the loop pays a single
         // decrement and compare for all three.
         let mut chunk: i64 = self.next_chunk();
@@ -741,7 +797,7 @@ impl Instance {
         // one): when the chunk is spent, refuel or stop the run.
         macro_rules! check_fuel {
             ($run:lifetime) => {
-                if budget < 0 {
+                if budget <= 0 {
                     match self.refuel(chunk, budget) {
                         Ok(next) => {
                             chunk = next;
@@ -756,6 +812,34 @@ impl Instance {
                     }
                 }
             };
+        }
+
+        // A taken branch to `$target` that checks the budget (every
+        // backward jump, and every fused compare-and-branch): when the
+        // chunk is spent, refuel or stop, and maybe run the loop compiled.
+        macro_rules! take_branch {
+            ($run:lifetime, $target:expr) => {{
+                let target: usize = $target;
+                if budget <= 0 {
+                    match self.check_point(module, stack, base, sp, pc - 1, target, chunk, budget) {
+                        Ok(next) => {
+                            chunk = next.chunk;
+                            budget = next.budget;
+                            pc = next.pc;
+                            sp = next.sp;
+                        }
+                        Err((t, at)) => {
+                            // Already charged: nothing left to count.
+                            chunk = 0;
+                            budget = 0;
+                            pc = at;
+                            break $run Err(t);
+                        }
+                    }
+                } else {
+                    pc = target;
+                }
+            }};
         }
 
         // Returns `$result` to the caller whose record is at `base + $rec`,
@@ -918,17 +1002,19 @@ impl Instance {
                 }
                 Op::Jmp(t) => {
                     if (t as usize) < pc {
-                        check_fuel!('run);
+                        take_branch!('run, t as usize);
+                    } else {
+                        pc = t as usize;
                     }
-                    pc = t as usize;
                 }
                 Op::JmpIf(t) => {
                     sp -= 1;
                     if stack[sp].b() {
                         if (t as usize) < pc {
-                            check_fuel!('run);
+                            take_branch!('run, t as usize);
+                        } else {
+                            pc = t as usize;
                         }
-                        pc = t as usize;
                     } else {
                         pc = branch_not_taken(pc, 0);
                     }
@@ -937,9 +1023,10 @@ impl Instance {
                     sp -= 1;
                     if !stack[sp].b() {
                         if (t as usize) < pc {
-                            check_fuel!('run);
+                            take_branch!('run, t as usize);
+                        } else {
+                            pc = t as usize;
                         }
-                        pc = t as usize;
                     } else {
                         pc = branch_not_taken(pc, 0);
                     }
@@ -982,8 +1069,7 @@ impl Instance {
                 Op::BrLocalConst { cmp, a, k, rel } => {
                     budget -= 3;
                     if cmp.eval(stack[base + a as usize].i(), i64::from(k)) {
-                        check_fuel!('run);
-                        pc = jump(pc, rel);
+                        take_branch!('run, jump(pc, rel));
                     } else {
                         pc = branch_not_taken(pc, 3);
                     }
@@ -991,8 +1077,7 @@ impl Instance {
                 Op::BrLocalLocal { cmp, a, b, rel } => {
                     budget -= 3;
                     if cmp.eval(stack[base + a as usize].i(), stack[base + b as usize].i()) {
-                        check_fuel!('run);
-                        pc = jump(pc, rel);
+                        take_branch!('run, jump(pc, rel));
                     } else {
                         pc = branch_not_taken(pc, 3);
                     }
@@ -1002,9 +1087,10 @@ impl Instance {
                     sp -= 2;
                     if cmp.eval(stack[sp].i(), stack[sp + 1].i()) {
                         if (t as usize) < pc {
-                            check_fuel!('run);
+                            take_branch!('run, t as usize);
+                        } else {
+                            pc = t as usize;
                         }
-                        pc = t as usize;
                     } else {
                         pc = branch_not_taken(pc, 1);
                     }
@@ -1044,8 +1130,7 @@ impl Instance {
                         cmp.eval(v, bound)
                     };
                     if holds {
-                        check_fuel!('run);
-                        pc = jump(pc, rel);
+                        take_branch!('run, jump(pc, rel));
                     } else {
                         pc = branch_not_taken(pc, 7);
                     }
@@ -1156,6 +1241,79 @@ impl Instance {
             trap.backtrace = trace;
             trap
         })
+    }
+
+    /// A check point at a taken branch from op `branch` to `target` whose
+    /// budget chunk is spent: charges the chunk and looks at fuel and
+    /// interrupts (a trap here is reported at the branch), then, for a
+    /// back edge, runs the loop as machine code when it compiles. Returns
+    /// where the interpreter goes on.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn check_point(
+        &mut self,
+        module: &VerifiedModule,
+        stack: &mut [Value],
+        base: usize,
+        sp: usize,
+        branch: usize,
+        target: usize,
+        chunk: i64,
+        budget: i64,
+    ) -> Result<Resume, (Trap, usize)> {
+        let chunk = self.refuel(chunk, budget).map_err(|t| (t, branch + 1))?;
+        let mut at = Resume {
+            chunk,
+            budget: chunk,
+            pc: target,
+            sp,
+        };
+        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+        if target <= branch && self.config.jit != JitMode::Off && !self.config.checked {
+            use crate::jit::Exit;
+            let operands = base + module.funcs()[module.func_at(target)].num_locals as usize + 1;
+            loop {
+                let (exit, fresh) =
+                    self.jit
+                        .run(module, target, branch, &mut stack[base..], &mut at.budget);
+                match (fresh, &exit) {
+                    (Some(true), _) => self.stats.jit_loops += 1,
+                    (Some(false), _) => self.stats.jit_rejected += 1,
+                    _ => {}
+                }
+                let Some(exit) = exit else {
+                    break;
+                };
+                match exit {
+                    Exit::Resume { pc, depth } => {
+                        at.pc = pc;
+                        at.sp = operands + depth;
+                        break;
+                    }
+                    Exit::Checkpoint {
+                        branch: from,
+                        target: to,
+                        depth,
+                    } => {
+                        at.pc = to;
+                        at.sp = operands + depth;
+                        let next = self
+                            .refuel(at.chunk, at.budget)
+                            .map_err(|t| (t, from + 1))?;
+                        at.chunk = next;
+                        at.budget = next;
+                        // Compiled code is entered at its loop's header only.
+                        if to != target {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
+        let _ = (module, stack, base);
+        Ok(at)
     }
 
     /// A snippet's end: notes where its operand stack ends (for

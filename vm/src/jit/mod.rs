@@ -1,0 +1,789 @@
+//! The x86_64 JIT for hot loops: compiles a loop of the verifier's
+//! specialized code to machine code with dynasm, and runs it on the same
+//! value-stack frame the interpreter uses.
+//!
+//! **When.** The interpreter counts instructions down through a budget
+//! chunk; when a chunk is spent at a taken backward branch (a loop's back
+//! edge), it refuels and asks [`Jit::run`] for the loop from the branch's
+//! target (the header) to the branch (the back edge). A loop is compiled
+//! once, on that first request; a loop holding any op this compiler does
+//! not handle is remembered as such and stays interpreted.
+//!
+//! **What.** A template compiler: every op becomes a few instructions that
+//! read and write the frame's slots in memory, at offsets fixed at compile
+//! time (locals by index, operand slots by the stack depth the verifier
+//! proved at each op), so the state at every op boundary is exactly the
+//! interpreter's. Scalar ops only: int and float arithmetic and
+//! comparisons, local and stack moves, branches and the fused int ops;
+//! nothing that allocates, calls or touches the heap.
+//!
+//! **Exits.** Leaving the loop, and any op that would trap (an int division
+//! by zero), returns to the interpreter *before* that op, with the budget
+//! as it was there, so the interpreter runs it itself. A taken branch that
+//! finds the budget spent returns a checkpoint: the interpreter charges the
+//! chunk (fuel, interrupts) at that branch and re-enters. Instruction
+//! counts, fuel and interrupt timing are therefore those of the
+//! interpreter.
+//!
+//! **Safety.** Compiled code touches only slots `0..slots` of the frame it
+//! is given, where `slots` = locals + record + the function's `max_stack`;
+//! [`Jit::run`] refuses a frame shorter than that. Every write stores a
+//! value of the type the verifier proved for that slot with its tag, so the
+//! frame stays valid for the collector and the interpreter.
+
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::mem::offset_of;
+
+use dynasmrt::x64::Assembler;
+use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
+
+use crate::value::{Tag, Value};
+use crate::verify::{Cmp, Const, Op, VerifiedModule};
+
+/// Most ops in one compiled loop.
+const MAX_LOOP_OPS: usize = 4096;
+
+/// State crossing into and out of compiled code.
+#[repr(C)]
+struct JitCtx {
+    /// The interpreter's budget counter, in and out.
+    budget: i64,
+    /// Out: where to resume (or the checkpoint's target).
+    pc: u64,
+    /// Out: the operand stack depth at `pc`.
+    depth: u64,
+    /// Out: the branch of a checkpoint.
+    branch: u64,
+}
+
+const CTX_BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
+const CTX_PC: i32 = offset_of!(JitCtx, pc) as i32;
+const CTX_DEPTH: i32 = offset_of!(JitCtx, depth) as i32;
+const CTX_BRANCH: i32 = offset_of!(JitCtx, branch) as i32;
+const SLOT: i32 = size_of::<Value>() as i32;
+const TAG: i32 = offset_of!(Value, tag) as i32;
+const BITS: i32 = offset_of!(Value, bits) as i32;
+const _: () = assert!(SLOT == 16 && TAG == 0 && BITS == 8);
+
+const STATUS_RESUME: i32 = 0;
+const STATUS_CHECKPOINT: i32 = 1;
+
+/// Compiled code: `extern "sysv64" fn(frame, ctx) -> status`.
+type Entry = unsafe extern "sysv64" fn(*mut Value, *mut JitCtx) -> u32;
+
+/// Where the interpreter goes on after compiled code returns.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Resume interpreting at `pc`, whose operand stack depth is `depth`.
+    Resume { pc: usize, depth: usize },
+    /// The branch at `branch` was taken to `target` with the budget spent:
+    /// charge the chunk there, then go on at `target` (depth `depth`).
+    Checkpoint {
+        branch: usize,
+        target: usize,
+        depth: usize,
+    },
+}
+
+struct Compiled {
+    buf: ExecutableBuffer,
+    entry: AssemblyOffset,
+    /// Frame slots the code may touch.
+    slots: usize,
+}
+
+/// An instance's compiled loops.
+#[derive(Default)]
+pub(crate) struct Jit {
+    /// By (header, back edge); `None` for loops that do not compile.
+    loops: HashMap<(u32, u32), Option<Compiled>>,
+    /// Turn in [`EAGER_CHUNKS`].
+    eager_turn: usize,
+}
+
+/// Budget chunks in eager mode, in turn: mostly empty, so that nearly
+/// every back edge is a check point where its loop gets compiled, and now
+/// and then long enough for compiled code to go round its loop before it
+/// has to stop at a check point. Chunk sizes change only when the checks
+/// happen, never what a run does or counts.
+const EAGER_CHUNKS: [i64; 5] = [0, 0, 5, 0, 200];
+
+impl Jit {
+    /// The next budget chunk in eager mode.
+    pub(crate) fn eager_chunk(&mut self) -> i64 {
+        self.eager_turn = (self.eager_turn + 1) % EAGER_CHUNKS.len();
+        EAGER_CHUNKS[self.eager_turn]
+    }
+
+    /// Forgets every compiled loop (the module changed).
+    pub(crate) fn clear(&mut self) {
+        self.loops.clear();
+    }
+
+    /// Runs the loop from `header` to `back_edge` (module-wide op
+    /// indices) on `frame` (the function's frame, from its base), compiling
+    /// it first if needed. The exit is `None` when the loop does not
+    /// compile or the frame is too short (the interpreter then goes on
+    /// itself); the second result says whether this call compiled the loop
+    /// (`Some(true)`) or found it does not compile (`Some(false)`).
+    pub(crate) fn run(
+        &mut self,
+        module: &VerifiedModule,
+        header: usize,
+        back_edge: usize,
+        frame: &mut [Value],
+        budget: &mut i64,
+    ) -> (Option<Exit>, Option<bool>) {
+        let (Ok(h), Ok(b)) = (u32::try_from(header), u32::try_from(back_edge)) else {
+            return (None, None);
+        };
+        let mut fresh = None;
+        let compiled = self.loops.entry((h, b)).or_insert_with(|| {
+            let c = compile(module, header, back_edge);
+            fresh = Some(c.is_some());
+            c
+        });
+        (
+            compiled.as_ref().and_then(|c| enter(c, frame, budget)),
+            fresh,
+        )
+    }
+}
+
+/// Runs compiled code on `frame`; `None` when the frame is too short.
+fn enter(compiled: &Compiled, frame: &mut [Value], budget: &mut i64) -> Option<Exit> {
+    if frame.len() < compiled.slots {
+        return None;
+    }
+    let mut ctx = JitCtx {
+        budget: *budget,
+        pc: 0,
+        depth: 0,
+        branch: 0,
+    };
+    // SAFETY: `entry` is the start of code `compile` emitted into this
+    // finalized buffer, with the `Entry` signature. That code reads and
+    // writes only frame slots below `compiled.slots`, checked against
+    // the frame's length just above, and `ctx` fields by their
+    // `offset_of!` offsets; it calls nothing and returns through its
+    // exits with the stack balanced.
+    let status = unsafe {
+        let entry: Entry = std::mem::transmute(compiled.buf.ptr(compiled.entry));
+        entry(frame.as_mut_ptr(), &mut ctx)
+    };
+    *budget = ctx.budget;
+    let (pc, depth) = (ctx.pc as usize, ctx.depth as usize);
+    Some(if status == STATUS_CHECKPOINT as u32 {
+        Exit::Checkpoint {
+            branch: ctx.branch as usize,
+            target: pc,
+            depth,
+        }
+    } else {
+        Exit::Resume { pc, depth }
+    })
+}
+
+/// How many source instructions `op` stands for: fused ops skip the rest
+/// of their sequence, and count all of it.
+pub(crate) fn span(op: Op) -> usize {
+    match op {
+        Op::LoadLoad(..) | Op::BrCmp { .. } | Op::AddIntStore(_) => 2,
+        Op::AddLocalConst(..) => 3,
+        Op::IncLocal(..)
+        | Op::BrLocalConst { .. }
+        | Op::BrLocalLocal { .. }
+        | Op::AddLocalsTo { .. } => 4,
+        Op::IncBrLocal { .. } => 8,
+        _ => 1,
+    }
+}
+
+/// The x86 condition under which `cmp a, b` (signed) makes `cmp` hold.
+#[derive(Clone, Copy)]
+enum Cc {
+    L,
+    Le,
+    G,
+    Ge,
+    E,
+    Ne,
+}
+
+fn cc_of(cmp: Cmp) -> Cc {
+    match cmp {
+        Cmp::Lt => Cc::L,
+        Cmp::Le => Cc::Le,
+        Cmp::Gt => Cc::G,
+        Cmp::Ge => Cc::Ge,
+        Cmp::Eq => Cc::E,
+        Cmp::Ne => Cc::Ne,
+    }
+}
+
+fn invert(cc: Cc) -> Cc {
+    match cc {
+        Cc::L => Cc::Ge,
+        Cc::Le => Cc::G,
+        Cc::G => Cc::Le,
+        Cc::Ge => Cc::L,
+        Cc::E => Cc::Ne,
+        Cc::Ne => Cc::E,
+    }
+}
+
+/// Emits a jump to `to` taken when `cc` holds (after a `cmp`).
+fn jcc(a: &mut Assembler, cc: Cc, to: DynamicLabel) {
+    match cc {
+        Cc::L => dynasm!(a ; .arch x64 ; jl =>to),
+        Cc::Le => dynasm!(a ; .arch x64 ; jle =>to),
+        Cc::G => dynasm!(a ; .arch x64 ; jg =>to),
+        Cc::Ge => dynasm!(a ; .arch x64 ; jge =>to),
+        Cc::E => dynasm!(a ; .arch x64 ; je =>to),
+        Cc::Ne => dynasm!(a ; .arch x64 ; jne =>to),
+    }
+}
+
+/// Emits `al = 1 if cc holds, else 0` (after a `cmp`).
+fn setcc(a: &mut Assembler, cc: Cc) {
+    match cc {
+        Cc::L => dynasm!(a ; .arch x64 ; setl al),
+        Cc::Le => dynasm!(a ; .arch x64 ; setle al),
+        Cc::G => dynasm!(a ; .arch x64 ; setg al),
+        Cc::Ge => dynasm!(a ; .arch x64 ; setge al),
+        Cc::E => dynasm!(a ; .arch x64 ; sete al),
+        Cc::Ne => dynasm!(a ; .arch x64 ; setne al),
+    }
+}
+
+/// An out-of-line exit, emitted after the loop body.
+enum Stub {
+    /// Resume the interpreter at `pc` (depth `depth`).
+    Resume { pc: usize, depth: usize },
+    /// Checkpoint at `branch`, going on at `target` (depth `depth`).
+    Checkpoint {
+        branch: usize,
+        target: usize,
+        depth: usize,
+    },
+}
+
+struct Emitter<'m> {
+    a: Assembler,
+    module: &'m VerifiedModule,
+    header: usize,
+    back_edge: usize,
+    /// Frame offset of operand slot 0.
+    operands: i32,
+    /// Label of each op of the loop, by op index minus `header`.
+    labels: Vec<Option<DynamicLabel>>,
+    stubs: Vec<(DynamicLabel, Stub)>,
+    /// Operand depth at each op, by op index minus the function's start.
+    depths: Vec<Option<usize>>,
+    func_start: usize,
+}
+
+impl Emitter<'_> {
+    fn local(&self, l: impl Into<u32>) -> i32 {
+        l.into() as i32 * SLOT
+    }
+
+    fn operand(&self, depth: usize) -> i32 {
+        self.operands + depth as i32 * SLOT
+    }
+
+    fn depth_at(&self, pc: usize) -> Option<usize> {
+        *self.depths.get(pc.checked_sub(self.func_start)?)?
+    }
+
+    /// The label of op `pc` when it is inside the loop.
+    fn inside(&self, pc: usize) -> Option<DynamicLabel> {
+        if pc < self.header || pc > self.back_edge {
+            return None;
+        }
+        self.labels[pc - self.header]
+    }
+
+    fn stub(&mut self, stub: Stub) -> DynamicLabel {
+        let l = self.a.new_dynamic_label();
+        self.stubs.push((l, stub));
+        l
+    }
+
+    /// A label that leaves the loop before op `pc` runs.
+    fn resume_before(&mut self, pc: usize) -> Option<DynamicLabel> {
+        let depth = self.depth_at(pc)?;
+        Some(self.stub(Stub::Resume { pc, depth }))
+    }
+
+    fn copy(&mut self, from: i32, to: i32) {
+        dynasm!(self.a ; .arch x64
+            ; movups xmm0, [rdi + from]
+            ; movups [rdi + to], xmm0
+        );
+    }
+
+    fn set_int_tag(&mut self, slot: i32) {
+        dynasm!(self.a ; .arch x64 ; mov BYTE [rdi + slot + TAG], Tag::Int as i8);
+    }
+
+    fn charge(&mut self, n: usize) {
+        let n = n as i32;
+        dynasm!(self.a ; .arch x64 ; sub r10, n);
+    }
+
+    /// A branch from op `pc` to `target`, after a `cmp` whose `cc` says
+    /// whether it is taken; `budget` counts the op (already charged with
+    /// `lea`, which keeps the flags); `check` says whether a taken branch
+    /// looks at the budget (as the interpreter's `check_fuel` does).
+    fn branch(&mut self, pc: usize, target: usize, cc: Cc, check: bool) -> Option<()> {
+        let span = span(self.module.code()[pc]) as i32;
+        match self.inside(target) {
+            None => {
+                // Leave before the branch runs; the interpreter takes it.
+                let out = self.resume_before(pc)?;
+                jcc(&mut self.a, cc, out);
+                dynasm!(self.a ; .arch x64 ; sub r10, span);
+            }
+            Some(to) => {
+                let neg = -span;
+                dynasm!(self.a ; .arch x64 ; lea r10, [r10 + neg]);
+                if check {
+                    let depth = self.depth_at(target)?;
+                    let cp = self.stub(Stub::Checkpoint {
+                        branch: pc,
+                        target,
+                        depth,
+                    });
+                    let not_taken = self.a.new_dynamic_label();
+                    jcc(&mut self.a, invert(cc), not_taken);
+                    dynasm!(self.a ; .arch x64
+                        ; test r10, r10
+                        ; jle =>cp
+                        ; jmp =>to
+                        ; =>not_taken
+                    );
+                } else {
+                    jcc(&mut self.a, cc, to);
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Emits op `pc` at operand depth `d`; `None` when it is not supported.
+    fn op(&mut self, pc: usize, d: usize) -> Option<()> {
+        let op = self.module.code()[pc];
+        // Operand slots: top, second, and the next free one.
+        let top = |e: &Self| e.operand(d.wrapping_sub(1));
+        let second = |e: &Self| e.operand(d.wrapping_sub(2));
+        let next = self.operand(d);
+        match op {
+            Op::Nop | Op::Pop => self.charge(1),
+            Op::PushSmallInt(v) => {
+                self.set_int_tag(next);
+                dynasm!(self.a ; .arch x64 ; mov QWORD [rdi + next + BITS], v);
+                self.charge(1);
+            }
+            Op::PushConst(i) => {
+                let (tag, bits) = match *self.module.consts().get(i as usize)? {
+                    Const::Int(v) => (Tag::Int, v),
+                    Const::Float(f) => (Tag::Float, f.to_bits() as i64),
+                };
+                dynasm!(self.a ; .arch x64
+                    ; mov BYTE [rdi + next + TAG], tag as i8
+                    ; mov rax, QWORD bits
+                    ; mov [rdi + next + BITS], rax
+                );
+                self.charge(1);
+            }
+            Op::PushBool(b) => {
+                dynasm!(self.a ; .arch x64
+                    ; mov BYTE [rdi + next + TAG], Tag::Bool as i8
+                    ; mov QWORD [rdi + next + BITS], b as i32
+                );
+                self.charge(1);
+            }
+            Op::PushNil => {
+                dynasm!(self.a ; .arch x64
+                    ; mov BYTE [rdi + next + TAG], Tag::Nil as i8
+                    ; mov QWORD [rdi + next + BITS], 0
+                );
+                self.charge(1);
+            }
+            Op::Dup => {
+                self.copy(top(self), next);
+                self.charge(1);
+            }
+            Op::Over => {
+                self.copy(second(self), next);
+                self.charge(1);
+            }
+            Op::Swap => {
+                let (a, b) = (second(self), top(self));
+                dynasm!(self.a ; .arch x64
+                    ; movups xmm0, [rdi + a]
+                    ; movups xmm1, [rdi + b]
+                    ; movups [rdi + a], xmm1
+                    ; movups [rdi + b], xmm0
+                );
+                self.charge(1);
+            }
+            Op::Load(l) => {
+                let from = self.local(l);
+                self.copy(from, next);
+                self.charge(1);
+            }
+            Op::Store(l) => {
+                let to = self.local(l);
+                self.copy(top(self), to);
+                self.charge(1);
+            }
+            Op::AddInt
+            | Op::SubInt
+            | Op::MulInt
+            | Op::AndInt
+            | Op::OrInt
+            | Op::XorInt
+            | Op::AndBool
+            | Op::OrBool
+            | Op::XorBool => {
+                let (a, b) = (second(self) + BITS, top(self) + BITS);
+                dynasm!(self.a ; .arch x64 ; mov rax, [rdi + a]);
+                match op {
+                    Op::AddInt => dynasm!(self.a ; .arch x64 ; add rax, [rdi + b]),
+                    Op::SubInt => dynasm!(self.a ; .arch x64 ; sub rax, [rdi + b]),
+                    Op::MulInt => dynasm!(self.a ; .arch x64 ; imul rax, [rdi + b]),
+                    Op::AndInt | Op::AndBool => dynasm!(self.a ; .arch x64 ; and rax, [rdi + b]),
+                    Op::OrInt | Op::OrBool => dynasm!(self.a ; .arch x64 ; or rax, [rdi + b]),
+                    _ => dynasm!(self.a ; .arch x64 ; xor rax, [rdi + b]),
+                }
+                dynasm!(self.a ; .arch x64 ; mov [rdi + a], rax);
+                self.charge(1);
+            }
+            Op::DivInt | Op::RemInt => {
+                let (a, b) = (second(self) + BITS, top(self) + BITS);
+                // Zero traps and -1 may overflow: the interpreter does those.
+                let out = self.resume_before(pc)?;
+                dynasm!(self.a ; .arch x64
+                    ; mov rcx, [rdi + b]
+                    ; test rcx, rcx
+                    ; jz =>out
+                    ; cmp rcx, -1
+                    ; je =>out
+                    ; mov rax, [rdi + a]
+                    ; cqo
+                    ; idiv rcx
+                );
+                if op == Op::DivInt {
+                    dynasm!(self.a ; .arch x64 ; mov [rdi + a], rax);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; mov [rdi + a], rdx);
+                }
+                self.charge(1);
+            }
+            Op::Shl | Op::Shr => {
+                let (a, b) = (second(self) + BITS, top(self) + BITS);
+                // The hardware masks a 64-bit shift count with 63, as the
+                // interpreter does.
+                dynasm!(self.a ; .arch x64 ; mov rcx, [rdi + b]);
+                if op == Op::Shl {
+                    dynasm!(self.a ; .arch x64 ; shl QWORD [rdi + a], cl);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; sar QWORD [rdi + a], cl);
+                }
+                self.charge(1);
+            }
+            Op::NegInt => {
+                let a = top(self) + BITS;
+                dynasm!(self.a ; .arch x64 ; neg QWORD [rdi + a]);
+                self.charge(1);
+            }
+            Op::NotInt => {
+                let a = top(self) + BITS;
+                dynasm!(self.a ; .arch x64 ; not QWORD [rdi + a]);
+                self.charge(1);
+            }
+            Op::NotBool => {
+                let a = top(self) + BITS;
+                dynasm!(self.a ; .arch x64 ; xor QWORD [rdi + a], 1);
+                self.charge(1);
+            }
+            Op::EqBits | Op::NeBits | Op::LtInt | Op::LeInt | Op::GtInt | Op::GeInt => {
+                let (a, b) = (second(self), top(self));
+                let cc = match op {
+                    Op::EqBits => Cc::E,
+                    Op::NeBits => Cc::Ne,
+                    Op::LtInt => Cc::L,
+                    Op::LeInt => Cc::Le,
+                    Op::GtInt => Cc::G,
+                    _ => Cc::Ge,
+                };
+                dynasm!(self.a ; .arch x64
+                    ; mov rax, [rdi + a + BITS]
+                    ; cmp rax, [rdi + b + BITS]
+                );
+                setcc(&mut self.a, cc);
+                self.store_bool(a);
+                self.charge(1);
+            }
+            Op::AddFloat | Op::SubFloat | Op::MulFloat | Op::DivFloat => {
+                let (a, b) = (second(self) + BITS, top(self) + BITS);
+                dynasm!(self.a ; .arch x64 ; movsd xmm0, [rdi + a]);
+                match op {
+                    Op::AddFloat => dynasm!(self.a ; .arch x64 ; addsd xmm0, [rdi + b]),
+                    Op::SubFloat => dynasm!(self.a ; .arch x64 ; subsd xmm0, [rdi + b]),
+                    Op::MulFloat => dynasm!(self.a ; .arch x64 ; mulsd xmm0, [rdi + b]),
+                    _ => dynasm!(self.a ; .arch x64 ; divsd xmm0, [rdi + b]),
+                }
+                dynasm!(self.a ; .arch x64 ; movsd [rdi + a], xmm0);
+                self.charge(1);
+            }
+            Op::NegFloat => {
+                let a = top(self) + BITS;
+                dynasm!(self.a ; .arch x64 ; btc QWORD [rdi + a], 63);
+                self.charge(1);
+            }
+            Op::LtFloat | Op::LeFloat | Op::GtFloat | Op::GeFloat | Op::EqFloat | Op::NeFloat => {
+                let (a, b) = (second(self), top(self));
+                // `ucomisd x, y` sets CF/ZF like an unsigned compare of x
+                // and y, and all of ZF, PF, CF when either is NaN: `above`
+                // and `above or equal` are false on NaN, as IEEE wants.
+                let (x, y) = match op {
+                    Op::LtFloat | Op::LeFloat => (b, a),
+                    _ => (a, b),
+                };
+                dynasm!(self.a ; .arch x64
+                    ; movsd xmm0, [rdi + x + BITS]
+                    ; ucomisd xmm0, [rdi + y + BITS]
+                );
+                match op {
+                    Op::LtFloat | Op::GtFloat => dynasm!(self.a ; .arch x64 ; seta al),
+                    Op::LeFloat | Op::GeFloat => dynasm!(self.a ; .arch x64 ; setae al),
+                    Op::EqFloat => dynasm!(self.a ; .arch x64 ; sete al ; setnp cl ; and al, cl),
+                    _ => dynasm!(self.a ; .arch x64 ; setne al ; setp cl ; or al, cl),
+                }
+                self.store_bool(a);
+                self.charge(1);
+            }
+            Op::IToF => {
+                let a = top(self);
+                dynasm!(self.a ; .arch x64
+                    ; cvtsi2sd xmm0, QWORD [rdi + a + BITS]
+                    ; movsd [rdi + a + BITS], xmm0
+                    ; mov BYTE [rdi + a + TAG], Tag::Float as i8
+                );
+                self.charge(1);
+            }
+            Op::Jmp(t) => {
+                let t = t as usize;
+                match self.inside(t) {
+                    None => {
+                        let out = self.resume_before(pc)?;
+                        dynasm!(self.a ; .arch x64 ; jmp =>out);
+                    }
+                    Some(to) => {
+                        self.charge(1);
+                        if t <= pc {
+                            let depth = self.depth_at(t)?;
+                            let cp = self.stub(Stub::Checkpoint {
+                                branch: pc,
+                                target: t,
+                                depth,
+                            });
+                            dynasm!(self.a ; .arch x64 ; test r10, r10 ; jle =>cp);
+                        }
+                        dynasm!(self.a ; .arch x64 ; jmp =>to);
+                    }
+                }
+            }
+            Op::JmpIf(t) | Op::JmpIfNot(t) => {
+                let c = top(self) + BITS;
+                dynasm!(self.a ; .arch x64 ; cmp QWORD [rdi + c], 0);
+                let cc = if matches!(op, Op::JmpIf(_)) {
+                    Cc::Ne
+                } else {
+                    Cc::E
+                };
+                self.branch(pc, t as usize, cc, t as usize <= pc)?;
+            }
+            Op::BrCmp { cmp, t } => {
+                let (a, b) = (second(self), top(self));
+                dynasm!(self.a ; .arch x64
+                    ; mov rax, [rdi + a + BITS]
+                    ; cmp rax, [rdi + b + BITS]
+                );
+                self.branch(pc, t as usize, cc_of(cmp), t as usize <= pc)?;
+            }
+            Op::BrLocalConst { cmp, a, k, rel } => {
+                let a = self.local(a) + BITS;
+                let k = i32::from(k);
+                dynasm!(self.a ; .arch x64 ; cmp QWORD [rdi + a], k);
+                self.branch(pc, pc.checked_add_signed(rel.into())?, cc_of(cmp), true)?;
+            }
+            Op::BrLocalLocal { cmp, a, b, rel } => {
+                let (a, b) = (self.local(a) + BITS, self.local(b) + BITS);
+                dynasm!(self.a ; .arch x64
+                    ; mov rax, [rdi + a]
+                    ; cmp rax, [rdi + b]
+                );
+                self.branch(pc, pc.checked_add_signed(rel.into())?, cc_of(cmp), true)?;
+            }
+            Op::IncBrLocal { cmp, k, i, n, rel } => {
+                let (i, n) = (self.local(i) + BITS, self.local(n) + BITS);
+                let k = i32::from(k);
+                let target = pc.checked_add_signed(rel.into())?;
+                dynasm!(self.a ; .arch x64 ; mov rax, [rdi + i] ; add rax, k);
+                if self.inside(target).is_none() {
+                    // Leave before the increment: the interpreter redoes it.
+                    let out = self.resume_before(pc)?;
+                    dynasm!(self.a ; .arch x64 ; cmp rax, [rdi + n]);
+                    jcc(&mut self.a, cc_of(cmp), out);
+                    dynasm!(self.a ; .arch x64 ; mov [rdi + i], rax ; sub r10, 8);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; mov [rdi + i], rax ; cmp rax, [rdi + n]);
+                    self.branch(pc, target, cc_of(cmp), true)?;
+                }
+            }
+            Op::IncLocal(x, k) => {
+                let x = self.local(x) + BITS;
+                dynasm!(self.a ; .arch x64 ; add QWORD [rdi + x], k);
+                self.charge(span(op));
+            }
+            Op::AddLocalConst(a, k) => {
+                let a = self.local(a) + BITS;
+                dynasm!(self.a ; .arch x64
+                    ; mov rax, [rdi + a]
+                    ; add rax, k
+                    ; mov [rdi + next + BITS], rax
+                );
+                self.set_int_tag(next);
+                self.charge(span(op));
+            }
+            Op::LoadLoad(a, b) => {
+                let (a, b) = (self.local(a), self.local(b));
+                self.copy(a, next);
+                self.copy(b, next + SLOT);
+                self.charge(span(op));
+            }
+            Op::AddLocalsTo { a, b, dst } => {
+                let (a, b, dst) = (self.local(a), self.local(b), self.local(dst));
+                dynasm!(self.a ; .arch x64
+                    ; mov rax, [rdi + a + BITS]
+                    ; add rax, [rdi + b + BITS]
+                    ; mov [rdi + dst + BITS], rax
+                );
+                self.set_int_tag(dst);
+                self.charge(span(op));
+            }
+            Op::AddIntStore(x) => {
+                let (a, b, x) = (second(self), top(self), self.local(x));
+                dynasm!(self.a ; .arch x64
+                    ; mov rax, [rdi + a + BITS]
+                    ; add rax, [rdi + b + BITS]
+                    ; mov [rdi + x + BITS], rax
+                );
+                self.set_int_tag(x);
+                self.charge(span(op));
+            }
+            // Everything else allocates, calls, reads the heap or globals,
+            // dispatches on run-time types, or returns: not jittable, the
+            // loop stays in the interpreter.
+            _ => return None,
+        }
+        Some(())
+    }
+
+    fn store_bool(&mut self, slot: i32) {
+        dynasm!(self.a ; .arch x64
+            ; movzx eax, al
+            ; mov [rdi + slot + BITS], rax
+            ; mov BYTE [rdi + slot + TAG], Tag::Bool as i8
+        );
+    }
+}
+
+/// Compiles the loop `header..=back_edge`, or `None` when it holds an op
+/// the compiler does not handle (or is not a loop of one function).
+fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<Compiled> {
+    // Op indices and depths are written as 32-bit immediates.
+    if header > back_edge || back_edge - header >= MAX_LOOP_OPS || back_edge + 8 > i32::MAX as usize
+    {
+        return None;
+    }
+    let fi = module.func_at(header);
+    if module.func_at(back_edge) != fi {
+        return None;
+    }
+    let f = &module.funcs()[fi];
+    let start = f.start as usize;
+    let depths: Vec<Option<usize>> = (0..f.offsets.len())
+        .map(|i| f.stack_at(i).map(|s| s.len()))
+        .collect();
+    let slots = f.num_locals as usize + 1 + f.max_stack as usize;
+    let mut a = Assembler::new().ok()?;
+    // Ops of the loop, each with a label (jump targets are never inside a
+    // fused sequence, so these are all the places control can enter).
+    let mut labels = vec![None; back_edge - header + 1];
+    let mut pc = header;
+    while pc <= back_edge {
+        labels[pc - header] = Some(a.new_dynamic_label());
+        pc += span(module.code()[pc]);
+    }
+    let mut e = Emitter {
+        a,
+        module,
+        header,
+        back_edge,
+        operands: (f.num_locals as i32 + 1) * SLOT,
+        labels,
+        stubs: Vec::new(),
+        depths,
+        func_start: start,
+    };
+    let entry = e.a.offset();
+    // rdi: frame; rsi: ctx; r10: budget.
+    dynasm!(e.a ; .arch x64 ; mov r10, [rsi + CTX_BUDGET]);
+    let mut pc = header;
+    while pc <= back_edge {
+        let label = e.labels[pc - header]?;
+        dynasm!(e.a ; .arch x64 ; =>label);
+        let d = e.depth_at(pc)?;
+        e.op(pc, d)?;
+        pc += span(module.code()[pc]);
+    }
+    // Falling out of the back edge leaves the loop (no depth: nothing
+    // falls out, the back edge is an unconditional jump).
+    if let Some(after) = e.depth_at(pc) {
+        let out = e.stub(Stub::Resume { pc, depth: after });
+        dynasm!(e.a ; .arch x64 ; jmp =>out);
+    }
+    let stubs = std::mem::take(&mut e.stubs);
+    for (label, stub) in stubs {
+        let (status, pc, depth, branch) = match stub {
+            Stub::Resume { pc, depth } => (STATUS_RESUME, pc, depth, 0),
+            Stub::Checkpoint {
+                branch,
+                target,
+                depth,
+            } => (STATUS_CHECKPOINT, target, depth, branch),
+        };
+        let (pc, depth, branch) = (pc as i32, depth as i32, branch as i32);
+        dynasm!(e.a ; .arch x64
+            ; =>label
+            ; mov [rsi + CTX_BUDGET], r10
+            ; mov QWORD [rsi + CTX_PC], pc
+            ; mov QWORD [rsi + CTX_DEPTH], depth
+            ; mov QWORD [rsi + CTX_BRANCH], branch
+            ; mov eax, status
+            ; ret
+        );
+    }
+    let buf = e.a.finalize().ok()?;
+    Some(Compiled { buf, entry, slots })
+}
+
+#[cfg(test)]
+mod tests;

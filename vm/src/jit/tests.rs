@@ -1,0 +1,154 @@
+use super::*;
+use crate::isa::{Instr, Opcode, Operand};
+use crate::module::{Func, Module};
+use crate::types::{FuncType, Type};
+use crate::verify::verify;
+
+/// One function `f()` of `locals` and `code`, verified.
+fn module(locals: Vec<Type>, code: &[Instr]) -> VerifiedModule {
+    let mut bytes = Vec::new();
+    for i in code {
+        i.encode(&mut bytes);
+    }
+    let m = Module {
+        funcs: vec![Func {
+            name: "f".into(),
+            ty: FuncType::new(vec![], None),
+            locals,
+            exported: false,
+            code: bytes,
+        }],
+        ..Module::default()
+    };
+    verify(m).expect("verifies")
+}
+
+#[test]
+fn a_loop_runs_until_its_budget_is_spent_then_checkpoints() {
+    // top: jmp top
+    let m = module(
+        vec![],
+        &[Instr {
+            op: Opcode::Jmp,
+            operand: Operand::Target(0),
+        }],
+    );
+    let mut jit = Jit::default();
+    let mut frame = vec![Value::NIL; 4];
+    let mut budget = 10;
+    let (exit, fresh) = jit.run(&m, 0, 0, &mut frame, &mut budget);
+    assert_eq!(fresh, Some(true));
+    assert_eq!(
+        exit,
+        Some(Exit::Checkpoint {
+            branch: 0,
+            target: 0,
+            depth: 0
+        })
+    );
+    // One instruction per round; stopped at the first back edge with the
+    // budget spent.
+    assert_eq!(budget, 0);
+    // Compiled once: the second run does not compile again.
+    let mut budget = 3;
+    assert_eq!(jit.run(&m, 0, 0, &mut frame, &mut budget).1, None);
+}
+
+#[test]
+fn a_frame_shorter_than_the_code_needs_is_refused() {
+    let m = module(
+        vec![],
+        &[Instr {
+            op: Opcode::Jmp,
+            operand: Operand::Target(0),
+        }],
+    );
+    let mut jit = Jit::default();
+    let mut budget = 10;
+    let (exit, _) = jit.run(&m, 0, 0, &mut [], &mut budget);
+    assert_eq!(exit, None);
+    assert_eq!(budget, 10);
+}
+
+#[test]
+fn loops_with_ops_it_does_not_compile_are_remembered_as_such() {
+    // top: push 1 pop push "s" pop jmp top (a string push reads the heap's
+    // constant table: not compiled)
+    let m = Module {
+        strings: vec!["s".into()],
+        ..Module::default()
+    };
+    let mut bytes = Vec::new();
+    for i in [
+        Instr {
+            op: Opcode::PushStr,
+            operand: Operand::Str(0),
+        },
+        Instr::simple(Opcode::Pop),
+        Instr {
+            op: Opcode::Jmp,
+            operand: Operand::Target(0),
+        },
+    ] {
+        i.encode(&mut bytes);
+    }
+    let m = verify(Module {
+        funcs: vec![Func {
+            name: "f".into(),
+            ty: FuncType::new(vec![], None),
+            locals: vec![],
+            exported: false,
+            code: bytes,
+        }],
+        ..m
+    })
+    .expect("verifies");
+    let mut jit = Jit::default();
+    let mut frame = vec![Value::NIL; 4];
+    let mut budget = 10;
+    assert_eq!(
+        jit.run(&m, 0, 2, &mut frame, &mut budget),
+        (None, Some(false))
+    );
+    assert_eq!(jit.run(&m, 0, 2, &mut frame, &mut budget), (None, None));
+}
+
+#[test]
+fn leaving_the_loop_resumes_after_the_back_edge() {
+    // i := i + 1 while i < 5, on local 0 (an int, starting at 0).
+    let load = Instr {
+        op: Opcode::Load,
+        operand: Operand::Local(0),
+    };
+    let store = Instr {
+        op: Opcode::Store,
+        operand: Operand::Local(0),
+    };
+    let push = |v| Instr {
+        op: Opcode::PushInt,
+        operand: Operand::Int(v),
+    };
+    let code = [
+        load.clone(),
+        push(1),
+        Instr::simple(Opcode::Add),
+        store,
+        load,
+        push(5),
+        Instr::simple(Opcode::Lt),
+        Instr {
+            op: Opcode::JmpIf,
+            operand: Operand::Target(0),
+        },
+        Instr::simple(Opcode::Ret),
+    ];
+    let m = module(vec![Type::Int], &code);
+    let mut jit = Jit::default();
+    let mut frame = vec![Value::int(0); 8];
+    let mut budget = 1000;
+    let (exit, _) = jit.run(&m, 0, 4, &mut frame, &mut budget);
+    // The ops fuse into IncLocal (4) and BrLocalConst (4): 8 per round.
+    assert_eq!(exit, Some(Exit::Resume { pc: 8, depth: 0 }));
+    assert_eq!(frame[0].as_int(), Some(5));
+    assert_eq!(budget, 1000 - 5 * 8);
+}
