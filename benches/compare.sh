@@ -6,7 +6,8 @@
 #   SKIP="python3 luajit" benches/compare.sh   leave interpreters out
 #
 # Needs hyperfine; interpreters that are not installed are skipped.
-# Prints a markdown table of medians (ms) and the ratio to lua5.4.
+# Prints a markdown table of medians (ms) and the ratios to lua5.4 of keel
+# (JIT on, the default) and of keel-interp (--jit off, the interpreter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -19,6 +20,7 @@ out=$(mktemp -d)
 workloads=("fib(32)" "loop 100M" "sieve 10M" "binary_trees 16")
 cmd() { # interpreter, workload index
   case "$1:$2" in
+    keel-interp:*) cmd keel "$2" | sed 's|^\([^ ]*\) |\1 --jit off |' ;;
     keel:0) echo "$vm examples/fib.kasm 32" ;;
     keel:1) echo "$vm $p/loop.kasm 100000000" ;;
     keel:2) echo "$vm examples/sieve.kasm 10000000" ;;
@@ -34,7 +36,8 @@ cmd() { # interpreter, workload index
   esac
 }
 
-interps=(keel)
+# keel: the default (hot loops compiled); keel-interp: --jit off.
+interps=(keel keel-interp)
 for i in lua5.4 luajit python3; do
   if command -v "$i" >/dev/null && [[ "$skip" != *" $i "* ]]; then interps+=("$i"); fi
 done
@@ -58,14 +61,15 @@ def median(path):
     if not os.path.exists(path):
         return None
     return json.load(open(path))["results"][0]["median"] * 1000
-print("| workload | " + " | ".join(interps) + " | keel / lua5.4 |")
-print("|---|" + "---|" * (len(interps) + 1))
+print("| workload | " + " | ".join(interps) + " | keel / lua5.4 | keel-interp / lua5.4 |")
+print("|---|" + "---|" * (len(interps) + 2))
 for w, name in enumerate(names):
     row = [median(f"{out}/{w}-{i}.json") for i in interps]
     cells = [f"{v:.0f} ms" if v is not None else "-" for v in row]
     lua = row[interps.index("lua5.4")] if "lua5.4" in interps else None
     ratio = f"{row[0] / lua:.2f}x" if lua else "-"
-    print(f"| {name} | " + " | ".join(cells) + f" | {ratio} |")
+    ratio_interp = f"{row[1] / lua:.2f}x" if lua else "-"
+    print(f"| {name} | " + " | ".join(cells) + f" | {ratio} | {ratio_interp} |")
 w = median(f"{out}/1-lua5.4-while.json")
 if w is not None:
     print(f"\nlua5.4 with the loop written as `while` (as loop.kasm is): {w:.0f} ms")

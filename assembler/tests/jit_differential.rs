@@ -31,6 +31,16 @@ enum Stmt {
     FloatSkip(usize),
     /// `load x; neg / not; dup; pop; store z`
     Unary(usize, bool, usize),
+    /// `load arr; load x; array.get; store z` (may be out of bounds)
+    Get(usize, usize),
+    /// `load arr; load x; load y; array.set`
+    Set(usize, usize),
+    /// `load farr; load x; array.get; load fl; add; store fl`
+    FloatGet(usize),
+    /// `load arr; array.len; store z`
+    Len(usize),
+    /// `gload gv; load x; add; gstore gv`
+    Global(usize),
 }
 
 fn stmt() -> impl Strategy<Value = Stmt> {
@@ -44,15 +54,22 @@ fn stmt() -> impl Strategy<Value = Stmt> {
         (0..4usize, 0..4usize).prop_map(|(x, o)| Stmt::Float(x, o)),
         (0..6usize).prop_map(Stmt::FloatSkip),
         (0..4usize, any::<bool>(), 0..4usize).prop_map(|(x, n, z)| Stmt::Unary(x, n, z)),
+        (0..4usize, 0..4usize).prop_map(|(x, z)| Stmt::Get(x, z)),
+        (0..4usize, 0..4usize).prop_map(|(x, y)| Stmt::Set(x, y)),
+        (0..4usize).prop_map(Stmt::FloatGet),
+        (0..4usize).prop_map(Stmt::Len),
+        (0..4usize).prop_map(Stmt::Global),
     ]
 }
 
 fn program(body: &[Stmt], inits: [i64; 4], n: i64) -> String {
-    let mut s = String::from(".func f() -> int\n");
+    let mut s = String::from(".global gv: int\n.func f() -> int\n");
     for l in INT_LOCALS {
         s.push_str(&format!("    .local {l}: int\n"));
     }
     s.push_str("    .local i: int\n    .local n: int\n    .local fl: float\n    .local g: float\n");
+    s.push_str("    .local arr: array<int>\n    .local farr: array<float>\n");
+    s.push_str("    push 8 push 3 array.new store arr push 6 push 1.5 array.new store farr\n");
     for (l, v) in INT_LOCALS.iter().zip(inits) {
         s.push_str(&format!("    push {v} store {l}\n"));
     }
@@ -81,6 +98,22 @@ fn program(body: &[Stmt], inits: [i64; 4], n: i64) -> String {
                 INT_LOCALS[x], FLOAT_OPS[o]
             )),
             Stmt::FloatSkip(c) => s.push_str(&format!("load fl load g {} jmpif {next}\n", CMPS[c])),
+            Stmt::Get(x, z) => s.push_str(&format!(
+                "load arr load {} array.get store {}\n",
+                INT_LOCALS[x], INT_LOCALS[z]
+            )),
+            Stmt::Set(x, y) => s.push_str(&format!(
+                "load arr load {} load {} array.set\n",
+                INT_LOCALS[x], INT_LOCALS[y]
+            )),
+            Stmt::FloatGet(x) => s.push_str(&format!(
+                "load farr load {} array.get load fl add store fl\n",
+                INT_LOCALS[x]
+            )),
+            Stmt::Len(z) => s.push_str(&format!("load arr array.len store {}\n", INT_LOCALS[z])),
+            Stmt::Global(x) => {
+                s.push_str(&format!("gload gv load {} add gstore gv\n", INT_LOCALS[x]))
+            }
             Stmt::Unary(x, neg, z) => s.push_str(&format!(
                 "load {} {} dup pop store {}\n",
                 INT_LOCALS[x],
@@ -92,7 +125,8 @@ fn program(body: &[Stmt], inits: [i64; 4], n: i64) -> String {
     s.push_str(&format!("s{}:\n", body.len()));
     s.push_str("    load i push 1 add store i load i load n lt jmpif top\n");
     // Fold everything into the result, floats by their bits.
-    s.push_str("    load a load b xor load c xor load d xor load fl ftoi xor ret\n.end\n");
+    s.push_str("    load a load b xor load c xor load d xor load fl ftoi xor gload gv xor\n");
+    s.push_str("    load arr push 0 array.get xor load arr push 7 array.get xor ret\n.end\n");
     s
 }
 
@@ -124,7 +158,7 @@ proptest! {
     #[test]
     fn jit_and_interpreter_agree(
         body in prop::collection::vec(stmt(), 1..10),
-        inits in prop::array::uniform4(-50i64..50),
+        inits in prop::array::uniform4(-10i64..12),
         n in 0i64..40,
         fuel in prop::option::of(0u64..3000),
     ) {
@@ -154,16 +188,22 @@ fn eager_mode_compiles_the_loop() {
 /// machine code (not just in the interpreter).
 #[test]
 fn every_statement_kind_compiles() {
+    // Chosen so that no iteration traps: every index stays in bounds.
     let body = [
         Stmt::Binary(0, 1, 8, 2),
         Stmt::Const(1, 3, 6, 3),
         Stmt::Skip(2, 3, 1, true),
         Stmt::Float(0, 3),
         Stmt::FloatSkip(4),
-        Stmt::Unary(3, true, 0),
-        Stmt::Unary(2, false, 1),
+        Stmt::Unary(3, true, 3),
+        Stmt::Unary(2, false, 2),
+        Stmt::Get(0, 1),
+        Stmt::Set(1, 0),
+        Stmt::FloatGet(0),
+        Stmt::Len(2),
+        Stmt::Global(2),
     ];
-    let src = program(&body, [5, 7, 9, 11], 20);
+    let src = program(&body, [1, 2, 3, 4], 20);
     let module = assemble(&src, "t.kasm", &NoLibrary).expect("assembles");
     let verified = Arc::new(verify(module).expect("verifies"));
     let config = Config {

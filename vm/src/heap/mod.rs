@@ -208,6 +208,13 @@ impl Heap {
         }
     }
 
+    /// The object at `index`, or `None` for no live object (for callers
+    /// that must not panic, such as the JIT's helpers).
+    #[inline]
+    pub(crate) fn try_get_mut(&mut self, index: u32) -> Option<&mut Object> {
+        self.slots.get_mut(index as usize)?.obj.as_mut()
+    }
+
     /// The string a `str` value refers to.
     #[inline]
     pub(crate) fn str(&self, v: Value) -> &str {

@@ -1274,9 +1274,15 @@ impl Instance {
             use crate::jit::Exit;
             let operands = base + module.funcs()[module.func_at(target)].num_locals as usize + 1;
             loop {
-                let (exit, fresh) =
-                    self.jit
-                        .run(module, target, branch, &mut stack[base..], &mut at.budget);
+                let (exit, fresh) = self.jit.run(
+                    module,
+                    target,
+                    branch,
+                    &mut stack[base..],
+                    &mut self.heap,
+                    &mut self.globals,
+                    &mut at.budget,
+                );
                 match (fresh, &exit) {
                     (Some(true), _) => self.stats.jit_loops += 1,
                     (Some(false), _) => self.stats.jit_rejected += 1,

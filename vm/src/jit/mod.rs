@@ -39,6 +39,7 @@ use std::mem::offset_of;
 use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
 
+use crate::heap::{Heap, Object};
 use crate::value::{Tag, Value};
 use crate::verify::{Cmp, Const, Op, VerifiedModule};
 
@@ -56,12 +57,18 @@ struct JitCtx {
     depth: u64,
     /// Out: the branch of a checkpoint.
     branch: u64,
+    /// The instance's heap, for the array helpers.
+    heap: *mut Heap,
+    /// The instance's globals.
+    globals: *mut Value,
 }
 
 const CTX_BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
 const CTX_PC: i32 = offset_of!(JitCtx, pc) as i32;
 const CTX_DEPTH: i32 = offset_of!(JitCtx, depth) as i32;
 const CTX_BRANCH: i32 = offset_of!(JitCtx, branch) as i32;
+const CTX_HEAP: i32 = offset_of!(JitCtx, heap) as i32;
+const CTX_GLOBALS: i32 = offset_of!(JitCtx, globals) as i32;
 const SLOT: i32 = size_of::<Value>() as i32;
 const TAG: i32 = offset_of!(Value, tag) as i32;
 const BITS: i32 = offset_of!(Value, bits) as i32;
@@ -92,6 +99,8 @@ struct Compiled {
     entry: AssemblyOffset,
     /// Frame slots the code may touch.
     slots: usize,
+    /// Globals the code may touch.
+    globals: usize,
 }
 
 /// An instance's compiled loops.
@@ -128,12 +137,15 @@ impl Jit {
     /// compile or the frame is too short (the interpreter then goes on
     /// itself); the second result says whether this call compiled the loop
     /// (`Some(true)`) or found it does not compile (`Some(false)`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &mut self,
         module: &VerifiedModule,
         header: usize,
         back_edge: usize,
         frame: &mut [Value],
+        heap: &mut Heap,
+        globals: &mut [Value],
         budget: &mut i64,
     ) -> (Option<Exit>, Option<bool>) {
         let (Ok(h), Ok(b)) = (u32::try_from(header), u32::try_from(back_edge)) else {
@@ -145,16 +157,22 @@ impl Jit {
             fresh = Some(c.is_some());
             c
         });
-        (
-            compiled.as_ref().and_then(|c| enter(c, frame, budget)),
-            fresh,
-        )
+        let exit = compiled
+            .as_ref()
+            .and_then(|c| enter(c, frame, heap, globals, budget));
+        (exit, fresh)
     }
 }
 
 /// Runs compiled code on `frame`; `None` when the frame is too short.
-fn enter(compiled: &Compiled, frame: &mut [Value], budget: &mut i64) -> Option<Exit> {
-    if frame.len() < compiled.slots {
+fn enter(
+    compiled: &Compiled,
+    frame: &mut [Value],
+    heap: &mut Heap,
+    globals: &mut [Value],
+    budget: &mut i64,
+) -> Option<Exit> {
+    if frame.len() < compiled.slots || globals.len() < compiled.globals {
         return None;
     }
     let mut ctx = JitCtx {
@@ -162,13 +180,18 @@ fn enter(compiled: &Compiled, frame: &mut [Value], budget: &mut i64) -> Option<E
         pc: 0,
         depth: 0,
         branch: 0,
+        heap,
+        globals: globals.as_mut_ptr(),
     };
     // SAFETY: `entry` is the start of code `compile` emitted into this
     // finalized buffer, with the `Entry` signature. That code reads and
-    // writes only frame slots below `compiled.slots`, checked against
-    // the frame's length just above, and `ctx` fields by their
-    // `offset_of!` offsets; it calls nothing and returns through its
-    // exits with the stack balanced.
+    // writes only frame slots below `compiled.slots` and globals below
+    // `compiled.globals`, both checked against the lengths just above,
+    // and `ctx` fields by their `offset_of!` offsets. The only calls it
+    // makes are to the `helper_*` functions below, with `ctx.heap`, which
+    // points to the instance's heap, borrowed mutably for this call and
+    // used by nothing else meanwhile. It returns through its exits with
+    // the native stack balanced.
     let status = unsafe {
         let entry: Entry = std::mem::transmute(compiled.buf.ptr(compiled.entry));
         entry(frame.as_mut_ptr(), &mut ctx)
@@ -184,21 +207,6 @@ fn enter(compiled: &Compiled, frame: &mut [Value], budget: &mut i64) -> Option<E
     } else {
         Exit::Resume { pc, depth }
     })
-}
-
-/// How many source instructions `op` stands for: fused ops skip the rest
-/// of their sequence, and count all of it.
-pub(crate) fn span(op: Op) -> usize {
-    match op {
-        Op::LoadLoad(..) | Op::BrCmp { .. } | Op::AddIntStore(_) => 2,
-        Op::AddLocalConst(..) => 3,
-        Op::IncLocal(..)
-        | Op::BrLocalConst { .. }
-        | Op::BrLocalLocal { .. }
-        | Op::AddLocalsTo { .. } => 4,
-        Op::IncBrLocal { .. } => 8,
-        _ => 1,
-    }
 }
 
 /// The x86 condition under which `cmp a, b` (signed) makes `cmp` hold.
@@ -283,6 +291,8 @@ struct Emitter<'m> {
     /// Operand depth at each op, by op index minus the function's start.
     depths: Vec<Option<usize>>,
     func_start: usize,
+    /// One past the highest global index the code uses.
+    globals: usize,
 }
 
 impl Emitter<'_> {
@@ -339,7 +349,7 @@ impl Emitter<'_> {
     /// `lea`, which keeps the flags); `check` says whether a taken branch
     /// looks at the budget (as the interpreter's `check_fuel` does).
     fn branch(&mut self, pc: usize, target: usize, cc: Cc, check: bool) -> Option<()> {
-        let span = span(self.module.code()[pc]) as i32;
+        let span = Op::span(self.module.code()[pc]) as i32;
         match self.inside(target) {
             None => {
                 // Leave before the branch runs; the interpreter takes it.
@@ -650,7 +660,7 @@ impl Emitter<'_> {
             Op::IncLocal(x, k) => {
                 let x = self.local(x) + BITS;
                 dynasm!(self.a ; .arch x64 ; add QWORD [rdi + x], k);
-                self.charge(span(op));
+                self.charge(Op::span(op));
             }
             Op::AddLocalConst(a, k) => {
                 let a = self.local(a) + BITS;
@@ -660,13 +670,13 @@ impl Emitter<'_> {
                     ; mov [rdi + next + BITS], rax
                 );
                 self.set_int_tag(next);
-                self.charge(span(op));
+                self.charge(Op::span(op));
             }
             Op::LoadLoad(a, b) => {
                 let (a, b) = (self.local(a), self.local(b));
                 self.copy(a, next);
                 self.copy(b, next + SLOT);
-                self.charge(span(op));
+                self.charge(Op::span(op));
             }
             Op::AddLocalsTo { a, b, dst } => {
                 let (a, b, dst) = (self.local(a), self.local(b), self.local(dst));
@@ -676,7 +686,7 @@ impl Emitter<'_> {
                     ; mov [rdi + dst + BITS], rax
                 );
                 self.set_int_tag(dst);
-                self.charge(span(op));
+                self.charge(Op::span(op));
             }
             Op::AddIntStore(x) => {
                 let (a, b, x) = (second(self), top(self), self.local(x));
@@ -686,13 +696,139 @@ impl Emitter<'_> {
                     ; mov [rdi + x + BITS], rax
                 );
                 self.set_int_tag(x);
-                self.charge(span(op));
+                self.charge(Op::span(op));
+            }
+            Op::GLoad(g) | Op::GStore(g) => {
+                self.globals = self.globals.max(g as usize + 1);
+                let g = i32::try_from(g).ok()?.checked_mul(SLOT)?;
+                dynasm!(self.a ; .arch x64 ; mov rax, [rsi + CTX_GLOBALS]);
+                if matches!(op, Op::GLoad(_)) {
+                    dynasm!(self.a ; .arch x64
+                        ; movups xmm0, [rax + g]
+                        ; movups [rdi + next], xmm0
+                    );
+                } else {
+                    let t = top(self);
+                    dynasm!(self.a ; .arch x64
+                        ; movups xmm0, [rdi + t]
+                        ; movups [rax + g], xmm0
+                    );
+                }
+                self.charge(1);
+            }
+            Op::ArrayGetInt | Op::ArrayGetFloat => {
+                let (arr, idx) = (second(self), top(self));
+                self.array_get(pc, arr, idx, arr, op == Op::ArrayGetFloat)?;
+                self.charge(1);
+            }
+            Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
+                let (arr, idx) = (self.local(a), self.local(i));
+                let float = matches!(op, Op::ArrayGetFloatLocals(..));
+                self.array_get(pc, arr, idx, next, float)?;
+                self.charge(Op::span(op));
+            }
+            Op::ArraySetInt | Op::ArraySetFloat => {
+                let (arr, idx, val) = (self.operand(d - 3), second(self), top(self));
+                self.array_set(pc, arr, idx, Arg::Payload(val), op == Op::ArraySetFloat)?;
+                self.charge(1);
+            }
+            Op::ArraySetIntLocalsConst { arr, i, k } => {
+                let (arr, idx) = (self.local(arr), self.local(i));
+                self.array_set(pc, arr, idx, Arg::Const(i64::from(k)), false)?;
+                self.charge(Op::span(op));
+            }
+            Op::ArrayLen => {
+                let arr = top(self);
+                self.call_helper(
+                    helper_len as *const () as usize,
+                    [Arg::Payload(arr), Arg::PayloadAddr(arr), Arg::Const(0)],
+                );
+                self.set_int_tag(arr);
+                self.charge(1);
             }
             // Everything else allocates, calls, reads the heap or globals,
             // dispatches on run-time types, or returns: not jittable, the
             // loop stays in the interpreter.
             _ => return None,
         }
+        Some(())
+    }
+
+    /// Calls `helper(heap, a1, a2, a3)` with each argument either a slot's
+    /// payload or a constant, keeping the pinned registers; leaves the
+    /// helper's status in `eax`. The native stack is 16-byte aligned at the
+    /// call: the entry's return address plus three pushes.
+    fn call_helper(&mut self, helper: usize, args: [Arg; 3]) {
+        dynasm!(self.a ; .arch x64
+            ; push rdi
+            ; push rsi
+            ; push r10
+            ; mov r11, rdi
+            ; mov rdi, [rsi + CTX_HEAP]
+        );
+        for (i, arg) in args.into_iter().enumerate() {
+            match (i, arg) {
+                (0, Arg::Payload(off)) => dynasm!(self.a ; .arch x64 ; mov rsi, [r11 + off + BITS]),
+                (1, Arg::Payload(off)) => dynasm!(self.a ; .arch x64 ; mov rdx, [r11 + off + BITS]),
+                (_, Arg::Payload(off)) => dynasm!(self.a ; .arch x64 ; mov rcx, [r11 + off + BITS]),
+                (0, Arg::Const(k)) => dynasm!(self.a ; .arch x64 ; mov rsi, QWORD k),
+                (1, Arg::Const(k)) => dynasm!(self.a ; .arch x64 ; mov rdx, QWORD k),
+                (_, Arg::Const(k)) => dynasm!(self.a ; .arch x64 ; mov rcx, QWORD k),
+                (0, Arg::PayloadAddr(off)) => {
+                    dynasm!(self.a ; .arch x64 ; lea rsi, [r11 + off + BITS])
+                }
+                (1, Arg::PayloadAddr(off)) => {
+                    dynasm!(self.a ; .arch x64 ; lea rdx, [r11 + off + BITS])
+                }
+                (_, Arg::PayloadAddr(off)) => {
+                    dynasm!(self.a ; .arch x64 ; lea rcx, [r11 + off + BITS])
+                }
+            }
+        }
+        let helper = helper as i64;
+        dynasm!(self.a ; .arch x64
+            ; mov rax, QWORD helper
+            ; call rax
+            ; pop r10
+            ; pop rsi
+            ; pop rdi
+        );
+    }
+
+    /// An array read: the element of the array in slot `arr` at the index
+    /// in slot `idx`, into slot `out` (tagged `tag`); out of bounds leaves
+    /// before op `pc` so the interpreter traps.
+    fn array_get(&mut self, pc: usize, arr: i32, idx: i32, out: i32, float: bool) -> Option<()> {
+        let leave = self.resume_before(pc)?;
+        let helper = if float {
+            helper_get_float as *const () as usize
+        } else {
+            helper_get_int as *const () as usize
+        };
+        self.call_helper(
+            helper,
+            [Arg::Payload(arr), Arg::Payload(idx), Arg::PayloadAddr(out)],
+        );
+        let tag = if float { Tag::Float } else { Tag::Int } as i8;
+        dynasm!(self.a ; .arch x64
+            ; test eax, eax
+            ; jnz =>leave
+            ; mov BYTE [rdi + out + TAG], tag
+        );
+        Some(())
+    }
+
+    /// An array write of `val` at the index in slot `idx` of the array in
+    /// slot `arr`; out of bounds leaves before op `pc`.
+    fn array_set(&mut self, pc: usize, arr: i32, idx: i32, val: Arg, float: bool) -> Option<()> {
+        let leave = self.resume_before(pc)?;
+        let helper = if float {
+            helper_set_float as *const () as usize
+        } else {
+            helper_set_int as *const () as usize
+        };
+        self.call_helper(helper, [Arg::Payload(arr), Arg::Payload(idx), val]);
+        dynasm!(self.a ; .arch x64 ; test eax, eax ; jnz =>leave);
         Some(())
     }
 
@@ -703,6 +839,110 @@ impl Emitter<'_> {
             ; mov BYTE [rdi + slot + TAG], Tag::Bool as i8
         );
     }
+}
+
+/// A helper argument.
+#[derive(Clone, Copy)]
+enum Arg {
+    /// The payload of the frame slot at this offset.
+    Payload(i32),
+    /// The address of that payload (for results).
+    PayloadAddr(i32),
+    /// A constant.
+    Const(i64),
+}
+
+/// The array object a verified `array<int>`/`array<float>` operand names.
+///
+/// # Safety
+///
+/// `heap` is `JitCtx::heap`: valid, and not otherwise borrowed while
+/// compiled code runs (see `enter`).
+unsafe fn array<'h>(heap: *mut Heap, arr: u64) -> Option<&'h mut Object> {
+    // SAFETY: the caller's contract. (The payload of a verified array
+    // operand names a live object; a helper must not unwind into compiled
+    // code, so even so a missing one is an answer, not a panic.)
+    unsafe { (*heap).try_get_mut(arr as u32) }
+}
+
+/// `array.get` on `array<int>`: 0 with the element in `*out`, or 1 when
+/// the index is out of bounds (nothing written).
+extern "sysv64" fn helper_get_int(heap: *mut Heap, arr: u64, idx: i64, out: *mut i64) -> u32 {
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
+    let obj = unsafe { array(heap, arr) };
+    match obj {
+        Some(Object::IntArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get(i)) {
+            Some(x) => {
+                // SAFETY: `out` is the payload address of a frame slot
+                // below `Compiled::slots` (see `enter`).
+                unsafe { *out = *x };
+                0
+            }
+            None => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// `array.get` on `array<float>`, as [`helper_get_int`].
+extern "sysv64" fn helper_get_float(heap: *mut Heap, arr: u64, idx: i64, out: *mut f64) -> u32 {
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
+    let obj = unsafe { array(heap, arr) };
+    match obj {
+        Some(Object::FloatArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get(i)) {
+            Some(x) => {
+                // SAFETY: as in `helper_get_int`.
+                unsafe { *out = *x };
+                0
+            }
+            None => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// `array.set` on `array<int>`: 0, or 1 when out of bounds (no change).
+extern "sysv64" fn helper_set_int(heap: *mut Heap, arr: u64, idx: i64, val: i64) -> u32 {
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
+    let obj = unsafe { array(heap, arr) };
+    match obj {
+        Some(Object::IntArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get_mut(i)) {
+            Some(x) => {
+                *x = val;
+                0
+            }
+            None => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// `array.set` on `array<float>` (the value as its bits), as
+/// [`helper_set_int`].
+extern "sysv64" fn helper_set_float(heap: *mut Heap, arr: u64, idx: i64, val: u64) -> u32 {
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
+    let obj = unsafe { array(heap, arr) };
+    match obj {
+        Some(Object::FloatArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get_mut(i))
+        {
+            Some(x) => {
+                *x = f64::from_bits(val);
+                0
+            }
+            None => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// `array.len`: the length into `*out`; returns 0.
+extern "sysv64" fn helper_len(heap: *mut Heap, arr: u64, out: *mut i64, _: u64) -> u32 {
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
+    let obj = unsafe { array(heap, arr) };
+    let len = obj.and_then(|o| o.array_len()).unwrap_or(0);
+    // SAFETY: as in `helper_get_int`.
+    unsafe { *out = len as i64 };
+    0
 }
 
 /// Compiles the loop `header..=back_edge`, or `None` when it holds an op
@@ -730,7 +970,7 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
     let mut pc = header;
     while pc <= back_edge {
         labels[pc - header] = Some(a.new_dynamic_label());
-        pc += span(module.code()[pc]);
+        pc += Op::span(module.code()[pc]);
     }
     let mut e = Emitter {
         a,
@@ -742,6 +982,7 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
         stubs: Vec::new(),
         depths,
         func_start: start,
+        globals: 0,
     };
     let entry = e.a.offset();
     // rdi: frame; rsi: ctx; r10: budget.
@@ -752,7 +993,7 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
         dynasm!(e.a ; .arch x64 ; =>label);
         let d = e.depth_at(pc)?;
         e.op(pc, d)?;
-        pc += span(module.code()[pc]);
+        pc += Op::span(module.code()[pc]);
     }
     // Falling out of the back edge leaves the loop (no depth: nothing
     // falls out, the back edge is an unconditional jump).
@@ -782,7 +1023,13 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
         );
     }
     let buf = e.a.finalize().ok()?;
-    Some(Compiled { buf, entry, slots })
+    let globals = e.globals;
+    Some(Compiled {
+        buf,
+        entry,
+        slots,
+        globals,
+    })
 }
 
 #[cfg(test)]

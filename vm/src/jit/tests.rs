@@ -36,7 +36,15 @@ fn a_loop_runs_until_its_budget_is_spent_then_checkpoints() {
     let mut jit = Jit::default();
     let mut frame = vec![Value::NIL; 4];
     let mut budget = 10;
-    let (exit, fresh) = jit.run(&m, 0, 0, &mut frame, &mut budget);
+    let (exit, fresh) = jit.run(
+        &m,
+        0,
+        0,
+        &mut frame,
+        &mut Heap::new(1 << 20, false),
+        &mut [],
+        &mut budget,
+    );
     assert_eq!(fresh, Some(true));
     assert_eq!(
         exit,
@@ -51,7 +59,19 @@ fn a_loop_runs_until_its_budget_is_spent_then_checkpoints() {
     assert_eq!(budget, 0);
     // Compiled once: the second run does not compile again.
     let mut budget = 3;
-    assert_eq!(jit.run(&m, 0, 0, &mut frame, &mut budget).1, None);
+    assert_eq!(
+        jit.run(
+            &m,
+            0,
+            0,
+            &mut frame,
+            &mut Heap::new(1 << 20, false),
+            &mut [],
+            &mut budget
+        )
+        .1,
+        None
+    );
 }
 
 #[test]
@@ -65,7 +85,15 @@ fn a_frame_shorter_than_the_code_needs_is_refused() {
     );
     let mut jit = Jit::default();
     let mut budget = 10;
-    let (exit, _) = jit.run(&m, 0, 0, &mut [], &mut budget);
+    let (exit, _) = jit.run(
+        &m,
+        0,
+        0,
+        &mut [],
+        &mut Heap::new(1 << 20, false),
+        &mut [],
+        &mut budget,
+    );
     assert_eq!(exit, None);
     assert_eq!(budget, 10);
 }
@@ -107,10 +135,29 @@ fn loops_with_ops_it_does_not_compile_are_remembered_as_such() {
     let mut frame = vec![Value::NIL; 4];
     let mut budget = 10;
     assert_eq!(
-        jit.run(&m, 0, 2, &mut frame, &mut budget),
+        jit.run(
+            &m,
+            0,
+            2,
+            &mut frame,
+            &mut Heap::new(1 << 20, false),
+            &mut [],
+            &mut budget
+        ),
         (None, Some(false))
     );
-    assert_eq!(jit.run(&m, 0, 2, &mut frame, &mut budget), (None, None));
+    assert_eq!(
+        jit.run(
+            &m,
+            0,
+            2,
+            &mut frame,
+            &mut Heap::new(1 << 20, false),
+            &mut [],
+            &mut budget
+        ),
+        (None, None)
+    );
 }
 
 #[test]
@@ -146,7 +193,15 @@ fn leaving_the_loop_resumes_after_the_back_edge() {
     let mut jit = Jit::default();
     let mut frame = vec![Value::int(0); 8];
     let mut budget = 1000;
-    let (exit, _) = jit.run(&m, 0, 4, &mut frame, &mut budget);
+    let (exit, _) = jit.run(
+        &m,
+        0,
+        4,
+        &mut frame,
+        &mut Heap::new(1 << 20, false),
+        &mut [],
+        &mut budget,
+    );
     // The ops fuse into IncLocal (4) and BrLocalConst (4): 8 per round.
     assert_eq!(exit, Some(Exit::Resume { pc: 8, depth: 0 }));
     assert_eq!(frame[0].as_int(), Some(5));

@@ -207,6 +207,24 @@ pub enum Op {
 }
 
 impl Op {
+    /// How many source instructions this op stands for: a superinstruction
+    /// counts (and skips) its whole sequence, any other op is one. The
+    /// interpreter and the JIT count instructions by it.
+    pub fn span(self) -> usize {
+        use Op::*;
+        match self {
+            LoadLoad(..) | BrCmp { .. } | AddIntStore(_) | RetLocal(..) | AddIntRet(_) => 2,
+            AddLocalConst(..) | ArrayGetIntLocals(..) | ArrayGetFloatLocals(..) => 3,
+            IncLocal(..)
+            | BrLocalConst { .. }
+            | BrLocalLocal { .. }
+            | AddLocalsTo { .. }
+            | ArraySetIntLocalsConst { .. } => 4,
+            IncBrLocal { .. } => 8,
+            _ => 1,
+        }
+    }
+
     /// This op with its jump target (if any) moved by `delta`, for placing a
     /// function's code at `delta` in the module-wide code vector.
     pub(crate) fn relocated(self, delta: u32) -> Op {

@@ -229,6 +229,8 @@ pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
         };
         match fused {
             Some((op, len)) => {
+                // The interpreter and the JIT skip and count by `span`.
+                debug_assert_eq!(op.span(), len, "span of {op:?}");
                 code[i] = op;
                 i += len;
             }
