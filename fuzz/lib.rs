@@ -57,3 +57,54 @@ pub fn kbc(data: &[u8], lib: &Linker) {
         }
     }
 }
+
+/// Runs every function whose parameters are scalars twice, interpreted
+/// and with every loop compiled (`JitMode::Eager`), and panics when the two
+/// disagree on the result or trap, the instructions counted or the fuel
+/// left.
+pub fn interp_vs_jit(module: VerifiedModule, lib: &Linker) {
+    let module = Arc::new(module);
+    let run = |jit: keel_vm::JitMode| -> Option<Vec<String>> {
+        let config = Config {
+            max_call_depth: 64,
+            max_heap_bytes: 4 << 20,
+            gc_stress: false,
+            fuel: Some(50_000),
+            checked: false,
+            jit,
+        };
+        let mut inst = Instance::new(module.clone(), lib, config).ok()?;
+        let mut seen = Vec::new();
+        for (i, f) in module.module().funcs.iter().enumerate() {
+            let Some(args) = scalar_args(&f.ty.params) else { continue };
+            inst.set_fuel(Some(50_000));
+            let outcome = match inst.call_index(i, &args) {
+                Ok(v) => format!("ok {}", v.map(|v| inst.display(v)).unwrap_or_default()),
+                Err(t) => format!("trap {:?} {}", t.code, t.message),
+            };
+            seen.push(format!(
+                "{}: {outcome}; {} instructions; fuel {:?}",
+                f.name,
+                inst.stats().instructions,
+                inst.fuel()
+            ));
+        }
+        Some(seen)
+    };
+    let interpreted = run(keel_vm::JitMode::Off);
+    let compiled = run(keel_vm::JitMode::Eager);
+    assert_eq!(interpreted, compiled, "the JIT and the interpreter disagree");
+}
+
+fn scalar_args(params: &[Type]) -> Option<Vec<Value>> {
+    params
+        .iter()
+        .map(|t| match t {
+            Type::Int => Some(Value::int(7)),
+            Type::Float => Some(Value::float(1.5)),
+            Type::Bool => Some(Value::bool(false)),
+            Type::Any => Some(Value::NIL),
+            _ => None,
+        })
+        .collect()
+}

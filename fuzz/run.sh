@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(asm kbc kbc_valid)
+[ ${#targets[@]} -gt 0 ] || targets=(asm kbc kbc_valid interp_vs_jit)
 for t in "${targets[@]}"; do
   case "$t" in
     asm) seeds=seeds/asm ;;
