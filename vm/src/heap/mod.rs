@@ -211,6 +211,7 @@ impl Heap {
     /// The object at `index`, or `None` for no live object (for callers
     /// that must not panic, such as the JIT's helpers).
     #[inline]
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
     pub(crate) fn try_get_mut(&mut self, index: u32) -> Option<&mut Object> {
         self.slots.get_mut(index as usize)?.obj.as_mut()
     }

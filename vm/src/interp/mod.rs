@@ -1263,6 +1263,7 @@ impl Instance {
         budget: i64,
     ) -> Result<Resume, (Trap, usize)> {
         let chunk = self.refuel(chunk, budget).map_err(|t| (t, branch + 1))?;
+        #[cfg_attr(not(all(feature = "jit", target_arch = "x86_64")), allow(unused_mut))]
         let mut at = Resume {
             chunk,
             budget: chunk,
