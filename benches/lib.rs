@@ -34,7 +34,12 @@ pub fn verified(path: &str, lib: &Linker) -> Arc<VerifiedModule> {
 
 /// Runs `main(args)` of a verified module in a fresh instance.
 pub fn run_main(module: &Arc<VerifiedModule>, lib: &Linker, args: &[&str]) {
-    let mut inst = Instance::new(module.clone(), lib, Config::default()).expect("links");
+    run_main_with(module, lib, args, Config::default());
+}
+
+/// Runs `main(args)` in a fresh instance configured by `config`.
+pub fn run_main_with(module: &Arc<VerifiedModule>, lib: &Linker, args: &[&str], config: Config) {
+    let mut inst = Instance::new(module.clone(), lib, config).expect("links");
     let main = module.module().func_index("main").expect("has main");
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let arr = inst.new_str_array(&args).expect("args fit");

@@ -3,7 +3,7 @@
 //! seconds; figures and commands are recorded in `benches/README.md`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keel_benches::{assemble, library, run_main, source, verified};
+use keel_benches::{assemble, library, run_main, run_main_with, source, verified};
 use std::hint::black_box;
 
 fn assemble_phase(c: &mut Criterion) {
@@ -42,6 +42,30 @@ fn interp_phase(c: &mut Criterion) {
         ("sieve 1M", "examples/sieve.kasm", &["1000000"]),
         ("binary_trees 12", "examples/binary_trees.kasm", &["12"]),
         ("nbody 10k steps", "examples/nbody.kasm", &["10000"]),
+    ];
+    // The interpreter alone: `--jit off`.
+    let interp = keel_vm::Config {
+        jit: keel_vm::JitMode::Off,
+        ..keel_vm::Config::default()
+    };
+    for (name, path, args) in cases {
+        let module = verified(path, &lib);
+        g.bench_function(name, |b| {
+            b.iter(|| run_main_with(&module, &lib, args, interp.clone()))
+        });
+    }
+    g.finish();
+}
+
+/// The same workloads as `vmrun` runs them, hot loops compiled (the JIT
+/// compiles each loop in the run, so compile time is included).
+fn jit_phase(c: &mut Criterion) {
+    let lib = library();
+    let mut g = c.benchmark_group("jit");
+    g.sample_size(20);
+    let cases: [(&str, &str, &[&str]); 2] = [
+        ("loop 10M", "benches/programs/loop.kasm", &["10000000"]),
+        ("sieve 1M", "examples/sieve.kasm", &["1000000"]),
     ];
     for (name, path, args) in cases {
         let module = verified(path, &lib);
@@ -117,6 +141,7 @@ criterion_group!(
     assemble_phase,
     verify_phase,
     interp_phase,
+    jit_phase,
     embed_phase
 );
 criterion_main!(benches);
