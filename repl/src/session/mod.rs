@@ -491,12 +491,30 @@ impl Session {
             for (_, line) in COMMANDS {
                 let _ = writeln!(out, "  {line}");
             }
-            out.push_str("\nInstructions:\n");
-            out.push_str(&wrap(&mnemonics(), "  "));
+            // One line per instruction and library function, from the
+            // opcode table and the library's definitions (as the spec is).
+            out.push_str("\nInstructions (operand, stack effect, what it does):\n");
+            for op in Opcode::ALL {
+                let form = format!(
+                    "{} {}",
+                    op.mnemonic(),
+                    op.operand_kind().describe().replace('`', "")
+                );
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {:<28} {}",
+                    form.trim_end(),
+                    op.stack_effect(),
+                    op.summary().replace('`', "")
+                );
+            }
             out.push_str("\nLibrary functions (call NAME):\n");
-            let lib: Vec<String> = self.catalog.iter().map(|f| f.name.clone()).collect();
-            out.push_str(&wrap(&lib, "  "));
-            out.push_str("\n`:help NAME` shows one in detail.\n");
+            for f in self.catalog.iter() {
+                let _ = writeln!(out, "  {:<40} {}", format!("{}{}", f.name, f.ty), f.doc);
+            }
+            out.push_str(
+                "\n`:help NAME` shows one instruction, function or command with its traps.\n",
+            );
             return Ok(out);
         }
         let name = name.trim_start_matches(':');
@@ -548,25 +566,6 @@ pub fn mnemonics() -> Vec<String> {
         }
     }
     seen
-}
-
-fn wrap(words: &[String], indent: &str) -> String {
-    let mut out = String::new();
-    let mut line = String::from(indent);
-    for w in words {
-        if line.len() + w.len() + 1 > 78 && line.len() > indent.len() {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = String::from(indent);
-        }
-        line.push_str(w);
-        line.push(' ');
-    }
-    if line.len() > indent.len() {
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn plural(n: usize) -> &'static str {
