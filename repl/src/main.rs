@@ -109,7 +109,7 @@ struct Common {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Hot loops as machine code: `on` (default), `off`, or `eager`
-    /// (compile every loop at once; for testing the JIT).
+    /// (compile every loop at its first back edge; for testing the JIT).
     #[arg(long, value_name = "MODE", default_value = "on", value_parser = parse_jit)]
     jit: keel_vm::JitMode,
 }
