@@ -13,12 +13,15 @@
 //! read and write the frame's slots in memory, at offsets fixed at compile
 //! time (locals by index, operand slots by the stack depth the verifier
 //! proved at each op), so the state at every op boundary is exactly the
-//! interpreter's. Scalar ops only: int and float arithmetic and
-//! comparisons, local and stack moves, branches and the fused int ops;
-//! nothing that allocates, calls or touches the heap.
+//! interpreter's. Scalar ops: int and float arithmetic and comparisons,
+//! moves between locals, globals and the operand stack, branches and the
+//! fused int ops; plus reads, writes and lengths of `array<int>` and
+//! `array<float>` through small Rust helpers that check bounds. Nothing
+//! that allocates (so no collection can run) or calls Keel or host code.
 //!
-//! **Exits.** Leaving the loop, and any op that would trap (an int division
-//! by zero), returns to the interpreter *before* that op, with the budget
+//! **Exits.** Leaving the loop, and any op that would trap (an index out of
+//! bounds, an int division by zero or by -1), returns to the interpreter
+//! *before* that op, with the budget
 //! as it was there, so the interpreter runs it itself. A taken branch that
 //! finds the budget spent returns a checkpoint: the interpreter charges the
 //! chunk (fuel, interrupts) at that branch and re-enters. Instruction
@@ -26,10 +29,13 @@
 //! interpreter.
 //!
 //! **Safety.** Compiled code touches only slots `0..slots` of the frame it
-//! is given, where `slots` = locals + record + the function's `max_stack`;
-//! [`Jit::run`] refuses a frame shorter than that. Every write stores a
-//! value of the type the verifier proved for that slot with its tag, so the
-//! frame stays valid for the collector and the interpreter.
+//! is given, where `slots` = locals + record + the function's `max_stack`,
+//! and globals below the highest index it names; [`Jit::run`] refuses a
+//! frame or globals shorter than that. Every write stores a value of the
+//! type the verifier proved for that slot with its tag, so the frame stays
+//! valid for the collector and the interpreter. The heap is reached only
+//! through the helpers, which look objects up by index without panicking
+//! (a panic must not unwind into machine code).
 
 #![allow(unsafe_code)]
 
