@@ -35,6 +35,8 @@ enum Stmt {
     Get(usize, usize),
     /// `load arr; load x; load y; array.set`
     Set(usize, usize),
+    /// `load arr; load x; push k; array.set` (fused, inlined when hoisted)
+    SetConst(usize, i64),
     /// `load farr; load x; array.get; load fl; add; store fl`
     FloatGet(usize),
     /// `load arr; array.len; store z`
@@ -56,6 +58,7 @@ fn stmt() -> impl Strategy<Value = Stmt> {
         (0..4usize, any::<bool>(), 0..4usize).prop_map(|(x, n, z)| Stmt::Unary(x, n, z)),
         (0..4usize, 0..4usize).prop_map(|(x, z)| Stmt::Get(x, z)),
         (0..4usize, 0..4usize).prop_map(|(x, y)| Stmt::Set(x, y)),
+        (0..4usize, -5i64..5).prop_map(|(x, k)| Stmt::SetConst(x, k)),
         (0..4usize).prop_map(Stmt::FloatGet),
         (0..4usize).prop_map(Stmt::Len),
         (0..4usize).prop_map(Stmt::Global),
@@ -105,6 +108,10 @@ fn program(body: &[Stmt], inits: [i64; 4], n: i64) -> String {
             Stmt::Set(x, y) => s.push_str(&format!(
                 "load arr load {} load {} array.set\n",
                 INT_LOCALS[x], INT_LOCALS[y]
+            )),
+            Stmt::SetConst(x, k) => s.push_str(&format!(
+                "load arr load {} push {k} array.set\n",
+                INT_LOCALS[x]
             )),
             Stmt::FloatGet(x) => s.push_str(&format!(
                 "load farr load {} array.get load fl add store fl\n",
@@ -199,6 +206,7 @@ fn every_statement_kind_compiles() {
         Stmt::Unary(2, false, 2),
         Stmt::Get(0, 1),
         Stmt::Set(1, 0),
+        Stmt::SetConst(1, 4),
         Stmt::FloatGet(0),
         Stmt::Len(2),
         Stmt::Global(2),

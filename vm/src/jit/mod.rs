@@ -16,7 +16,9 @@
 //! interpreter's. Scalar ops: int and float arithmetic and comparisons,
 //! moves between locals, globals and the operand stack, branches and the
 //! fused int ops; plus reads, writes and lengths of `array<int>` and
-//! `array<float>` through small Rust helpers that check bounds. Nothing
+//! `array<float>`: inline with a bounds check when the array is in a local
+//! the loop never stores (its data pointer and length are read once, on
+//! entry), else through small Rust helpers that check bounds. Nothing
 //! that allocates (so no collection can run) or calls Keel or host code.
 //!
 //! **Exits.** Leaving the loop, and any op that would trap (an index out of
@@ -67,6 +69,9 @@ struct JitCtx {
     heap: *mut Heap,
     /// The instance's globals.
     globals: *mut Value,
+    /// Data pointer and length of each hoisted array (see `Hoisted`), filled
+    /// in by the loop's prologue.
+    arrays: *mut [u64; 2],
 }
 
 const CTX_BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
@@ -75,6 +80,7 @@ const CTX_DEPTH: i32 = offset_of!(JitCtx, depth) as i32;
 const CTX_BRANCH: i32 = offset_of!(JitCtx, branch) as i32;
 const CTX_HEAP: i32 = offset_of!(JitCtx, heap) as i32;
 const CTX_GLOBALS: i32 = offset_of!(JitCtx, globals) as i32;
+const CTX_ARRAYS: i32 = offset_of!(JitCtx, arrays) as i32;
 const SLOT: i32 = size_of::<Value>() as i32;
 const TAG: i32 = offset_of!(Value, tag) as i32;
 const BITS: i32 = offset_of!(Value, bits) as i32;
@@ -107,6 +113,8 @@ struct Compiled {
     slots: usize,
     /// Globals the code may touch.
     globals: usize,
+    /// How many arrays the prologue hoists.
+    hoisted: usize,
 }
 
 /// An instance's compiled loops.
@@ -181,6 +189,7 @@ fn enter(
     if frame.len() < compiled.slots || globals.len() < compiled.globals {
         return None;
     }
+    let mut arrays = vec![[0u64; 2]; compiled.hoisted];
     let mut ctx = JitCtx {
         budget: *budget,
         pc: 0,
@@ -188,12 +197,17 @@ fn enter(
         branch: 0,
         heap,
         globals: globals.as_mut_ptr(),
+        arrays: arrays.as_mut_ptr(),
     };
     // SAFETY: `entry` is the start of code `compile` emitted into this
     // finalized buffer, with the `Entry` signature. That code reads and
     // writes only frame slots below `compiled.slots` and globals below
     // `compiled.globals`, both checked against the lengths just above,
-    // and `ctx` fields by their `offset_of!` offsets. The only calls it
+    // `ctx` fields by their `offset_of!` offsets, the `compiled.hoisted`
+    // entries of `arrays`, and the elements of hoisted arrays below the
+    // length the prologue read (their buffers cannot move or shrink while
+    // the code runs: nothing it does allocates, collects, or changes an
+    // array's length). The only calls it
     // makes are to the `helper_*` functions below, with `ctx.heap`, which
     // points to the instance's heap, borrowed mutably for this call and
     // used by nothing else meanwhile. It returns through its exits with
@@ -299,6 +313,10 @@ struct Emitter<'m> {
     func_start: usize,
     /// One past the highest global index the code uses.
     globals: usize,
+    /// Array locals the loop never stores: their data pointer and length
+    /// are read once, in the prologue, and accesses through them are
+    /// inlined.
+    hoisted: Vec<u16>,
 }
 
 impl Emitter<'_> {
@@ -730,7 +748,18 @@ impl Emitter<'_> {
             Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
                 let (arr, idx) = (self.local(a), self.local(i));
                 let float = matches!(op, Op::ArrayGetFloatLocals(..));
-                self.array_get(pc, arr, idx, next, float)?;
+                match self.hoisted.iter().position(|&h| h == a) {
+                    Some(k) => {
+                        self.hoisted_element(pc, k, idx)?;
+                        let tag = if float { Tag::Float } else { Tag::Int } as i8;
+                        dynasm!(self.a ; .arch x64
+                            ; mov rax, [rdx + rax * 8]
+                            ; mov [rdi + next + BITS], rax
+                            ; mov BYTE [rdi + next + TAG], tag
+                        );
+                    }
+                    None => self.array_get(pc, arr, idx, next, float)?,
+                }
                 self.charge(Op::span(op));
             }
             Op::ArraySetInt | Op::ArraySetFloat => {
@@ -738,9 +767,16 @@ impl Emitter<'_> {
                 self.array_set(pc, arr, idx, Arg::Payload(val), op == Op::ArraySetFloat)?;
                 self.charge(1);
             }
-            Op::ArraySetIntLocalsConst { arr, i, k } => {
-                let (arr, idx) = (self.local(arr), self.local(i));
-                self.array_set(pc, arr, idx, Arg::Const(i64::from(k)), false)?;
+            Op::ArraySetIntLocalsConst { arr: a, i, k } => {
+                let (arr, idx) = (self.local(a), self.local(i));
+                match self.hoisted.iter().position(|&h| h == a) {
+                    Some(h) => {
+                        self.hoisted_element(pc, h, idx)?;
+                        let k = i32::from(k);
+                        dynasm!(self.a ; .arch x64 ; mov QWORD [rdx + rax * 8], k);
+                    }
+                    None => self.array_set(pc, arr, idx, Arg::Const(i64::from(k)), false)?,
+                }
                 self.charge(Op::span(op));
             }
             Op::ArrayLen => {
@@ -770,10 +806,16 @@ impl Emitter<'_> {
             ; push rsi
             ; push r10
             ; mov r11, rdi
+            ; mov rax, rsi
             ; mov rdi, [rsi + CTX_HEAP]
         );
         for (i, arg) in args.into_iter().enumerate() {
             match (i, arg) {
+                (1, Arg::Hoisted(k)) => {
+                    let off = k as i32 * 16;
+                    dynasm!(self.a ; .arch x64 ; mov rdx, [rax + CTX_ARRAYS] ; add rdx, off)
+                }
+                (_, Arg::Hoisted(_)) => unreachable!("hoisted arrays are the second argument"),
                 (0, Arg::Payload(off)) => dynasm!(self.a ; .arch x64 ; mov rsi, [r11 + off + BITS]),
                 (1, Arg::Payload(off)) => dynasm!(self.a ; .arch x64 ; mov rdx, [r11 + off + BITS]),
                 (_, Arg::Payload(off)) => dynasm!(self.a ; .arch x64 ; mov rcx, [r11 + off + BITS]),
@@ -799,6 +841,22 @@ impl Emitter<'_> {
             ; pop rsi
             ; pop rdi
         );
+    }
+
+    /// Leaves `rdx` = hoisted array `k`'s data and `rax` = the index in
+    /// slot `idx`, or leaves the loop before op `pc` when the index is out
+    /// of bounds (the unsigned compare also catches negative indices).
+    fn hoisted_element(&mut self, pc: usize, k: usize, idx: i32) -> Option<()> {
+        let leave = self.resume_before(pc)?;
+        let entry = k as i32 * 16;
+        dynasm!(self.a ; .arch x64
+            ; mov rax, [rdi + idx + BITS]
+            ; mov rdx, [rsi + CTX_ARRAYS]
+            ; cmp rax, [rdx + entry + 8]
+            ; jae =>leave
+            ; mov rdx, [rdx + entry]
+        );
+        Some(())
     }
 
     /// An array read: the element of the array in slot `arr` at the index
@@ -856,6 +914,8 @@ enum Arg {
     PayloadAddr(i32),
     /// A constant.
     Const(i64),
+    /// The address of hoisted array `k`'s (pointer, length) entry.
+    Hoisted(usize),
 }
 
 /// The array object a verified `array<int>`/`array<float>` operand names.
@@ -941,6 +1001,48 @@ extern "sysv64" fn helper_set_float(heap: *mut Heap, arr: u64, idx: i64, val: u6
     }
 }
 
+/// The data pointer and length of an `array<int>` or `array<float>` into
+/// `*out`: 0, or 1 for any other object (nothing written).
+extern "sysv64" fn helper_array_raw(heap: *mut Heap, arr: u64, out: *mut [u64; 2], _: u64) -> u32 {
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
+    let obj = unsafe { array(heap, arr) };
+    let raw = match obj {
+        Some(Object::IntArray(xs)) => [xs.as_mut_ptr() as u64, xs.len() as u64],
+        Some(Object::FloatArray(xs)) => [xs.as_mut_ptr() as u64, xs.len() as u64],
+        _ => return 1,
+    };
+    // SAFETY: `out` is an entry of the `arrays` buffer `enter` passes in
+    // `ctx`, which has one entry per hoisted array.
+    unsafe { *out = raw };
+    0
+}
+
+/// The array locals of the loop that its fused array ops read or write
+/// through and that no op of the loop stores to: the ones whose data the
+/// prologue can look up once.
+fn invariant_arrays(module: &VerifiedModule, header: usize, back_edge: usize) -> Vec<u16> {
+    let mut used = Vec::new();
+    let mut stored = Vec::new();
+    let mut pc = header;
+    while pc <= back_edge {
+        let op = module.code()[pc];
+        match op {
+            Op::ArrayGetIntLocals(a, _)
+            | Op::ArrayGetFloatLocals(a, _)
+            | Op::ArraySetIntLocalsConst { arr: a, .. } => used.push(a),
+            Op::Store(l) | Op::AddIntStore(l) => stored.push(l),
+            Op::IncLocal(l, _) | Op::AddLocalsTo { dst: l, .. } => stored.push(u32::from(l)),
+            Op::IncBrLocal { i, .. } => stored.push(u32::from(i)),
+            _ => {}
+        }
+        pc += op.span();
+    }
+    used.sort_unstable();
+    used.dedup();
+    used.retain(|a| !stored.contains(&u32::from(*a)));
+    used
+}
+
 /// `array.len`: the length into `*out`; returns 0.
 extern "sysv64" fn helper_len(heap: *mut Heap, arr: u64, out: *mut i64, _: u64) -> u32 {
     // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
@@ -989,10 +1091,23 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
         depths,
         func_start: start,
         globals: 0,
+        hoisted: invariant_arrays(module, header, back_edge),
     };
     let entry = e.a.offset();
     // rdi: frame; rsi: ctx; r10: budget.
     dynasm!(e.a ; .arch x64 ; mov r10, [rsi + CTX_BUDGET]);
+    // The prologue: pointer and length of each hoisted array.
+    if !e.hoisted.is_empty() {
+        let leave = e.resume_before(header)?;
+        for k in 0..e.hoisted.len() {
+            let local = e.local(e.hoisted[k]);
+            e.call_helper(
+                helper_array_raw as *const () as usize,
+                [Arg::Payload(local), Arg::Hoisted(k), Arg::Const(0)],
+            );
+            dynasm!(e.a ; .arch x64 ; test eax, eax ; jnz =>leave);
+        }
+    }
     let mut pc = header;
     while pc <= back_edge {
         let label = e.labels[pc - header]?;
@@ -1030,11 +1145,13 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
     }
     let buf = e.a.finalize().ok()?;
     let globals = e.globals;
+    let hoisted = e.hoisted.len();
     Some(Compiled {
         buf,
         entry,
         slots,
         globals,
+        hoisted,
     })
 }
 

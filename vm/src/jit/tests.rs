@@ -207,3 +207,57 @@ fn leaving_the_loop_resumes_after_the_back_edge() {
     assert_eq!(frame[0].as_int(), Some(5));
     assert_eq!(budget, 1000 - 5 * 8);
 }
+
+#[test]
+fn array_locals_the_loop_never_stores_are_hoisted() {
+    // top: load arr; load i; push 0; array.set (fused) ... store i; jmp top
+    let load = |l| Instr {
+        op: Opcode::Load,
+        operand: Operand::Local(l),
+    };
+    let code = [
+        load(0),
+        load(1),
+        Instr {
+            op: Opcode::PushInt,
+            operand: Operand::Int(0),
+        },
+        Instr::simple(Opcode::ArraySet),
+        load(1),
+        Instr {
+            op: Opcode::PushInt,
+            operand: Operand::Int(1),
+        },
+        Instr::simple(Opcode::Add),
+        Instr {
+            op: Opcode::Store,
+            operand: Operand::Local(1),
+        },
+        Instr {
+            op: Opcode::Jmp,
+            operand: Operand::Target(0),
+        },
+    ];
+    let m = module_with_params(vec![Type::array(Type::Int)], vec![Type::Int], &code);
+    let last = m.func_code(0).len() - 1;
+    assert_eq!(invariant_arrays(&m, 0, last), [0]);
+}
+
+/// One function `f(params)` with `locals` and `code`, verified.
+fn module_with_params(params: Vec<Type>, locals: Vec<Type>, code: &[Instr]) -> VerifiedModule {
+    let mut bytes = Vec::new();
+    for i in code {
+        i.encode(&mut bytes);
+    }
+    verify(Module {
+        funcs: vec![Func {
+            name: "f".into(),
+            ty: FuncType::new(params, None),
+            locals,
+            exported: false,
+            code: bytes,
+        }],
+        ..Module::default()
+    })
+    .expect("verifies")
+}
