@@ -32,6 +32,10 @@ fn interactive_session_in_a_pty() {
     s.send_line(".func inc(x: int) -> int").expect("send");
     s.expect("....> ").expect("continuation prompt");
     s.send_line("    load x push 1 add ret").expect("send");
+    // Every keystroke redraws the current line, prompt included, so wait
+    // for the line's end before the next prompt: text sent while this
+    // line is still being read could be read with it and dropped.
+    s.expect("\r\n").expect("line accepted");
     s.expect("....> ").expect("still continuing");
     s.send_line(".end").expect("send");
     s.expect("defined inc(x: int) -> int").expect("defined");
