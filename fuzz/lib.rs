@@ -30,19 +30,7 @@ pub fn run_limited(module: VerifiedModule, lib: &Linker) {
     let module = Arc::new(module);
     let Ok(mut inst) = Instance::new(module.clone(), lib, config) else { return };
     for (i, f) in module.module().funcs.iter().enumerate() {
-        let args: Option<Vec<Value>> = f
-            .ty
-            .params
-            .iter()
-            .map(|t| match t {
-                Type::Int => Some(Value::int(7)),
-                Type::Float => Some(Value::float(1.5)),
-                Type::Bool => Some(Value::bool(false)),
-                Type::Any => Some(Value::NIL),
-                _ => None,
-            })
-            .collect();
-        if let Some(args) = args {
+        if let Some(args) = scalar_args(&f.ty.params) {
             inst.add_fuel(100_000);
             let _ = inst.call_index(i, &args);
         }
@@ -96,6 +84,8 @@ pub fn interp_vs_jit(module: VerifiedModule, lib: &Linker) {
     assert_eq!(interpreted, compiled, "the JIT and the interpreter disagree");
 }
 
+/// Arguments for a function whose parameters are all scalars (`None`
+/// otherwise).
 fn scalar_args(params: &[Type]) -> Option<Vec<Value>> {
     params
         .iter()

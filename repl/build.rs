@@ -39,37 +39,12 @@ fn main() {
             println!("cargo:rerun-if-changed={}", root.join(dir).display());
         }
     }
-    let mut src = String::new();
-    // The examples are checked too, with the same runner and expectation
-    // files beside each example (plain runs only: some are benchmarks).
     let examples = Path::new(&manifest).join("../examples");
     println!("cargo:rerun-if-changed={}", examples.display());
     let mut example_files = Vec::new();
     collect(&examples, &examples, &mut example_files);
-    for f in example_files.iter().filter(|f| !f.contains('/')) {
-        let name: String = f
-            .trim_end_matches(".kasm")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let _ = writeln!(
-            src,
-            "#[test] fn example_{name}() {{ run_in(&examples(), {f:?}, Mode::Plain) }}"
-        );
-    }
-    // The examples again with every loop compiled: `cargo test jit::`.
-    let mut jit_examples = String::new();
-    for f in example_files.iter().filter(|f| !f.contains('/')) {
-        let name: String = f
-            .trim_end_matches(".kasm")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let _ = writeln!(
-            jit_examples,
-            "    #[test] fn example_{name}() {{ run_in(&examples(), {f:?}, Mode::Jit) }}"
-        );
-    }
+    // Top-level examples only: `examples/embed/` is a crate of its own.
+    example_files.retain(|f| !f.contains('/'));
     let name = |f: &str| -> String {
         f.trim_end_matches(".kasm")
             .trim_end_matches(".kbc")
@@ -77,34 +52,36 @@ fn main() {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect()
     };
-    for f in &files {
-        let _ = writeln!(
-            src,
-            "#[test] fn {}() {{ run({f:?}, Mode::Plain) }}",
-            name(f)
-        );
-    }
-    // The same files again under `--gc-stress --checked`: `cargo test
-    // gc_stress::`.
+    // One test per file in `mode`: examples (checked with the same runner
+    // and the expectation files beside them) and conformance files.
+    let tests = |mode: &str, examples_too: bool| -> String {
+        let mut out = String::new();
+        if examples_too {
+            for f in &example_files {
+                let _ = writeln!(
+                    out,
+                    "#[test] fn example_{}() {{ run_in(&examples(), {f:?}, Mode::{mode}) }}",
+                    name(f)
+                );
+            }
+        }
+        for f in &files {
+            let _ = writeln!(
+                out,
+                "#[test] fn {}() {{ run({f:?}, Mode::{mode}) }}",
+                name(f)
+            );
+        }
+        out
+    };
+    // Plainly; under `--gc-stress --checked` (`cargo test gc_stress::`; not
+    // the examples, some are benchmarks); with the JIT compiling every loop
+    // (`cargo test jit::`).
+    let mut src = tests("Plain", true);
     src.push_str("mod gc_stress {\n    use super::{Mode, run};\n");
-    for f in &files {
-        let _ = writeln!(
-            src,
-            "    #[test] fn {}() {{ run({f:?}, Mode::Stress) }}",
-            name(f)
-        );
-    }
-    src.push_str("}\n");
-    // And with the JIT compiling every loop: `cargo test jit::`.
-    src.push_str("mod jit {\n    use super::{Mode, examples, run, run_in};\n");
-    src.push_str(&jit_examples);
-    for f in &files {
-        let _ = writeln!(
-            src,
-            "    #[test] fn {}() {{ run({f:?}, Mode::Jit) }}",
-            name(f)
-        );
-    }
+    src.push_str(&tests("Stress", false));
+    src.push_str("}\nmod jit {\n    use super::{Mode, examples, run, run_in};\n");
+    src.push_str(&tests("Jit", true));
     src.push_str("}\n");
     let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("conformance_tests.rs");

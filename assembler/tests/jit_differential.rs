@@ -176,17 +176,22 @@ proptest! {
     }
 }
 
-/// The loop really is compiled: the statistics say so.
-#[test]
-fn eager_mode_compiles_the_loop() {
-    let src = program(&[Stmt::Binary(0, 1, 0, 2)], [1, 2, 3, 4], 10);
-    let module = assemble(&src, "t.kasm", &NoLibrary).expect("assembles");
+/// An instance of `src` that compiles every loop at its first back edge.
+fn eager_instance(src: &str) -> Instance {
+    let module = assemble(src, "t.kasm", &NoLibrary).expect("assembles");
     let verified = Arc::new(verify(module).expect("verifies"));
     let config = Config {
         jit: JitMode::Eager,
         ..Config::default()
     };
-    let mut inst = Instance::new(verified, &Linker::new(), config).expect("links");
+    Instance::new(verified, &Linker::new(), config).expect("links")
+}
+
+/// The loop really is compiled: the statistics say so.
+#[test]
+fn eager_mode_compiles_the_loop() {
+    let src = program(&[Stmt::Binary(0, 1, 0, 2)], [1, 2, 3, 4], 10);
+    let mut inst = eager_instance(&src);
     inst.call_index(0, &[]).expect("runs");
     assert_eq!(inst.stats().jit_loops, 1);
 }
@@ -212,13 +217,7 @@ fn every_statement_kind_compiles() {
         Stmt::Global(2),
     ];
     let src = program(&body, [1, 2, 3, 4], 20);
-    let module = assemble(&src, "t.kasm", &NoLibrary).expect("assembles");
-    let verified = Arc::new(verify(module).expect("verifies"));
-    let config = Config {
-        jit: JitMode::Eager,
-        ..Config::default()
-    };
-    let mut inst = Instance::new(verified, &Linker::new(), config).expect("links");
+    let mut inst = eager_instance(&src);
     let _ = inst.call_index(0, &[]);
     assert_eq!(
         (inst.stats().jit_loops, inst.stats().jit_rejected),

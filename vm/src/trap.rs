@@ -144,6 +144,18 @@ impl Trap {
         )
     }
 
+    /// The `stack overflow: value stack limit of N bytes exceeded` trap.
+    #[cold]
+    pub fn value_stack(slots: usize) -> Trap {
+        Trap::new(
+            TrapCode::StackOverflow,
+            format!(
+                "stack overflow: value stack limit of {} bytes exceeded",
+                slots * 16
+            ),
+        )
+    }
+
     /// An invalid-argument trap.
     #[cold]
     pub fn invalid(message: impl Into<String>) -> Trap {

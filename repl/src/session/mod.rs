@@ -143,12 +143,8 @@ impl Session {
             locals: IndexMap::new(),
         };
         let (module, _) = build(&catalog, &empty, &[], None)?;
-        let instance = Instance::new(module, &linker, config.clone()).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| format!("error: {e}\n"))
-                .collect::<String>()
-        })?;
+        let instance =
+            Instance::new(module, &linker, config.clone()).map_err(|e| link_errors(&e))?;
         Ok(Session {
             catalog,
             linker,
@@ -249,12 +245,7 @@ impl Session {
         let (module, text) = build(&self.catalog, c, &entry, line)?;
         self.instance
             .replace_module(module.clone(), &self.linker)
-            .map_err(|errors| {
-                errors
-                    .iter()
-                    .map(|e| format!("error: {e}\n"))
-                    .collect::<String>()
-            })?;
+            .map_err(|e| link_errors(&e))?;
         self.slots = c.slots.clone();
         Ok((module, text))
     }
@@ -566,6 +557,11 @@ pub fn mnemonics() -> Vec<String> {
         }
     }
     seen
+}
+
+/// Link errors as the REPL prints them, one `error:` line each.
+fn link_errors(errors: &[keel_vm::LinkError]) -> String {
+    errors.iter().map(|e| format!("error: {e}\n")).collect()
 }
 
 fn plural(n: usize) -> &'static str {

@@ -630,13 +630,7 @@ impl Instance {
         let f = &module.funcs()[func];
         let need = base + f.num_locals as usize + 1 + f.max_stack as usize;
         if need > MAX_STACK_SLOTS {
-            return Err(Trap::new(
-                TrapCode::StackOverflow,
-                format!(
-                    "stack overflow: value stack limit of {} bytes exceeded",
-                    MAX_STACK_SLOTS * 16
-                ),
-            ));
+            return Err(Trap::value_stack(MAX_STACK_SLOTS));
         }
         if stack.len() < need {
             stack.resize(need.max(1024), Value::NIL);
@@ -692,13 +686,7 @@ impl Instance {
         let locals = f.num_locals as usize;
         let need = base + locals + 1 + f.max_stack as usize;
         if need > MAX_STACK_SLOTS {
-            return Err(Trap::new(
-                TrapCode::StackOverflow,
-                format!(
-                    "stack overflow: value stack limit of {} bytes exceeded",
-                    MAX_STACK_SLOTS * 16
-                ),
-            ));
+            return Err(Trap::value_stack(MAX_STACK_SLOTS));
         }
         let mut stack = std::mem::take(&mut self.stack);
         if stack.len() < need {

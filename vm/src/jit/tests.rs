@@ -6,21 +6,7 @@ use crate::verify::verify;
 
 /// One function `f()` of `locals` and `code`, verified.
 fn module(locals: Vec<Type>, code: &[Instr]) -> VerifiedModule {
-    let mut bytes = Vec::new();
-    for i in code {
-        i.encode(&mut bytes);
-    }
-    let m = Module {
-        funcs: vec![Func {
-            name: "f".into(),
-            ty: FuncType::new(vec![], None),
-            locals,
-            exported: false,
-            code: bytes,
-        }],
-        ..Module::default()
-    };
-    verify(m).expect("verifies")
+    module_with_params(vec![], locals, code)
 }
 
 #[test]
