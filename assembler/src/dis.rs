@@ -6,21 +6,23 @@
 //! library functions included, is printed as an explicit `.import` in index
 //! order, so re-assembly numbers them identically.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
 use keel_vm::isa::{self, Operand};
-use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float, quote};
+use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float, is_name, quote};
 
-/// True when `s` lexes as a single (possibly dotted) name and is not a
-/// keyword, so it can be printed where a name is expected.
-pub fn is_name(s: &str) -> bool {
-    let word_ok = |w: &str| {
-        let mut cs = w.chars();
-        matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-            && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    !matches!(s, "true" | "false" | "nil" | "inf" | "nan") && s.split('.').all(word_ok)
+/// `name` as printed where a name is expected. Modules read from `.kbc`
+/// files hold only valid names (the reader checks), but a module built in
+/// memory may hold anything: such a name is printed quoted, so the listing
+/// cannot be made to show lines the bytecode does not have (it then does
+/// not re-assemble, which is right: no source could have produced it).
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if is_name(name) {
+        name.into()
+    } else {
+        quote(name).into()
+    }
 }
 
 fn sig_params(params: &[Type]) -> String {
@@ -39,20 +41,32 @@ fn sig_params(params: &[Type]) -> String {
 pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
     let mut out = String::new();
     if let Some(d) = &m.debug {
-        let _ = writeln!(out, "; disassembly of {}", d.file);
+        // A comment runs to the end of the line: no control character may
+        // end it early (the reader rejects them; built modules may not).
+        let file: String = d
+            .file
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let _ = writeln!(out, "; disassembly of {file}");
     }
     if let Some(n) = &m.name {
-        let _ = writeln!(out, ".module {n}");
+        let _ = writeln!(out, ".module {}", shown(n));
     }
     for im in &m.imports {
-        let _ = write!(out, ".import {}({})", im.name, sig_params(&im.ty.params));
+        let _ = write!(
+            out,
+            ".import {}({})",
+            shown(&im.name),
+            sig_params(&im.ty.params)
+        );
         if let Some(r) = &im.ty.result {
             let _ = write!(out, " -> {r}");
         }
         out.push('\n');
     }
     for g in &m.globals {
-        let _ = write!(out, ".global {}: {}", g.name, g.ty);
+        let _ = write!(out, ".global {}: {}", shown(&g.name), g.ty);
         match &g.init {
             GlobalInit::Default => {}
             GlobalInit::Int(v) => {
@@ -72,14 +86,14 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
         }
         out.push('\n');
     }
+    // Globals are referred to by name when it is usable and unique.
+    let mut global_uses: HashMap<&str, usize> = HashMap::new();
+    for g in &m.globals {
+        *global_uses.entry(g.name.as_str()).or_default() += 1;
+    }
     let global_name = |i: u32| -> String {
         match m.globals.get(i as usize) {
-            Some(g)
-                if is_name(&g.name)
-                    && m.globals.iter().filter(|h| h.name == g.name).count() == 1 =>
-            {
-                g.name.clone()
-            }
+            Some(g) if is_name(&g.name) && global_uses[g.name.as_str()] == 1 => g.name.clone(),
             _ => i.to_string(),
         }
     };
@@ -134,7 +148,7 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
                 .enumerate()
                 .map(|(i, t)| format!("{}: {t}", names[i]))
                 .collect();
-        let _ = write!(out, "\n.func {}({})", f.name, params.join(", "));
+        let _ = write!(out, "\n.func {}({})", shown(&f.name), params.join(", "));
         if let Some(r) = &f.ty.result {
             let _ = write!(out, " -> {r}");
         }
@@ -178,7 +192,11 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
                     let _ = write!(out, " {}", global_name(*g));
                 }
                 Operand::Func(c) => {
-                    let _ = write!(out, " {}", m.callee_name(*c).unwrap_or("<invalid>"));
+                    let _ = write!(
+                        out,
+                        " {}",
+                        m.callee_name(*c).map_or("<invalid>".into(), shown)
+                    );
                 }
                 Operand::Target(t) => {
                     let _ = write!(out, " {}", labels[t]);
@@ -208,7 +226,7 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
     if !exports.is_empty() {
         out.push('\n');
         for e in exports {
-            let _ = writeln!(out, ".export {e}");
+            let _ = writeln!(out, ".export {}", shown(e));
         }
     }
     Ok(out)

@@ -29,9 +29,9 @@ mod grammar {
     pub use grammar::*;
 }
 
-pub use dis::{disassemble, is_name};
+pub use dis::disassemble;
 pub use error::{AsmError, AsmErrorKind, Span};
-pub use keel_vm::quote;
+pub use keel_vm::{is_name, quote};
 
 use keel_vm::{FuncType, Linker, Module};
 use lalrpop_util::ParseError;

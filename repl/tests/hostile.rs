@@ -298,3 +298,57 @@ fn missing_file_and_bad_usage_exit_2() {
     let (status, _) = vmrun(&[], Duration::from_secs(10));
     assert_eq!(status, Some(2));
 }
+
+/// `vmrun dis` cannot be made to show code the module does not have: a
+/// `.kbc` whose function name holds a newline and a fake body (the real
+/// code prints "EVIL", the name makes the listing read as printing
+/// "hello") is rejected at load, located at the name's byte offset, and
+/// nothing is listed. Every other name-bearing section is checked too.
+#[test]
+fn names_that_would_inject_lines_into_a_listing_are_rejected_at_load() {
+    let dir = tmp_dir();
+    let src = ".func main()\n    push \"EVIL\"\n    call print\n    ret\n.end\n";
+    let good = keel_assembler::assemble(src, "evil.kasm", &library()).expect("assembles");
+    let fake = "main()\n    push \"hello\"\n    call print\n    ret\n.end\n\n.func unused";
+    type Edit = fn(&mut keel_vm::Module, &str);
+    let edits: [(&str, Edit); 5] = [
+        ("function name", |m, n| m.funcs[0].name = n.into()),
+        ("import name", |m, n| m.imports[0].name = n.into()),
+        ("module name", |m, n| m.name = Some(n.into())),
+        ("local name", |m, n| {
+            m.debug.as_mut().unwrap().funcs[0].local_names = vec![n.into()];
+        }),
+        ("label name", |m, n| {
+            m.debug.as_mut().unwrap().funcs[0].labels = vec![(0, n.into())];
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut m = good.clone();
+        edit(&mut m, fake);
+        let file = dir.join("evil.kbc");
+        write(&file, &m.to_bytes());
+        let out = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+            .args(["dis", file.to_str().unwrap()])
+            .output()
+            .expect("vmrun runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stdout}{stderr}");
+        assert!(!stdout.contains("hello"), "{what}: listed {stdout}");
+        assert!(
+            stderr.contains("invalid bytecode at byte ")
+                && stderr.contains(&format!("invalid {what} \"main()\\n")),
+            "{what}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+    }
+    // The module as assembled lists and runs as before.
+    let file = dir.join("good.kbc");
+    write(&file, &good.to_bytes());
+    let out = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+        .args(["dis", file.to_str().unwrap()])
+        .output()
+        .expect("vmrun runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("push \"EVIL\""));
+}

@@ -65,6 +65,19 @@ pub enum DecodeErrorKind {
     /// A debug-info entry that refers to something that does not exist.
     #[error("debug info: {0}")]
     BadDebugInfo(String),
+    /// A module, import, global, function, local or label name that is not
+    /// a name of the assembly syntax (see `crate::module::is_name`).
+    #[error(
+        "invalid {what} {}: expected a name (dot-separated parts of ASCII letters, digits and `_`, \
+         not starting with a digit, and not true, false, nil, inf or nan)",
+        crate::display::quote(.name)
+    )]
+    BadName {
+        /// What the name names.
+        what: &'static str,
+        /// The name found (its first 64 characters, then `…` if longer).
+        name: String,
+    },
 }
 
 /// A decoding failure with the byte offset where it was detected.

@@ -69,6 +69,7 @@ pub use interp::{
 };
 pub use module::{
     DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,
+    RESERVED_WORDS, is_name, is_reserved,
 };
 pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
 pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};

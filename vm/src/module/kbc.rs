@@ -8,8 +8,11 @@
 //! ```
 //!
 //! The reader checks structure only (lengths, tags, UTF-8, no trailing
-//! bytes); whether indices and code make sense is the verifier's job.
+//! bytes) and that every name is a name of the assembly syntax
+//! ([`super::is_name`]); whether indices and code make sense is the
+//! verifier's job.
 
+use super::names::is_name;
 use super::{DebugInfo, Func, FuncDebug, Global, GlobalInit, Import, Module, Pos};
 use crate::bytes::{DecodeError, DecodeErrorKind, Reader, Writer};
 use crate::types::FuncType;
@@ -155,7 +158,7 @@ impl Module {
         }
         let name = match r.u8("module name flag")? {
             0 => None,
-            1 => Some(r.string("module name")?),
+            1 => Some(read_name(&mut r, "module name")?),
             b => {
                 return Err(r.err_at(
                     r.pos() - 1,
@@ -174,14 +177,14 @@ impl Module {
         let n = r.count("import", 3)?;
         let mut imports = Vec::with_capacity(n);
         for _ in 0..n {
-            let name = r.string("import name")?;
+            let name = read_name(&mut r, "import name")?;
             let ty = read_functype(&mut r)?;
             imports.push(Import { name, ty });
         }
         let n = r.count("global", 3)?;
         let mut globals = Vec::with_capacity(n);
         for _ in 0..n {
-            let name = r.string("global name")?;
+            let name = read_name(&mut r, "global name")?;
             let ty = r.ty()?;
             let init = match r.u8("global initializer")? {
                 INIT_DEFAULT => GlobalInit::Default,
@@ -217,7 +220,7 @@ impl Module {
         let n = r.count("function", 5)?;
         let mut funcs = Vec::with_capacity(n);
         for _ in 0..n {
-            let name = r.string("function name")?;
+            let name = read_name(&mut r, "function name")?;
             let exported = match r.u8("export flag")? {
                 0 => false,
                 1 => true,
@@ -248,7 +251,17 @@ impl Module {
             });
         }
         let debug = if flags & FLAG_DEBUG != 0 {
+            let at = r.pos();
             let file = r.string("debug file name")?;
+            if file.chars().any(char::is_control) {
+                return Err(r.err_at(
+                    at,
+                    DecodeErrorKind::BadDebugInfo(format!(
+                        "source file name {} contains a control character",
+                        crate::display::quote(&file)
+                    )),
+                ));
+            }
             let mut dfuncs = Vec::with_capacity(funcs.len());
             for _ in 0..funcs.len() {
                 let line = r.u32("debug position")?;
@@ -256,13 +269,13 @@ impl Module {
                 let n = r.count("local name", 1)?;
                 let mut local_names = Vec::with_capacity(n);
                 for _ in 0..n {
-                    local_names.push(r.string("local name")?);
+                    local_names.push(read_name(&mut r, "local name")?);
                 }
                 let n = r.count("label", 2)?;
                 let mut labels = Vec::with_capacity(n);
                 for _ in 0..n {
                     let off = r.u32("label offset")?;
-                    labels.push((off, r.string("label name")?));
+                    labels.push((off, read_name(&mut r, "label name")?));
                 }
                 let n = r.count("line entry", 3)?;
                 let mut lines = Vec::with_capacity(n);
@@ -305,6 +318,34 @@ impl Module {
             debug,
         })
     }
+}
+
+/// Reads a string that must be a name of the assembly syntax, so that it
+/// prints as one plain token wherever it is shown.
+fn read_name(r: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
+    let at = r.pos();
+    let name = r.string(what)?;
+    if is_name(&name) {
+        Ok(name)
+    } else {
+        Err(r.err_at(
+            at,
+            DecodeErrorKind::BadName {
+                what,
+                name: shorten(&name),
+            },
+        ))
+    }
+}
+
+/// The first 64 characters of `name`, with `…` when there were more.
+fn shorten(name: &str) -> String {
+    const SHOWN: usize = 64;
+    let mut out: String = name.chars().take(SHOWN).collect();
+    if out.len() < name.len() {
+        out.push('…');
+    }
+    out
 }
 
 fn write_functype(w: &mut Vec<u8>, ty: &FuncType) {
@@ -405,6 +446,66 @@ mod tests {
                 "prefix of {len} bytes accepted"
             );
         }
+    }
+
+    #[test]
+    fn every_name_must_be_a_name_located_at_its_string() {
+        type Edit = fn(&mut Module, &str);
+        let edits: [(&str, Edit); 6] = [
+            ("module name", |m, n| m.name = Some(n.into())),
+            ("import name", |m, n| m.imports[0].name = n.into()),
+            ("global name", |m, n| m.globals[1].name = n.into()),
+            ("function name", |m, n| m.funcs[0].name = n.into()),
+            ("local name", |m, n| {
+                m.debug.as_mut().unwrap().funcs[0].local_names[0] = n.into();
+            }),
+            ("label name", |m, n| {
+                m.debug.as_mut().unwrap().funcs[0].labels[0].1 = n.into();
+            }),
+        ];
+        for (what, edit) in edits {
+            for bad in [
+                "main\n    push \"EVIL\"",
+                "nil",
+                "1x",
+                "",
+                "a..b",
+                "\u{1b}[2J",
+            ] {
+                let mut m = sample();
+                edit(&mut m, bad);
+                let bytes = m.to_bytes();
+                let e = Module::from_bytes(&bytes).unwrap_err();
+                assert_eq!(
+                    e.kind,
+                    DecodeErrorKind::BadName {
+                        what,
+                        name: bad.into()
+                    },
+                    "{what} {bad:?}"
+                );
+                // The offset is that of the string: its length, then it.
+                assert_eq!(bytes[e.offset] as usize, bad.len(), "{what} {bad:?}");
+                assert_eq!(&bytes[e.offset + 1..][..bad.len()], bad.as_bytes());
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+            // A valid dotted name is fine everywhere.
+            let mut m = sample();
+            edit(&mut m, "ok.name_2");
+            assert_eq!(Module::from_bytes(&m.to_bytes()).unwrap(), m);
+        }
+        let mut m = sample();
+        m.funcs[0].name = "main\nfake".into();
+        assert_eq!(
+            Module::from_bytes(&m.to_bytes()).unwrap_err().to_string(),
+            "invalid bytecode at byte 57: invalid function name \"main\\nfake\": expected a name \
+             (dot-separated parts of ASCII letters, digits and `_`, not starting with a digit, \
+             and not true, false, nil, inf or nan)"
+        );
+        let mut m = sample();
+        m.debug.as_mut().unwrap().file = "a\nb.kasm".into();
+        let e = Module::from_bytes(&m.to_bytes()).unwrap_err();
+        assert!(matches!(e.kind, DecodeErrorKind::BadDebugInfo(_)), "{e}");
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! that `write(read(bytes)) == bytes` for every well-formed file.
 
 mod kbc;
+mod names;
 
 pub use kbc::{FORMAT_VERSION, MAGIC};
+pub use names::{RESERVED_WORDS, is_name, is_reserved};
 
 use crate::types::{FuncType, Type};
 
