@@ -110,6 +110,22 @@ pub fn string(text: &str, at: usize) -> Result<String, AsmError> {
     Ok(out)
 }
 
+/// Checks a name being declared (a global, parameter, local or label,
+/// written `name:`): the reserved words read as literals everywhere else,
+/// so they cannot be names.
+pub fn declared_name(name: &str, span: Span) -> Result<(), AsmError> {
+    if keel_vm::is_reserved(name) {
+        return Err(AsmError::new(
+            span,
+            AsmErrorKind::UnexpectedToken {
+                expected: "a name".into(),
+                found: format!("reserved word `{name}`"),
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// A scalar type name.
 pub fn scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
     Ok(match name {

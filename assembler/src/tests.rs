@@ -167,3 +167,42 @@ fail:
     assert_eq!(back, m);
     verify(m).unwrap();
 }
+
+#[test]
+fn reserved_words_cannot_be_declared_as_names() {
+    let cases = [
+        (
+            ".global nil: int\n.func main()\n    ret\n.end\n",
+            (1, 9),
+            "nil",
+        ),
+        (".func f(true: int)\n    ret\n.end\n", (1, 9), "true"),
+        (
+            ".func main()\n    .local inf: float\n    ret\n.end\n",
+            (2, 12),
+            "inf",
+        ),
+        (".func main()\nnan:\n    ret\n.end\n", (2, 1), "nan"),
+        (
+            ".func main()\n    jmp false\nfalse:\n    ret\n.end\n",
+            (3, 1),
+            "false",
+        ),
+        (".import host.f(nil: int)\n", (1, 16), "nil"),
+    ];
+    for (src, at, word) in cases {
+        let errors = asm(src).unwrap_err();
+        assert_eq!(errors.len(), 1, "{src}");
+        let e = &errors[0];
+        assert_eq!(
+            e.to_string(),
+            format!("expected a name, found reserved word `{word}`"),
+            "{src}"
+        );
+        assert_eq!(diag::line_col(src, e.span.start), at, "{src}");
+        assert_eq!(&src[e.span.start..e.span.end], word, "{src}");
+    }
+    // Dotted names and longer words that start with one are names.
+    asm(".global nil_count: int\n.func main()\n    .local info: int\ntrue.x:\n    ret\n.end\n")
+        .unwrap();
+}
