@@ -152,6 +152,15 @@ pub fn scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
     })
 }
 
+/// A scalar type or a type variable (`T`, `U`, ... as printed by
+/// [`Type`]'s display form), for `.import` signatures.
+pub fn sig_scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
+    match Type::var_named(name) {
+        Some(var) => Ok(var),
+        None => scalar_type(name, span),
+    }
+}
+
 fn example(name: &str) -> &'static str {
     if name == "array" {
         "array<int>"

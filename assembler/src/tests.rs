@@ -1,5 +1,5 @@
 use super::*;
-use keel_vm::verify;
+use keel_vm::{Type, verify};
 
 fn asm(src: &str) -> Result<Module, Vec<AsmError>> {
     assemble(src, "t.kasm", &NoLibrary)
@@ -205,4 +205,22 @@ fn reserved_words_cannot_be_declared_as_names() {
     // Dotted names and longer words that start with one are names.
     asm(".global nil_count: int\n.func main()\n    .local info: int\ntrue.x:\n    ret\n.end\n")
         .unwrap();
+}
+
+#[test]
+fn type_variables_are_read_in_import_signatures_only() {
+    let m =
+        asm(".import array.sort(a: array<T>)\n.import m.f(map<str,U>, T9) -> array<T>\n").unwrap();
+    assert_eq!(m.imports[0].ty.params, [Type::array(Type::Var(0))]);
+    assert_eq!(m.imports[1].ty.to_string(), "(map<str,U>, T9) -> array<T>");
+    for src in [
+        ".func f(x: T)\n    ret\n.end\n",
+        ".global g: array<T>\n",
+        ".func f()\n    .local x: U\n    ret\n.end\n",
+        ".func f() -> T\n    ret\n.end\n",
+        ".func f()\n    cast T\n    ret\n.end\n",
+    ] {
+        let (msg, _) = first_error(src);
+        assert!(msg.starts_with("unknown type `"), "{src}: {msg}");
+    }
 }

@@ -73,7 +73,7 @@ pub use module::{
 };
 pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
 pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
-pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
+pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, TYPE_VAR_NAMES, Type};
 pub use value::{Tag, Value};
 pub use verify::{
     Cmp, Const, MAX_LOCALS, MAX_STACK, Op, Snippet, VerifiedFunc, VerifiedModule, VerifyError,

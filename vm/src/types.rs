@@ -122,11 +122,12 @@ impl fmt::Display for Type {
             Type::Any => f.write_str("any"),
             Type::Array(e) => write!(f, "array<{e}>"),
             Type::Map(k, v) => write!(f, "map<{k},{v}>"),
-            Type::Var(n) => {
-                // T, U, V, ... for readability in signatures and errors.
-                let name = (b'T' + (n % 7)) as char;
-                write!(f, "{name}")
-            }
+            // T, U, ... Z for readability in signatures and errors, then
+            // T7, T8, ...: one spelling per variable (see `Type::var_named`).
+            Type::Var(n) => match TYPE_VAR_NAMES.get(usize::from(*n)) {
+                Some(name) => f.write_str(name),
+                None => write!(f, "T{n}"),
+            },
         }
     }
 }
@@ -167,6 +168,27 @@ impl fmt::Display for FuncType {
     }
 }
 
+/// How the first type variables are written; later ones are `T7`, `T8`, ...
+pub const TYPE_VAR_NAMES: [&str; 7] = ["T", "U", "V", "W", "X", "Y", "Z"];
+
+impl Type {
+    /// The type variable written `name` (the inverse of its display form):
+    /// `T` ... `Z` for the first seven, `T7` ... `T255` for the others.
+    pub fn var_named(name: &str) -> Option<Type> {
+        if let Some(i) = TYPE_VAR_NAMES.iter().position(|n| *n == name) {
+            return Some(Type::Var(i as u8));
+        }
+        let digits = name.strip_prefix('T')?;
+        if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        match digits.parse::<u8>() {
+            Ok(n) if usize::from(n) >= TYPE_VAR_NAMES.len() => Some(Type::Var(n)),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +202,17 @@ mod tests {
         let sig = FuncType::new(vec![Type::Int, Type::Str], Some(Type::Bool));
         assert_eq!(sig.to_string(), "(int, str) -> bool");
         assert_eq!(Type::Var(0).to_string(), "T");
+    }
+
+    #[test]
+    fn every_type_variable_has_one_spelling() {
+        for n in 0..=u8::MAX {
+            let shown = Type::Var(n).to_string();
+            assert_eq!(Type::var_named(&shown), Some(Type::Var(n)), "{shown}");
+        }
+        for not in ["", "A", "T0", "T6", "T07", "T256", "Tx", "t"] {
+            assert_eq!(Type::var_named(not), None, "{not}");
+        }
     }
 
     #[test]
