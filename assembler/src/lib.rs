@@ -20,6 +20,7 @@ pub mod diag;
 mod dis;
 mod error;
 pub mod lexer;
+mod lines;
 mod literal;
 mod lower;
 
@@ -177,10 +178,11 @@ pub fn load_text(
     library: &dyn Signatures,
 ) -> Result<std::sync::Arc<keel_vm::VerifiedModule>, Vec<String>> {
     let module = assemble(src, file, library).map_err(|errors| {
+        let lines = lines::LineIndex::new(src);
         errors
             .iter()
             .map(|e| {
-                let (line, col) = diag::line_col(src, e.span.start);
+                let (line, col) = lines.line_col(e.span.start);
                 format!("{file}:{line}:{col}: {e}")
             })
             .collect::<Vec<_>>()

@@ -23,35 +23,8 @@ use keel_vm::{
 use crate::Signatures;
 use crate::ast::{BodyItem, FuncDef, Item, LitValue, Name, Word, WordKind};
 use crate::error::{AsmError, AsmErrorKind, Span};
+use crate::lines::LineIndex;
 use crate::literal;
-
-/// Maps byte offsets to 1-based line/column quickly.
-pub(crate) struct LineIndex<'s> {
-    src: &'s str,
-    starts: Vec<usize>,
-}
-
-impl<'s> LineIndex<'s> {
-    pub(crate) fn new(src: &'s str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { src, starts }
-    }
-
-    pub(crate) fn pos(&self, offset: usize) -> Pos {
-        let line = self.starts.partition_point(|s| *s <= offset) - 1;
-        let start = self.starts[line];
-        let end = offset.min(self.src.len());
-        let col = self
-            .src
-            .get(start..end)
-            .map_or(1, |s| s.chars().count() + 1);
-        Pos {
-            line: line as u32 + 1,
-            col: col as u32,
-        }
-    }
-}
 
 struct Lowerer<'s, 'g> {
     lines: LineIndex<'s>,
@@ -195,7 +168,8 @@ pub(crate) fn lower<'g>(
         }
     }
     for n in exports {
-        match defs.iter().position(|d| d.name.text == n.text) {
+        // `funcs` holds the functions of `defs`, in the same order.
+        match lw.funcs.get_index_of(n.text) {
             Some(i) if lw.errors.is_empty() => funcs[i].exported = true,
             Some(_) => {}
             None => lw.errors.push(err(
@@ -239,6 +213,11 @@ fn describe_item(item: Option<&BodyItem<'_>>) -> String {
 }
 
 impl<'s> Lowerer<'s, '_> {
+    fn pos(&self, offset: usize) -> Pos {
+        let (line, col) = self.lines.line_col(offset);
+        Pos { line, col }
+    }
+
     fn intern(&mut self, s: &str) -> u32 {
         if let Some(i) = self.strings.get_index_of(s) {
             return i as u32;
@@ -276,6 +255,12 @@ impl<'s> Lowerer<'s, '_> {
             || self.sigs.signature(name).is_some()
         {
             return format!("; to call the function, write `call {name}`");
+        }
+        // Only a word near a mnemonic's length can be within 2 edits of it
+        // (and a long word must not cost its length times the table).
+        let longest = Opcode::ALL.iter().map(|op| op.mnemonic().len()).max();
+        if name.len() > longest.unwrap_or(0) + 2 {
+            return String::new();
         }
         let best = Opcode::ALL
             .iter()
@@ -551,7 +536,7 @@ impl<'s> Lowerer<'s, '_> {
                     }
                 },
             };
-            lines.push((at as u32, self.lines.pos(word.span.start)));
+            lines.push((at as u32, self.pos(word.span.start)));
             instr.encode(&mut code);
         }
         for (at, label) in fixups {
@@ -576,7 +561,7 @@ impl<'s> Lowerer<'s, '_> {
             code,
         };
         let debug = FuncDebug {
-            pos: self.lines.pos(def.span.start),
+            pos: self.pos(def.span.start),
             local_names: locals.keys().map(|s| (*s).to_owned()).collect(),
             labels: label_list,
             lines,

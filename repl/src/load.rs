@@ -49,8 +49,9 @@ pub fn load(path: &Path, library: &Linker) -> Result<Loaded, LoadError> {
         }),
         Err(errors) => {
             let mut out = String::new();
+            let source = diag::Source::new(&file, &src);
             for e in errors {
-                out.push_str(&diag::render_span(&file, &src, e.span, &e.to_string()));
+                out.push_str(&source.render_span(e.span, &e.to_string()));
             }
             Err(LoadError(out))
         }
@@ -84,18 +85,15 @@ pub fn verify_loaded(
 /// Renders verification errors, with a caret when the position is known.
 pub fn render_verify_errors(errors: &VerifyErrors, file: &str, source: Option<&str>) -> String {
     let mut out = String::new();
+    let source = source.map(|s| diag::Source::new(file, s));
     for e in &errors.0 {
         match e.pos {
             Some(p) => {
-                let width = source.map_or(1, |s| diag::token_width(s, p.line, p.col));
-                out.push_str(&diag::render_at(
-                    file,
-                    source,
-                    p.line,
-                    p.col,
-                    width,
-                    &e.to_string(),
-                ));
+                let message = e.to_string();
+                out.push_str(&match &source {
+                    Some(s) => s.render_pos(p.line, p.col, &message),
+                    None => diag::render_at(file, None, p.line, p.col, 1, &message),
+                });
             }
             None => out.push_str(&format!("error: {e}\n  --> {file}\n")),
         }

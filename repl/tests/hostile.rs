@@ -352,3 +352,111 @@ fn names_that_would_inject_lines_into_a_listing_are_rejected_at_load() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("push \"EVIL\""));
 }
+
+/// Runs `vmrun check FILE` with stderr to a file (diagnostics of a big
+/// file overflow a pipe), killing it after `limit`. Returns the time
+/// taken, the exit status (None if killed) and how many bytes it wrote.
+fn timed_check(file: &Path, limit: Duration) -> (Duration, Option<i32>, u64) {
+    let err_path = file.with_extension("stderr");
+    let err_file = std::fs::File::create(&err_path).unwrap();
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+        .args(["check", file.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(err_file))
+        .spawn()
+        .expect("vmrun starts");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let elapsed = start.elapsed();
+    let written = std::fs::metadata(&err_path).map_or(0, |m| m.len());
+    (elapsed, status, written)
+}
+
+/// `vmrun check` on a file made by `make(n)` and on one made by
+/// `make(4 * n)`: the time and the output may grow at most 2.5x per
+/// doubling (6.25x for four times the input; quadratic work grows 16x).
+/// The machine is shared, so a time ratio is measured up to three times
+/// (each the best of two runs) and one good measurement passes; quadratic
+/// work fails them all.
+fn assert_check_near_linear(what: &str, n: usize, status: i32, make: &dyn Fn(usize) -> String) {
+    let dir = tmp_dir();
+    let files: Vec<PathBuf> = [n, 4 * n]
+        .iter()
+        .map(|n| {
+            let file = dir.join(format!("scale-{what}-{n}.kasm").replace(' ', "_"));
+            std::fs::write(&file, make(*n)).unwrap();
+            file
+        })
+        .collect();
+    let measure = |file: &Path| {
+        (0..2)
+            .map(|_| {
+                let (t, code, written) = timed_check(file, Duration::from_secs(60));
+                assert_eq!(
+                    code,
+                    Some(status),
+                    "{what}: {}: killed or wrong status",
+                    file.display()
+                );
+                (t, written)
+            })
+            .min()
+            .unwrap()
+    };
+    let mut ratios = Vec::new();
+    for _ in 0..3 {
+        let (t1, out1) = measure(&files[0]);
+        let (t2, out2) = measure(&files[1]);
+        assert!(
+            out2 <= out1 * 5,
+            "{what}: four times the input wrote {out1} -> {out2} bytes"
+        );
+        let ratio = t2.as_secs_f64() / t1.as_secs_f64();
+        eprintln!("{what}: {t1:?} -> {t2:?} ({ratio:.2}x), output {out1} -> {out2} bytes");
+        if ratio < 6.25 {
+            return;
+        }
+        ratios.push(ratio);
+    }
+    panic!("{what}: four times the input took {ratios:.2?} times as long");
+}
+
+/// A file of many errors renders every diagnostic (each with its line and
+/// caret) in near-linear time: the source is indexed once, not scanned
+/// from the start for each diagnostic.
+#[test]
+fn many_diagnostics_render_in_near_linear_time() {
+    assert_check_near_linear("errors on separate lines", 6000, 2, &|n| {
+        (0..n)
+            .map(|i| format!(".func f{i}()\n    load nope\n.end\n"))
+            .collect()
+    });
+}
+
+/// One long line: the column of every instruction (for the line table)
+/// and of every diagnostic is found in near-linear total time, and each
+/// diagnostic shows a window of the line, not all of it.
+#[test]
+fn one_long_line_assembles_and_reports_in_near_linear_time() {
+    assert_check_near_linear("one long line", 12_500, 0, &|n| {
+        format!(".func main() {}ret .end\n", "push 1 pop ".repeat(n))
+    });
+    assert_check_near_linear("errors on one line", 6000, 2, &|n| {
+        let mut s: String = (0..n)
+            .map(|i| format!(".func f{i}() load nope .end "))
+            .collect();
+        s.push('\n');
+        s
+    });
+}
