@@ -40,8 +40,9 @@ pub enum AsmErrorKind {
     /// A string literal without its closing quote.
     #[error("unterminated string literal")]
     UnterminatedString,
-    /// A character that starts no token.
-    #[error("unexpected character `{0}`")]
+    /// A character that starts no token (control characters are shown
+    /// escaped, as `\u{1b}`).
+    #[error("unexpected character `{}`", shown_char(*.0))]
     BadCharacter(char),
     /// A bad escape sequence in a string literal.
     #[error("invalid escape sequence {0} in string literal")]
@@ -102,6 +103,16 @@ pub enum AsmErrorKind {
         /// The literal found.
         found: String,
     },
+}
+
+/// `c` as shown in a message: itself, or escaped when it is a control
+/// character (which would act on the terminal instead of showing).
+fn shown_char(c: char) -> String {
+    if c.is_control() {
+        c.escape_unicode().to_string()
+    } else {
+        c.to_string()
+    }
 }
 
 /// An assembly error with its location.

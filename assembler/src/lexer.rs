@@ -74,6 +74,9 @@ pub enum Tok<'s> {
     Colon,
 }
 
+/// Most characters of a string literal a message shows.
+const MAX_SHOWN_STRING: usize = 40;
+
 impl std::fmt::Display for Tok<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -89,7 +92,22 @@ impl std::fmt::Display for Tok<'_> {
             Tok::Ident(s) => write!(f, "`{s}`"),
             Tok::Int(s) => write!(f, "integer `{s}`"),
             Tok::Float(s) => write!(f, "float `{s}`"),
-            Tok::Str(s) => write!(f, "string {s}"),
+            Tok::Str(s) => {
+                // Shown as written, cut when long; control characters
+                // (which a string literal may hold raw) escaped.
+                f.write_str("string ")?;
+                for c in s.chars().take(MAX_SHOWN_STRING) {
+                    if c.is_control() {
+                        write!(f, "{}", c.escape_unicode())?;
+                    } else {
+                        write!(f, "{c}")?;
+                    }
+                }
+                if s.chars().nth(MAX_SHOWN_STRING).is_some() {
+                    f.write_str("...")?;
+                }
+                Ok(())
+            }
             Tok::True => f.write_str("`true`"),
             Tok::False => f.write_str("`false`"),
             Tok::Nil => f.write_str("`nil`"),
@@ -181,6 +199,19 @@ mod tests {
                 Tok::Ident("int"),
                 Tok::Gt
             ]
+        );
+    }
+
+    #[test]
+    fn messages_escape_control_characters_and_cut_long_strings() {
+        let e = lex("push \u{1b}").find_map(Result::err).unwrap();
+        assert_eq!(e.to_string(), "unexpected character `\\u{1b}`");
+        let tok = Tok::Str("\"a\u{1b}[2J\"");
+        assert_eq!(tok.to_string(), "string \"a\\u{1b}[2J\"");
+        let long = format!("\"{}\"", "x".repeat(100));
+        assert_eq!(
+            Tok::Str(&long).to_string(),
+            format!("string \"{}...", "x".repeat(39))
         );
     }
 

@@ -196,7 +196,12 @@ pub(crate) fn lower<'g>(
         globals,
         funcs,
         debug: Some(DebugInfo {
-            file: file.to_owned(),
+            // The `.kbc` reader rejects control characters in the file name
+            // (they would act on a terminal wherever it is printed).
+            file: file
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect(),
             funcs: debug,
         }),
     })

@@ -224,3 +224,17 @@ fn type_variables_are_read_in_import_signatures_only() {
         assert!(msg.starts_with("unknown type `"), "{src}: {msg}");
     }
 }
+
+#[test]
+fn what_the_assembler_writes_loads() {
+    // Control characters in the file name are replaced: the reader rejects
+    // them in the debug section.
+    let m = assemble(
+        ".func main()\n    ret\n.end\n",
+        "a\nb\u{1b}.kasm",
+        &NoLibrary,
+    )
+    .unwrap();
+    assert_eq!(m.debug.as_ref().unwrap().file, "a?b?.kasm");
+    assert_eq!(Module::from_bytes(&m.to_bytes()).unwrap(), m);
+}
