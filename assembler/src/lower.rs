@@ -270,6 +270,8 @@ impl<'s> Lowerer<'s, '_> {
         let best = Opcode::ALL
             .iter()
             .map(|op| op.mnemonic())
+            // The distance is at least the difference in length.
+            .filter(|m| m.len().abs_diff(name.len()) <= 2)
             .map(|m| (edit_distance(m, name), m))
             .min();
         match best {
@@ -614,14 +616,15 @@ fn word_type(w: &Word<'_>) -> Result<Type, AsmError> {
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
     for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
+        cur[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             cur[j + 1] = (prev[j] + usize::from(ca != *cb))
                 .min(prev[j + 1] + 1)
                 .min(cur[j] + 1);
         }
-        prev = cur;
+        std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
 }

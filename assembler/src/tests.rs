@@ -238,3 +238,21 @@ fn what_the_assembler_writes_loads() {
     assert_eq!(m.debug.as_ref().unwrap().file, "a?b?.kasm");
     assert_eq!(Module::from_bytes(&m.to_bytes()).unwrap(), m);
 }
+
+#[test]
+fn did_you_mean_hints() {
+    let hint = |word: &str| first_error(&format!(".func main()\n    {word}\n.end\n")).0;
+    assert_eq!(hint("ad"), "unknown instruction `ad`; did you mean `add`?");
+    assert_eq!(
+        hint("pusj"),
+        "unknown instruction `pusj`; did you mean `push`?"
+    );
+    assert_eq!(
+        hint("jmpifnto"),
+        "unknown instruction `jmpifnto`; did you mean `jmpifnot`?"
+    );
+    assert_eq!(
+        hint(&"x".repeat(5000)),
+        format!("unknown instruction `{}`", "x".repeat(5000))
+    );
+}
