@@ -31,6 +31,7 @@
 mod code;
 mod error;
 mod fuse;
+mod unify;
 
 pub use code::Op;
 pub use error::{VerifyError, VerifyErrorKind, VerifyErrors};
@@ -347,6 +348,19 @@ impl StackTable {
 
     fn depth(&self, stack: u32) -> usize {
         self.nodes[stack as usize].depth as usize
+    }
+
+    /// The types of the top `k` slots (fewer when the stack is shallower),
+    /// bottom first, reading only those `k` nodes.
+    fn top(&self, mut stack: u32, k: usize) -> Vec<TypeId> {
+        let mut out = Vec::with_capacity(k.min(self.depth(stack)));
+        while stack != 0 && out.len() < k {
+            let n = self.nodes[stack as usize];
+            out.push(n.ty);
+            stack = n.parent;
+        }
+        out.reverse();
+        out
     }
 
     /// The types of the stack, bottom first.
@@ -1259,7 +1273,10 @@ impl InstrCx<'_, '_> {
                 ));
             }
             (_, O::Ret) => {
-                let found = self.stacks.types(self.st.stack);
+                // At most two slots are read on success, so `ret` costs
+                // O(1) whatever the depth; only the error (reported once
+                // per function) lists the whole stack.
+                let found = self.stacks.top(self.st.stack, 2);
                 let ok = match &self.func.result {
                     None => found.is_empty(),
                     Some(r) => {
@@ -1275,11 +1292,7 @@ impl InstrCx<'_, '_> {
                             .as_ref()
                             .map(Type::to_string)
                             .unwrap_or_default(),
-                        found: found
-                            .iter()
-                            .map(|t| self.ty(*t).to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        found: self.v.stack_string(self.stacks, self.st.stack),
                     });
                 }
                 // MAX_LOCALS keeps the count within u16.
@@ -1331,17 +1344,12 @@ impl InstrCx<'_, '_> {
         }
         let (name, sig) = self.v.callee(index).expect("index checked above");
         let np = sig.params.len();
-        let depth = self.stacks.depth(self.st.stack);
-        let all = self.stacks.types(self.st.stack);
-        let args = &all[depth.saturating_sub(np)..];
-        let mut binds: [Option<Type>; 8] = Default::default();
-        let ok = args.len() == np
-            && sig
-                .params
-                .iter()
-                .zip(args)
-                .all(|(p, a)| unify(p, self.v.types.get(*a), &mut binds));
-        if !ok {
+        // Only the top `np` slots are read: the cost of a call is its
+        // argument count, not the stack depth.
+        let args = self.stacks.top(self.st.stack, np);
+        let arg_types: Vec<&Type> = args.iter().map(|a| self.v.types.get(*a)).collect();
+        let binds = unify::match_args(&sig.params, &arg_types);
+        let Some(binds) = binds else {
             return Err(VerifyErrorKind::CallMismatch {
                 callee: name.to_owned(),
                 expected: sig
@@ -1356,13 +1364,13 @@ impl InstrCx<'_, '_> {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
-        }
+        };
         for _ in 0..np {
             self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
         }
         let mut ret = u16::MAX;
         if let Some(r) = &sig.result {
-            let r = substitute(r, &binds);
+            let r = unify::substitute(r, &binds);
             let rid = self.intern(&r);
             self.push(rid);
             ret = u16::try_from(rid).ok().filter(|r| *r != u16::MAX).ok_or(
@@ -1381,36 +1389,6 @@ impl InstrCx<'_, '_> {
             limit: u16::MAX as usize + 1,
         })?;
         Ok(Op::CallImport { import, ret })
-    }
-}
-
-/// Matches a parameter type against an argument type, binding variables.
-fn unify(param: &Type, arg: &Type, binds: &mut [Option<Type>; 8]) -> bool {
-    match (param, arg) {
-        (Type::Any, _) => true,
-        (Type::Var(n), _) => {
-            let slot = &mut binds[(*n as usize) % 8];
-            match slot {
-                Some(bound) => bound == arg,
-                None => {
-                    *slot = Some(arg.clone());
-                    true
-                }
-            }
-        }
-        (Type::Array(p), Type::Array(a)) => unify(p, a, binds),
-        (Type::Map(pk, pv), Type::Map(ak, av)) => pk == ak && unify(pv, av, binds),
-        _ => param == arg,
-    }
-}
-
-/// Replaces bound variables in a result type; unbound ones become `any`.
-fn substitute(ty: &Type, binds: &[Option<Type>; 8]) -> Type {
-    match ty {
-        Type::Var(n) => binds[(*n as usize) % 8].clone().unwrap_or(Type::Any),
-        Type::Array(e) => Type::array(substitute(e, binds)),
-        Type::Map(k, v) => Type::map(*k, substitute(v, binds)),
-        t => t.clone(),
     }
 }
 

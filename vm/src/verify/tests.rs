@@ -220,3 +220,5 @@ fn verification_work_is_bounded() {
     code.push(op(Opcode::Ret));
     assert!(verify(module_with(vec![], None, vec![Type::Int], &code)).is_ok());
 }
+
+mod variance;
