@@ -222,3 +222,54 @@ fn verification_work_is_bounded() {
 }
 
 mod variance;
+
+/// The fastest of three verifications of each module, in seconds, taken
+/// alternately so that a burst of load on the machine hits both alike.
+fn best_verify_times(a: &Module, b: &Module) -> (f64, f64) {
+    let time = |m: &Module| {
+        let m = m.clone();
+        let t = std::time::Instant::now();
+        verify(m).expect("verifies");
+        t.elapsed().as_secs_f64()
+    };
+    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..3 {
+        ta = ta.min(time(a));
+        tb = tb.min(time(b));
+    }
+    (ta, tb)
+}
+
+/// `2k` calls to `g(int) -> int` under an operand stack `k` deep. The
+/// `call` rule used to copy the whole abstract stack at every call.
+fn calls_under_deep_stack(k: usize) -> Module {
+    let mut code = vec![with(Opcode::PushInt, Operand::Int(0)); k];
+    code.extend(vec![with(Opcode::Call, Operand::Func(1)); 2 * k]);
+    code.extend(vec![op(Opcode::Pop); k]);
+    code.push(op(Opcode::Ret));
+    let mut m = module_with(vec![], None, vec![], &code);
+    let mut g = Vec::new();
+    with(Opcode::Load, Operand::Local(0)).encode(&mut g);
+    op(Opcode::Ret).encode(&mut g);
+    m.funcs.push(Func {
+        name: "g".into(),
+        ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+        locals: vec![],
+        exported: false,
+        code: g,
+    });
+    m
+}
+
+#[test]
+fn calls_under_a_deep_stack_verify_in_linear_time() {
+    let (small, big) = best_verify_times(
+        &calls_under_deep_stack(16_000),
+        &calls_under_deep_stack(64_000),
+    );
+    let ratio = big / small;
+    eprintln!("calls under a deep stack: {small:.3}s -> {big:.3}s (x{ratio:.2} for 4x the input)");
+    // At most ~2.5x per doubling: 6.25x for four times the input (the old
+    // rule was quadratic: 16x).
+    assert!(ratio < 6.25, "4x the input took {ratio:.2}x as long");
+}
