@@ -460,3 +460,194 @@ fn one_long_line_assembles_and_reports_in_near_linear_time() {
         s
     });
 }
+
+/// Function code built instruction by instruction, for modules too big to
+/// commit: generated in the test and written as `.kbc` bytes.
+#[derive(Default)]
+struct Code(Vec<u8>);
+
+impl Code {
+    fn emit(&mut self, op: keel_vm::isa::Opcode, operand: keel_vm::isa::Operand) -> &mut Self {
+        keel_vm::isa::Instr { op, operand }.encode(&mut self.0);
+        self
+    }
+
+    fn op(&mut self, op: keel_vm::isa::Opcode) -> &mut Self {
+        keel_vm::isa::Instr::simple(op).encode(&mut self.0);
+        self
+    }
+
+    fn here(&self) -> u32 {
+        self.0.len() as u32
+    }
+}
+
+fn len_of(op: keel_vm::isa::Opcode, operand: keel_vm::isa::Operand) -> u32 {
+    keel_vm::isa::Instr { op, operand }.encoded_len() as u32
+}
+
+fn func(
+    name: &str,
+    ty: keel_vm::FuncType,
+    locals: Vec<keel_vm::Type>,
+    code: Code,
+) -> keel_vm::Func {
+    keel_vm::Func {
+        name: name.into(),
+        ty,
+        locals,
+        exported: false,
+        code: code.0,
+    }
+}
+
+/// Writes `module` as `.kbc` bytes under the temp dir as `name`.
+fn kbc_file(name: &str, module: &keel_vm::Module) -> PathBuf {
+    let path = tmp_dir().join(name);
+    write(&path, &module.to_bytes());
+    path
+}
+
+/// Deletes the generated files (they are megabytes each).
+fn remove(paths: &[&Path]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Runs `vmrun check FILE` under `/usr/bin/time`: asserts it accepts the
+/// file, and returns its CPU time (user + system, which other load on the
+/// machine disturbs less than wall time) and peak resident size in KiB.
+fn check_child(path: &Path) -> (Duration, u64) {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%U %S %M"])
+        .arg(env!("CARGO_BIN_EXE_vmrun"))
+        .arg("check")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "vmrun check {}: {err}",
+        path.display()
+    );
+    let last: Vec<f64> = err
+        .lines()
+        .last()
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let [user, sys, kib] = last[..] else {
+        panic!("no times in {err:?}");
+    };
+    (Duration::from_secs_f64(user + sys), kib as u64)
+}
+
+/// For each of two files, the fastest of three runs (the least disturbed
+/// by other load) and the largest peak RSS; the runs alternate between the
+/// files so that a burst of load hits both alike.
+fn best_of_three(a: &Path, b: &Path) -> ((Duration, u64), (Duration, u64)) {
+    let mut best = [(Duration::MAX, 0u64); 2];
+    for _ in 0..3 {
+        for (slot, path) in best.iter_mut().zip([a, b]) {
+            let (t, m) = check_child(path);
+            *slot = (slot.0.min(t), slot.1.max(m));
+        }
+    }
+    (best[0], best[1])
+}
+
+/// Fails when the cost grows more than ~2.5x per doubling of the input
+/// (`factor` is how many times bigger the second input is: a power of 2).
+fn assert_near_linear(what: &str, factor: f64, small: f64, big: f64) {
+    let doublings = factor.log2();
+    let ratio = big / small.max(1e-3);
+    let limit = 2.5f64.powf(doublings);
+    eprintln!(
+        "{what}: {small:.3} -> {big:.3} (x{ratio:.2} for {factor}x the input, limit x{limit:.2})"
+    );
+    assert!(
+        ratio < limit,
+        "{what}: {factor}x the input cost {ratio:.2}x as much ({small:.3} -> {big:.3})"
+    );
+}
+
+/// `locals` str locals, all stored in the entry block, then `blocks` basic
+/// blocks (one `jmp` each), then `blocks / 4` diamonds that store a
+/// different local on one arm (every join intersects two different sets),
+/// then a block that loads every local: each load is upward-exposed, so
+/// definite assignment must carry every local through every block. A bitset
+/// per block took locals x blocks / 8 bytes (1.6 GB for 65,000 locals and
+/// 200,000 blocks).
+fn many_locals_many_blocks(locals: u32, blocks: u32) -> keel_vm::Module {
+    use keel_vm::isa::{Opcode as O, Operand};
+    use keel_vm::{FuncType, Type};
+    let mut c = Code::default();
+    for i in 0..locals {
+        c.emit(O::PushStr, Operand::Str(0))
+            .emit(O::Store, Operand::Local(i));
+    }
+    for _ in 0..blocks {
+        let next = c.here() + len_of(O::Jmp, Operand::Target(0));
+        c.emit(O::Jmp, Operand::Target(next));
+    }
+    for b in 0..blocks / 4 {
+        let l = b % locals;
+        let arm = len_of(O::PushStr, Operand::Str(0)) + len_of(O::Store, Operand::Local(l));
+        let join = c.here()
+            + len_of(O::PushBool, Operand::Bool(true))
+            + len_of(O::JmpIf, Operand::Target(0))
+            + arm;
+        c.emit(O::PushBool, Operand::Bool(true))
+            .emit(O::JmpIf, Operand::Target(join))
+            .emit(O::PushStr, Operand::Str(0))
+            .emit(O::Store, Operand::Local(l));
+        assert_eq!(c.here(), join);
+    }
+    for i in 0..locals {
+        c.emit(O::Load, Operand::Local(i)).op(O::Pop);
+    }
+    c.op(O::Ret);
+    keel_vm::Module {
+        strings: vec![String::new()],
+        funcs: vec![func(
+            "main",
+            FuncType::default(),
+            vec![Type::Str; locals as usize],
+            c,
+        )],
+        ..keel_vm::Module::default()
+    }
+}
+
+#[test]
+fn definite_assignment_is_linear_in_time_and_memory() {
+    let small = kbc_file("da_small.kbc", &many_locals_many_blocks(16_250, 50_000));
+    // The size from the issue: 65,000 str locals and 200,000 blocks.
+    let big = kbc_file("da_big.kbc", &many_locals_many_blocks(65_000, 200_000));
+    let ((t_small, m_small), (t_big, m_big)) = best_of_three(&small, &big);
+    if std::env::var_os("KEEP_KBC").is_none() {
+        remove(&[&small, &big]);
+    }
+    assert_near_linear(
+        "CPU seconds to check many locals and blocks",
+        4.0,
+        t_small.as_secs_f64(),
+        t_big.as_secs_f64(),
+    );
+    assert_near_linear(
+        "peak RSS (KiB) to check many locals and blocks",
+        4.0,
+        m_small as f64,
+        m_big as f64,
+    );
+    assert!(
+        m_big < 256 * 1024,
+        "65,000 locals x 200,000 blocks took {m_big} KiB to check"
+    );
+}

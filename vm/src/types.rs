@@ -83,7 +83,10 @@ impl Type {
     }
 
     /// True when a value of static type `actual` may be used where `self` is
-    /// expected: the types are equal, or `self` is `any`.
+    /// expected: the types are equal, or `self` is `any`. The `any` rule
+    /// holds at the top level only: arrays and maps are invariant, so
+    /// `array<any>` does not accept `array<int>` (a callee could store a
+    /// `str` into it).
     pub fn accepts(&self, actual: &Type) -> bool {
         *self == Type::Any || self == actual
     }
@@ -220,5 +223,15 @@ mod tests {
         assert!(Type::Any.accepts(&Type::Int));
         assert!(!Type::Int.accepts(&Type::Any));
         assert!(Type::Str.is_ref() && !Type::Any.is_ref());
+    }
+
+    #[test]
+    fn containers_are_invariant() {
+        let aa = Type::array(Type::Any);
+        assert!(!aa.accepts(&Type::array(Type::Int)));
+        assert!(aa.accepts(&aa));
+        assert!(Type::Any.accepts(&Type::array(Type::Int)));
+        let ma = Type::map(KeyType::Str, Type::Any);
+        assert!(!ma.accepts(&Type::map(KeyType::Str, Type::Str)));
     }
 }

@@ -28,9 +28,11 @@
 //! Because stack types at each instruction are fixed on first visit, the
 //! specialized [`Op`] chosen for an instruction never changes on revisits.
 
+mod assigned;
 mod code;
 mod error;
 mod fuse;
+mod unify;
 
 pub use code::Op;
 pub use error::{VerifyError, VerifyErrorKind, VerifyErrors};
@@ -42,6 +44,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use crate::isa::{self, Instr, Opcode, Operand};
 use crate::module::{GlobalInit, Module};
 use crate::types::{FuncType, Type};
+use assigned::{SetId, SetTable};
 
 /// Most locals (parameters included) a function may have.
 pub const MAX_LOCALS: usize = u16::MAX as usize;
@@ -349,6 +352,19 @@ impl StackTable {
         self.nodes[stack as usize].depth as usize
     }
 
+    /// The types of the top `k` slots (fewer when the stack is shallower),
+    /// bottom first, reading only those `k` nodes.
+    fn top(&self, mut stack: u32, k: usize) -> Vec<TypeId> {
+        let mut out = Vec::with_capacity(k.min(self.depth(stack)));
+        while stack != 0 && out.len() < k {
+            let n = self.nodes[stack as usize];
+            out.push(n.ty);
+            stack = n.parent;
+        }
+        out.reverse();
+        out
+    }
+
     /// The types of the stack, bottom first.
     fn types(&self, mut stack: u32) -> Vec<TypeId> {
         let mut out = Vec::new();
@@ -373,11 +389,12 @@ struct Verifier<'m> {
 }
 
 /// Abstract state at one program point.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 struct State {
     stack: u32,
-    /// Bit i set: reference local `ref_bits[i]` is definitely assigned.
-    assigned: Vec<u64>,
+    /// The tracked reference locals definitely assigned here: an id in the
+    /// function's [`SetTable`], keys being `ref_bit` indices.
+    assigned: SetId,
 }
 
 impl<'m> Verifier<'m> {
@@ -567,17 +584,16 @@ impl<'m> Verifier<'m> {
 
         let local_types: Vec<Type> = func.ty.params.iter().chain(&func.locals).cloned().collect();
         let local_tids: Vec<TypeId> = local_types.iter().map(|t| self.types.intern(t)).collect();
-        // Definite assignment covers non-parameter reference locals only.
+        // Definite assignment tracks only the non-parameter reference
+        // locals some load may read before a store in its own block.
         let np = func.ty.params.len();
-        let mut ref_bit = vec![u32::MAX; local_types.len()];
-        let mut nbits = 0u32;
-        for (i, t) in local_types.iter().enumerate().skip(np) {
-            if t.is_ref() {
-                ref_bit[i] = nbits;
-                nbits += 1;
-            }
-        }
-        let words = (nbits as usize).div_ceil(64);
+        let (ref_bit, nbits) = assigned::tracked_locals(&instrs, &leader, &local_types, np);
+        let mut sets = SetTable::new(nbits);
+        // Tracked locals stored in the current block and not yet in its
+        // set (`pending`), with a mark per tracked local; applied to the
+        // set with one `insert_all` where the block ends.
+        let mut pending: Vec<u32> = Vec::new();
+        let mut pending_mark = vec![false; nbits as usize];
 
         let mut stacks = StackTable::new();
         let snippet = self.is_snippet(fi);
@@ -598,7 +614,7 @@ impl<'m> Verifier<'m> {
         let mut entry: Vec<Option<State>> = vec![None; n];
         entry[0] = Some(State {
             stack: entry_stack,
-            assigned: vec![0; words],
+            assigned: assigned::EMPTY,
         });
         let mut max_depth = stacks.depth(entry_stack);
         let mut queued = vec![false; n];
@@ -616,9 +632,7 @@ impl<'m> Verifier<'m> {
         let mut work_done = 0usize;
         while let Some(Reverse(start)) = work.pop() {
             queued[start as usize] = false;
-            let mut st = entry[start as usize]
-                .clone()
-                .expect("queued blocks have a state");
+            let mut st = entry[start as usize].expect("queued blocks have a state");
             let mut i = start as usize;
             loop {
                 let (off, ins) = &instrs[i];
@@ -630,6 +644,9 @@ impl<'m> Verifier<'m> {
                     local_types: &local_types,
                     local_tids: &local_tids,
                     ref_bit: &ref_bit,
+                    sets: &mut sets,
+                    pending: &mut pending,
+                    pending_mark: &mut pending_mark,
                     fi,
                     targets: &targets,
                     index: i,
@@ -639,7 +656,7 @@ impl<'m> Verifier<'m> {
                     return Err(fail(
                         Some(*off),
                         VerifyErrorKind::LimitExceeded {
-                            what: "verification work (instruction visits)",
+                            what: "verification work (instruction visits and definite-assignment set steps)",
                             limit: budget,
                         },
                     ));
@@ -658,11 +675,21 @@ impl<'m> Verifier<'m> {
                         },
                     ));
                 }
-                // Successors.
+                // Successors see the block's stores.
+                if targets[i] != u32::MAX
+                    || ins.op.is_terminator()
+                    || leader.get(i + 1) != Some(&false)
+                {
+                    for k in &pending {
+                        pending_mark[*k as usize] = false;
+                    }
+                    st.assigned = sets.insert_all(st.assigned, &mut pending);
+                    pending.clear();
+                }
                 let mut join = |to: usize, st: &State| -> Result<(), VerifyError> {
                     match &mut entry[to] {
                         None => {
-                            entry[to] = Some(st.clone());
+                            entry[to] = Some(*st);
                         }
                         Some(have) => {
                             if have.stack != st.stack {
@@ -675,15 +702,12 @@ impl<'m> Verifier<'m> {
                                     },
                                 ));
                             }
-                            let mut changed = false;
-                            for (a, b) in have.assigned.iter_mut().zip(&st.assigned) {
-                                let new = *a & *b;
-                                changed |= new != *a;
-                                *a = new;
-                            }
-                            if !changed {
+                            // Set work counts against the same budget.
+                            let new = sets.intersect(have.assigned, st.assigned, &mut work_done);
+                            if new == have.assigned {
                                 return Ok(());
                             }
+                            have.assigned = new;
                         }
                     }
                     if !queued[to] {
@@ -784,6 +808,9 @@ struct InstrCx<'a, 'm> {
     local_types: &'a [Type],
     local_tids: &'a [TypeId],
     ref_bit: &'a [u32],
+    sets: &'a mut SetTable,
+    pending: &'a mut Vec<u32>,
+    pending_mark: &'a mut [bool],
     fi: usize,
     targets: &'a [u32],
     index: usize,
@@ -1009,7 +1036,10 @@ impl InstrCx<'_, '_> {
             (Operand::Local(l), O::Load) => {
                 let i = Self::range("local", *l, self.local_types.len())?;
                 let bit = self.ref_bit[i];
-                if bit != u32::MAX && self.st.assigned[bit as usize / 64] & (1 << (bit % 64)) == 0 {
+                if bit != u32::MAX
+                    && !self.pending_mark[bit as usize]
+                    && !self.sets.contains(self.st.assigned, bit)
+                {
                     return Err(VerifyErrorKind::Unassigned {
                         local: self.local_name(i),
                         ty: self.local_types[i].to_string(),
@@ -1027,8 +1057,12 @@ impl InstrCx<'_, '_> {
                     return Err(self.mismatch(op, &expected, &[a]));
                 }
                 let bit = self.ref_bit[i];
-                if bit != u32::MAX {
-                    self.st.assigned[bit as usize / 64] |= 1 << (bit % 64);
+                if bit != u32::MAX
+                    && !self.pending_mark[bit as usize]
+                    && !self.sets.contains(self.st.assigned, bit)
+                {
+                    self.pending_mark[bit as usize] = true;
+                    self.pending.push(bit);
                 }
                 Op::Store(*l)
             }
@@ -1259,7 +1293,10 @@ impl InstrCx<'_, '_> {
                 ));
             }
             (_, O::Ret) => {
-                let found = self.stacks.types(self.st.stack);
+                // At most two slots are read on success, so `ret` costs
+                // O(1) whatever the depth; only the error (reported once
+                // per function) lists the whole stack.
+                let found = self.stacks.top(self.st.stack, 2);
                 let ok = match &self.func.result {
                     None => found.is_empty(),
                     Some(r) => {
@@ -1275,11 +1312,7 @@ impl InstrCx<'_, '_> {
                             .as_ref()
                             .map(Type::to_string)
                             .unwrap_or_default(),
-                        found: found
-                            .iter()
-                            .map(|t| self.ty(*t).to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        found: self.v.stack_string(self.stacks, self.st.stack),
                     });
                 }
                 // MAX_LOCALS keeps the count within u16.
@@ -1331,17 +1364,12 @@ impl InstrCx<'_, '_> {
         }
         let (name, sig) = self.v.callee(index).expect("index checked above");
         let np = sig.params.len();
-        let depth = self.stacks.depth(self.st.stack);
-        let all = self.stacks.types(self.st.stack);
-        let args = &all[depth.saturating_sub(np)..];
-        let mut binds: [Option<Type>; 8] = Default::default();
-        let ok = args.len() == np
-            && sig
-                .params
-                .iter()
-                .zip(args)
-                .all(|(p, a)| unify(p, self.v.types.get(*a), &mut binds));
-        if !ok {
+        // Only the top `np` slots are read: the cost of a call is its
+        // argument count, not the stack depth.
+        let args = self.stacks.top(self.st.stack, np);
+        let arg_types: Vec<&Type> = args.iter().map(|a| self.v.types.get(*a)).collect();
+        let binds = unify::match_args(&sig.params, &arg_types);
+        let Some(binds) = binds else {
             return Err(VerifyErrorKind::CallMismatch {
                 callee: name.to_owned(),
                 expected: sig
@@ -1356,13 +1384,13 @@ impl InstrCx<'_, '_> {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
-        }
+        };
         for _ in 0..np {
             self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
         }
         let mut ret = u16::MAX;
         if let Some(r) = &sig.result {
-            let r = substitute(r, &binds);
+            let r = unify::substitute(r, &binds);
             let rid = self.intern(&r);
             self.push(rid);
             ret = u16::try_from(rid).ok().filter(|r| *r != u16::MAX).ok_or(
@@ -1381,36 +1409,6 @@ impl InstrCx<'_, '_> {
             limit: u16::MAX as usize + 1,
         })?;
         Ok(Op::CallImport { import, ret })
-    }
-}
-
-/// Matches a parameter type against an argument type, binding variables.
-fn unify(param: &Type, arg: &Type, binds: &mut [Option<Type>; 8]) -> bool {
-    match (param, arg) {
-        (Type::Any, _) => true,
-        (Type::Var(n), _) => {
-            let slot = &mut binds[(*n as usize) % 8];
-            match slot {
-                Some(bound) => bound == arg,
-                None => {
-                    *slot = Some(arg.clone());
-                    true
-                }
-            }
-        }
-        (Type::Array(p), Type::Array(a)) => unify(p, a, binds),
-        (Type::Map(pk, pv), Type::Map(ak, av)) => pk == ak && unify(pv, av, binds),
-        _ => param == arg,
-    }
-}
-
-/// Replaces bound variables in a result type; unbound ones become `any`.
-fn substitute(ty: &Type, binds: &[Option<Type>; 8]) -> Type {
-    match ty {
-        Type::Var(n) => binds[(*n as usize) % 8].clone().unwrap_or(Type::Any),
-        Type::Array(e) => Type::array(substitute(e, binds)),
-        Type::Map(k, v) => Type::map(*k, substitute(v, binds)),
-        t => t.clone(),
     }
 }
 

@@ -220,3 +220,138 @@ fn verification_work_is_bounded() {
     code.push(op(Opcode::Ret));
     assert!(verify(module_with(vec![], None, vec![Type::Int], &code)).is_ok());
 }
+
+mod variance;
+
+/// The fastest of three verifications of each module, in seconds, taken
+/// alternately so that a burst of load on the machine hits both alike.
+fn best_verify_times(a: &Module, b: &Module) -> (f64, f64) {
+    let time = |m: &Module| {
+        let m = m.clone();
+        let t = std::time::Instant::now();
+        verify(m).expect("verifies");
+        t.elapsed().as_secs_f64()
+    };
+    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..3 {
+        ta = ta.min(time(a));
+        tb = tb.min(time(b));
+    }
+    (ta, tb)
+}
+
+/// `2k` calls to `g(int) -> int` under an operand stack `k` deep. The
+/// `call` rule used to copy the whole abstract stack at every call.
+fn calls_under_deep_stack(k: usize) -> Module {
+    let mut code = vec![with(Opcode::PushInt, Operand::Int(0)); k];
+    code.extend(vec![with(Opcode::Call, Operand::Func(1)); 2 * k]);
+    code.extend(vec![op(Opcode::Pop); k]);
+    code.push(op(Opcode::Ret));
+    let mut m = module_with(vec![], None, vec![], &code);
+    let mut g = Vec::new();
+    with(Opcode::Load, Operand::Local(0)).encode(&mut g);
+    op(Opcode::Ret).encode(&mut g);
+    m.funcs.push(Func {
+        name: "g".into(),
+        ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+        locals: vec![],
+        exported: false,
+        code: g,
+    });
+    m
+}
+
+#[test]
+fn calls_under_a_deep_stack_verify_in_linear_time() {
+    let (small, big) = best_verify_times(
+        &calls_under_deep_stack(16_000),
+        &calls_under_deep_stack(64_000),
+    );
+    let ratio = big / small;
+    eprintln!("calls under a deep stack: {small:.3}s -> {big:.3}s (x{ratio:.2} for 4x the input)");
+    // At most ~2.5x per doubling: 6.25x for four times the input (the old
+    // rule was quadratic: 16x).
+    assert!(ratio < 6.25, "4x the input took {ratio:.2}x as long");
+}
+
+/// Definite assignment with more tracked locals than one trie leaf holds:
+/// `locals` str locals stored in the entry block, except that local `gap`
+/// is stored on one arm of a branch only; after the join every local is
+/// loaded. Only `gap` may be unassigned there.
+fn many_locals_one_gap(locals: u32, gap: Option<u32>) -> Module {
+    let mut code = Vec::new();
+    for i in 0..locals {
+        if Some(i) != gap {
+            code.push(with(Opcode::PushStr, Operand::Str(0)));
+            code.push(with(Opcode::Store, Operand::Local(i)));
+        }
+    }
+    // push true; jmpif L; push ""; store gap; L: (load i; pop)*; ret
+    let g = gap.unwrap_or(0);
+    let arm = [
+        with(Opcode::PushStr, Operand::Str(0)),
+        with(Opcode::Store, Operand::Local(g)),
+    ];
+    let before: usize = code.iter().map(Instr::encoded_len).sum();
+    let branch = [
+        with(Opcode::PushBool, Operand::Bool(true)),
+        with(Opcode::JmpIf, Operand::Target(0)),
+    ];
+    let join = before
+        + branch.iter().map(Instr::encoded_len).sum::<usize>()
+        + arm.iter().map(Instr::encoded_len).sum::<usize>();
+    code.push(branch[0].clone());
+    code.push(with(Opcode::JmpIf, Operand::Target(join as u32)));
+    code.extend(arm);
+    for i in 0..locals {
+        code.push(with(Opcode::Load, Operand::Local(i)));
+        code.push(op(Opcode::Pop));
+    }
+    code.push(op(Opcode::Ret));
+    let mut m = module_with(vec![], None, vec![Type::Str; locals as usize], &code);
+    m.strings.push(String::new());
+    m
+}
+
+#[test]
+fn definite_assignment_with_many_tracked_locals() {
+    for locals in [3, 64, 65, 1_000, 20_000] {
+        assert!(
+            verify(many_locals_one_gap(locals, None)).is_ok(),
+            "{locals}"
+        );
+        for gap in [0, locals / 2, locals - 1] {
+            let e = verify(many_locals_one_gap(locals, Some(gap))).unwrap_err();
+            assert_eq!(e.0[0].kind.rule(), "unassigned_local", "{locals}");
+            assert!(
+                e.0[0].to_string().contains(&format!("local `{gap}`")),
+                "{locals}, gap {gap}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_load_before_a_store_in_the_same_block_is_still_checked() {
+    // load s; push ""; store s; ret  -- s is read before any store.
+    let mut m = module_with(
+        vec![],
+        None,
+        vec![Type::Str],
+        &[
+            with(Opcode::Load, Operand::Local(0)),
+            op(Opcode::Pop),
+            with(Opcode::PushStr, Operand::Str(0)),
+            with(Opcode::Store, Operand::Local(0)),
+            op(Opcode::Ret),
+        ],
+    );
+    m.strings.push(String::new());
+    assert_eq!(rule_of(m.clone()), "unassigned_local");
+    // A loop whose body loads s before storing it: the first iteration
+    // reads it unassigned. L: load s; pop; push ""; store s; jmp L
+    let jmp_at = m.funcs[0].code.len() - 1;
+    m.funcs[0].code.truncate(jmp_at);
+    with(Opcode::Jmp, Operand::Target(0)).encode(&mut m.funcs[0].code);
+    assert_eq!(rule_of(m), "unassigned_local");
+}
