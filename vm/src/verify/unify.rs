@@ -18,15 +18,21 @@
 
 use crate::types::Type;
 
-/// Number of distinct type variables a signature may use (`Var(n)` uses
-/// slot `n % MAX_VARS`).
-pub(super) const MAX_VARS: usize = 8;
+/// The bindings of a signature's type variables: each variable `Var(n)`
+/// (any of the 256) has its own entry, so distinct variables never share a
+/// binding. Signatures use few variables, so a short list beats a table.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Binds(Vec<(u8, Type)>);
 
-/// The bindings of a signature's type variables.
-pub(super) type Binds = [Option<Type>; MAX_VARS];
+impl Binds {
+    fn get(&self, n: u8) -> Option<&Type> {
+        self.0.iter().find(|(v, _)| *v == n).map(|(_, t)| t)
+    }
 
-fn slot(n: u8) -> usize {
-    n as usize % MAX_VARS
+    fn bind(&mut self, n: u8, ty: Type) {
+        debug_assert!(self.get(n).is_none());
+        self.0.push((n, ty));
+    }
 }
 
 /// Matches `args` against `params`, returning the bindings, or `None` when
@@ -52,22 +58,22 @@ pub(super) fn match_args(params: &[Type], args: &[&Type]) -> Option<Binds> {
     // Pass 2: bare type variables. A variable bound in pass 1 accepts what
     // its binding accepts; one that occurs only bare binds to the common
     // type of its arguments.
-    let fixed: [bool; MAX_VARS] = std::array::from_fn(|i| binds[i].is_some());
+    let fixed = binds.0.len();
     for (p, a) in params.iter().zip(args) {
         let Type::Var(n) = p else { continue };
-        let s = slot(*n);
-        match &binds[s] {
-            Some(b) if fixed[s] => {
+        let at = binds.0.iter().position(|(v, _)| v == n);
+        match at.map(|i| (i, &binds.0[i].1)) {
+            Some((i, b)) if i < fixed => {
                 if !b.accepts(a) {
                     return None;
                 }
             }
-            Some(b) => {
+            Some((_, b)) => {
                 if b != *a {
                     return None;
                 }
             }
-            None => binds[s] = Some((*a).clone()),
+            None => binds.bind(*n, (*a).clone()),
         }
     }
     Some(binds)
@@ -76,10 +82,10 @@ pub(super) fn match_args(params: &[Type], args: &[&Type]) -> Option<Binds> {
 /// Exact (invariant) match of `param` against `arg`, binding variables.
 fn exact(param: &Type, arg: &Type, binds: &mut Binds) -> bool {
     match (param, arg) {
-        (Type::Var(n), _) => match &binds[slot(*n)] {
+        (Type::Var(n), _) => match binds.get(*n) {
             Some(bound) => bound == arg,
             None => {
-                binds[slot(*n)] = Some(arg.clone());
+                binds.bind(*n, arg.clone());
                 true
             }
         },
@@ -92,7 +98,7 @@ fn exact(param: &Type, arg: &Type, binds: &mut Binds) -> bool {
 /// Replaces bound variables in a result type; unbound ones become `any`.
 pub(super) fn substitute(ty: &Type, binds: &Binds) -> Type {
     match ty {
-        Type::Var(n) => binds[slot(*n)].clone().unwrap_or(Type::Any),
+        Type::Var(n) => binds.get(*n).cloned().unwrap_or(Type::Any),
         Type::Array(e) => Type::array(substitute(e, binds)),
         Type::Map(k, v) => Type::map(*k, substitute(v, binds)),
         t => t.clone(),
@@ -160,6 +166,20 @@ mod tests {
         let b = match_args(std::slice::from_ref(&at), &[&ai]).unwrap();
         assert_eq!(substitute(&at, &b), ai);
         assert_eq!(substitute(&Type::Var(1), &b), Type::Any);
+    }
+
+    #[test]
+    fn every_variable_has_its_own_binding() {
+        // Var(0) and Var(8) once shared a slot, so a signature with more
+        // than eight variables tied unrelated ones together.
+        let (t0, t8) = (Type::Var(0), Type::Var(8));
+        let ai = Type::array(Type::Int);
+        let astr = Type::array(Type::Str);
+        let params = [Type::array(t0.clone()), Type::array(t8.clone())];
+        let b = match_args(&params, &[&ai, &astr]).expect("distinct variables");
+        assert_eq!(substitute(&t0, &b), Type::Int);
+        assert_eq!(substitute(&t8, &b), Type::Str);
+        assert_eq!(substitute(&Type::Var(255), &b), Type::Any);
     }
 
     #[test]
