@@ -22,9 +22,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bounded;
 mod caps;
 mod core;
+mod grant;
 mod io;
+mod sort;
 
 pub use crate::caps::{
     CAPABILITIES, Capability, DEFAULT_SEED, capability_of, install_env, install_fs_read,

@@ -71,6 +71,7 @@ pub use module::{
     DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,
 };
 pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
+pub use native::{OBJECT_BYTES, POLL_STEP, WORK_PER_FUEL};
 pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
 pub use value::{Tag, Value};
