@@ -287,7 +287,7 @@ impl NativeCtx<'_> {
             Object::Map(Box::new(MapObj {
                 key,
                 val,
-                entries: IndexMap::new(),
+                entries: Default::default(),
             })),
         )
     }

@@ -21,6 +21,7 @@
 //! that survived it (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
 //! the heap limit would be exceeded even after collecting.
 
+mod map;
 mod object;
 
 pub(crate) use object::{KeyRef, MapKey, MapObj, OBJECT_HEADER_BYTES, Object};
@@ -323,7 +324,7 @@ impl Heap {
             for k in 0..n {
                 let child = match &self.slots[i as usize].obj {
                     Some(Object::ValArray { items, .. }) => items[k],
-                    Some(Object::Map(m)) => m.entries[k],
+                    Some(Object::Map(m)) => m.entries.value_at(k).unwrap_or(Value::NIL),
                     _ => unreachable!("kind checked above"),
                 };
                 mark(&mut self.slots, &mut gray, child);

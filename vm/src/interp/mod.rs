@@ -1596,7 +1596,7 @@ impl Instance {
                 let cost = k.cost();
                 if let Some(i) = map!(m).entries.get_index_of(&k) {
                     if let Object::Map(map) = self.heap.get_mut(m.obj()) {
-                        map.entries.shift_remove_index(i);
+                        map.entries.remove_index(i);
                     }
                     self.heap.shrink(m.obj(), cost);
                 }
