@@ -65,7 +65,7 @@ fn host_error(message: String) -> Trap {
 
 /// Bytes `fs.read` reads and `fs.write` writes between looks at the
 /// interrupt flag.
-const IO_STEP: usize = 1 << 20;
+const IO_STEP: usize = keel_vm::POLL_STEP;
 
 /// Grants `fs.read` and `fs.list` under `dirs`.
 pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {

@@ -525,12 +525,12 @@ fn str_repeat(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap
         .unwrap_or(usize::MAX);
     cx.charge_work(as_work(total))?;
     cx.ensure_room(total.saturating_add(OBJECT_BYTES))?;
-    // Built by doubling, in steps of at most a mebibyte (or one copy), with
-    // a look at the interrupt flag after each step.
+    // Built by doubling, in steps of at most POLL_STEP bytes (or one copy),
+    // with a look at the interrupt flag after each step.
     let mut out = String::with_capacity(total);
     out.push_str(cx.str(a[0]));
     while out.len() < total {
-        let step = out.len().min(total - out.len()).min(1 << 20) / len * len;
+        let step = out.len().min(total - out.len()).min(POLL_STEP) / len * len;
         let step = step.max(len);
         out.extend_from_within(..step);
         cx.poll()?;

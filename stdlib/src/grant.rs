@@ -262,12 +262,30 @@ fn walk_below(
     for d in dirs {
         let next = {
             let at: &std::os::fd::OwnedFd = cur.as_ref().unwrap_or(&root.dir);
-            rustix::fs::openat(
+            let opened = rustix::fs::openat(
                 at,
                 d.as_os_str(),
                 OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
-            )?
+            );
+            match opened {
+                Ok(fd) => fd,
+                // A link opened with O_DIRECTORY | O_NOFOLLOW says "not a
+                // directory": name it for what it is.
+                Err(e) if e == rustix::io::Errno::NOTDIR => {
+                    let link = rustix::fs::statat(
+                        at,
+                        d.as_os_str(),
+                        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .is_ok_and(|st| {
+                        rustix::fs::FileType::from_raw_mode(st.st_mode)
+                            == rustix::fs::FileType::Symlink
+                    });
+                    return Err(if link { rustix::io::Errno::LOOP } else { e }.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
         cur = Some(next);
     }
@@ -361,4 +379,62 @@ fn list_below(
         each(entry.file_name().to_string_lossy().into_owned()).map_err(ListError::Stop)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_as_text() {
+        let p = |s: &str| lexical_absolute(Path::new(s)).unwrap();
+        assert_eq!(p("/a/./b/../c"), PathBuf::from("/a/c"));
+        assert_eq!(p("/a/../../.."), PathBuf::from("/"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(p("x/y/.."), cwd.join("x"));
+    }
+
+    #[test]
+    fn a_path_is_located_below_the_grant_it_is_in() {
+        let d = std::env::temp_dir().join(format!("keel-grant-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("g/sub")).unwrap();
+        let grant = Grant::new(&[d.join("g"), d.join("missing")]);
+        assert_eq!(grant.roots.len(), 1, "a missing directory grants nothing");
+        let at = |p: &Path| {
+            grant
+                .locate("t", p.to_str().unwrap())
+                .map(|(_, parts)| parts)
+                .map_err(|t| t.message)
+        };
+        assert_eq!(at(&d.join("g/sub/f")), Ok(vec!["sub".into(), "f".into()]));
+        assert_eq!(at(&d.join("g/sub/../f")), Ok(vec!["f".into()]));
+        assert_eq!(at(&d.join("g")), Ok(vec![]));
+        let out = at(&d.join("g/../h")).unwrap_err();
+        assert!(out.contains("outside the directories"), "{out}");
+        // A sibling whose name starts the same is outside too.
+        assert!(at(&d.join("gg/f")).is_err());
+    }
+
+    /// The component-by-component fallback (used where `openat2` is
+    /// missing) refuses links the same way.
+    #[cfg(unix)]
+    #[test]
+    fn the_openat_walk_refuses_links_at_every_component() {
+        let d = std::env::temp_dir().join(format!("keel-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("g/a/b")).unwrap();
+        std::fs::write(d.join("g/a/b/f"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("g/a"), d.join("g/link")).unwrap();
+        std::os::unix::fs::symlink(d.join("g/a/b/f"), d.join("g/flink")).unwrap();
+        let grant = Grant::new(&[d.join("g")]);
+        let root = &grant.roots[0];
+        let parts = |p: &str| -> Vec<OsString> { p.split('/').map(OsString::from).collect() };
+        let flags = last_flags(Some(Access::Read));
+        let mode = rustix::fs::Mode::empty();
+        assert!(walk_below(root, &parts("a/b/f"), flags, mode).is_ok());
+        for bad in ["link/b/f", "flink"] {
+            let e = walk_below(root, &parts(bad), flags, mode).unwrap_err();
+            assert!(is_symlink_refusal(&e), "{bad}: {e}");
+        }
+    }
 }
