@@ -2,7 +2,7 @@
 //!
 //! **Bounded work.** A function whose host-side work or memory grows with
 //! its input or a count argument first checks that its result fits under
-//! the heap limit, from an exact size (or an upper bound) computed without
+//! the heap limit (before fuel, so an impossible request reports memory), from an exact size (or an upper bound) computed without
 //! allocating, including the host buffers it needs while building
 //! ([`NativeCtx::ensure_room`]); charges the work to the fuel tank
 //! ([`NativeCtx::charge_work`]); and looks at the interrupt flag every
@@ -357,8 +357,8 @@ fn str_slice(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
         )));
     };
     let n = part.len();
-    cx.charge_work(as_work(n))?;
     cx.ensure_room(n.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(n))?;
     let part = cx.str(a[0])[from..to].to_owned();
     ret_str(cx, part)
 }
@@ -376,8 +376,9 @@ fn str_split(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
     // Count first, allocating nothing: n pieces hold all but the separators.
     let n = s.matches(sep).count() + 1;
     let payload = s.len() - (n - 1) * sep.len();
-    cx.charge_work(as_work(s.len()))?;
+    let len = s.len();
     cx.ensure_room(str_array_bytes(n, payload))?;
+    cx.charge_work(as_work(len))?;
     let mut items = Vec::with_capacity(n);
     let mut at = 0;
     loop {
@@ -406,8 +407,8 @@ fn str_join(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> 
     for i in 0..n {
         total = total.saturating_add(join_item(cx, a[0], i).len());
     }
-    cx.charge_work(as_work(total.saturating_add(n)))?;
     cx.ensure_room(total.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(total.saturating_add(n)))?;
     let mut out = String::with_capacity(total);
     let mut since = 0;
     for i in 0..n {
@@ -489,8 +490,8 @@ fn case_map(cx: &mut NativeCtx<'_>, v: Value, upper: bool) -> Result<Option<Valu
     } else {
         exact
     };
-    cx.charge_work(as_work(len))?;
     cx.ensure_room(host.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(len))?;
     let s = cx.str(v);
     let out = if upper {
         s.to_uppercase()
@@ -502,8 +503,8 @@ fn case_map(cx: &mut NativeCtx<'_>, v: Value, upper: bool) -> Result<Option<Valu
 
 fn str_trim(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let n = cx.str(a[0]).trim().len();
-    cx.charge_work(as_work(n))?;
     cx.ensure_room(n.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(n))?;
     let s = cx.str(a[0]).trim().to_owned();
     ret_str(cx, s)
 }
@@ -523,8 +524,8 @@ fn str_repeat(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap
         .checked_mul(n as u64)
         .and_then(|t| usize::try_from(t).ok())
         .unwrap_or(usize::MAX);
-    cx.charge_work(as_work(total))?;
     cx.ensure_room(total.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(total))?;
     // Built by doubling, in steps of at most POLL_STEP bytes (or one copy),
     // with a look at the interrupt flag after each step.
     let mut out = String::with_capacity(total);
@@ -550,8 +551,8 @@ fn str_byte_at(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Tra
 fn str_chars(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let s = cx.str(a[0]);
     let (len, n) = (s.len(), s.chars().count());
-    cx.charge_work(as_work(len))?;
     cx.ensure_room(str_array_bytes(n, len))?;
+    cx.charge_work(as_work(len))?;
     let mut items = Vec::with_capacity(n);
     let mut at = 0;
     while at < len {
@@ -603,9 +604,9 @@ fn array_sort(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap
     }
     let n = cx.array_len(a[0]);
     let log = (usize::BITS - n.leading_zeros()) as usize;
-    cx.charge_work(as_work(n.saturating_mul(log)))?;
     let per = if elem == Type::Str { 32 } else { 8 };
     cx.ensure_room(n.saturating_mul(per))?;
+    cx.charge_work(as_work(n.saturating_mul(log)))?;
     let handle = cx.interrupt_handle();
     let poll = || handle.take().map_or(Ok(()), Err);
     match elem {
