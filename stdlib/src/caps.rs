@@ -74,7 +74,7 @@ pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {
     linker.define_with_doc(
         "fs.read",
         FuncType::new(vec![Type::Str], Some(Type::Str)),
-        "Read a whole UTF-8 regular file (needs --allow-read).",
+        "Read a whole UTF-8 file (needs --allow-read).",
         move |cx, a| {
             let path = cx.str(a[0]).to_owned();
             let file = g.open_file("fs.read", &path, Access::Read)?;
@@ -149,7 +149,7 @@ pub fn install_fs_write(linker: &mut Linker, dirs: &[PathBuf]) {
     linker.define_with_doc(
         "fs.write",
         FuncType::new(vec![Type::Str, Type::Str], None),
-        "Create or overwrite a regular file with a string (needs --allow-write).",
+        "Create or overwrite a file with a string (needs --allow-write).",
         move |cx, a| {
             use std::io::Write;
             let path = cx.str(a[0]).to_owned();
