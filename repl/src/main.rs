@@ -477,20 +477,39 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     // A timeout is an interrupt from a watchdog thread; the run notices it
-    // within a fraction of a millisecond.
+    // within a fraction of a millisecond. A run blocked outside the
+    // interpreter (reading stdin, writing a full pipe) cannot notice it:
+    // after a grace period the watchdog ends the process itself.
     let done = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
     if let Some((limit, spelled)) = &args.timeout {
         let handle = instance.interrupt_handle();
         let (limit, reason) = (*limit, format!("timeout of {spelled} exceeded"));
         let done = done.clone();
+        let out = streams.out.clone();
         std::thread::spawn(move || {
             let (lock, cv) = &*done;
             let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let (finished, _) = cv
+            let (guard, _) = cv
                 .wait_timeout_while(guard, limit, |finished| !*finished)
                 .unwrap_or_else(|p| p.into_inner());
-            if !*finished {
-                handle.interrupt_with(reason);
+            if *guard {
+                return;
+            }
+            handle.interrupt_with(reason.clone());
+            let (guard, _) = cv
+                .wait_timeout_while(guard, TIMEOUT_GRACE, |finished| !*finished)
+                .unwrap_or_else(|p| p.into_inner());
+            if !*guard {
+                // Blocked: flush what was printed (unless the blocked call
+                // holds the output) and stop as a trap would.
+                if let Ok(mut w) = out.try_lock() {
+                    let _ = w.flush();
+                }
+                eprintln!(
+                    "error: interrupted: {reason}\n  (blocked outside the interpreter, such as waiting for input, for {}ms more; vmrun stopped the process)",
+                    TIMEOUT_GRACE.as_millis()
+                );
+                std::process::exit(i32::from(EXIT_TRAP));
             }
         });
     }
@@ -531,3 +550,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
     code
 }
+
+/// How long `--timeout` waits, after interrupting, for a run blocked
+/// outside the interpreter before ending the process.
+const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);

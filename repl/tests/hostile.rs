@@ -651,3 +651,283 @@ fn definite_assignment_is_linear_in_time_and_memory() {
         "65,000 locals x 200,000 blocks took {m_big} KiB to check"
     );
 }
+
+/// Runs `vmrun ARGS` under `/usr/bin/time -f %M` with `stdin`, killing it
+/// after a minute. Returns the exit status (None if killed), stderr and
+/// the process's peak resident size in KiB.
+fn vmrun_peak(args: &[&str], stdin: Stdio) -> (Option<i32>, String, u64) {
+    let dir = tmp_dir();
+    let report = dir.join(format!("time-{}.txt", args.join("_").replace('/', "_")));
+    let _ = std::fs::remove_file(&report);
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(env!("CARGO_BIN_EXE_vmrun"))
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/time runs (the memory tests need it)");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, String::new(), u64::MAX);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    // The last line holds %M (a line before it may say the command failed).
+    let kib = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no peak size from /usr/bin/time: {text:?}"));
+    (status.code(), err, kib)
+}
+
+/// Resident memory allowed on top of the heap limit: the vmrun binary,
+/// its allocator and buffers (a trivial program peaks at about 7 MiB in a
+/// debug build; the programs below stay within 8 MiB of the limit).
+const RSS_OVERHEAD_KIB: u64 = 16 << 10;
+
+/// Library functions that build results proportional to their input check
+/// the heap limit before they build: under `--max-heap 32M`, a 24 MB
+/// string through `str.chars` (which once reached 894 MB resident),
+/// `str.split` and the rest traps `out of memory` with the process's peak
+/// resident size within the limit plus [`RSS_OVERHEAD_KIB`].
+#[test]
+fn library_results_are_charged_before_they_are_built() {
+    let dir = tmp_dir();
+    let s24 = r#"push "abcdefghijklmnopqrstuvwx" push 1000000 call str.repeat"#;
+    let ints = "push 3000000 push 7 array.new";
+    let big = dir.join("big-40m.txt");
+    std::fs::write(&big, "a".repeat(40 << 20)).unwrap();
+    let read_big = format!("push {:?} call fs.read pop", big.to_str().unwrap());
+    let cases: Vec<(&str, String)> = vec![
+        ("chars", format!("{s24} call str.chars pop")),
+        ("split", format!(r#"{s24} push "a" call str.split pop"#)),
+        ("upper", format!("{s24} call str.upper pop")),
+        ("lower", format!("{s24} call str.lower pop")),
+        ("trim", format!("{s24} call str.trim pop")),
+        (
+            "slice",
+            format!("{s24} push 0 push 23000000 call str.slice pop"),
+        ),
+        (
+            "join",
+            r#"push 1500000 push "abcdefghijklmnop" array.new push "" call str.join pop"#.into(),
+        ),
+        ("sort", format!("{ints} call array.sort")),
+        (
+            "aslice",
+            format!("{ints} push 0 push 3000000 call array.slice pop"),
+        ),
+        ("fsread", read_big),
+    ];
+    let grant = format!("--allow-read={}", dir.display());
+    for (name, body) in cases {
+        let file = dir.join(format!("charged-{name}.kasm"));
+        std::fs::write(&file, format!(".func main()\n    {body}\n    ret\n.end\n")).unwrap();
+        let (status, err, kib) = vmrun_peak(
+            &["--max-heap", "32M", &grant, file.to_str().unwrap()],
+            Stdio::null(),
+        );
+        eprintln!("{name}: peak {kib} KiB");
+        assert_eq!(status, Some(1), "{name}: {err}");
+        assert!(err.contains("out of memory"), "{name}: {err}");
+        assert!(
+            kib <= (32 << 10) + RSS_OVERHEAD_KIB,
+            "{name}: peak resident {kib} KiB under --max-heap 32M"
+        );
+    }
+    // In place: reversing needs no copy, so it fits and finishes.
+    let file = dir.join("charged-reverse.kasm");
+    std::fs::write(
+        &file,
+        format!(".func main()\n    {ints} call array.reverse\n    ret\n.end\n"),
+    )
+    .unwrap();
+    let (status, err, kib) = vmrun_peak(
+        &["--max-heap", "32M", file.to_str().unwrap()],
+        Stdio::null(),
+    );
+    assert_eq!(status, Some(0), "{err}");
+    assert!(kib <= (32 << 10) + RSS_OVERHEAD_KIB, "reverse: {kib} KiB");
+}
+
+/// `io.read_line` of a 64 MB line under `--max-heap 1M` stops at the
+/// limit instead of reading the whole line into host memory.
+#[test]
+fn a_long_input_line_is_read_within_the_heap_limit() {
+    let dir = tmp_dir();
+    let input = dir.join("long-line.txt");
+    std::fs::write(&input, "x".repeat(64 << 20)).unwrap();
+    let prog = dir.join("read-line.kasm");
+    std::fs::write(
+        &prog,
+        ".func main()\n    call io.read_line pop\n    ret\n.end\n",
+    )
+    .unwrap();
+    let stdin = Stdio::from(std::fs::File::open(&input).unwrap());
+    let (status, err, kib) = vmrun_peak(&["--max-heap", "1M", prog.to_str().unwrap()], stdin);
+    eprintln!("read_line: peak {kib} KiB");
+    assert_eq!(status, Some(1), "{err}");
+    assert!(err.contains("out of memory"), "{err}");
+    assert!(kib <= (1 << 10) + RSS_OVERHEAD_KIB, "peak {kib} KiB");
+}
+
+/// `--timeout` stops `vmrun` even while the program is blocked reading a
+/// stdin that never delivers (the watchdog ends the process after a grace
+/// period), with the timeout's message and the trap status.
+#[test]
+fn timeout_stops_a_run_blocked_on_stdin() {
+    let dir = tmp_dir();
+    let prog = dir.join("blocked.kasm");
+    std::fs::write(
+        &prog,
+        ".func main()\n    push \"before\" call print\n    call io.read_line pop\n    ret\n.end\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+        .args(["--timeout", "200ms", prog.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Keep stdin open and silent until the child is gone.
+    let _stdin = child.stdin.take();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let status = status.expect("vmrun --timeout 200ms still blocked on stdin after 20 s");
+    use std::io::Read;
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("interrupted: timeout of 200ms exceeded"),
+        "{err}"
+    );
+    assert_eq!(out, "before\n", "output printed before the block is kept");
+}
+
+/// A long library call sees an interrupt that is already raised when it
+/// starts (the interpreter only looks every 65536 instructions, and these
+/// programs run a handful): sorting, repeating, splitting, collecting and
+/// reversing all stop with `interrupted` instead of running to the end.
+#[test]
+fn long_library_calls_stop_at_an_interrupt() {
+    let lib = library();
+    let programs = [
+        "push 2000000 push 0 array.new call array.sort",
+        r#"push "ab" push 20000000 call str.repeat pop"#,
+        r#"push "a," push 200000 call str.repeat push "," call str.split pop"#,
+        r#"push "abc" push 200000 call str.repeat call str.chars pop"#,
+        "push 2000000 push 0 array.new call array.reverse",
+        "push 200000 push \"s\" array.new pop call gc.collect",
+    ];
+    for body in programs {
+        let src = format!(".func main()\n    {body}\n    ret\n.end\n");
+        let module = keel_assembler::assemble(&src, "interrupt.kasm", &lib).unwrap();
+        let v = std::sync::Arc::new(keel_vm::verify(module).unwrap());
+        let config = keel_vm::Config {
+            jit: keel_vm::JitMode::Off,
+            ..keel_vm::Config::default()
+        };
+        let mut inst = keel_vm::Instance::new(v.clone(), &lib, config).unwrap();
+        let main = v.module().func_index("main").unwrap();
+        inst.interrupt_handle().interrupt_with("stop");
+        let t = inst.call_index(main, &[]).expect_err(body);
+        assert_eq!(t.code, keel_vm::TrapCode::Interrupted, "{body}: {t:?}");
+        assert_eq!(t.message, "interrupted: stop", "{body}");
+        // Consumed: the next run goes through.
+        assert!(inst.call_index(main, &[]).is_ok(), "{body}");
+    }
+}
+
+/// `map.del` is O(1) amortized: deleting every key oldest-first from a map
+/// twice as large takes about twice as long, not four times (it was 90 s
+/// for 100,000 keys when every deletion shifted the rest).
+#[test]
+fn map_deletion_time_grows_linearly() {
+    let dir = tmp_dir();
+    let prog = dir.join("map-del.kasm");
+    std::fs::write(
+        &prog,
+        ".func main(args: array<str>)
+    .local m: map<int,int>
+    .local n: int
+    .local i: int
+    load args push 0 array.get call str.parse_int store n
+    map.new int int store m
+fill:
+    load m load i load i map.set
+    load i push 1 add store i
+    load i load n lt jmpif fill
+    push 0 store i
+del:
+    load m load i map.del
+    load i push 1 add store i
+    load i load n lt jmpif del
+    load m map.len call print
+    ret
+.end
+",
+    )
+    .unwrap();
+    let time = |n: &str| {
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let (status, err) = vmrun(&[prog.to_str().unwrap(), n], Duration::from_secs(120));
+                assert_eq!(status, Some(0), "{err}");
+                t.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let (small, large) = (time("50000"), time("100000"));
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    eprintln!("map.del: 50k {small:?}, 100k {large:?}, ratio {ratio:.2}");
+    assert!(
+        ratio < 2.5,
+        "50k {small:?}, 100k {large:?}: ratio {ratio:.2}"
+    );
+}

@@ -3,14 +3,18 @@
 //! `--allow-write`, `--allow-env`, `--allow-time`), and the seeded, pure
 //! `rand` module.
 //!
-//! File access is confined to granted directories: a path is resolved
-//! (following `..` and symlinks) and must stay inside one of them, so
-//! neither `../` nor a symlink leads out.
+//! File access is confined to granted directories, each held open as a
+//! handle: a path is opened beneath one of them refusing `..` out of it and
+//! symbolic links anywhere, in one step (see [`crate::grant`]); only
+//! regular files are read or written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use keel_vm::{FuncType, Linker, Trap, TrapCode, Type, Value};
+use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Trap, TrapCode, Type, Value};
+
+use crate::bounded::BoundedBuf;
+use crate::grant::{Access, Grant};
 
 /// A capability: the functions it unlocks and the `vmrun` flag that
 /// grants it. The single table behind `vmrun caps` and link-error hints.
@@ -59,66 +63,22 @@ fn host_error(message: String) -> Trap {
     Trap::new(TrapCode::HostError, message)
 }
 
-/// Resolves `path` (relative to the working directory) and checks that it
-/// lies inside one of `roots`. For a file that need not exist yet
-/// (`for_create`), its parent directory is resolved instead.
-fn confine(func: &str, path: &str, roots: &[PathBuf], for_create: bool) -> Result<PathBuf, Trap> {
-    let p = Path::new(path);
-    let resolved = if for_create {
-        let name = p
-            .file_name()
-            .filter(|n| *n != "..")
-            .ok_or_else(|| host_error(format!("{func}: `{path}` does not name a file")))?;
-        let parent = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let dir = parent
-            .canonicalize()
-            .map_err(|e| host_error(format!("{func}: cannot resolve `{path}`: {e}")))?;
-        let target = dir.join(name);
-        // Writing through a symlink could leave the granted directories.
-        if target
-            .symlink_metadata()
-            .is_ok_and(|m| m.file_type().is_symlink())
-        {
-            return Err(host_error(format!(
-                "{func}: `{path}` is a symbolic link; refusing to write through it"
-            )));
-        }
-        target
-    } else {
-        p.canonicalize()
-            .map_err(|e| host_error(format!("{func}: cannot resolve `{path}`: {e}")))?
-    };
-    if roots.iter().any(|r| resolved.starts_with(r)) {
-        Ok(resolved)
-    } else {
-        Err(host_error(format!(
-            "{func}: `{path}` is outside the directories this program may access"
-        )))
-    }
-}
-
-fn canonical_roots(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    dirs.iter().filter_map(|d| d.canonicalize().ok()).collect()
-}
+/// Bytes `fs.read` reads and `fs.write` writes between looks at the
+/// interrupt flag.
+const IO_STEP: usize = keel_vm::POLL_STEP;
 
 /// Grants `fs.read` and `fs.list` under `dirs`.
 pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {
-    let roots = Arc::new(canonical_roots(dirs));
-    let r = roots.clone();
+    let grant = Arc::new(Grant::new(dirs));
+    let g = grant.clone();
     linker.define_with_doc(
         "fs.read",
         FuncType::new(vec![Type::Str], Some(Type::Str)),
         "Read a whole UTF-8 file (needs --allow-read).",
         move |cx, a| {
             let path = cx.str(a[0]).to_owned();
-            let file = confine("fs.read", &path, &r, false)?;
-            let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-            cx.ensure_room(usize::try_from(len).unwrap_or(usize::MAX))?;
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| host_error(format!("fs.read: cannot read `{path}`: {e}")))?;
+            let file = g.open_file("fs.read", &path, Access::Read)?;
+            let text = read_file(cx, file, &path)?;
             Ok(Some(cx.new_str(text)?))
         },
     );
@@ -128,12 +88,21 @@ pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {
         "Names in a directory, sorted (needs --allow-read).",
         move |cx, a| {
             let path = cx.str(a[0]).to_owned();
-            let dir = confine("fs.list", &path, &roots, false)?;
-            let mut names: Vec<String> = std::fs::read_dir(&dir)
-                .map_err(|e| host_error(format!("fs.list: cannot list `{path}`: {e}")))?
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
+            // Each name becomes a string and an array element: check the
+            // room for what has been read so far at every doubling.
+            let (mut names, mut bytes, mut checked) = (Vec::new(), 0usize, 0usize);
+            grant.list("fs.list", &path, |name| {
+                bytes = bytes.saturating_add(name.len() + OBJECT_BYTES + 16 + 24);
+                names.push(name);
+                if bytes > checked.saturating_mul(2) {
+                    cx.ensure_room(bytes)?;
+                    checked = bytes;
+                }
+                if names.len() % 1024 == 0 {
+                    cx.charge_work(1024)?;
+                }
+                Ok(())
+            })?;
             names.sort();
             let mut items = Vec::with_capacity(names.len());
             for n in names {
@@ -144,18 +113,58 @@ pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {
     );
 }
 
+/// Reads an open file in steps, within the heap limit: a file's stated
+/// length is not trusted (procfs files say 0), only what the heap has room
+/// for is ever held ([`BoundedBuf`]).
+fn read_file(cx: &mut NativeCtx<'_>, mut file: std::fs::File, path: &str) -> Result<String, Trap> {
+    use std::io::Read;
+    let mut buf = BoundedBuf::default();
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut since = 0;
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(host_error(format!("fs.read: cannot read `{path}`: {e}"))),
+        };
+        buf.extend(cx, &chunk[..n])?;
+        since += n;
+        if since >= IO_STEP {
+            cx.charge_work(since as u64)?;
+            since = 0;
+        }
+    }
+    cx.charge_work(since as u64)?;
+    String::from_utf8(buf.into_vec()).map_err(|_| {
+        host_error(format!(
+            "fs.read: cannot read `{path}`: stream did not contain valid UTF-8"
+        ))
+    })
+}
+
 /// Grants `fs.write` under `dirs`.
 pub fn install_fs_write(linker: &mut Linker, dirs: &[PathBuf]) {
-    let roots = canonical_roots(dirs);
+    let grant = Grant::new(dirs);
     linker.define_with_doc(
         "fs.write",
         FuncType::new(vec![Type::Str, Type::Str], None),
         "Create or overwrite a file with a string (needs --allow-write).",
         move |cx, a| {
+            use std::io::Write;
             let path = cx.str(a[0]).to_owned();
-            let file = confine("fs.write", &path, &roots, true)?;
-            std::fs::write(&file, cx.str(a[1]))
-                .map_err(|e| host_error(format!("fs.write: cannot write `{path}`: {e}")))?;
+            let mut file = grant.open_file("fs.write", &path, Access::Write)?;
+            let len = cx.str(a[1]).len();
+            cx.charge_work(len as u64)?;
+            let mut at = 0;
+            while at < len {
+                let text = cx.str(a[1]).as_bytes();
+                let end = (at + IO_STEP).min(len);
+                file.write_all(&text[at..end])
+                    .map_err(|e| host_error(format!("fs.write: cannot write `{path}`: {e}")))?;
+                at = end;
+                cx.poll()?;
+            }
             Ok(None)
         },
     );

@@ -1,6 +1,18 @@
 //! Pure library functions: strings, formatting, math, arrays, GC.
+//!
+//! **Bounded work.** A function whose host-side work or memory grows with
+//! its input or a count argument first checks that its result fits under
+//! the heap limit (before fuel, so an impossible request reports memory), from an exact size (or an upper bound) computed without
+//! allocating, including the host buffers it needs while building
+//! ([`NativeCtx::ensure_room`]); charges the work to the fuel tank
+//! ([`NativeCtx::charge_work`]); and looks at the interrupt flag every
+//! [`POLL_STEP`] units of work while it runs ([`NativeCtx::poll`]).
 
-use keel_vm::{FuncType, KeyType, Linker, NativeCtx, Trap, TrapCode, Type, Value};
+use keel_vm::{
+    FuncType, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, Trap, TrapCode, Type, Value,
+};
+
+use crate::sort::sort_polled;
 
 type Native = fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap>;
 
@@ -248,7 +260,7 @@ pub fn install_core(linker: &mut Linker) {
             None,
             "Run a full garbage collection now.",
             |cx, _| {
-                cx.collect_garbage();
+                cx.collect_garbage_polled()?;
                 Ok(None)
             },
         ),
@@ -307,6 +319,23 @@ fn ret_str(cx: &mut NativeCtx<'_>, s: impl Into<Box<str>>) -> Result<Option<Valu
     Ok(Some(cx.new_str(s)?))
 }
 
+/// Host bytes per element of an `array<str>` under construction: the
+/// element in the array (16), in the list it is built from (16) and on the
+/// native call's root list (16).
+const BUILD_ELEM_BYTES: usize = 48;
+
+/// Bytes needed to build an `array<str>` of `n` strings holding `payload`
+/// bytes in all: each string's header and bytes, and the array.
+fn str_array_bytes(n: usize, payload: usize) -> usize {
+    n.saturating_mul(OBJECT_BYTES + BUILD_ELEM_BYTES)
+        .saturating_add(payload)
+        .saturating_add(OBJECT_BYTES)
+}
+
+fn as_work(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 fn str_len(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     Ok(Some(Value::int(cx.str(a[0]).len() as i64)))
 }
@@ -327,7 +356,10 @@ fn str_slice(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
             "str.slice: range {from}..{to} is not on a char boundary"
         )));
     };
-    let part = part.to_owned();
+    let n = part.len();
+    cx.ensure_room(n.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(n))?;
+    let part = cx.str(a[0])[from..to].to_owned();
     ret_str(cx, part)
 }
 
@@ -337,40 +369,65 @@ fn str_find(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> 
 }
 
 fn str_split(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let sep = cx.str(a[1]).to_owned();
+    let (s, sep) = (cx.str(a[0]), cx.str(a[1]));
     if sep.is_empty() {
         return Err(Trap::invalid("str.split: empty separator"));
     }
-    let parts: Vec<String> = cx
-        .str(a[0])
-        .split(sep.as_str())
-        .map(str::to_owned)
-        .collect();
-    strings_to_array(cx, parts)
-}
-
-fn strings_to_array(cx: &mut NativeCtx<'_>, parts: Vec<String>) -> Result<Option<Value>, Trap> {
-    let mut items = Vec::with_capacity(parts.len());
-    for p in parts {
-        items.push(cx.new_str(p)?);
+    // Count first, allocating nothing: n pieces hold all but the separators.
+    let n = s.matches(sep).count() + 1;
+    let payload = s.len() - (n - 1) * sep.len();
+    let len = s.len();
+    cx.ensure_room(str_array_bytes(n, payload))?;
+    cx.charge_work(as_work(len))?;
+    let mut items = Vec::with_capacity(n);
+    let mut at = 0;
+    loop {
+        let (s, sep) = (cx.str(a[0]), cx.str(a[1]));
+        let rest = &s[at..];
+        let (piece, next) = match rest.find(sep) {
+            Some(i) => (&rest[..i], Some(at + i + sep.len())),
+            None => (rest, None),
+        };
+        let piece: Box<str> = piece.into();
+        items.push(cx.new_str(piece)?);
+        if items.len() % POLL_STEP == 0 {
+            cx.poll()?;
+        }
+        match next {
+            Some(n) => at = n,
+            None => break,
+        }
     }
     Ok(Some(cx.new_array(Type::Str, items)?))
 }
 
 fn str_join(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let items = cx.array_values(a[0]);
-    let sep = cx.str(a[1]);
-    let total: usize = items.iter().map(|v| cx.str(*v).len()).sum::<usize>()
-        + sep.len() * items.len().saturating_sub(1);
-    cx.ensure_room(total)?;
+    let n = cx.array_len(a[0]);
+    let mut total = cx.str(a[1]).len().saturating_mul(n.saturating_sub(1));
+    for i in 0..n {
+        total = total.saturating_add(join_item(cx, a[0], i).len());
+    }
+    cx.ensure_room(total.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(total.saturating_add(n)))?;
     let mut out = String::with_capacity(total);
-    for (i, v) in items.iter().enumerate() {
+    let mut since = 0;
+    for i in 0..n {
         if i > 0 {
             out.push_str(cx.str(a[1]));
         }
-        out.push_str(cx.str(*v));
+        let s = join_item(cx, a[0], i);
+        out.push_str(s);
+        since += s.len() + 1;
+        if since >= POLL_STEP {
+            cx.poll()?;
+            since = 0;
+        }
     }
     ret_str(cx, out)
+}
+
+fn join_item<'c>(cx: &'c NativeCtx<'_>, arr: Value, i: usize) -> &'c str {
+    cx.array_get(arr, i).map_or("", |v| cx.str(v))
 }
 
 fn str_from(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
@@ -404,16 +461,50 @@ fn str_parse_float(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>,
 }
 
 fn str_upper(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let s = cx.str(a[0]).to_uppercase();
-    ret_str(cx, s)
+    case_map(cx, a[0], true)
 }
 
 fn str_lower(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let s = cx.str(a[0]).to_lowercase();
-    ret_str(cx, s)
+    case_map(cx, a[0], false)
+}
+
+/// Upper- or lowercases `v`, checking the heap for the exact result length
+/// first (a character can map to up to three, so the result can be longer
+/// than the input; the final-sigma rule of lowercasing keeps the length).
+fn case_map(cx: &mut NativeCtx<'_>, v: Value, upper: bool) -> Result<Option<Value>, Trap> {
+    let s = cx.str(v);
+    let len = s.len();
+    let exact: usize = if upper {
+        s.chars()
+            .map(|c| c.to_uppercase().map(char::len_utf8).sum::<usize>())
+            .sum()
+    } else {
+        s.chars()
+            .map(|c| c.to_lowercase().map(char::len_utf8).sum::<usize>())
+            .sum()
+    };
+    // The standard library starts at the input's length and doubles when
+    // the result is longer.
+    let host = if exact > len {
+        exact.saturating_mul(2)
+    } else {
+        exact
+    };
+    cx.ensure_room(host.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(len))?;
+    let s = cx.str(v);
+    let out = if upper {
+        s.to_uppercase()
+    } else {
+        s.to_lowercase()
+    };
+    ret_str(cx, out)
 }
 
 fn str_trim(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    let n = cx.str(a[0]).trim().len();
+    cx.ensure_room(n.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(n))?;
     let s = cx.str(a[0]).trim().to_owned();
     ret_str(cx, s)
 }
@@ -424,15 +515,28 @@ fn str_repeat(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap
         return Err(Trap::invalid(format!("str.repeat: negative count {n}")));
     }
     let len = cx.str(a[0]).len();
+    if len == 0 || n == 0 {
+        return ret_str(cx, "");
+    }
     // Check the heap limit before building: a huge count must trap, not
     // exhaust the process's memory.
     let total = (len as u64)
         .checked_mul(n as u64)
         .and_then(|t| usize::try_from(t).ok())
         .unwrap_or(usize::MAX);
-    cx.ensure_room(total)?;
-    let s = cx.str(a[0]).repeat(n as usize);
-    ret_str(cx, s)
+    cx.ensure_room(total.saturating_add(OBJECT_BYTES))?;
+    cx.charge_work(as_work(total))?;
+    // Built by doubling, in steps of at most POLL_STEP bytes (or one copy),
+    // with a look at the interrupt flag after each step.
+    let mut out = String::with_capacity(total);
+    out.push_str(cx.str(a[0]));
+    while out.len() < total {
+        let step = out.len().min(total - out.len()).min(POLL_STEP) / len * len;
+        let step = step.max(len);
+        out.extend_from_within(..step);
+        cx.poll()?;
+    }
+    ret_str(cx, out)
 }
 
 fn str_byte_at(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
@@ -445,9 +549,23 @@ fn str_byte_at(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Tra
 }
 
 fn str_chars(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let parts: Vec<String> = cx.str(a[0]).chars().map(String::from).collect();
-    cx.ensure_room(parts.len().saturating_mul(48))?;
-    strings_to_array(cx, parts)
+    let s = cx.str(a[0]);
+    let (len, n) = (s.len(), s.chars().count());
+    cx.ensure_room(str_array_bytes(n, len))?;
+    cx.charge_work(as_work(len))?;
+    let mut items = Vec::with_capacity(n);
+    let mut at = 0;
+    while at < len {
+        let s = cx.str(a[0]);
+        let width = s[at..].chars().next().map_or(1, char::len_utf8);
+        let piece: Box<str> = s[at..at + width].into();
+        at += width;
+        items.push(cx.new_str(piece)?);
+        if items.len() % POLL_STEP == 0 {
+            cx.poll()?;
+        }
+    }
+    Ok(Some(cx.new_array(Type::Str, items)?))
 }
 
 fn fmt_fixed(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
@@ -476,16 +594,33 @@ fn sort_type_error(cx: &NativeCtx<'_>, arr: Value) -> Trap {
     )
 }
 
+/// Sorts in place. Work: n * log2(n) comparisons. Host memory: one buffer
+/// of the array's length (8 bytes an element for int and float arrays; for
+/// strings, a copy of the 16-byte elements plus the buffer).
 fn array_sort(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let elem = cx.array_elem_type(a[0]);
-    let mut items = cx.array_values(a[0]);
-    match elem {
-        Type::Int => items.sort_by_key(|v| int(*v)),
-        Type::Float => items.sort_by(|x, y| float(*x).total_cmp(&float(*y))),
-        Type::Str => items.sort_by(|x, y| cx.str(*x).cmp(cx.str(*y))),
-        _ => return Err(sort_type_error(cx, a[0])),
+    if !matches!(elem, Type::Int | Type::Float | Type::Str) {
+        return Err(sort_type_error(cx, a[0]));
     }
-    cx.set_array_values(a[0], items)?;
+    let n = cx.array_len(a[0]);
+    let log = (usize::BITS - n.leading_zeros()) as usize;
+    let per = if elem == Type::Str { 32 } else { 8 };
+    cx.ensure_room(n.saturating_mul(per))?;
+    cx.charge_work(as_work(n.saturating_mul(log)))?;
+    let handle = cx.interrupt_handle();
+    let poll = || handle.take().map_or(Ok(()), Err);
+    match elem {
+        Type::Int => sort_polled(cx.int_array_mut(a[0]), i64::cmp, poll),
+        Type::Float => sort_polled(cx.float_array_mut(a[0]), f64::total_cmp, poll),
+        _ => {
+            let mut items = cx.array_values(a[0]);
+            let sorted = sort_polled(&mut items, |x, y| cx.str(*x).cmp(cx.str(*y)), poll);
+            // Written back even when interrupted: the items are then in
+            // some order, all present.
+            cx.set_array_values(a[0], items)?;
+            sorted
+        }
+    }?;
     Ok(None)
 }
 
@@ -498,15 +633,13 @@ fn array_slice(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Tra
             format!("array.slice: range {from}..{to} out of bounds for length {len}"),
         ));
     }
-    let elem = cx.array_elem_type(a[0]);
-    let items = cx.array_values(a[0])[from as usize..to as usize].to_vec();
-    Ok(Some(cx.new_array(elem, items)?))
+    cx.charge_work(as_work((to - from) as usize))?;
+    Ok(Some(cx.slice_array(a[0], from as usize, to as usize)?))
 }
 
 fn array_reverse(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let mut items = cx.array_values(a[0]);
-    items.reverse();
-    cx.set_array_values(a[0], items)?;
+    cx.charge_work(as_work(cx.array_len(a[0])))?;
+    cx.reverse_array(a[0]);
     Ok(None)
 }
 

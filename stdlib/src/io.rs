@@ -3,7 +3,9 @@
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
-use keel_vm::{FuncType, Linker, Trap, TrapCode, Type, Value};
+use keel_vm::{FuncType, Linker, NativeCtx, Trap, TrapCode, Type, Value};
+
+use crate::bounded::{BoundedBuf, lossy_utf8};
 
 /// The streams a host grants to a module.
 #[derive(Clone)]
@@ -61,23 +63,52 @@ pub fn install_io(linker: &mut Linker, io: Io) {
         FuncType::new(vec![], Some(Type::Any)),
         "Read a line of input without its newline: a str, or nil at end of input.",
         move |cx, _| {
-            let mut buf = Vec::new();
-            let n = input
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .read_until(b'\n', &mut buf)
-                .map_err(io_error)?;
-            if n == 0 {
-                return Ok(Some(Value::NIL));
-            }
-            if buf.last() == Some(&b'\n') {
-                buf.pop();
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-            }
-            let s = String::from_utf8_lossy(&buf).into_owned();
-            Ok(Some(cx.new_str(s)?))
+            let mut input = input.lock().unwrap_or_else(|p| p.into_inner());
+            read_line(cx, &mut *input)
         },
     );
+}
+
+/// Reads one line in the input's own buffer-sized steps, so the host holds
+/// no more of it than the heap could take ([`BoundedBuf`]), and looks at
+/// the interrupt flag between steps. A read that blocks (a terminal or a
+/// pipe with no data) is not interrupted: the host's watchdog decides
+/// (`vmrun --timeout` ends the process).
+fn read_line(cx: &mut NativeCtx<'_>, input: &mut dyn BufRead) -> Result<Option<Value>, Trap> {
+    let mut buf = BoundedBuf::default();
+    let mut any = false;
+    loop {
+        cx.poll()?;
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(e)),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        any = true;
+        let (take, end) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        cx.charge_work(take as u64)?;
+        buf.extend(cx, &chunk[..take])?;
+        input.consume(take);
+        if end {
+            break;
+        }
+    }
+    if !any {
+        return Ok(Some(Value::NIL));
+    }
+    let mut buf = buf.into_vec();
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    let s = lossy_utf8(cx, buf)?;
+    Ok(Some(cx.new_str(s)?))
 }

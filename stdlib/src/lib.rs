@@ -22,9 +22,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bounded;
 mod caps;
 mod core;
+mod grant;
 mod io;
+mod sort;
 
 pub use crate::caps::{
     CAPABILITIES, Capability, DEFAULT_SEED, capability_of, install_env, install_fs_read,
@@ -52,7 +55,48 @@ pub fn render_reference(linker: &Linker) -> String {
             f.doc.replace('|', "\\|")
         ));
     }
+    s.push_str(&limits_section());
     s
+}
+
+/// The reference's section on memory, fuel, interrupts and file access,
+/// with the numbers taken from the code.
+fn limits_section() -> String {
+    format!(
+        "\n## Memory, fuel and interrupts\n\n\
+         - A function whose result grows with its input or a count (`str.chars`, `str.split`, \
+         `str.join`, `str.repeat`, `str.upper`, `str.lower`, `str.trim`, `str.slice`, \
+         `array.slice`) checks that the whole result fits under the heap limit \
+         before building any of it, from its exact size: {obj} bytes per object plus the \
+         string's bytes, 16 per array element, and 48 per element of an `array<str>` being \
+         built for the host's lists. Otherwise it traps `out of memory` having allocated nothing. \
+         `fs.list` checks the room for the names read so far each time they double.\n\
+         - `array.sort` sorts in place with one buffer of the array's length (8 bytes an element \
+         for `array<int>` and `array<float>`, 32 for `array<str>`), which must fit under the \
+         heap limit; `array.reverse` needs no extra memory.\n\
+         - `io.read_line` and `fs.read` never hold more of their input than the heap has room \
+         for: past it they trap `out of memory` without reading further.\n\
+         - Library work costs fuel: one unit per {wpf} bytes or elements read, written, compared \
+         or moved (`array.sort`: n*log2(n) comparisons; `gc.collect`: one per object slot), \
+         charged before the work starts (by `io.read_line` and `fs.read`, as they read); with too \
+         little fuel left the call traps `out of fuel` and does none of it.\n\
+         - A long library call looks at the interrupt flag (`vmrun --timeout`, \
+         `InterruptHandle`) before it starts and every {step} units of work in its loops (a \
+         single pass of the standard library over one string, as in `str.upper` or a search for \
+         the next separator, runs to its end) and stops with `interrupted`; \
+         an interrupted `array.sort` leaves the array holding its elements in some order, an \
+         interrupted `gc.collect` frees nothing. A read that blocks (`io.read_line` on a terminal \
+         or pipe) is not interrupted by the library: `vmrun --timeout` ends the process after a \
+         grace period.\n\
+         - `fs.read`, `fs.write` and `fs.list` open a path beneath the granted directory's \
+         handle in one step (Linux: `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): \
+         `..` is applied to the path as text and may not leave the granted directory, symbolic \
+         links are never followed, and only regular files are read or written (a FIFO or device \
+         is refused without blocking).\n",
+        obj = keel_vm::OBJECT_BYTES,
+        wpf = keel_vm::WORK_PER_FUEL,
+        step = keel_vm::POLL_STEP,
+    )
 }
 
 #[cfg(test)]

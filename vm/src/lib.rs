@@ -72,6 +72,7 @@ pub use module::{
     RESERVED_WORDS, is_name, is_reserved,
 };
 pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
+pub use native::{OBJECT_BYTES, POLL_STEP, WORK_PER_FUEL};
 pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, TYPE_VAR_NAMES, Type};
 pub use value::{Tag, Value};

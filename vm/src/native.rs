@@ -287,7 +287,7 @@ impl NativeCtx<'_> {
             Object::Map(Box::new(MapObj {
                 key,
                 val,
-                entries: IndexMap::new(),
+                entries: Default::default(),
             })),
         )
     }
@@ -383,3 +383,176 @@ pub(crate) fn value_type_name(heap: &Heap, v: Value) -> String {
         t => t.type_name().to_owned(),
     }
 }
+
+/// Units of library work (bytes or elements a library function reads,
+/// writes, compares or moves) that cost one unit of fuel.
+pub const WORK_PER_FUEL: u64 = 16;
+
+/// Most units of work a long library operation does between looks at the
+/// interrupt flag (and so the deadline): about the work of one
+/// interpreter chunk.
+pub const POLL_STEP: usize = 1 << 16;
+
+/// Library work: fuel, interrupts and bounded in-place array access, so a
+/// library function whose work grows with its input or a count argument
+/// can pay for it and stop part-way like the interpreter does.
+impl NativeCtx<'_> {
+    /// Charges `work` units of library work to the fuel tank
+    /// (`work / WORK_PER_FUEL` units of fuel, rounded down) before doing
+    /// it, and looks at the interrupt flag. With too little fuel left the
+    /// call traps `out of fuel` without doing any of the work and the tank
+    /// is empty afterwards, as when instructions use it up.
+    ///
+    /// # Errors
+    ///
+    /// `out of fuel`, or `interrupted` when the host interrupted the run.
+    pub fn charge_work(&mut self, work: u64) -> Result<(), Trap> {
+        self.poll()?;
+        let cost = work / WORK_PER_FUEL;
+        if let Some(left) = self.inst.fuel() {
+            if cost > left {
+                self.inst.set_fuel(Some(0));
+                return Err(Trap::new(crate::trap::TrapCode::OutOfFuel, "out of fuel"));
+            }
+            self.inst.set_fuel(Some(left - cost));
+        }
+        Ok(())
+    }
+
+    /// Looks at the interrupt flag: the `interrupted` trap when the host
+    /// (or `vmrun --timeout`) interrupted the run. Cheap; call it every
+    /// [`POLL_STEP`] units of a long operation.
+    ///
+    /// # Errors
+    ///
+    /// `interrupted`.
+    pub fn poll(&self) -> Result<(), Trap> {
+        match self.inst.interrupt_handle().take() {
+            Some(t) => Err(t),
+            None => Ok(()),
+        }
+    }
+
+    /// The instance's interrupt handle, for polling while a borrow of the
+    /// context is held (see [`crate::InterruptHandle::take`]).
+    pub fn interrupt_handle(&self) -> crate::InterruptHandle {
+        self.inst.interrupt_handle()
+    }
+
+    /// Bytes that may still be allocated before the heap limit, counting
+    /// uncollected garbage as used (no collection happens).
+    pub fn heap_room(&self) -> usize {
+        let live = usize::try_from(self.inst.heap.stats().live_bytes).unwrap_or(usize::MAX);
+        self.inst.heap.limit().saturating_sub(live)
+    }
+
+    /// Runs a full collection now, charging one unit of work per object
+    /// slot and stopping part-way (having freed nothing) when the run is
+    /// interrupted.
+    ///
+    /// # Errors
+    ///
+    /// `out of fuel` or `interrupted`.
+    pub fn collect_garbage_polled(&mut self) -> Result<(), Trap> {
+        let slots = self.inst.heap.slot_count();
+        self.charge_work(u64::try_from(slots).unwrap_or(u64::MAX))?;
+        let handle = self.inst.interrupt_handle();
+        let mut interrupted = None;
+        let mut stop = || {
+            interrupted = handle.take();
+            interrupted.is_some()
+        };
+        self.inst.heap.collect_polled(&roots!(self), &mut stop);
+        interrupted.map_or(Ok(()), Err)
+    }
+
+    /// The `out of memory` trap for this instance's heap limit, for a
+    /// library function that finds its result would not fit.
+    pub fn out_of_memory(&self) -> Trap {
+        oom(&self.inst.heap)
+    }
+
+    /// The elements of an `array<int>`, for in-place operations.
+    ///
+    /// # Panics
+    ///
+    /// When `v` is not an `array<int>`.
+    pub fn int_array_mut(&mut self, v: Value) -> &mut [i64] {
+        match self.inst.heap.get_mut(v.obj()) {
+            Object::IntArray(xs) => xs,
+            _ => panic!("NativeCtx::int_array_mut on another kind of value"),
+        }
+    }
+
+    /// The elements of an `array<float>`, for in-place operations.
+    ///
+    /// # Panics
+    ///
+    /// When `v` is not an `array<float>`.
+    pub fn float_array_mut(&mut self, v: Value) -> &mut [f64] {
+        match self.inst.heap.get_mut(v.obj()) {
+            Object::FloatArray(xs) => xs,
+            _ => panic!("NativeCtx::float_array_mut on another kind of value"),
+        }
+    }
+
+    /// Element `i` of an array value (`None` out of bounds), without
+    /// copying the array.
+    pub fn array_get(&self, v: Value, i: usize) -> Option<Value> {
+        match self.inst.heap.get(v.obj()) {
+            Object::IntArray(xs) => xs.get(i).map(|x| Value::int(*x)),
+            Object::FloatArray(xs) => xs.get(i).map(|x| Value::float(*x)),
+            Object::ValArray { items, .. } => items.get(i).copied(),
+            _ => None,
+        }
+    }
+
+    /// Reverses an array in place.
+    pub fn reverse_array(&mut self, v: Value) {
+        match self.inst.heap.get_mut(v.obj()) {
+            Object::IntArray(xs) => xs.reverse(),
+            Object::FloatArray(xs) => xs.reverse(),
+            Object::ValArray { items, .. } => items.reverse(),
+            _ => {}
+        }
+    }
+
+    /// A new array of the elements `from..to` of array `v` (in bounds,
+    /// checked by the caller), charged before it is built.
+    ///
+    /// # Errors
+    ///
+    /// Out of memory.
+    pub fn slice_array(&mut self, v: Value, from: usize, to: usize) -> Result<Value, Trap> {
+        let n = to.saturating_sub(from);
+        let elem_bytes = match self.inst.heap.get(v.obj()) {
+            Object::ValArray { .. } => 16,
+            _ => 8,
+        };
+        let size = n
+            .saturating_mul(elem_bytes)
+            .saturating_add(crate::heap::OBJECT_HEADER_BYTES);
+        self.inst
+            .heap
+            .charge(size, &roots!(self))
+            .map_err(|OutOfMemory| oom(&self.inst.heap))?;
+        let obj = match self.inst.heap.get(v.obj()) {
+            Object::IntArray(xs) => Object::IntArray(xs[from..to].to_vec()),
+            Object::FloatArray(xs) => Object::FloatArray(xs[from..to].to_vec()),
+            Object::ValArray { elem, items } => Object::ValArray {
+                elem: elem.clone(),
+                items: items[from..to].to_vec(),
+            },
+            _ => panic!("NativeCtx::slice_array on a non-array"),
+        };
+        let r = self.inst.heap.insert_charged(Tag::Array, obj, size);
+        self.inst.heap.scratch.push(r);
+        Ok(r)
+    }
+}
+
+/// Heap bytes charged for every object on top of its payload (a string's
+/// bytes, 8 per int or float array element, 16 per other array element):
+/// what a library function adds up to check a result fits before it
+/// builds it.
+pub const OBJECT_BYTES: usize = crate::heap::OBJECT_HEADER_BYTES;

@@ -21,6 +21,7 @@
 //! that survived it (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
 //! the heap limit would be exceeded even after collecting.
 
+mod map;
 mod object;
 
 pub(crate) use object::{KeyRef, MapKey, MapObj, OBJECT_HEADER_BYTES, Object};
@@ -250,6 +251,28 @@ impl Heap {
     }
 
     pub(crate) fn collect(&mut self, roots: &[&[Value]]) {
+        let finished = self.collect_polled(roots, &mut || false);
+        debug_assert!(finished, "a collection that is never stopped finishes");
+    }
+
+    /// Objects marked between calls of the `stop` callback of
+    /// [`Heap::collect_polled`].
+    const MARK_STEP: usize = 1 << 16;
+
+    /// Number of object slots, live or free: the work of one collection.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// A full collection that asks `stop` every [`Heap::MARK_STEP`] objects
+    /// marked whether to give up (for `gc.collect` under a deadline). On a
+    /// stop it clears the marks and frees nothing, leaving the heap as it
+    /// was, and returns false; the sweep, once started, always finishes.
+    pub(crate) fn collect_polled(
+        &mut self,
+        roots: &[&[Value]],
+        stop: &mut dyn FnMut() -> bool,
+    ) -> bool {
         let start = Instant::now();
         self.unpin_released();
         let mut gray: Vec<u32> = Vec::new();
@@ -278,7 +301,19 @@ impl Heap {
                 gray.push(i);
             }
         }
+        let mut since = 0;
         while let Some(i) = gray.pop() {
+            since += 1;
+            if since >= Self::MARK_STEP {
+                since = 0;
+                if stop() {
+                    for slot in &mut self.slots {
+                        slot.marked = false;
+                    }
+                    self.stats.pause += start.elapsed();
+                    return false;
+                }
+            }
             // Children are read by index so no borrow of this slot is held
             // while marking others; only value arrays and maps have any.
             let n = match &self.slots[i as usize].obj {
@@ -289,7 +324,7 @@ impl Heap {
             for k in 0..n {
                 let child = match &self.slots[i as usize].obj {
                     Some(Object::ValArray { items, .. }) => items[k],
-                    Some(Object::Map(m)) => m.entries[k],
+                    Some(Object::Map(m)) => m.entries.value_at(k).unwrap_or(Value::NIL),
                     _ => unreachable!("kind checked above"),
                 };
                 mark(&mut self.slots, &mut gray, child);
@@ -309,6 +344,7 @@ impl Heap {
         self.threshold = self.live_bytes.max(MIN_GC_THRESHOLD);
         self.stats.collections += 1;
         self.stats.pause += start.elapsed();
+        true
     }
 
     /// Checks the heap's internal consistency (for tests): accounting adds

@@ -2,8 +2,7 @@
 
 use std::hash::{Hash, Hasher};
 
-use indexmap::IndexMap;
-
+use super::map::MapEntries;
 use crate::types::{KeyType, Type};
 use crate::value::Value;
 
@@ -32,7 +31,7 @@ pub(crate) enum Object {
 pub(crate) struct MapObj {
     pub(crate) key: KeyType,
     pub(crate) val: Type,
-    pub(crate) entries: IndexMap<MapKey, Value>,
+    pub(crate) entries: MapEntries,
 }
 
 /// A map key, owned: string keys hold their content so hashing and equality

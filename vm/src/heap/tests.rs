@@ -48,3 +48,42 @@ fn limit_fails_only_after_collecting() {
     assert!(h.alloc(Tag::Str, s(&text), &[]).is_ok());
     h.check();
 }
+
+#[test]
+fn a_stopped_collection_frees_nothing_and_leaves_no_marks() {
+    let mut h = Heap::new(usize::MAX, false);
+    let n = 3 * Heap::MARK_STEP;
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n {
+        items.push(h.alloc(Tag::Str, s(&i.to_string()), &[&items]).unwrap());
+    }
+    let arr = h
+        .alloc(
+            Tag::Array,
+            Object::ValArray {
+                elem: crate::types::Type::Str,
+                items: items.clone(),
+            },
+            &[&items],
+        )
+        .unwrap();
+    let garbage = h.alloc(Tag::Str, s("garbage"), &[&[arr]]).unwrap();
+    let before = h.stats();
+    let mut asked = 0;
+    let finished = h.collect_polled(&[&[arr]], &mut || {
+        asked += 1;
+        true
+    });
+    assert!(!finished);
+    assert_eq!(asked, 1, "asked once, after the first step of marking");
+    assert_eq!(h.stats().collections, before.collections);
+    assert_eq!(h.stats().live_bytes, before.live_bytes, "nothing freed");
+    assert_eq!(h.str(garbage), "garbage");
+    assert!(h.slots.iter().all(|s| !s.marked), "marks cleared");
+    h.check();
+    // A full collection afterwards frees the garbage and keeps the rest.
+    assert!(h.collect_polled(&[&[arr]], &mut || false));
+    h.check();
+    assert!(h.slots[garbage.obj() as usize].obj.is_none());
+    assert_eq!(h.str(items[n - 1]), (n - 1).to_string());
+}

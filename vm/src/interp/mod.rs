@@ -511,24 +511,8 @@ impl Instance {
     #[inline(never)]
     fn refuel(&mut self, chunk: i64, budget: i64) -> Result<i64, Trap> {
         self.charge_chunk(chunk, budget);
-        if self
-            .interrupt
-            .0
-            .raised
-            .swap(false, std::sync::atomic::Ordering::Acquire)
-        {
-            let reason = self
-                .interrupt
-                .0
-                .reason
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            let message = match reason {
-                Some(r) => format!("interrupted: {r}"),
-                None => "interrupted".to_owned(),
-            };
-            return Err(Trap::new(TrapCode::Interrupted, message));
+        if let Some(trap) = self.interrupt.take() {
+            return Err(trap);
         }
         if self.fuel == Some(0) {
             return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
@@ -1612,7 +1596,7 @@ impl Instance {
                 let cost = k.cost();
                 if let Some(i) = map!(m).entries.get_index_of(&k) {
                     if let Object::Map(map) = self.heap.get_mut(m.obj()) {
-                        map.entries.shift_remove_index(i);
+                        map.entries.remove_index(i);
                     }
                     self.heap.shrink(m.obj(), cost);
                 }
@@ -1883,6 +1867,33 @@ fn set_at<T>(xs: &mut [T], i: i64, v: T) -> Result<(), usize> {
             Ok(())
         }
         None => Err(len),
+    }
+}
+
+impl InterruptHandle {
+    /// Takes a pending interrupt: the `interrupted` trap a run stops with,
+    /// clearing the flag as the interpreter's check points do. For host
+    /// and library functions that do long work in one call, so they can
+    /// stop part-way like the interpreter does.
+    pub fn take(&self) -> Option<Trap> {
+        if !self
+            .0
+            .raised
+            .swap(false, std::sync::atomic::Ordering::Acquire)
+        {
+            return None;
+        }
+        let reason = self
+            .0
+            .reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let message = match reason {
+            Some(r) => format!("interrupted: {r}"),
+            None => "interrupted".to_owned(),
+        };
+        Some(Trap::new(TrapCode::Interrupted, message))
     }
 }
 

@@ -1,0 +1,80 @@
+//! Reading input of unknown length within the heap limit.
+//!
+//! A line from stdin or a file's contents becomes one Keel string, so the
+//! host may hold at most what the heap could still take. [`BoundedBuf`]
+//! checks every growth of its buffer against the heap before the host
+//! allocates it: capacity doubles while the heap has room for the doubled
+//! size; once it has not, the buffer is capped at the room left after a
+//! collection, and input beyond that is an `out of memory` trap. So the
+//! host never holds more than the heap limit for one read, and the number
+//! of checks (each of which may collect) grows with the logarithm of the
+//! input, not its length.
+
+use keel_vm::{NativeCtx, OBJECT_BYTES, Trap};
+
+/// Smallest capacity the buffer grows to.
+const MIN_CAPACITY: usize = 256;
+
+/// A byte buffer whose growth the heap limit bounds.
+#[derive(Default)]
+pub(crate) struct BoundedBuf {
+    bytes: Vec<u8>,
+    /// Set once doubling no longer fits: the most bytes the buffer may hold.
+    cap: Option<usize>,
+}
+
+impl BoundedBuf {
+    /// Appends `more`, checking the heap first when the buffer must grow.
+    ///
+    /// # Errors
+    ///
+    /// `out of memory` when the result would not fit under the heap limit.
+    pub(crate) fn extend(&mut self, cx: &mut NativeCtx<'_>, more: &[u8]) -> Result<(), Trap> {
+        let need = self.bytes.len().saturating_add(more.len());
+        if need > self.bytes.capacity() {
+            let target = match self.cap {
+                Some(cap) if need > cap => return Err(cx.out_of_memory()),
+                Some(cap) => cap,
+                None => {
+                    let doubled = need.max(self.bytes.capacity() * 2).max(MIN_CAPACITY);
+                    if cx.ensure_room(doubled.saturating_add(OBJECT_BYTES)).is_ok() {
+                        doubled
+                    } else {
+                        // ensure_room collected: the room left is exact now.
+                        let cap = cx.heap_room().saturating_sub(OBJECT_BYTES);
+                        if need > cap {
+                            return Err(cx.out_of_memory());
+                        }
+                        self.cap = Some(cap);
+                        cap
+                    }
+                }
+            };
+            self.bytes.reserve_exact(target - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(more);
+        Ok(())
+    }
+
+    /// The bytes read so far.
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// `bytes` as a string, replacing invalid UTF-8 with U+FFFD. The lossy copy
+/// can be up to three times as long, so its room is checked first.
+///
+/// # Errors
+///
+/// `out of memory` when the replaced text would not fit.
+pub(crate) fn lossy_utf8(cx: &mut NativeCtx<'_>, bytes: Vec<u8>) -> Result<String, Trap> {
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let bytes = e.into_bytes();
+            cx.ensure_room(bytes.len().saturating_mul(3).saturating_add(OBJECT_BYTES))?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
+}
