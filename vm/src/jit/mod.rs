@@ -21,6 +21,16 @@
 //! entry), else through small Rust helpers that check bounds. Nothing
 //! that allocates (so no collection can run) or calls Keel or host code.
 //!
+//! **Aliasing.** A fused op's operands may name the same local (`load i;
+//! push 1; add; store i; load i; load i; le; jmpif`): its template does
+//! what the sequence does in the sequence's order, so a read that comes
+//! after a write of the same local in the sequence sees the written value,
+//! also when the template reads early into a register (it then takes the
+//! register, not the slot). The only fused op that writes a local and then
+//! reads locals is `IncBrLocal`; the others read all their locals before
+//! they write (`AddLocalsTo`, `IncLocal`) or write only operand slots,
+//! which never alias locals.
+//!
 //! **Exits.** Leaving the loop, and any op that would trap (an index out of
 //! bounds, an int division by zero or by -1), returns to the interpreter
 //! *before* that op, with the budget
@@ -666,14 +676,24 @@ impl Emitter<'_> {
                 self.branch(pc, pc.checked_add_signed(rel.into())?, cc_of(cmp), true)?;
             }
             Op::IncBrLocal { cmp, k, i, n, rel } => {
+                // The sequence stores `i` before it loads the bound: when
+                // the bound is `i` itself, it compares the new value with
+                // itself.
+                let aliased = i == n;
                 let (i, n) = (self.local(i) + BITS, self.local(n) + BITS);
                 let k = i32::from(k);
                 let target = pc.checked_add_signed(rel.into())?;
                 dynasm!(self.a ; .arch x64 ; mov rax, [rdi + i] ; add rax, k);
                 if self.inside(target).is_none() {
                     // Leave before the increment: the interpreter redoes it.
+                    // Nothing is stored yet, so the bound is read from `rax`
+                    // when it is `i`, not from `i`'s (old) slot.
                     let out = self.resume_before(pc)?;
-                    dynasm!(self.a ; .arch x64 ; cmp rax, [rdi + n]);
+                    if aliased {
+                        dynasm!(self.a ; .arch x64 ; cmp rax, rax);
+                    } else {
+                        dynasm!(self.a ; .arch x64 ; cmp rax, [rdi + n]);
+                    }
                     jcc(&mut self.a, cc_of(cmp), out);
                     dynasm!(self.a ; .arch x64 ; mov [rdi + i], rax ; sub r10, 8);
                 } else {
