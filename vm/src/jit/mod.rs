@@ -59,7 +59,7 @@ use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, Executab
 
 use crate::heap::{Heap, Object};
 use crate::value::{Tag, Value};
-use crate::verify::{Cmp, Const, Op, VerifiedModule};
+use crate::verify::{Cmp, Const, Op, VerifiedFunc, VerifiedModule};
 
 /// Most ops in one compiled loop.
 const MAX_LOOP_OPS: usize = 4096;
@@ -132,6 +132,11 @@ struct Compiled {
 pub(crate) struct Jit {
     /// By (header, back edge); `None` for loops that do not compile.
     loops: HashMap<(u32, u32), Option<Compiled>>,
+    /// The operand depth at every op of a function (see [`Depths`]), by
+    /// function index: computed once per function, the first time one of
+    /// its loops compiles, so compiling a loop costs in the loop's size,
+    /// not its function's.
+    depths: HashMap<usize, Depths>,
     /// Turn in [`EAGER_CHUNKS`].
     eager_turn: usize,
 }
@@ -153,6 +158,7 @@ impl Jit {
     /// Forgets every compiled loop (the module changed).
     pub(crate) fn clear(&mut self) {
         self.loops.clear();
+        self.depths.clear();
     }
 
     /// Runs the loop from `header` to `back_edge` (module-wide op
@@ -176,8 +182,13 @@ impl Jit {
             return (None, None);
         };
         let mut fresh = None;
+        let depths = &mut self.depths;
         let compiled = self.loops.entry((h, b)).or_insert_with(|| {
-            let c = compile(module, header, back_edge);
+            let fi = module.func_at(header);
+            let c = module.funcs().get(fi).and_then(|f| {
+                let depths = depths.entry(fi).or_insert_with(|| Depths::of(f));
+                compile(module, header, back_edge, depths)
+            });
             fresh = Some(c.is_some());
             c
         });
@@ -308,6 +319,51 @@ enum Stub {
     },
 }
 
+/// The operand stack depth the verifier proved at each op of one function,
+/// by op index from the function's start; [`Depths::UNREACHABLE`] for code
+/// no path reaches.
+pub(crate) struct Depths(Box<[u32]>);
+
+impl Depths {
+    const UNREACHABLE: u32 = u32::MAX;
+
+    /// The depths of `f`, in one pass over its stack tree and one over its
+    /// ops. A node's parent comes before it in the tree (the verifier adds
+    /// a stack after the one it extends); a node that breaks this, or an
+    /// op naming no node, gets no depth, so no loop through it compiles.
+    fn of(f: &VerifiedFunc) -> Depths {
+        let mut nodes: Vec<u32> = Vec::with_capacity(f.stack_nodes.len());
+        for (k, &(parent, _)) in f.stack_nodes.iter().enumerate() {
+            let d = match (k, nodes.get(parent as usize)) {
+                (0, _) => 0,
+                (_, Some(&d)) if (parent as usize) < k && d != Self::UNREACHABLE => d + 1,
+                _ => Self::UNREACHABLE,
+            };
+            nodes.push(d);
+        }
+        let ops = f.offsets.len();
+        Depths(
+            (0..ops)
+                .map(|i| match f.entry_stacks.get(i) {
+                    Some(&node) => nodes
+                        .get(node as usize)
+                        .copied()
+                        .unwrap_or(Self::UNREACHABLE),
+                    None => Self::UNREACHABLE,
+                })
+                .collect(),
+        )
+    }
+
+    /// The depth at op `i` of the function.
+    fn at(&self, i: usize) -> Option<usize> {
+        self.0
+            .get(i)
+            .filter(|&&d| d != Self::UNREACHABLE)
+            .map(|&d| d as usize)
+    }
+}
+
 struct Emitter<'m> {
     a: Assembler,
     module: &'m VerifiedModule,
@@ -319,7 +375,7 @@ struct Emitter<'m> {
     labels: Vec<Option<DynamicLabel>>,
     stubs: Vec<(DynamicLabel, Stub)>,
     /// Operand depth at each op, by op index minus the function's start.
-    depths: Vec<Option<usize>>,
+    depths: &'m Depths,
     func_start: usize,
     /// One past the highest global index the code uses.
     globals: usize,
@@ -339,7 +395,7 @@ impl Emitter<'_> {
     }
 
     fn depth_at(&self, pc: usize) -> Option<usize> {
-        *self.depths.get(pc.checked_sub(self.func_start)?)?
+        self.depths.at(pc.checked_sub(self.func_start)?)
     }
 
     /// The label of op `pc` when it is inside the loop.
@@ -1075,7 +1131,14 @@ extern "sysv64" fn helper_len(heap: *mut Heap, arr: u64, out: *mut i64, _: u64) 
 
 /// Compiles the loop `header..=back_edge`, or `None` when it holds an op
 /// the compiler does not handle (or is not a loop of one function).
-fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<Compiled> {
+/// `depths` are those of the loop's function. The work is linear in the
+/// loop's size.
+fn compile(
+    module: &VerifiedModule,
+    header: usize,
+    back_edge: usize,
+    depths: &Depths,
+) -> Option<Compiled> {
     // Op indices and depths are written as 32-bit immediates.
     if header > back_edge || back_edge - header >= MAX_LOOP_OPS || back_edge + 8 > i32::MAX as usize
     {
@@ -1087,9 +1150,6 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
     }
     let f = &module.funcs()[fi];
     let start = f.start as usize;
-    let depths: Vec<Option<usize>> = (0..f.offsets.len())
-        .map(|i| f.stack_at(i).map(|s| s.len()))
-        .collect();
     let slots = f.num_locals as usize + 1 + f.max_stack as usize;
     let mut a = Assembler::new().ok()?;
     // Ops of the loop, each with a label (jump targets are never inside a

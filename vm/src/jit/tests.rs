@@ -247,3 +247,38 @@ fn module_with_params(params: Vec<Type>, locals: Vec<Type>, code: &[Instr]) -> V
     })
     .expect("verifies")
 }
+
+#[test]
+fn depths_computed_once_per_function_are_the_verifiers_stacks() {
+    // Stacks that grow and shrink, and unreachable code after the return.
+    let push = |v| Instr {
+        op: Opcode::PushInt,
+        operand: Operand::Int(v),
+    };
+    let code = [
+        push(1),
+        push(2),
+        push(3),
+        Instr::simple(Opcode::Add),
+        Instr::simple(Opcode::Dup),
+        push(4),
+        Instr::simple(Opcode::Pop),
+        Instr::simple(Opcode::Add),
+        Instr::simple(Opcode::Add),
+        Instr::simple(Opcode::Pop),
+        Instr::simple(Opcode::Ret),
+        push(7),
+        Instr::simple(Opcode::Ret),
+    ];
+    let m = module(vec![], &code);
+    let f = &m.funcs()[0];
+    let depths = Depths::of(f);
+    for i in 0..f.offsets.len() {
+        assert_eq!(depths.at(i), f.stack_at(i).map(|s| s.len()), "op {i}");
+    }
+    // Reachable and unreachable ops are both there.
+    assert_eq!(depths.at(3), Some(3));
+    assert_eq!(depths.at(6), Some(4));
+    assert_eq!(depths.at(11), None);
+    assert_eq!(depths.at(f.offsets.len()), None);
+}
