@@ -7,7 +7,11 @@
 //! edge), it refuels and asks [`Jit::run`] for the loop from the branch's
 //! target (the header) to the branch (the back edge). A loop is compiled
 //! once, on that first request; a loop holding any op this compiler does
-//! not handle is remembered as such and stays interpreted.
+//! not handle is remembered as such and stays interpreted, as is every
+//! loop first asked for once the instance holds [`MAX_CODE_BYTES`] of
+//! machine code. Compiling a loop costs in the loop's size: what it needs
+//! from its whole function (the operand depth at each op) is computed once
+//! per function and kept.
 //!
 //! **What.** A template compiler: every op becomes a few instructions that
 //! read and write the frame's slots in memory, at offsets fixed at compile
@@ -64,6 +68,16 @@ use crate::verify::{Cmp, Const, Op, VerifiedFunc, VerifiedModule};
 /// Most ops in one compiled loop.
 const MAX_LOOP_OPS: usize = 4096;
 
+/// Most machine code one instance keeps: 32 MiB, counted in whole pages
+/// per compiled loop (each loop's code is mapped on its own, so even the
+/// smallest takes a page). Past it, loops not compiled yet stay
+/// interpreted: a module of very many hot loops cannot grow the process
+/// without bound (every loop runs the same either way).
+pub(crate) const MAX_CODE_BYTES: usize = 32 << 20;
+
+/// The granularity of executable mappings.
+const PAGE: usize = 4096;
+
 /// State crossing into and out of compiled code.
 #[repr(C)]
 struct JitCtx {
@@ -117,6 +131,7 @@ pub(crate) enum Exit {
 }
 
 struct Compiled {
+    /// The code, mapped on its own.
     buf: ExecutableBuffer,
     entry: AssemblyOffset,
     /// Frame slots the code may touch.
@@ -127,8 +142,14 @@ struct Compiled {
     hoisted: usize,
 }
 
+impl Compiled {
+    /// The bytes its mapping takes: whole pages, at least one.
+    fn mapped(&self) -> usize {
+        self.buf.len().div_ceil(PAGE).max(1) * PAGE
+    }
+}
+
 /// An instance's compiled loops.
-#[derive(Default)]
 pub(crate) struct Jit {
     /// By (header, back edge); `None` for loops that do not compile.
     loops: HashMap<(u32, u32), Option<Compiled>>,
@@ -139,6 +160,22 @@ pub(crate) struct Jit {
     depths: HashMap<usize, Depths>,
     /// Turn in [`EAGER_CHUNKS`].
     eager_turn: usize,
+    /// Bytes of code mapped for the compiled loops (whole pages).
+    code_bytes: usize,
+    /// The most `code_bytes` may reach ([`MAX_CODE_BYTES`]).
+    code_limit: usize,
+}
+
+impl Default for Jit {
+    fn default() -> Self {
+        Jit {
+            loops: HashMap::new(),
+            depths: HashMap::new(),
+            eager_turn: 0,
+            code_bytes: 0,
+            code_limit: MAX_CODE_BYTES,
+        }
+    }
 }
 
 /// Budget chunks in eager mode, in turn: mostly empty, so that nearly
@@ -159,6 +196,7 @@ impl Jit {
     pub(crate) fn clear(&mut self) {
         self.loops.clear();
         self.depths.clear();
+        self.code_bytes = 0;
     }
 
     /// Runs the loop from `header` to `back_edge` (module-wide op
@@ -166,7 +204,8 @@ impl Jit {
     /// it first if needed. The exit is `None` when the loop does not
     /// compile or the frame is too short (the interpreter then goes on
     /// itself); the second result says whether this call compiled the loop
-    /// (`Some(true)`) or found it does not compile (`Some(false)`).
+    /// (`Some(true)`) or found it does not compile (`Some(false)`; also
+    /// when the instance's code has reached [`MAX_CODE_BYTES`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &mut self,
@@ -182,13 +221,22 @@ impl Jit {
             return (None, None);
         };
         let mut fresh = None;
-        let depths = &mut self.depths;
+        let (depths, code_bytes) = (&mut self.depths, &mut self.code_bytes);
+        let room = self.code_limit.saturating_sub(*code_bytes);
         let compiled = self.loops.entry((h, b)).or_insert_with(|| {
             let fi = module.func_at(header);
-            let c = module.funcs().get(fi).and_then(|f| {
-                let depths = depths.entry(fi).or_insert_with(|| Depths::of(f));
-                compile(module, header, back_edge, depths)
-            });
+            let c = module
+                .funcs()
+                .get(fi)
+                .filter(|_| room > 0)
+                .and_then(|f| {
+                    let depths = depths.entry(fi).or_insert_with(|| Depths::of(f));
+                    compile(module, header, back_edge, depths)
+                })
+                .filter(|c| c.mapped() <= room);
+            if let Some(c) = &c {
+                *code_bytes += c.mapped();
+            }
             fresh = Some(c.is_some());
             c
         });
