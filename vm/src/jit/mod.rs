@@ -7,7 +7,11 @@
 //! edge), it refuels and asks [`Jit::run`] for the loop from the branch's
 //! target (the header) to the branch (the back edge). A loop is compiled
 //! once, on that first request; a loop holding any op this compiler does
-//! not handle is remembered as such and stays interpreted.
+//! not handle is remembered as such and stays interpreted, as is every
+//! loop first asked for once the instance holds [`MAX_CODE_BYTES`] of
+//! machine code. Compiling a loop costs in the loop's size: what it needs
+//! from its whole function (the operand depth at each op) is computed once
+//! per function and kept.
 //!
 //! **What.** A template compiler: every op becomes a few instructions that
 //! read and write the frame's slots in memory, at offsets fixed at compile
@@ -20,6 +24,16 @@
 //! the loop never stores (its data pointer and length are read once, on
 //! entry), else through small Rust helpers that check bounds. Nothing
 //! that allocates (so no collection can run) or calls Keel or host code.
+//!
+//! **Aliasing.** A fused op's operands may name the same local (`load i;
+//! push 1; add; store i; load i; load i; le; jmpif`): its template does
+//! what the sequence does in the sequence's order, so a read that comes
+//! after a write of the same local in the sequence sees the written value,
+//! also when the template reads early into a register (it then takes the
+//! register, not the slot). The only fused op that writes a local and then
+//! reads locals is `IncBrLocal`; the others read all their locals before
+//! they write (`AddLocalsTo`, `IncLocal`) or write only operand slots,
+//! which never alias locals.
 //!
 //! **Exits.** Leaving the loop, and any op that would trap (an index out of
 //! bounds, an int division by zero or by -1), returns to the interpreter
@@ -49,10 +63,20 @@ use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, Executab
 
 use crate::heap::{Heap, Object};
 use crate::value::{Tag, Value};
-use crate::verify::{Cmp, Const, Op, VerifiedModule};
+use crate::verify::{Cmp, Const, Op, VerifiedFunc, VerifiedModule};
 
 /// Most ops in one compiled loop.
 const MAX_LOOP_OPS: usize = 4096;
+
+/// Most machine code one instance keeps: 32 MiB, counted in whole pages
+/// per compiled loop (each loop's code is mapped on its own, so even the
+/// smallest takes a page). Past it, loops not compiled yet stay
+/// interpreted: a module of very many hot loops cannot grow the process
+/// without bound (every loop runs the same either way).
+pub(crate) const MAX_CODE_BYTES: usize = 32 << 20;
+
+/// The granularity of executable mappings.
+const PAGE: usize = 4096;
 
 /// State crossing into and out of compiled code.
 #[repr(C)]
@@ -107,6 +131,7 @@ pub(crate) enum Exit {
 }
 
 struct Compiled {
+    /// The code, mapped on its own.
     buf: ExecutableBuffer,
     entry: AssemblyOffset,
     /// Frame slots the code may touch.
@@ -117,13 +142,40 @@ struct Compiled {
     hoisted: usize,
 }
 
+impl Compiled {
+    /// The bytes its mapping takes: whole pages, at least one.
+    fn mapped(&self) -> usize {
+        self.buf.len().div_ceil(PAGE).max(1) * PAGE
+    }
+}
+
 /// An instance's compiled loops.
-#[derive(Default)]
 pub(crate) struct Jit {
     /// By (header, back edge); `None` for loops that do not compile.
     loops: HashMap<(u32, u32), Option<Compiled>>,
+    /// The operand depth at every op of a function (see [`Depths`]), by
+    /// function index: computed once per function, the first time one of
+    /// its loops compiles, so compiling a loop costs in the loop's size,
+    /// not its function's.
+    depths: HashMap<usize, Depths>,
     /// Turn in [`EAGER_CHUNKS`].
     eager_turn: usize,
+    /// Bytes of code mapped for the compiled loops (whole pages).
+    code_bytes: usize,
+    /// The most `code_bytes` may reach ([`MAX_CODE_BYTES`]).
+    code_limit: usize,
+}
+
+impl Default for Jit {
+    fn default() -> Self {
+        Jit {
+            loops: HashMap::new(),
+            depths: HashMap::new(),
+            eager_turn: 0,
+            code_bytes: 0,
+            code_limit: MAX_CODE_BYTES,
+        }
+    }
 }
 
 /// Budget chunks in eager mode, in turn: mostly empty, so that nearly
@@ -143,6 +195,8 @@ impl Jit {
     /// Forgets every compiled loop (the module changed).
     pub(crate) fn clear(&mut self) {
         self.loops.clear();
+        self.depths.clear();
+        self.code_bytes = 0;
     }
 
     /// Runs the loop from `header` to `back_edge` (module-wide op
@@ -150,7 +204,8 @@ impl Jit {
     /// it first if needed. The exit is `None` when the loop does not
     /// compile or the frame is too short (the interpreter then goes on
     /// itself); the second result says whether this call compiled the loop
-    /// (`Some(true)`) or found it does not compile (`Some(false)`).
+    /// (`Some(true)`) or found it does not compile (`Some(false)`; also
+    /// when the instance's code has reached [`MAX_CODE_BYTES`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &mut self,
@@ -166,8 +221,22 @@ impl Jit {
             return (None, None);
         };
         let mut fresh = None;
+        let (depths, code_bytes) = (&mut self.depths, &mut self.code_bytes);
+        let room = self.code_limit.saturating_sub(*code_bytes);
         let compiled = self.loops.entry((h, b)).or_insert_with(|| {
-            let c = compile(module, header, back_edge);
+            let fi = module.func_at(header);
+            let c = module
+                .funcs()
+                .get(fi)
+                .filter(|_| room > 0)
+                .and_then(|f| {
+                    let depths = depths.entry(fi).or_insert_with(|| Depths::of(f));
+                    compile(module, header, back_edge, depths)
+                })
+                .filter(|c| c.mapped() <= room);
+            if let Some(c) = &c {
+                *code_bytes += c.mapped();
+            }
             fresh = Some(c.is_some());
             c
         });
@@ -298,6 +367,51 @@ enum Stub {
     },
 }
 
+/// The operand stack depth the verifier proved at each op of one function,
+/// by op index from the function's start; [`Depths::UNREACHABLE`] for code
+/// no path reaches.
+pub(crate) struct Depths(Box<[u32]>);
+
+impl Depths {
+    const UNREACHABLE: u32 = u32::MAX;
+
+    /// The depths of `f`, in one pass over its stack tree and one over its
+    /// ops. A node's parent comes before it in the tree (the verifier adds
+    /// a stack after the one it extends); a node that breaks this, or an
+    /// op naming no node, gets no depth, so no loop through it compiles.
+    fn of(f: &VerifiedFunc) -> Depths {
+        let mut nodes: Vec<u32> = Vec::with_capacity(f.stack_nodes.len());
+        for (k, &(parent, _)) in f.stack_nodes.iter().enumerate() {
+            let d = match (k, nodes.get(parent as usize)) {
+                (0, _) => 0,
+                (_, Some(&d)) if (parent as usize) < k && d != Self::UNREACHABLE => d + 1,
+                _ => Self::UNREACHABLE,
+            };
+            nodes.push(d);
+        }
+        let ops = f.offsets.len();
+        Depths(
+            (0..ops)
+                .map(|i| match f.entry_stacks.get(i) {
+                    Some(&node) => nodes
+                        .get(node as usize)
+                        .copied()
+                        .unwrap_or(Self::UNREACHABLE),
+                    None => Self::UNREACHABLE,
+                })
+                .collect(),
+        )
+    }
+
+    /// The depth at op `i` of the function.
+    fn at(&self, i: usize) -> Option<usize> {
+        self.0
+            .get(i)
+            .filter(|&&d| d != Self::UNREACHABLE)
+            .map(|&d| d as usize)
+    }
+}
+
 struct Emitter<'m> {
     a: Assembler,
     module: &'m VerifiedModule,
@@ -309,7 +423,7 @@ struct Emitter<'m> {
     labels: Vec<Option<DynamicLabel>>,
     stubs: Vec<(DynamicLabel, Stub)>,
     /// Operand depth at each op, by op index minus the function's start.
-    depths: Vec<Option<usize>>,
+    depths: &'m Depths,
     func_start: usize,
     /// One past the highest global index the code uses.
     globals: usize,
@@ -329,7 +443,7 @@ impl Emitter<'_> {
     }
 
     fn depth_at(&self, pc: usize) -> Option<usize> {
-        *self.depths.get(pc.checked_sub(self.func_start)?)?
+        self.depths.at(pc.checked_sub(self.func_start)?)
     }
 
     /// The label of op `pc` when it is inside the loop.
@@ -666,14 +780,24 @@ impl Emitter<'_> {
                 self.branch(pc, pc.checked_add_signed(rel.into())?, cc_of(cmp), true)?;
             }
             Op::IncBrLocal { cmp, k, i, n, rel } => {
+                // The sequence stores `i` before it loads the bound: when
+                // the bound is `i` itself, it compares the new value with
+                // itself.
+                let aliased = i == n;
                 let (i, n) = (self.local(i) + BITS, self.local(n) + BITS);
                 let k = i32::from(k);
                 let target = pc.checked_add_signed(rel.into())?;
                 dynasm!(self.a ; .arch x64 ; mov rax, [rdi + i] ; add rax, k);
                 if self.inside(target).is_none() {
                     // Leave before the increment: the interpreter redoes it.
+                    // Nothing is stored yet, so the bound is read from `rax`
+                    // when it is `i`, not from `i`'s (old) slot.
                     let out = self.resume_before(pc)?;
-                    dynasm!(self.a ; .arch x64 ; cmp rax, [rdi + n]);
+                    if aliased {
+                        dynasm!(self.a ; .arch x64 ; cmp rax, rax);
+                    } else {
+                        dynasm!(self.a ; .arch x64 ; cmp rax, [rdi + n]);
+                    }
                     jcc(&mut self.a, cc_of(cmp), out);
                     dynasm!(self.a ; .arch x64 ; mov [rdi + i], rax ; sub r10, 8);
                 } else {
@@ -1055,7 +1179,14 @@ extern "sysv64" fn helper_len(heap: *mut Heap, arr: u64, out: *mut i64, _: u64) 
 
 /// Compiles the loop `header..=back_edge`, or `None` when it holds an op
 /// the compiler does not handle (or is not a loop of one function).
-fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<Compiled> {
+/// `depths` are those of the loop's function. The work is linear in the
+/// loop's size.
+fn compile(
+    module: &VerifiedModule,
+    header: usize,
+    back_edge: usize,
+    depths: &Depths,
+) -> Option<Compiled> {
     // Op indices and depths are written as 32-bit immediates.
     if header > back_edge || back_edge - header >= MAX_LOOP_OPS || back_edge + 8 > i32::MAX as usize
     {
@@ -1067,9 +1198,6 @@ fn compile(module: &VerifiedModule, header: usize, back_edge: usize) -> Option<C
     }
     let f = &module.funcs()[fi];
     let start = f.start as usize;
-    let depths: Vec<Option<usize>> = (0..f.offsets.len())
-        .map(|i| f.stack_at(i).map(|s| s.len()))
-        .collect();
     let slots = f.num_locals as usize + 1 + f.max_stack as usize;
     let mut a = Assembler::new().ok()?;
     // Ops of the loop, each with a label (jump targets are never inside a

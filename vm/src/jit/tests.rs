@@ -247,3 +247,82 @@ fn module_with_params(params: Vec<Type>, locals: Vec<Type>, code: &[Instr]) -> V
     })
     .expect("verifies")
 }
+
+#[test]
+fn depths_computed_once_per_function_are_the_verifiers_stacks() {
+    // Stacks that grow and shrink, and unreachable code after the return.
+    let push = |v| Instr {
+        op: Opcode::PushInt,
+        operand: Operand::Int(v),
+    };
+    let code = [
+        push(1),
+        push(2),
+        push(3),
+        Instr::simple(Opcode::Add),
+        Instr::simple(Opcode::Dup),
+        push(4),
+        Instr::simple(Opcode::Pop),
+        Instr::simple(Opcode::Add),
+        Instr::simple(Opcode::Add),
+        Instr::simple(Opcode::Pop),
+        Instr::simple(Opcode::Ret),
+        push(7),
+        Instr::simple(Opcode::Ret),
+    ];
+    let m = module(vec![], &code);
+    let f = &m.funcs()[0];
+    let depths = Depths::of(f);
+    for i in 0..f.offsets.len() {
+        assert_eq!(depths.at(i), f.stack_at(i).map(|s| s.len()), "op {i}");
+    }
+    // Reachable and unreachable ops are both there.
+    assert_eq!(depths.at(3), Some(3));
+    assert_eq!(depths.at(6), Some(4));
+    assert_eq!(depths.at(11), None);
+    assert_eq!(depths.at(f.offsets.len()), None);
+}
+
+#[test]
+fn loops_past_the_code_limit_stay_interpreted_until_the_module_changes() {
+    // 0: nop; 1: jmp 0. Loops (0, 1) and (1, 1) (the second leaves at once).
+    let m = module(
+        vec![],
+        &[
+            Instr::simple(Opcode::Nop),
+            Instr {
+                op: Opcode::Jmp,
+                operand: Operand::Target(0),
+            },
+        ],
+    );
+    let mut jit = Jit {
+        code_limit: PAGE,
+        ..Jit::default()
+    };
+    let run = |jit: &mut Jit, header| {
+        let mut budget = 10;
+        jit.run(
+            &m,
+            header,
+            1,
+            &mut [Value::NIL; 4],
+            &mut Heap::new(1 << 20, false),
+            &mut [],
+            &mut budget,
+        )
+    };
+    // The first loop takes the one page there is; the second finds none
+    // and stays interpreted, also when asked again.
+    assert_eq!(run(&mut jit, 0).1, Some(true));
+    assert_eq!(jit.code_bytes, PAGE);
+    assert_eq!(run(&mut jit, 1), (None, Some(false)));
+    assert_eq!(run(&mut jit, 1), (None, None));
+    // The first still runs compiled.
+    assert!(run(&mut jit, 0).0.is_some());
+    // A new module starts from nothing.
+    jit.clear();
+    assert_eq!(run(&mut jit, 1).1, Some(true));
+    // The default is the documented limit.
+    assert_eq!(Jit::default().code_limit, MAX_CODE_BYTES);
+}
