@@ -29,10 +29,12 @@
 //! specialized [`Op`] chosen for an instruction never changes on revisits.
 
 mod code;
+mod edit;
 mod error;
 mod fuse;
 
 pub use code::Op;
+pub use edit::ModuleEdit;
 pub use error::{VerifyError, VerifyErrorKind, VerifyErrors};
 pub use fuse::Cmp;
 
