@@ -38,6 +38,7 @@ use keel_vm::{
 
 use items::{Def, split, take_locals};
 pub use items::{InputKind, kind, needs_more};
+use keel_assembler::lexer::{Tok, lex};
 use piece::FuncInfo;
 use text::{Chunk, LINE_FUNC, ModuleText};
 
@@ -271,13 +272,8 @@ impl Session {
         defined: &[NewGlobal],
         line_func: Option<&str>,
     ) -> Result<Module, String> {
-        let globals: Vec<(String, Type)> = self
-            .slots
-            .iter()
-            .map(|s| (s.name.clone(), s.ty.clone()))
-            .collect::<Vec<_>>();
-        let names: Vec<String> = defined.iter().map(|g| g.name.clone()).collect();
-        for decl in piece::global_declarations(&t.src, &self.live, &globals, &names) {
+        let names: Vec<&str> = defined.iter().map(|g| g.name.as_str()).collect();
+        for decl in piece::global_declarations(&t.src, &self.live, &self.slots, &names) {
             t.generated(&decl);
         }
         let resolver = piece::Resolver {
@@ -622,11 +618,17 @@ impl Session {
     /// Runs a code line against the stack.
     fn run_line(&mut self, chunk: &Chunk) -> Result<String, String> {
         let (declared, code) = take_locals(chunk)?;
-        let mut locals = self.locals.clone();
+        let mut fresh: Vec<(String, Local)> = Vec::new();
         let mut defined = Vec::new();
         let mut t = ModuleText::default();
         for (name, ty) in declared {
-            if locals.get(&name).is_some_and(|l| l.ty == ty) {
+            let known = fresh
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == name)
+                .map(|(_, l)| l)
+                .or_else(|| self.locals.get(&name));
+            if known.is_some_and(|l| l.ty == ty) {
                 continue;
             }
             let slot = self.fresh(&format!("local_{}", name.replace('.', "_")));
@@ -635,7 +637,36 @@ impl Session {
                 name: slot.clone(),
                 user: false,
             });
-            locals.insert(name, Local { ty, slot });
+            fresh.retain(|(n, _)| *n != name);
+            fresh.push((name, Local { ty, slot }));
+        }
+        // The locals after this line, in declaration order: a retyped one
+        // keeps its place.
+        let mut locals: Vec<(&str, &Local)> = self
+            .locals
+            .iter()
+            .map(|(n, l)| {
+                let l = fresh.iter().find(|(f, _)| f == n).map_or(l, |(_, f)| f);
+                (n.as_str(), l)
+            })
+            .collect();
+        for (n, l) in &fresh {
+            if !self.locals.contains_key(n) {
+                locals.push((n.as_str(), l));
+            }
+        }
+        // The line declares, loads and stores only the locals it names
+        // (all of them if it names one by index), so its cost does not
+        // grow with the session.
+        let toks: Vec<Tok<'_>> = lex(&code.text)
+            .filter_map(Result::ok)
+            .map(|(_, t, _)| t)
+            .collect();
+        let by_index = toks
+            .windows(2)
+            .any(|w| matches!(w, [Tok::Ident("load" | "store"), Tok::Int(_)]));
+        if !by_index {
+            locals.retain(|(n, _)| toks.iter().any(|t| *t == Tok::Ident(n)));
         }
         t.generated(&format!(".func {LINE_FUNC}()"));
         let mut prologue = String::new();
@@ -673,7 +704,9 @@ impl Session {
             }
             shown
         })?;
-        self.locals = locals;
+        for (name, l) in fresh {
+            self.locals.insert(name, l);
+        }
         self.stack = values
             .into_iter()
             .zip(exit)

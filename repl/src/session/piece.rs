@@ -59,8 +59,8 @@ impl Signatures for Resolver<'_> {
 pub fn global_declarations(
     src: &str,
     live: &HashMap<String, usize>,
-    globals: &[(String, keel_vm::Type)],
-    defined: &[String],
+    globals: &[super::Slot],
+    defined: &[&str],
 ) -> Vec<String> {
     let toks: Vec<Tok<'_>> = lex(src).filter_map(Result::ok).map(|(_, t, _)| t).collect();
     let by_index = toks
@@ -69,21 +69,21 @@ pub fn global_declarations(
     if by_index {
         return globals
             .iter()
-            .map(|(n, ty)| format!(".global {n}: {ty}"))
+            .map(|g| format!(".global {}: {}", g.name, g.ty))
             .collect();
     }
     let mut seen: Vec<usize> = Vec::new();
     for t in toks {
         if let Tok::Ident(name) = t
             && let Some(&i) = live.get(name)
-            && !defined.iter().any(|d| d == name)
+            && !defined.contains(&name)
             && !seen.contains(&i)
         {
             seen.push(i);
         }
     }
     seen.into_iter()
-        .map(|i| format!(".global {}: {}", globals[i].0, globals[i].1))
+        .map(|i| format!(".global {}: {}", globals[i].name, globals[i].ty))
         .collect()
 }
 

@@ -13,7 +13,7 @@
 //!
 //! Invariant: on error the module is exactly as before the call.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{Op, Snippet, TypeTable, VerifiedModule, Verifier, VerifyError, VerifyErrors};
 use crate::module::{Func, FuncDebug, Global, GlobalInit, Import};
@@ -37,6 +37,17 @@ pub struct ModuleEdit {
     /// For a module from [`super::verify_snippet`]: the operand stack the
     /// snippet starts with from now on (the snippet is verified again).
     pub snippet_entry: Option<Vec<Type>>,
+}
+
+/// Lookups an edit needs that would otherwise scan the whole module.
+#[derive(Clone, Debug)]
+pub(super) struct EditIndex {
+    /// Who calls each function (callers may repeat).
+    callers: Vec<Vec<u32>>,
+    /// Function, global and import names, to their indices.
+    funcs: HashMap<String, usize>,
+    globals: HashMap<String, usize>,
+    imports: HashMap<String, usize>,
 }
 
 /// What to put back when an edit fails.
@@ -91,6 +102,9 @@ impl VerifiedModule {
                 )]));
             }
         };
+        // The index reflects the module as committed; it is brought up to
+        // date only when this edit succeeds.
+        let mut index = self.take_index();
         // Apply the raw changes, remembering how to take them back.
         let m = &mut self.module;
         let mut undo = Undo {
@@ -127,18 +141,11 @@ impl VerifiedModule {
         }
         // Callers of a function whose signature changed were typed against
         // the old one.
-        if !resigned.is_empty() {
-            for fi in 0..nfuncs {
-                if !todo.contains(&fi)
-                    && self
-                        .func_code(fi)
-                        .iter()
-                        .any(|op| matches!(op, Op::Call(t) if resigned.contains(t)))
-                {
-                    todo.insert(fi);
-                }
-            }
-        }
+        todo.extend(
+            resigned
+                .iter()
+                .flat_map(|&r| index.callers[r as usize].iter().map(|&c| c as usize)),
+        );
         let mut v = Verifier {
             module: &self.module,
             types: TypeTable::from_types(std::mem::take(&mut self.types)),
@@ -147,7 +154,7 @@ impl VerifiedModule {
             snippet,
         };
         v.check_snippet();
-        check_new_declarations(&mut v, &undo);
+        check_new_declarations(&mut v, &undo, &index);
         let mut verified = Vec::with_capacity(todo.len());
         for &fi in &todo {
             match v.verify_func(fi) {
@@ -160,13 +167,92 @@ impl VerifiedModule {
         let (types, consts, snippet, errors) = (v.types.types, v.consts, v.snippet, v.errors);
         self.types = types;
         if !errors.is_empty() {
+            self.index = Some(index);
             self.undo(undo);
             return Err(VerifyErrors(errors));
         }
         self.consts = consts;
         self.snippet = snippet;
+        // The index: drop what the old code of each re-verified function
+        // called and add what its new code calls; add the new names.
+        let calls = |code: &[Op]| -> Vec<u32> {
+            let mut c: Vec<u32> = code
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Call(t) => Some(*t),
+                    _ => None,
+                })
+                .collect();
+            c.sort_unstable();
+            c.dedup();
+            c
+        };
+        let old: Vec<(usize, Vec<u32>)> = verified
+            .iter()
+            .map(|(fi, _)| (*fi, calls(self.func_code(*fi))))
+            .collect();
+        {
+            for (fi, callees) in old {
+                for t in callees {
+                    index.callers[t as usize].retain(|&c| c as usize != fi);
+                }
+            }
+            for (fi, (_, code)) in &verified {
+                for t in calls(code) {
+                    index.callers[t as usize].push(*fi as u32);
+                }
+            }
+            let m = &self.module;
+            for (i, old, _) in &undo.funcs {
+                if index.funcs.get(&old.name) == Some(i) {
+                    index.funcs.remove(&old.name);
+                }
+                index.funcs.insert(m.funcs[*i].name.clone(), *i);
+            }
+            for (i, old) in &undo.renamed {
+                if index.globals.get(old) == Some(i) {
+                    index.globals.remove(old);
+                }
+                index.globals.insert(m.globals[*i].name.clone(), *i);
+            }
+            for (i, g) in m.globals.iter().enumerate().skip(undo.globals) {
+                index.globals.insert(g.name.clone(), i);
+            }
+            for (i, im) in m.imports.iter().enumerate().skip(undo.imports) {
+                index.imports.insert(im.name.clone(), i);
+            }
+        }
+        self.index = Some(index);
         self.relayout(verified);
         Ok(())
+    }
+
+    /// The lookups of edits (built on first use from the committed module).
+    fn take_index(&mut self) -> EditIndex {
+        if let Some(index) = self.index.take() {
+            return index;
+        }
+        let mut callers = vec![Vec::new(); self.funcs.len()];
+        for fi in 0..self.funcs.len() {
+            for op in self.func_code(fi) {
+                if let Op::Call(t) = op {
+                    let list: &mut Vec<u32> = &mut callers[*t as usize];
+                    if list.last() != Some(&(fi as u32)) {
+                        list.push(fi as u32);
+                    }
+                }
+            }
+        }
+        let names = |it: &mut dyn Iterator<Item = &String>| {
+            it.enumerate().map(|(i, n)| (n.clone(), i)).collect()
+        };
+        let m = &self.module;
+        EditIndex {
+            callers,
+            funcs: names(&mut m.funcs.iter().map(|f| &f.name)),
+            globals: names(&mut m.globals.iter().map(|g| &g.name)),
+            imports: names(&mut m.imports.iter().map(|im| &im.name)),
+        }
     }
 
     fn undo(&mut self, undo: Undo) {
@@ -186,35 +272,63 @@ impl VerifiedModule {
     }
 
     /// Puts newly verified functions into the module-wide code, which stays
-    /// in function order (so [`VerifiedModule::func_at`] holds). Functions
-    /// before the first changed one keep their place: editing only the last
-    /// function (a REPL's snippet) moves nothing.
-    fn relayout(&mut self, mut verified: Vec<(usize, (super::VerifiedFunc, Vec<Op>))>) {
-        let Some(first) = verified.first().map(|(i, _)| *i) else {
-            return;
-        };
-        let cut = self.funcs[first].start as usize;
-        let tail: Vec<Op> = self.code.split_off(cut);
-        let mut news = verified.drain(..).peekable();
-        for fi in first..self.funcs.len() {
-            let start = self.code.len() as u32;
-            match news.next_if(|(i, _)| *i == fi) {
-                Some((_, (mut f, code))) => {
-                    f.start = start;
-                    self.code
-                        .extend(code.into_iter().map(|op| op.relocated(start)));
-                    self.funcs[fi] = f;
-                }
-                None => {
-                    let f = &mut self.funcs[fi];
-                    let old = f.start;
-                    let from = (old as usize) - cut;
-                    let ops = &tail[from..from + f.offsets.len()];
-                    self.code
-                        .extend(ops.iter().map(|op| moved(*op, old, start)));
-                    f.start = start;
-                }
+    /// in function order (so [`VerifiedModule::func_at`] holds) but may
+    /// have gaps of [`Op::Unreachable`] between functions, which no pc ever
+    /// reaches. A function takes the room from the end of the one before
+    /// it to the start of the one after it; only when its code does not
+    /// fit are the functions after it moved, leaving a gap of at least
+    /// half of what was moved, so that code placed at the end of the used
+    /// part (a REPL's next definition, its snippet) costs amortized time
+    /// proportional to its own size, not to the module's.
+    fn relayout(&mut self, verified: Vec<(usize, (super::VerifiedFunc, Vec<Op>))>) {
+        let last = self.funcs.len().saturating_sub(1);
+        for (fi, (mut f, code)) in verified {
+            let old_start = self.funcs[fi].start as usize;
+            let old_len = self.funcs[fi].offsets.len();
+            let lo = match fi.checked_sub(1) {
+                Some(p) => self.funcs[p].start as usize + self.funcs[p].offsets.len(),
+                None => 0,
+            };
+            if fi == last {
+                self.code.truncate(lo);
+                self.code
+                    .extend(code.into_iter().map(|op| op.relocated(lo as u32)));
+                f.start = lo as u32;
+                self.funcs[fi] = f;
+                continue;
             }
+            let mut end = self.funcs[fi + 1].start as usize;
+            if code.len() > end - lo {
+                let need = code.len() - (end - lo);
+                let tail = self.code.len() - end;
+                let pad = need + (tail / 2).max(code.len());
+                self.code
+                    .splice(end..end, std::iter::repeat_n(Op::Unreachable, pad));
+                for g in &mut self.funcs[fi + 1..] {
+                    let from = g.start;
+                    let to = from + pad as u32;
+                    let at = from as usize + pad;
+                    for op in &mut self.code[at..at + g.offsets.len()] {
+                        *op = moved(*op, from, to);
+                    }
+                    g.start = to;
+                }
+                end += pad;
+            }
+            // The old code's ops that the new code does not cover become
+            // gap.
+            let (from, to) = (
+                (lo + code.len()).max(old_start),
+                (old_start + old_len).min(end),
+            );
+            if from < to {
+                self.code[from..to].fill(Op::Unreachable);
+            }
+            for (k, op) in code.into_iter().enumerate() {
+                self.code[lo + k] = op.relocated(lo as u32);
+            }
+            f.start = lo as u32;
+            self.funcs[fi] = f;
         }
     }
 }
@@ -247,27 +361,35 @@ fn decl(msg: String) -> VerifyError {
 /// The declaration rules of `check_declarations` (V10, V12) for what an
 /// edit adds or replaces: new globals and imports, replaced functions.
 /// Unique names are checked against the whole module, only for new items.
-fn check_new_declarations(v: &mut Verifier<'_>, undo: &Undo) {
+fn check_new_declarations(v: &mut Verifier<'_>, undo: &Undo, index: &EditIndex) {
     let m = v.module;
+    // A name is taken when the committed item the index gives for it still
+    // has it (and is another item), or an item this edit adds or renames
+    // took it first.
+    let mut taken: HashMap<&str, usize> = HashMap::new();
     for (k, im) in m.imports.iter().enumerate().skip(undo.imports) {
-        if m.imports[..k].iter().any(|o| o.name == im.name) {
+        let committed = index.imports.contains_key(&im.name);
+        if committed || taken.insert(&im.name, k).is_some() {
             v.decl_error(None, format!("import `{}` is declared twice", im.name));
         }
     }
-    for (i, _) in &undo.renamed {
-        let g = &m.globals[*i];
-        if m.globals
-            .iter()
-            .enumerate()
-            .any(|(j, o)| j != *i && o.name == g.name)
-        {
+    let mut taken: HashMap<&str, usize> = HashMap::new();
+    let changed = undo
+        .renamed
+        .iter()
+        .map(|(i, _)| *i)
+        .chain(undo.globals..m.globals.len());
+    for k in changed {
+        let g = &m.globals[k];
+        let committed = index
+            .globals
+            .get(&g.name)
+            .is_some_and(|&j| j != k && m.globals[j].name == g.name);
+        if committed || taken.insert(&g.name, k).is_some_and(|j| j != k) {
             v.decl_error(None, format!("global `{}` is declared twice", g.name));
         }
     }
-    for (k, g) in m.globals.iter().enumerate().skip(undo.globals) {
-        if m.globals[..k].iter().any(|o| o.name == g.name) {
-            v.decl_error(None, format!("global `{}` is declared twice", g.name));
-        }
+    for g in &m.globals[undo.globals..] {
         if g.ty.has_var() {
             v.decl_error(
                 None,
@@ -292,14 +414,14 @@ fn check_new_declarations(v: &mut Verifier<'_>, undo: &Undo) {
             );
         }
     }
+    let mut taken: HashMap<&str, usize> = HashMap::new();
     for (i, old, _) in &undo.funcs {
         let f = &m.funcs[*i];
-        if f.name != old.name
-            && m.funcs
-                .iter()
-                .enumerate()
-                .any(|(j, o)| j != *i && o.name == f.name)
-        {
+        let committed = index
+            .funcs
+            .get(&f.name)
+            .is_some_and(|&j| j != *i && m.funcs[j].name == f.name);
+        if (f.name != old.name && committed) || taken.insert(&f.name, *i).is_some_and(|j| j != *i) {
             v.decl_error(
                 Some(&f.name),
                 format!("function `{}` is defined twice", f.name),

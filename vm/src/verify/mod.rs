@@ -122,6 +122,9 @@ pub struct VerifiedModule {
     types: Vec<Type>,
     consts: Vec<Const>,
     snippet: Option<Snippet>,
+    /// What [`VerifiedModule::edit`] looks up (callers, names), built by
+    /// the first edit and kept up to date by later ones (see `edit.rs`).
+    index: Option<edit::EditIndex>,
 }
 
 /// A function verified by [`verify_snippet`]: it starts with values already
@@ -262,6 +265,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
         types,
         consts,
         snippet,
+        index: None,
     })
 }
 
