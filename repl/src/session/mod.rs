@@ -666,7 +666,7 @@ impl Session {
             .windows(2)
             .any(|w| matches!(w, [Tok::Ident("load" | "store"), Tok::Int(_)]));
         if !by_index {
-            locals.retain(|(n, _)| toks.iter().any(|t| *t == Tok::Ident(n)));
+            locals.retain(|(n, _)| toks.contains(&Tok::Ident(n)));
         }
         t.generated(&format!(".func {LINE_FUNC}()"));
         let mut prologue = String::new();

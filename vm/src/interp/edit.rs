@@ -174,3 +174,228 @@ impl Instance {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::isa::{Instr, Opcode, Operand};
+    use crate::module::{Func, FuncDebug, Global, GlobalInit, Module};
+    use crate::types::{FuncType, Type};
+    use crate::verify::{ModuleEdit, verify_snippet};
+    use crate::{Config, EditError, Instance, Linker};
+
+    fn code(instrs: &[Instr]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in instrs {
+            i.encode(&mut out);
+        }
+        out
+    }
+
+    fn op(op: Opcode) -> Instr {
+        Instr::simple(op)
+    }
+
+    fn int(v: i64) -> Instr {
+        Instr {
+            op: Opcode::PushInt,
+            operand: Operand::Int(v),
+        }
+    }
+
+    fn with(op: Opcode, operand: Operand) -> Instr {
+        Instr { op, operand }
+    }
+
+    fn func(name: &str, result: Option<Type>, instrs: &[Instr]) -> Func {
+        Func {
+            name: name.into(),
+            ty: FuncType::new(vec![], result),
+            locals: vec![],
+            exported: false,
+            code: code(instrs),
+        }
+    }
+
+    /// `helper() -> int` (7), `counter() -> int` (a loop counting to 5, so
+    /// its code has jump targets to move), the snippet `line` (helper + 1).
+    fn instance() -> Instance {
+        let counter = [
+            int(0),
+            int(1),
+            op(Opcode::Add),
+            op(Opcode::Dup),
+            int(5),
+            op(Opcode::Lt),
+            with(Opcode::JmpIf, Operand::Target(2)),
+            op(Opcode::Ret),
+        ];
+        let m = Module {
+            funcs: vec![
+                func("helper", Some(Type::Int), &[int(7), op(Opcode::Ret)]),
+                func("counter", Some(Type::Int), &counter),
+                func(
+                    "line",
+                    None,
+                    &[
+                        with(Opcode::Call, Operand::Func(0)),
+                        int(1),
+                        op(Opcode::Add),
+                    ],
+                ),
+            ],
+            ..Module::default()
+        };
+        let m = verify_snippet(m, 2, &[]).expect("verifies");
+        Instance::new(Arc::new(m), &Linker::new(), Config::default()).expect("links")
+    }
+
+    fn replace(i: usize, f: Func) -> ModuleEdit {
+        ModuleEdit {
+            funcs: vec![(i, f, FuncDebug::default())],
+            ..ModuleEdit::default()
+        }
+    }
+
+    fn result(inst: &mut Instance, f: usize) -> Option<i64> {
+        inst.call_index(f, &[])
+            .expect("runs")
+            .and_then(|v| v.as_int())
+    }
+
+    #[test]
+    fn a_new_signature_re_verifies_callers_and_a_failure_changes_nothing() {
+        let mut inst = instance();
+        assert_eq!(inst.run_snippet(&[]).expect("runs")[0].as_int(), Some(8));
+        // helper() -> bool breaks the snippet, which adds 1 to its result.
+        let bad = func(
+            "helper",
+            Some(Type::Bool),
+            &[with(Opcode::PushBool, Operand::Bool(true)), op(Opcode::Ret)],
+        );
+        let err = inst.edit_module(replace(0, bad), &Linker::new());
+        assert!(matches!(err, Err(EditError::Verify(_))), "{err:?}");
+        assert_eq!(
+            inst.run_snippet(&[]).expect("old module")[0].as_int(),
+            Some(8)
+        );
+        // Code that does not verify is refused too.
+        let err = inst.edit_module(
+            replace(
+                0,
+                func(
+                    "helper",
+                    Some(Type::Int),
+                    &[op(Opcode::Add), op(Opcode::Ret)],
+                ),
+            ),
+            &Linker::new(),
+        );
+        assert!(matches!(err, Err(EditError::Verify(_))), "{err:?}");
+        assert_eq!(result(&mut inst, 0), Some(7));
+        // The same signature: only helper is verified again.
+        inst.edit_module(
+            replace(
+                0,
+                func("helper", Some(Type::Int), &[int(8), op(Opcode::Ret)]),
+            ),
+            &Linker::new(),
+        )
+        .expect("verifies");
+        assert_eq!(inst.run_snippet(&[]).expect("runs")[0].as_int(), Some(9));
+    }
+
+    #[test]
+    fn functions_after_a_grown_one_move_with_their_jumps() {
+        let mut inst = instance();
+        let long: Vec<Instr> = (0..200)
+            .flat_map(|k| [int(k), op(Opcode::Pop)])
+            .chain([int(9), op(Opcode::Ret)])
+            .collect();
+        inst.edit_module(
+            replace(0, func("helper", Some(Type::Int), &long)),
+            &Linker::new(),
+        )
+        .expect("verifies");
+        assert_eq!(result(&mut inst, 0), Some(9));
+        assert_eq!(result(&mut inst, 1), Some(5));
+        // Shrinking leaves a gap; everything still runs.
+        inst.edit_module(
+            replace(
+                0,
+                func("helper", Some(Type::Int), &[int(3), op(Opcode::Ret)]),
+            ),
+            &Linker::new(),
+        )
+        .expect("verifies");
+        assert_eq!(result(&mut inst, 0), Some(3));
+        assert_eq!(result(&mut inst, 1), Some(5));
+        assert_eq!(inst.run_snippet(&[]).expect("runs")[0].as_int(), Some(4));
+    }
+
+    #[test]
+    fn new_globals_and_strings_join_the_instance() {
+        let mut inst = instance();
+        let edit = ModuleEdit {
+            strings: vec!["hi".into()],
+            globals: vec![
+                Global {
+                    name: "g".into(),
+                    ty: Type::Str,
+                    init: GlobalInit::Str(0),
+                },
+                Global {
+                    name: "xs".into(),
+                    ty: Type::array(Type::Int),
+                    init: GlobalInit::Default,
+                },
+            ],
+            funcs: vec![(
+                2,
+                func(
+                    "line",
+                    None,
+                    &[
+                        with(Opcode::GLoad, Operand::Global(0)),
+                        with(Opcode::GLoad, Operand::Global(1)),
+                    ],
+                ),
+                FuncDebug::default(),
+            )],
+            snippet_entry: Some(vec![]),
+            ..ModuleEdit::default()
+        };
+        inst.edit_module(edit, &Linker::new()).expect("verifies");
+        let out = inst.run_snippet(&[]).expect("runs");
+        assert_eq!(inst.repr(out[0]), "\"hi\"");
+        assert_eq!(inst.repr(out[1]), "[]");
+        // A second global of the same name is refused.
+        let dup = ModuleEdit {
+            globals: vec![Global {
+                name: "g".into(),
+                ty: Type::Int,
+                init: GlobalInit::Int(1),
+            }],
+            ..ModuleEdit::default()
+        };
+        assert!(matches!(
+            inst.edit_module(dup, &Linker::new()),
+            Err(EditError::Verify(_))
+        ));
+        // A missing import is a link error.
+        let import = ModuleEdit {
+            imports: vec![crate::module::Import {
+                name: "host.nothing".into(),
+                ty: FuncType::new(vec![], None),
+            }],
+            ..ModuleEdit::default()
+        };
+        assert!(matches!(
+            inst.edit_module(import, &Linker::new()),
+            Err(EditError::Link(_))
+        ));
+        let out = inst.run_snippet(&[]).expect("runs");
+        assert_eq!(inst.repr(out[0]), "\"hi\"");
+    }
+}
