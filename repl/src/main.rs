@@ -1,14 +1,17 @@
 //! `vmrun`: run, check, assemble and disassemble Keel programs.
 //!
 //! Exit status: 0 on success (or the int `main` returns), 1 when the program
-//! traps, 2 for an invalid program, a missing file or bad usage.
+//! traps or stdout fails, 2 for an invalid program, a missing file or bad
+//! usage, 141 when stdout is closed by its reader (see [`output`]).
 
 #![forbid(unsafe_code)]
 
 mod load;
+mod output;
 mod session;
 mod shell;
 
+use std::fmt::Write as _;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -210,13 +213,20 @@ fn parse_duration(s: &str) -> Result<(std::time::Duration, String), String> {
 /// The streams `vmrun` grants: buffered stdout, stdin (which the REPL
 /// also reads its input from, so `io.read_line` reads the next line).
 struct Streams {
-    out: Arc<Mutex<BufWriter<std::io::Stdout>>>,
+    out: Arc<Mutex<BufWriter<output::Stdout>>>,
     input: Arc<Mutex<std::io::BufReader<std::io::Stdin>>>,
+    /// The first error a write to stdout met.
+    failure: output::StdoutFailure,
 }
 
 impl Streams {
-    fn flush(&self) {
-        let _ = self.out.lock().unwrap_or_else(|p| p.into_inner()).flush();
+    /// Flushes what the program and the REPL wrote.
+    ///
+    /// # Errors
+    ///
+    /// The error stdout gave (see [`output::write_failed`]).
+    fn flush(&self) -> std::io::Result<()> {
+        self.out.lock().unwrap_or_else(|p| p.into_inner()).flush()
     }
 }
 
@@ -233,10 +243,8 @@ struct Grants {
 /// The library `vmrun` links: core, io (stdout/stdin), `rand`, and the
 /// capabilities in `grants`.
 fn library_with(grants: &Grants) -> (Linker, Streams) {
-    let out = Arc::new(Mutex::new(BufWriter::with_capacity(
-        1 << 16,
-        std::io::stdout(),
-    )));
+    let (stdout, failure) = output::Stdout::new();
+    let out = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 16, stdout)));
     let input = Arc::new(Mutex::new(std::io::BufReader::new(std::io::stdin())));
     let mut linker = Linker::new();
     keel_stdlib::install_io(
@@ -263,7 +271,14 @@ fn library_with(grants: &Grants) -> (Linker, Streams) {
     if grants.time {
         keel_stdlib::install_time(&mut linker);
     }
-    (linker, Streams { out, input })
+    (
+        linker,
+        Streams {
+            out,
+            input,
+            failure,
+        },
+    )
 }
 
 /// Every library function, granted or not: what the assembler resolves
@@ -282,7 +297,7 @@ fn library() -> (Linker, Streams) {
 }
 
 fn fail(e: LoadError) -> ExitCode {
-    eprint!("{}", e.0);
+    output::err(&e.0);
     ExitCode::from(EXIT_INVALID)
 }
 
@@ -290,9 +305,16 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_INVALID } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            // Usage errors go to stderr (a failure there is ignored);
+            // `--help` and `--version` are output like any other.
+            let printed = e.print();
+            if e.use_stderr() {
+                return ExitCode::from(EXIT_INVALID);
+            }
+            return match printed {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => output::write_failed(&e),
+            };
         }
     };
     match cli.command {
@@ -343,12 +365,12 @@ fn caps(file: &Path) -> ExitCode {
             ));
         }
     }
-    println!("{file_name} calls:");
+    let mut text = format!("{file_name} calls:\n");
     if lines.is_empty() && host.is_empty() {
-        println!("  nothing outside itself");
+        text.push_str("  nothing outside itself\n");
     }
     for l in lines.iter().chain(&host) {
-        println!("{l}");
+        let _ = writeln!(text, "{l}");
     }
     if host.is_empty() {
         let mut cmd = String::from("vmrun");
@@ -356,11 +378,22 @@ fn caps(file: &Path) -> ExitCode {
             cmd.push(' ');
             cmd.push_str(f);
         }
-        println!("run it with the least privilege: {cmd} {file_name}");
+        let _ = writeln!(text, "run it with the least privilege: {cmd} {file_name}");
     } else {
-        println!("it cannot run under vmrun: it needs functions only an embedding host provides");
+        text.push_str(
+            "it cannot run under vmrun: it needs functions only an embedding host provides\n",
+        );
     }
-    ExitCode::SUCCESS
+    print_all(&text)
+}
+
+/// Prints a command's whole output: success, or the exit for a failed
+/// stdout.
+fn print_all(text: &str) -> ExitCode {
+    match output::out(text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::write_failed(&e),
+    }
 }
 
 fn check(file: &Path) -> ExitCode {
@@ -389,7 +422,7 @@ fn asm(file: &Path, output: Option<PathBuf>, strip: bool) -> ExitCode {
     match std::fs::write(&out, module.to_bytes()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot write {}: {e}", out.display());
+            output::err(&format!("error: cannot write {}: {e}\n", out.display()));
             ExitCode::from(EXIT_INVALID)
         }
     }
@@ -405,30 +438,29 @@ fn dis(file: &Path, verified: bool) -> ExitCode {
         return match verify_loaded(loaded) {
             Ok((module, _, _)) => {
                 let m = module.module();
+                let mut text = String::new();
                 for (i, f) in m.funcs.iter().enumerate() {
-                    println!(".func {}{}", f.name, f.ty);
+                    let _ = writeln!(text, ".func {}{}", f.name, f.ty);
                     let vf = &module.funcs()[i];
                     for (pc, op) in module.func_code(i).iter().enumerate() {
-                        println!(
+                        let _ = writeln!(
+                            text,
                             "    {:>5}  @{:<5} {op:?}",
                             vf.start as usize + pc,
                             vf.offsets[pc]
                         );
                     }
-                    println!(".end");
+                    text.push_str(".end\n");
                 }
-                ExitCode::SUCCESS
+                print_all(&text)
             }
             Err(e) => fail(e),
         };
     }
     match keel_assembler::disassemble(&loaded.module) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => print_all(&text),
         Err(e) => {
-            eprintln!("error: {}: {e}", loaded.file);
+            output::err(&format!("error: {}: {e}\n", loaded.file));
             ExitCode::from(EXIT_INVALID)
         }
     }
@@ -440,7 +472,7 @@ fn run(args: RunArgs) -> ExitCode {
         if std::io::stdin().is_terminal() {
             return shell::main(&args.common);
         }
-        eprintln!("error: no program given (usage: vmrun FILE [ARGS...], or vmrun repl)");
+        output::err("error: no program given (usage: vmrun FILE [ARGS...], or vmrun repl)\n");
         return ExitCode::from(EXIT_INVALID);
     };
     let (catalog, _) = library();
@@ -450,7 +482,9 @@ fn run(args: RunArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let Some(main_index) = module.module().func_index("main") else {
-        eprintln!("error: {file_name} has no `main` function to run");
+        output::err(&format!(
+            "error: {file_name} has no `main` function to run\n"
+        ));
         return ExitCode::from(EXIT_INVALID);
     };
     let wants_args = !module.module().funcs[main_index].ty.params.is_empty();
@@ -459,20 +493,29 @@ fn run(args: RunArgs) -> ExitCode {
     let mut instance = match Instance::new(Arc::new(module), &linker, config) {
         Ok(i) => i,
         Err(errors) => {
+            let mut text = String::new();
             for e in errors {
                 match &e {
                     keel_vm::LinkError::MissingImport { name } => {
                         match keel_stdlib::capability_of(name) {
-                            Some(cap) => eprintln!(
-                                "error: `{name}` needs a capability this run was not granted: add {} to {}",
-                                cap.flag, cap.grants
-                            ),
-                            None => eprintln!("error: {e}"),
+                            Some(cap) => {
+                                let _ = writeln!(
+                                    text,
+                                    "error: `{name}` needs a capability this run was not granted: add {} to {}",
+                                    cap.flag, cap.grants
+                                );
+                            }
+                            None => {
+                                let _ = writeln!(text, "error: {e}");
+                            }
                         }
                     }
-                    _ => eprintln!("error: {e}"),
+                    _ => {
+                        let _ = writeln!(text, "error: {e}");
+                    }
                 }
             }
+            output::err(&text);
             return ExitCode::from(EXIT_INVALID);
         }
     };
@@ -525,19 +568,23 @@ fn run(args: RunArgs) -> ExitCode {
         *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
         cv.notify_all();
     }
-    streams.flush();
-    let code = match result {
-        Ok(v) => ExitCode::from(v.and_then(|v| v.as_int()).map_or(0, |c| c as u8)),
-        Err(trap) => {
-            eprint!("{}", trap.report());
+    let flushed = streams.flush();
+    let code = match (result, flushed) {
+        // A program stopped because its stdout was closed ends quietly,
+        // as the tool it is piped from would.
+        (Err(_), _) if streams.failure.closed() => ExitCode::from(output::EXIT_CLOSED),
+        (Err(trap), _) => {
+            output::err(&trap.report());
             ExitCode::from(EXIT_TRAP)
         }
+        (Ok(_), Err(e)) => output::write_failed(&e),
+        (Ok(v), Ok(())) => ExitCode::from(v.and_then(|v| v.as_int()).map_or(0, |c| c as u8)),
     };
     if args.stats {
         let st = instance.stats();
         let gc = instance.gc_stats();
-        eprintln!(
-            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\ngc collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\nwall time: {:.3} ms",
+        output::err(&format!(
+            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\ngc collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\nwall time: {:.3} ms\n",
             st.instructions,
             st.calls,
             st.jit_loops,
@@ -546,7 +593,7 @@ fn run(args: RunArgs) -> ExitCode {
             gc.peak_bytes,
             gc.pause.as_secs_f64() * 1e3,
             start.elapsed().as_secs_f64() * 1e3
-        );
+        ));
     }
     code
 }

@@ -65,7 +65,7 @@ pub use display::{format_float, quote};
 pub use engine::{Engine, LoadError};
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
 pub use interp::{
-    Config, ExecStats, Instance, InterruptHandle, JitMode, LinkError, MAX_STACK_SLOTS,
+    Config, EditError, ExecStats, Instance, InterruptHandle, JitMode, LinkError, MAX_STACK_SLOTS,
 };
 pub use module::{
     DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,
@@ -77,6 +77,6 @@ pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, TYPE_VAR_NAMES, Type};
 pub use value::{Tag, Value};
 pub use verify::{
-    Cmp, Const, MAX_LOCALS, MAX_STACK, Op, Snippet, VerifiedFunc, VerifiedModule, VerifyError,
-    VerifyErrorKind, VerifyErrors, verify, verify_snippet,
+    Cmp, Const, MAX_LOCALS, MAX_STACK, ModuleEdit, Op, Snippet, VerifiedFunc, VerifiedModule,
+    VerifyError, VerifyErrorKind, VerifyErrors, verify, verify_snippet,
 };

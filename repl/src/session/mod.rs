@@ -21,18 +21,25 @@
 //!   and during lines.
 
 mod items;
+mod piece;
 pub mod text;
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use keel_vm::isa::Opcode;
-use keel_vm::{Config, Handle, Instance, InterruptHandle, Linker, Type, VerifiedModule};
+use keel_vm::isa::{Opcode, Operand};
+use keel_vm::{
+    Config, EditError, FuncType, Handle, Instance, InterruptHandle, Linker, Module, ModuleEdit,
+    Type,
+};
 
 use items::{Def, split, take_locals};
 pub use items::{InputKind, kind, needs_more};
+use keel_assembler::lexer::{Tok, lex};
+use piece::FuncInfo;
 use text::{Chunk, LINE_FUNC, ModuleText};
 
 /// The file name of typed input.
@@ -86,10 +93,11 @@ pub enum Reply {
 /// A global slot of the session's module.
 #[derive(Clone)]
 struct Slot {
+    /// Its name in the module: the user's, a hidden one, or a dead one.
     name: String,
     ty: Type,
-    /// The user's `.global` text; `None` for the session's hidden slots.
-    def: Option<Chunk>,
+    /// Whether the user defined it (`.global`); hidden slots are not.
+    user: bool,
 }
 
 #[derive(Clone)]
@@ -104,27 +112,51 @@ struct Entry {
     ty: Type,
 }
 
+/// Function slots a new session starts with (doubled when they run out).
+const INITIAL_SLOTS: usize = 16;
+
 /// Everything a session holds.
 pub struct Session {
     catalog: Linker,
     linker: Linker,
     config: Config,
+    /// The module's globals, in order.
     slots: Vec<Slot>,
-    imports: IndexMap<String, Chunk>,
-    funcs: IndexMap<String, (Chunk, String)>,
+    /// Live global names (user globals and hidden slots) to indices.
+    live: HashMap<String, usize>,
+    /// The module's imports, in order.
+    imports: IndexMap<String, FuncType>,
+    /// The user's functions, in definition order.
+    funcs: IndexMap<String, FuncInfo>,
+    /// Function slots; the snippet is function `cap`.
+    cap: usize,
+    /// The module's string constants.
+    strings: HashMap<String, u32>,
     locals: IndexMap<String, Local>,
     stack: Vec<Entry>,
+    /// Every input's text, where the module's debug lines point.
+    text: ModuleText,
     instance: Instance,
     next_id: usize,
     timing: bool,
 }
 
-/// A candidate module: everything that would be committed with it.
-struct Candidate {
-    slots: Vec<Slot>,
-    imports: IndexMap<String, Chunk>,
-    funcs: IndexMap<String, (Chunk, String)>,
-    locals: IndexMap<String, Local>,
+/// A global an input defines.
+struct NewGlobal {
+    name: String,
+    user: bool,
+}
+
+/// What an applied input changed in the session's bookkeeping.
+struct Fitted {
+    edit: ModuleEdit,
+    strings: Vec<String>,
+    globals: Vec<Slot>,
+    /// Old slots of redefined globals, with their dead names.
+    renamed: Vec<(usize, String)>,
+    imports: Vec<(String, FuncType)>,
+    /// Functions defined, with the slots they take.
+    funcs: Vec<(String, FuncInfo)>,
 }
 
 impl Session {
@@ -136,24 +168,31 @@ impl Session {
     /// When even the empty module cannot be set up (a heap limit too small
     /// for anything).
     pub fn new(catalog: Linker, linker: Linker, config: Config) -> Result<Session, String> {
-        let empty = Candidate {
-            slots: Vec::new(),
-            imports: IndexMap::new(),
-            funcs: IndexMap::new(),
-            locals: IndexMap::new(),
+        let empty = Module {
+            debug: Some(keel_vm::DebugInfo {
+                file: REPL_FILE.into(),
+                funcs: Vec::new(),
+            }),
+            ..Module::default()
         };
-        let (module, _) = build(&catalog, &empty, &[], None)?;
-        let instance =
-            Instance::new(module, &linker, config.clone()).map_err(|e| link_errors(&e))?;
+        let module = piece::grow(&empty, 0, INITIAL_SLOTS)?;
+        let verified = keel_vm::verify_snippet(module, INITIAL_SLOTS, &[])
+            .map_err(|e| ModuleText::default().render_verify(&e))?;
+        let instance = Instance::new(Arc::new(verified), &linker, config.clone())
+            .map_err(|e| link_errors(&e))?;
         Ok(Session {
             catalog,
             linker,
             config,
             slots: Vec::new(),
+            live: HashMap::new(),
             imports: IndexMap::new(),
             funcs: IndexMap::new(),
+            cap: INITIAL_SLOTS,
+            strings: HashMap::new(),
             locals: IndexMap::new(),
             stack: Vec::new(),
+            text: ModuleText::default(),
             instance,
             next_id: 0,
             timing: false,
@@ -170,12 +209,7 @@ impl Session {
         self.funcs
             .keys()
             .cloned()
-            .chain(
-                self.slots
-                    .iter()
-                    .filter(|s| s.def.is_some())
-                    .map(|s| s.name.clone()),
-            )
+            .chain(self.slots.iter().filter(|s| s.user).map(|s| s.name.clone()))
             .chain(self.locals.keys().cloned())
             .collect()
     }
@@ -220,83 +254,344 @@ impl Session {
         format!("[{}]", items.join(", "))
     }
 
-    fn candidate(&self) -> Candidate {
-        Candidate {
-            slots: self.slots.clone(),
-            imports: self.imports.clone(),
-            funcs: self.funcs.clone(),
-            locals: self.locals.clone(),
-        }
-    }
-
     fn fresh(&mut self, what: &str) -> String {
         self.next_id += 1;
         format!("{RESERVED}{what}_{}", self.next_id)
     }
 
-    /// Builds `c` with `line` as the snippet and switches the instance to
-    /// it; commits the global slots (see the module invariants).
-    fn install(
-        &mut self,
-        c: &Candidate,
-        line: Option<&Chunk>,
-    ) -> Result<(Arc<VerifiedModule>, ModuleText), String> {
-        let entry: Vec<Type> = self.stack.iter().map(|e| e.ty.clone()).collect();
-        let (module, text) = build(&self.catalog, c, &entry, line)?;
+    fn entry_types(&self) -> Vec<Type> {
+        self.stack.iter().map(|e| e.ty.clone()).collect()
+    }
+
+    /// Assembles input text `t` alone (the snippet function `line_func`
+    /// gets the REPL's literal pushes), after declaring the session globals
+    /// it names. `defined` are the globals the input defines, in order.
+    fn assemble(
+        &self,
+        t: &mut ModuleText,
+        defined: &[NewGlobal],
+        line_func: Option<&str>,
+    ) -> Result<Module, String> {
+        let names: Vec<&str> = defined.iter().map(|g| g.name.as_str()).collect();
+        for decl in piece::global_declarations(&t.src, &self.live, &self.slots, &names) {
+            t.generated(&decl);
+        }
+        let resolver = piece::Resolver {
+            funcs: &self.funcs,
+            imports: &self.imports,
+            catalog: &self.catalog,
+        };
+        let assembled = match line_func {
+            Some(f) => {
+                keel_assembler::assemble_with_literal_pushes(&t.src, REPL_FILE, &resolver, f)
+            }
+            None => keel_assembler::assemble(&t.src, REPL_FILE, &resolver),
+        };
+        assembled.map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| t.render_offset(e.span.start, &e.to_string()))
+                .collect::<String>()
+        })
+    }
+
+    /// Doubles the function slots until `needed` fit (see [`piece`]).
+    fn grow(&mut self, needed: usize) -> Result<(), String> {
+        let mut cap = self.cap;
+        while cap < needed {
+            cap *= 2;
+        }
+        let module = piece::grow(self.instance.module().module(), self.cap, cap)?;
+        let verified = keel_vm::verify_snippet(module, cap, &self.entry_types())
+            .map_err(|e| self.text.render_verify(&e))?;
         self.instance
-            .replace_module(module.clone(), &self.linker)
+            .replace_module(Arc::new(verified), &self.linker)
             .map_err(|e| link_errors(&e))?;
-        self.slots = c.slots.clone();
-        Ok((module, text))
+        self.cap = cap;
+        Ok(())
+    }
+
+    /// Fits the small module `m` (assembled from text at line `base` of the
+    /// session's text) into the session module: the edit that installs it,
+    /// and the bookkeeping to commit once it is installed. `snippet` is
+    /// whether `m`'s one function is the line.
+    fn fit(
+        &mut self,
+        m: &Module,
+        base: u32,
+        defined: &[NewGlobal],
+        snippet: bool,
+    ) -> Result<Fitted, String> {
+        if !snippet {
+            let new = m
+                .funcs
+                .iter()
+                .filter(|f| !self.funcs.contains_key(&f.name))
+                .count();
+            if self.funcs.len() + new > self.cap {
+                self.grow(self.funcs.len() + new)?;
+            }
+        }
+        let mut fitted = Fitted {
+            edit: ModuleEdit::default(),
+            strings: Vec::new(),
+            globals: Vec::new(),
+            renamed: Vec::new(),
+            imports: Vec::new(),
+            funcs: Vec::new(),
+        };
+        let mut pool: HashMap<&str, u32> = HashMap::new();
+        let mut strings = Vec::with_capacity(m.strings.len());
+        for s in &m.strings {
+            let i = match self.strings.get(s).or_else(|| pool.get(s.as_str())) {
+                Some(&i) => i,
+                None => {
+                    let i = (self.strings.len() + fitted.strings.len()) as u32;
+                    pool.insert(s, i);
+                    fitted.strings.push(s.clone());
+                    i
+                }
+            };
+            strings.push(i);
+        }
+        let mut globals = Vec::with_capacity(m.globals.len());
+        for g in &m.globals {
+            let i = match defined.iter().find(|d| d.name == g.name) {
+                Some(d) => {
+                    if let Some(&old) = self.live.get(&g.name) {
+                        let dead = self.fresh("dead");
+                        fitted.renamed.push((old, dead));
+                    }
+                    let i = self.slots.len() + fitted.globals.len();
+                    fitted.globals.push(Slot {
+                        name: g.name.clone(),
+                        ty: g.ty.clone(),
+                        user: d.user,
+                    });
+                    let init = match g.init {
+                        keel_vm::GlobalInit::Str(s) => {
+                            keel_vm::GlobalInit::Str(strings.get(s as usize).copied().unwrap_or(s))
+                        }
+                        ref other => other.clone(),
+                    };
+                    fitted.edit.globals.push(keel_vm::Global {
+                        name: g.name.clone(),
+                        ty: g.ty.clone(),
+                        init,
+                    });
+                    i
+                }
+                None => self.live.get(&g.name).copied().unwrap_or(usize::MAX),
+            };
+            globals.push(i as u32);
+        }
+        let snippet_index = self.cap;
+        let mut callees = Vec::with_capacity(m.funcs.len() + m.imports.len());
+        let mut next_slot = self.funcs.len();
+        for f in &m.funcs {
+            let slot = if snippet {
+                snippet_index
+            } else if let Some(info) = self.funcs.get(&f.name) {
+                info.slot
+            } else {
+                next_slot += 1;
+                next_slot - 1
+            };
+            callees.push(slot as u32);
+        }
+        let import_base = self.cap + 1;
+        for im in &m.imports {
+            let callee = if let Some(info) = self.funcs.get(&im.name) {
+                info.slot
+            } else if let Some((i, _, ty)) = self.imports.get_full(&im.name) {
+                if *ty != im.ty {
+                    return Err(link_errors(&[keel_vm::LinkError::SignatureMismatch {
+                        name: im.name.clone(),
+                        expected: im.ty.to_string(),
+                        found: ty.to_string(),
+                    }]));
+                }
+                import_base + i
+            } else {
+                fitted.imports.push((im.name.clone(), im.ty.clone()));
+                fitted.edit.imports.push(im.clone());
+                import_base + self.imports.len() + fitted.imports.len() - 1
+            };
+            callees.push(callee as u32);
+        }
+        let numbers = piece::Renumbering {
+            strings,
+            globals,
+            callees,
+        };
+        let map = piece::renumber(&numbers);
+        let debug = m.debug.clone().unwrap_or_default();
+        for (j, f) in m.funcs.iter().enumerate() {
+            let d = debug.funcs.get(j).cloned().unwrap_or_default();
+            let (mut func, d) = piece::recode(f, &d, &map, base)?;
+            let slot = numbers.callees[j] as usize;
+            if !snippet {
+                fitted.funcs.push((
+                    f.name.clone(),
+                    FuncInfo {
+                        slot,
+                        ty: f.ty.clone(),
+                        sig: String::new(),
+                    },
+                ));
+            }
+            func.exported = false;
+            fitted.edit.funcs.push((slot, func, d));
+        }
+        // Functions that named a redefined global now name the new one, as
+        // if the session were assembled again.
+        for (old, _) in &fitted.renamed {
+            let new = fitted
+                .globals
+                .iter()
+                .position(|g| self.slots.get(*old).is_some_and(|s| s.name == g.name));
+            let Some(new) = new.map(|k| (self.slots.len() + k) as u32) else {
+                continue;
+            };
+            let old = *old as u32;
+            let relink = |op: &Operand| match op {
+                Operand::Global(i) if *i == old => Operand::Global(new),
+                other => other.clone(),
+            };
+            let module = self.instance.module().module();
+            for info in self.funcs.values() {
+                if fitted.edit.funcs.iter().any(|(s, ..)| *s == info.slot) {
+                    continue;
+                }
+                let f = &module.funcs[info.slot];
+                let uses = keel_vm::isa::decode_code(&f.code, 0)
+                    .map(|code| code.iter().any(|(_, i)| i.operand == Operand::Global(old)))
+                    .unwrap_or(false);
+                if uses {
+                    let d = module.func_debug(info.slot).cloned().unwrap_or_default();
+                    let (func, d) = piece::recode(f, &d, &relink, 0)?;
+                    fitted.edit.funcs.push((info.slot, func, d));
+                }
+            }
+        }
+        fitted.edit.rename_globals = fitted.renamed.clone();
+        fitted.edit.strings = fitted.strings.clone();
+        if !snippet {
+            // The last line's snippet may call what this input redefines:
+            // it is done, so it makes way for an empty one.
+            let (f, d) = piece::empty_snippet();
+            fitted.edit.funcs.push((snippet_index, f, d));
+        }
+        fitted.edit.snippet_entry = Some(self.entry_types());
+        Ok(fitted)
+    }
+
+    /// Installs `fitted` in the instance and commits its bookkeeping.
+    fn install(&mut self, fitted: Fitted) -> Result<(), String> {
+        let Fitted {
+            edit,
+            strings,
+            globals,
+            renamed,
+            imports,
+            funcs,
+        } = fitted;
+        self.instance
+            .edit_module(edit, &self.linker)
+            .map_err(|e| match e {
+                EditError::Link(e) => link_errors(&e),
+                EditError::Verify(e) => self.text.render_verify(&e),
+            })?;
+        for s in strings {
+            let i = self.strings.len() as u32;
+            self.strings.insert(s, i);
+        }
+        for (old, dead) in renamed {
+            if let Some(slot) = self.slots.get_mut(old) {
+                self.live.remove(&slot.name);
+                slot.name = dead;
+                slot.user = false;
+            }
+        }
+        for g in globals {
+            self.live.insert(g.name.clone(), self.slots.len());
+            self.slots.push(g);
+        }
+        self.imports.extend(imports);
+        for (name, info) in funcs {
+            self.funcs.insert(name, info);
+        }
+        Ok(())
     }
 
     /// Applies definitions (from input or `:load`) as one change.
     fn define(&mut self, items: Vec<(Def, Chunk)>) -> Result<String, String> {
-        let mut c = self.candidate();
         let mut out = String::new();
-        for (def, chunk) in items {
-            let reserved = |name: &str| {
-                name.starts_with(RESERVED).then(|| {
-                    format!("error: names starting with `{RESERVED}` are reserved for the REPL: `{name}`\n")
-                })
-            };
+        let mut t = ModuleText::default();
+        let mut defined: Vec<NewGlobal> = Vec::new();
+        let mut sigs: Vec<(String, String)> = Vec::new();
+        let reserved = |name: &str| {
+            name.starts_with(RESERVED).then(|| {
+                format!(
+                    "error: names starting with `{RESERVED}` are reserved for the REPL: `{name}`\n"
+                )
+            })
+        };
+        // A name defined twice in one input: the last definition counts.
+        let last_func = |name: &str, at: usize| {
+            !items[at + 1..]
+                .iter()
+                .any(|(d, _)| matches!(d, Def::Func { name: n, .. } if n == name))
+        };
+        for (at, (def, chunk)) in items.iter().enumerate() {
             match def {
                 Def::Func { name, sig } => {
-                    if let Some(e) = reserved(&name) {
+                    if let Some(e) = reserved(name) {
                         return Err(e);
                     }
-                    let verb = if c.funcs.contains_key(&name) {
+                    let verb =
+                        if self.funcs.contains_key(name) || sigs.iter().any(|(n, _)| n == name) {
+                            "redefined"
+                        } else {
+                            "defined"
+                        };
+                    let _ = writeln!(out, "{verb} {name}{sig}");
+                    sigs.push((name.clone(), sig.clone()));
+                    if last_func(name, at) {
+                        t.chunk(chunk);
+                    }
+                }
+                Def::Global { name, ty } => {
+                    if let Some(e) = reserved(name) {
+                        return Err(e);
+                    }
+                    let verb = if self.live.contains_key(name)
+                        || defined.iter().any(|g| &g.name == name)
+                    {
                         "redefined"
                     } else {
                         "defined"
                     };
-                    let _ = writeln!(out, "{verb} {name}{sig}");
-                    c.funcs.insert(name, (chunk, sig));
-                }
-                Def::Global { name, ty } => {
-                    if let Some(e) = reserved(&name) {
-                        return Err(e);
-                    }
-                    let verb = match c.slots.iter().position(|s| s.name == name) {
-                        Some(i) => {
-                            // The old slot stays, unnamed, so globals only grow.
-                            let dead = self.fresh("dead");
-                            c.slots[i].name = dead;
-                            c.slots[i].def = None;
-                            "redefined"
-                        }
-                        None => "defined",
-                    };
                     let _ = writeln!(out, "{verb} global {name}: {ty}");
-                    c.slots.push(Slot {
-                        name,
-                        ty,
-                        def: Some(chunk),
+                    if let Some(k) = defined.iter().position(|g| &g.name == name) {
+                        // Only the last definition of a name in one input
+                        // is assembled.
+                        defined.remove(k);
+                    }
+                    defined.push(NewGlobal {
+                        name: name.clone(),
+                        user: true,
                     });
+                    if !items[at + 1..]
+                        .iter()
+                        .any(|(d, _)| matches!(d, Def::Global { name: n, .. } if n == name))
+                    {
+                        t.chunk(chunk);
+                    }
                 }
                 Def::Import { name } => {
                     let _ = writeln!(out, "defined import {name}");
-                    c.imports.insert(name, chunk);
+                    t.chunk(chunk);
                 }
                 Def::Ignored => {
                     let _ = writeln!(
@@ -306,30 +601,94 @@ impl Session {
                 }
             }
         }
-        self.install(&c, None)?;
-        self.imports = c.imports;
-        self.funcs = c.funcs;
+        let m = self.assemble(&mut t, &defined, None)?;
+        // Positions in `m` are lines of its own text; the session's text
+        // holds every input's.
+        let base = self.text.append(&t);
+        let mut fitted = self.fit(&m, base, &defined, false)?;
+        for (name, info) in &mut fitted.funcs {
+            if let Some((_, sig)) = sigs.iter().rev().find(|(n, _)| n == name) {
+                info.sig = sig.clone();
+            }
+        }
+        self.install(fitted)?;
         Ok(out)
     }
 
     /// Runs a code line against the stack.
     fn run_line(&mut self, chunk: &Chunk) -> Result<String, String> {
         let (declared, code) = take_locals(chunk)?;
-        let mut c = self.candidate();
+        let mut fresh: Vec<(String, Local)> = Vec::new();
+        let mut defined = Vec::new();
+        let mut t = ModuleText::default();
         for (name, ty) in declared {
-            if c.locals.get(&name).is_some_and(|l| l.ty == ty) {
+            let known = fresh
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == name)
+                .map(|(_, l)| l)
+                .or_else(|| self.locals.get(&name));
+            if known.is_some_and(|l| l.ty == ty) {
                 continue;
             }
             let slot = self.fresh(&format!("local_{}", name.replace('.', "_")));
-            c.slots.push(Slot {
+            t.generated(&format!(".global {slot}: {ty}"));
+            defined.push(NewGlobal {
                 name: slot.clone(),
-                ty: ty.clone(),
-                def: None,
+                user: false,
             });
-            c.locals.insert(name, Local { ty, slot });
+            fresh.retain(|(n, _)| *n != name);
+            fresh.push((name, Local { ty, slot }));
         }
-        let (module, text) = self.install(&c, Some(&code))?;
-        let exit = module
+        // The locals after this line, in declaration order: a retyped one
+        // keeps its place.
+        let mut locals: Vec<(&str, &Local)> = self
+            .locals
+            .iter()
+            .map(|(n, l)| {
+                let l = fresh.iter().find(|(f, _)| f == n).map_or(l, |(_, f)| f);
+                (n.as_str(), l)
+            })
+            .collect();
+        for (n, l) in &fresh {
+            if !self.locals.contains_key(n) {
+                locals.push((n.as_str(), l));
+            }
+        }
+        // The line declares, loads and stores only the locals it names
+        // (all of them if it names one by index), so its cost does not
+        // grow with the session.
+        let toks: Vec<Tok<'_>> = lex(&code.text)
+            .filter_map(Result::ok)
+            .map(|(_, t, _)| t)
+            .collect();
+        let by_index = toks
+            .windows(2)
+            .any(|w| matches!(w, [Tok::Ident("load" | "store"), Tok::Int(_)]));
+        if !by_index {
+            locals.retain(|(n, _)| toks.contains(&Tok::Ident(n)));
+        }
+        t.generated(&format!(".func {LINE_FUNC}()"));
+        let mut prologue = String::new();
+        let mut epilogue = String::new();
+        for (name, l) in &locals {
+            t.generated(&format!(".local {name}: {}", l.ty));
+            let _ = write!(prologue, "gload {} store {name} ", l.slot);
+            let _ = write!(epilogue, "load {name} gstore {} ", l.slot);
+        }
+        t.generated(&prologue);
+        t.chunk(&code);
+        // A label at the end of the line lands here.
+        t.generated("nop");
+        t.generated(&epilogue);
+        t.generated(".end");
+        let m = self.assemble(&mut t, &defined, Some(LINE_FUNC))?;
+        let base = self.text.append(&t);
+        let fitted = self.fit(&m, base, &defined, true)?;
+        self.install(fitted)?;
+        let exit = self
+            .instance
+            .module()
             .snippet()
             .and_then(|s| s.exit.clone())
             .unwrap_or_default();
@@ -339,13 +698,15 @@ impl Session {
         let result = self.instance.run_snippet(&operands);
         let elapsed = started.elapsed();
         let values = result.map_err(|trap| {
-            let mut shown = text.render_trap(trap);
+            let mut shown = self.text.render_trap(trap);
             if self.timing {
                 shown.push_str(&timing(elapsed));
             }
             shown
         })?;
-        self.locals = c.locals;
+        for (name, l) in fresh {
+            self.locals.insert(name, l);
+        }
         self.stack = values
             .into_iter()
             .zip(exit)
@@ -536,8 +897,12 @@ impl Session {
                 let _ = writeln!(out, "    needs {}: {}", flag.flag, flag.grants);
             }
         }
-        if let Some((_, sig)) = self.funcs.get(name) {
-            let _ = writeln!(out, "{name}{sig}  (defined in this session; `:dis {name}`)");
+        if let Some(info) = self.funcs.get(name) {
+            let _ = writeln!(
+                out,
+                "{name}{}  (defined in this session; `:dis {name}`)",
+                info.sig
+            );
         }
         if out.is_empty() {
             return Err(format!(
@@ -570,57 +935,6 @@ fn plural(n: usize) -> &'static str {
 
 fn timing(d: Duration) -> String {
     format!("time: {:.3} ms\n", d.as_secs_f64() * 1000.0)
-}
-
-/// Compiles a candidate into module text and a verified module whose
-/// snippet runs `line` on a stack of types `entry`. In the line, a bare
-/// literal pushes itself (`42`, `2 3 add`).
-fn build(
-    catalog: &Linker,
-    c: &Candidate,
-    entry: &[Type],
-    line: Option<&Chunk>,
-) -> Result<(Arc<VerifiedModule>, ModuleText), String> {
-    let mut t = ModuleText::default();
-    for s in &c.slots {
-        match &s.def {
-            Some(chunk) => t.chunk(chunk),
-            None => t.generated(&format!(".global {}: {}", s.name, s.ty)),
-        }
-    }
-    for chunk in c.imports.values() {
-        t.chunk(chunk);
-    }
-    for (chunk, _) in c.funcs.values() {
-        t.chunk(chunk);
-    }
-    t.generated(&format!(".func {LINE_FUNC}()"));
-    let mut prologue = String::new();
-    let mut epilogue = String::new();
-    for (name, l) in &c.locals {
-        t.generated(&format!(".local {name}: {}", l.ty));
-        let _ = write!(prologue, "gload {} store {name} ", l.slot);
-        let _ = write!(epilogue, "load {name} gstore {} ", l.slot);
-    }
-    t.generated(&prologue);
-    if let Some(line) = line {
-        t.chunk(line);
-    }
-    // A label at the end of the line lands here.
-    t.generated("nop");
-    t.generated(&epilogue);
-    t.generated(".end");
-    let module =
-        keel_assembler::assemble_with_literal_pushes(&t.src, REPL_FILE, catalog, LINE_FUNC)
-            .map_err(|errors| {
-                errors
-                    .iter()
-                    .map(|e| t.render_offset(e.span.start, &e.to_string()))
-                    .collect::<String>()
-            })?;
-    let verified = keel_vm::verify_snippet(module, c.funcs.len(), entry)
-        .map_err(|errors| t.render_verify(&errors))?;
-    Ok((Arc::new(verified), t))
 }
 
 #[cfg(test)]

@@ -58,6 +58,16 @@ impl ModuleText {
         self.origins.push(None);
     }
 
+    /// Appends another text (an input assembled alone) and returns the
+    /// number of lines before it: a position at line L of `other` is at
+    /// line L plus that number here.
+    pub fn append(&mut self, other: &ModuleText) -> u32 {
+        let base = self.origins.len() as u32;
+        self.src.push_str(&other.src);
+        self.origins.extend(other.origins.iter().cloned());
+        base
+    }
+
     /// Where line `line` (1-based) of the module text came from, and its
     /// text.
     fn origin(&self, line: u32) -> Option<(&str, u32, &str)> {

@@ -20,7 +20,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::{CompletionType, Editor};
 
 use crate::session::{Reply, Session, needs_more};
-use crate::{Common, EXIT_INVALID, EXIT_TRAP, Streams, library, library_with};
+use crate::{Common, EXIT_INVALID, EXIT_TRAP, Streams, library, library_with, output};
 use helper::KeelHelper;
 
 /// `vmrun repl`: a session on the terminal, or over piped stdin.
@@ -30,7 +30,7 @@ pub fn main(common: &Common) -> ExitCode {
     let session = match Session::new(catalog, linker, common.config()) {
         Ok(s) => s,
         Err(e) => {
-            eprint!("{e}");
+            output::err(&e);
             return ExitCode::from(EXIT_INVALID);
         }
     };
@@ -43,13 +43,43 @@ pub fn main(common: &Common) -> ExitCode {
 
 /// Prints a reply through the program's own buffered stdout, so program
 /// output and REPL output stay in order.
-fn show(streams: &Streams, text: &str) {
+///
+/// # Errors
+///
+/// Stdout's error; the session then ends (see [`output::write_failed`]).
+fn show(streams: &Streams, text: &str) -> std::io::Result<()> {
     let mut out = streams.out.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
-fn piped(mut session: Session, streams: &Streams) -> ExitCode {
+/// Prints an input's error after what the program printed before it; the
+/// session ends if stdout failed.
+fn show_error(streams: &Streams, text: &str) -> Result<(), ExitCode> {
+    // A line that failed because stdout was closed (its `print` trapped)
+    // ends the session quietly, as every other write to stdout would.
+    if streams.failure.closed() {
+        return Err(ExitCode::from(output::EXIT_CLOSED));
+    }
+    streams.flush().map_err(|e| output::write_failed(&e))?;
+    output::err(text);
+    Ok(())
+}
+
+fn piped(session: Session, streams: &Streams) -> ExitCode {
+    match piped_session(session, streams) {
+        Ok(failed) => match streams.flush() {
+            Err(e) => output::write_failed(&e),
+            Ok(()) if failed => ExitCode::from(EXIT_TRAP),
+            Ok(()) => ExitCode::SUCCESS,
+        },
+        Err(code) => code,
+    }
+}
+
+/// Runs a piped session: whether any input failed, or how the process ends
+/// when stdout failed.
+fn piped_session(mut session: Session, streams: &Streams) -> Result<bool, ExitCode> {
     let mut failed = false;
     let mut line_no = 0u32;
     'session: loop {
@@ -70,8 +100,10 @@ fn piped(mut session: Session, streams: &Streams) -> ExitCode {
             match String::from_utf8(bytes) {
                 Ok(l) => input.push_str(&l),
                 Err(_) => {
-                    streams.flush();
-                    eprintln!("error: <repl>:{line_no}: the line is not valid UTF-8");
+                    show_error(
+                        streams,
+                        &format!("error: <repl>:{line_no}: the line is not valid UTF-8\n"),
+                    )?;
                     failed = true;
                     continue 'session;
                 }
@@ -84,21 +116,17 @@ fn piped(mut session: Session, streams: &Streams) -> ExitCode {
             break;
         }
         match session.eval(&input, first) {
-            Ok(Reply::Show(text)) => show(streams, &text),
+            Ok(Reply::Show(text)) => {
+                show(streams, &text).map_err(|e| output::write_failed(&e))?;
+            }
             Ok(Reply::Quit) => break,
             Err(e) => {
-                streams.flush();
-                eprint!("{e}");
+                show_error(streams, &e)?;
                 failed = true;
             }
         }
     }
-    streams.flush();
-    if failed {
-        ExitCode::from(EXIT_TRAP)
-    } else {
-        ExitCode::SUCCESS
-    }
+    Ok(failed)
 }
 
 /// Where history is kept: `$XDG_STATE_HOME/keel/history`, else
@@ -131,7 +159,7 @@ fn interactive(mut session: Session, streams: Streams) -> ExitCode {
     let mut rl: Editor<KeelHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(rl) => rl,
         Err(e) => {
-            eprintln!("error: cannot open the terminal: {e}");
+            output::err(&format!("error: cannot open the terminal: {e}\n"));
             return ExitCode::from(EXIT_INVALID);
         }
     };
@@ -154,7 +182,12 @@ fn interactive(mut session: Session, streams: Streams) -> ExitCode {
                 .interrupt()
         });
     }
-    println!("Keel REPL. `:help` lists instructions and commands; `:quit` or Ctrl-D leaves.");
+    if let Err(e) = show(
+        &streams,
+        "Keel REPL. `:help` lists instructions and commands; `:quit` or Ctrl-D leaves.\n",
+    ) {
+        return output::write_failed(&e);
+    }
     let mut line_no = 0u32;
     'session: loop {
         let first = line_no + 1;
@@ -178,30 +211,40 @@ fn interactive(mut session: Session, streams: Streams) -> ExitCode {
                 // says what is missing.
                 Err(ReadlineError::Eof) => break,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    output::err(&format!("error: {e}\n"));
                     break 'session;
                 }
             }
         }
         *running.lock().unwrap_or_else(|p| p.into_inner()) = session.interrupt_handle();
-        match session.eval(&input, first) {
-            Ok(Reply::Show(text)) => show(&streams, &text),
+        let shown = match session.eval(&input, first) {
+            Ok(Reply::Show(text)) => show(&streams, &text).map_err(|e| output::write_failed(&e)),
             Ok(Reply::Quit) => break,
-            Err(e) => {
-                streams.flush();
-                eprint!("{}", paint_errors(&e));
-            }
+            Err(e) => show_error(&streams, &paint_errors(&e)),
+        };
+        if let Err(code) = shown {
+            save_history(&mut rl, history.as_deref());
+            return code;
         }
         *names.borrow_mut() = session.names();
     }
-    if let Some(h) = &history {
+    save_history(&mut rl, history.as_deref());
+    match streams.flush() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::write_failed(&e),
+    }
+}
+
+fn save_history(rl: &mut Editor<KeelHelper, DefaultHistory>, history: Option<&std::path::Path>) {
+    if let Some(h) = history {
         if let Some(dir) = h.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         if let Err(e) = rl.save_history(h) {
-            eprintln!("warning: cannot save history to {}: {e}", h.display());
+            output::err(&format!(
+                "warning: cannot save history to {}: {e}\n",
+                h.display()
+            ));
         }
     }
-    streams.flush();
-    ExitCode::SUCCESS
 }

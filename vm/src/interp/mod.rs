@@ -20,6 +20,7 @@
 //! the heap's scratch list for natives) cover every live object.
 
 mod dynamic;
+mod edit;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use crate::types::Type;
 use crate::value::{Tag, Value};
 use crate::verify::{Cmp, Const, Op, VerifiedModule};
 use dynamic::Arith;
+pub use edit::EditError;
 
 /// Instance configuration: limits and debugging switches.
 #[derive(Clone, Debug)]

@@ -30,11 +30,13 @@
 
 mod assigned;
 mod code;
+mod edit;
 mod error;
 mod fuse;
 mod unify;
 
 pub use code::Op;
+pub use edit::ModuleEdit;
 pub use error::{VerifyError, VerifyErrorKind, VerifyErrors};
 pub use fuse::Cmp;
 
@@ -123,6 +125,9 @@ pub struct VerifiedModule {
     types: Vec<Type>,
     consts: Vec<Const>,
     snippet: Option<Snippet>,
+    /// What [`VerifiedModule::edit`] looks up (callers, names), built by
+    /// the first edit and kept up to date by later ones (see `edit.rs`).
+    index: Option<edit::EditIndex>,
 }
 
 /// A function verified by [`verify_snippet`]: it starts with values already
@@ -263,6 +268,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
         types,
         consts,
         snippet,
+        index: None,
     })
 }
 
