@@ -112,6 +112,10 @@ pub struct ExecStats {
     /// Loops the JIT looked at and left to the interpreter (an op it does
     /// not compile).
     pub jit_rejected: u64,
+    /// Budget chunks spent: check points at which the run charged a chunk
+    /// and looked at the fuel tank and the interrupt flag. About one per
+    /// 65 536 instructions, whatever the fuel.
+    pub chunks: u64,
 }
 
 /// Why a module could not be instantiated.
@@ -490,14 +494,18 @@ impl Instance {
         };
         #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
         let chunk = CHUNK;
-        self.fuel.map_or(chunk, |f| (f as i64).clamp(0, chunk))
+        // Clamp in u64: fuel above i64::MAX must not wrap to a negative
+        // (empty) chunk.
+        self.fuel.map_or(chunk, |f| {
+            i64::try_from(f.min(chunk.max(0) as u64)).unwrap_or(0)
+        })
     }
 
     /// Charges a spent chunk (`chunk - budget` instructions) to the fuel
     /// tank and the counters.
     fn charge_chunk(&mut self, chunk: i64, budget: i64) {
-        let used = (chunk - budget).max(0) as u64;
-        self.stats.instructions += used;
+        let used = u64::try_from(chunk.saturating_sub(budget)).unwrap_or(0);
+        self.stats.instructions = self.stats.instructions.saturating_add(used);
         if let Some(f) = &mut self.fuel {
             *f = f.saturating_sub(used);
         }
@@ -511,6 +519,7 @@ impl Instance {
     #[inline(never)]
     fn refuel(&mut self, chunk: i64, budget: i64) -> Result<i64, Trap> {
         self.charge_chunk(chunk, budget);
+        self.stats.chunks = self.stats.chunks.saturating_add(1);
         if self
             .interrupt
             .0
