@@ -321,13 +321,24 @@ impl NativeCtx<'_> {
     /// As [`Instance::call`].
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Option<Val>, CallError> {
         let index = self.inst.exported(name, args)?;
-        let live = &self.stack[..self.sp];
-        let values = self.inst.import_args(args, live).map_err(CallError::Trap)?;
         if self.depth + 1 >= self.inst.config_max_depth() {
             return Err(CallError::Trap(Trap::call_depth(
                 self.inst.config_max_depth(),
             )));
         }
+        // The arguments are rooted on the scratch list only until the call
+        // has them on its stack; what this host function allocated before
+        // (below the mark) stays rooted across the call.
+        let mark = self.inst.heap.scratch.len();
+        let live = &self.stack[..self.sp];
+        let values = self.inst.import_args(args, live);
+        let values = match values {
+            Ok(v) => v,
+            Err(t) => {
+                self.inst.heap.scratch.truncate(mark);
+                return Err(CallError::Trap(t));
+            }
+        };
         let module = self.inst.module().clone();
         let saved = self.inst.depth_offset;
         self.inst.depth_offset = self.depth + 1;
@@ -335,6 +346,7 @@ impl NativeCtx<'_> {
             .inst
             .call_at(&module, self.stack, self.sp, index, &values);
         self.inst.depth_offset = saved;
+        self.inst.heap.scratch.truncate(mark);
         let result = result.map_err(CallError::Trap)?;
         Ok(result.map(|v| self.inst.export_val(v, 0)))
     }

@@ -18,6 +18,13 @@
 //! Every allocating op keeps its operands below `sp` until the allocation has
 //! returned, so the roots `[stack[..sp], globals, string constants]` (plus
 //! the heap's scratch list for natives) cover every live object.
+//!
+//! **Scratch roots nest.** A native call keeps what it allocates on the
+//! heap's scratch list until it returns. Natives nest (a host function may
+//! call back into the instance, whose code calls natives), so an inner call
+//! truncates the list to the length it had on entry, never clears it: the
+//! outer host function's objects stay rooted. Only the outermost entry
+//! points (`call_index`, `run_snippet`) clear it.
 
 mod dynamic;
 
@@ -1632,6 +1639,9 @@ impl Instance {
                 stack[sp - 1] = Value::int(n as i64);
             }
             Op::MapKeys => {
+                // Scratch roots nest: a host function below this run (a
+                // re-entrant call) may still hold entries under the mark.
+                let mark = self.heap.scratch.len();
                 let m = stack[sp - 1];
                 let keys: Vec<MapKey> = map!(m).entries.keys().cloned().collect();
                 let elem = map!(m).key.to_type();
@@ -1657,13 +1667,13 @@ impl Instance {
                     });
                 }
                 if failed {
-                    self.heap.scratch.clear();
+                    self.heap.scratch.truncate(mark);
                     return Err(oom!());
                 }
                 let arr = self
                     .heap
                     .alloc(Tag::Array, make_array(elem, items), &roots!());
-                self.heap.scratch.clear();
+                self.heap.scratch.truncate(mark);
                 match arr {
                     Ok(v) => stack[sp - 1] = v,
                     Err(OutOfMemory) => return Err(oom!()),
@@ -1686,6 +1696,11 @@ impl Instance {
                     spilled = stack[args_at..sp].to_vec();
                     &spilled
                 };
+                // The native's scratch roots go above the mark and are
+                // dropped when it returns; those below belong to a host
+                // function further out that called back into this run, and
+                // must outlive this call.
+                let mark = self.heap.scratch.len();
                 let result = {
                     let mut ctx = NativeCtx {
                         inst: self,
@@ -1695,7 +1710,7 @@ impl Instance {
                     };
                     (native.func)(&mut ctx, args)
                 };
-                self.heap.scratch.clear();
+                self.heap.scratch.truncate(mark);
                 // A native's result must be what the verifier assumed at this
                 // call site (its signature with type variables bound).
                 let want = types.get(ret as usize);
