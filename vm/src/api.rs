@@ -315,6 +315,9 @@ impl NativeCtx<'_> {
     /// Calls an exported function of the instance that called this host
     /// function (re-entrancy). The new frames go on the same value stack,
     /// above the caller's, and count against the same depth limit and fuel.
+    /// The nesting of such calls is bounded by [`crate::Config::max_host_depth`]
+    /// (`stack overflow: host call nesting limit N exceeded`), as each level
+    /// nests native frames.
     ///
     /// # Errors
     ///
@@ -325,6 +328,10 @@ impl NativeCtx<'_> {
             return Err(CallError::Trap(Trap::call_depth(
                 self.inst.config_max_depth(),
             )));
+        }
+        let host_limit = self.inst.config_max_host_depth();
+        if self.inst.host_depth >= host_limit {
+            return Err(CallError::Trap(Trap::host_depth(host_limit)));
         }
         // The arguments are rooted on the scratch list only until the call
         // has them on its stack; what this host function allocated before
@@ -342,9 +349,11 @@ impl NativeCtx<'_> {
         let module = self.inst.module().clone();
         let saved = self.inst.depth_offset;
         self.inst.depth_offset = self.depth + 1;
+        self.inst.host_depth += 1;
         let result = self
             .inst
             .call_at(&module, self.stack, self.sp, index, &values);
+        self.inst.host_depth -= 1;
         self.inst.depth_offset = saved;
         self.inst.heap.scratch.truncate(mark);
         let result = result.map_err(CallError::Trap)?;

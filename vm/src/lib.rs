@@ -64,6 +64,7 @@ pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::{format_float, quote};
 pub use engine::{Engine, LoadError};
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
+pub use interp::DEFAULT_MAX_HOST_DEPTH;
 pub use interp::{
     Config, ExecStats, Instance, InterruptHandle, JitMode, LinkError, MAX_STACK_SLOTS,
 };

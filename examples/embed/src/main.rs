@@ -92,6 +92,8 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         gc_stress: false,
         checked: false,
         jit: keel_vm::JitMode::On,
+        // Each level of Keel -> host -> Keel nests native frames.
+        max_host_depth: keel_vm::DEFAULT_MAX_HOST_DEPTH,
     };
     let mut instance = match Instance::new(verified, linker, config) {
         Ok(i) => i,

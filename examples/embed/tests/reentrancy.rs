@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use keel_vm::{CallError, Config, FuncType, Instance, Linker, Trap, TrapCode, Type, Val};
+use keel_vm::{
+    CallError, Config, FuncType, Instance, JitMode, Linker, Trap, TrapCode, Type, Val, Value,
+};
 
 fn instance(src: &str, linker: &Linker, config: Config) -> Instance {
     let module = keel_assembler::assemble(src, "plugin.kasm", linker).expect("assembles");
@@ -123,4 +125,103 @@ leaf:
         let got = inst.call_typed::<String>("inner", &[Val::Int(3)]).unwrap();
         assert_eq!(got, "<2<1<0leaf0>1>2>");
     }
+}
+
+/// `rec(n)`: `n` levels of Keel -> host -> Keel, each running a short loop.
+const REC: &str = r#"
+.export rec
+.func rec(n: int) -> int
+    .local i: int
+top:
+    load i push 1 add store i
+    load i push 50 lt jmpif top
+    load n push 0 le jmpif zero
+    load n push 1 sub call host.down ret
+zero:
+    push 0 ret
+.end
+"#;
+
+fn rec_linker() -> Linker {
+    let mut l = Linker::new();
+    keel_stdlib::install_core(&mut l);
+    l.define(
+        "host.down",
+        FuncType::new(vec![Type::Int], Some(Type::Int)),
+        |cx, args| {
+            let n = args[0].as_int().unwrap_or(0);
+            match cx.call("rec", &[Val::Int(n)]).map_err(host_trap)? {
+                Some(Val::Int(r)) => Ok(Some(Value::int(r + 1))),
+                other => Err(Trap::new(TrapCode::HostError, format!("{other:?}"))),
+            }
+        },
+    );
+    l
+}
+
+/// Each level nests native frames: without a bound of its own, a plugin
+/// recursing through a host function overflowed the native stack (and
+/// aborted the host) long before the call depth limit of 100 000.
+#[test]
+fn host_recursion_far_beyond_the_limit_traps_cleanly_on_a_small_thread() {
+    for jit in [JitMode::Off, JitMode::On, JitMode::Eager] {
+        for checked in [false, true] {
+            // 1 MiB: half of what a test thread gets, and the default limit
+            // must still fit in a debug build.
+            let outcome = std::thread::Builder::new()
+                .stack_size(1 << 20)
+                .spawn(move || {
+                    let config = Config {
+                        jit,
+                        checked,
+                        ..Config::default()
+                    };
+                    let mut inst = instance(REC, &rec_linker(), config);
+                    let deep = inst.call("rec", &[Val::Int(1_000_000)]);
+                    // Still usable, and a nesting within the limit works.
+                    let within = inst.call_typed::<i64>("rec", &[Val::Int(30)]);
+                    (deep, within)
+                })
+                .unwrap()
+                .join()
+                .expect("no native stack overflow");
+            match outcome.0 {
+                Err(CallError::Trap(t)) => {
+                    assert_eq!(t.code, TrapCode::StackOverflow);
+                    assert_eq!(
+                        t.message,
+                        format!(
+                            "stack overflow: host call nesting limit {} exceeded",
+                            keel_vm::DEFAULT_MAX_HOST_DEPTH
+                        )
+                    );
+                }
+                other => panic!("expected a stack overflow, got {other:?}"),
+            }
+            assert_eq!(outcome.1.unwrap(), 30);
+        }
+    }
+}
+
+#[test]
+fn the_host_nesting_limit_is_configurable() {
+    let config = Config {
+        max_host_depth: 5,
+        ..Config::default()
+    };
+    let mut inst = instance(REC, &rec_linker(), config);
+    assert_eq!(inst.call_typed::<i64>("rec", &[Val::Int(5)]).unwrap(), 5);
+    let t = host_trap(inst.call("rec", &[Val::Int(6)]).unwrap_err());
+    assert_eq!(
+        t.message,
+        "stack overflow: host call nesting limit 5 exceeded"
+    );
+    // The call depth limit still counts Keel and host frames together.
+    let config = Config {
+        max_call_depth: 20,
+        ..Config::default()
+    };
+    let mut inst = instance(REC, &rec_linker(), config);
+    let t = host_trap(inst.call("rec", &[Val::Int(25)]).unwrap_err());
+    assert_eq!(t.message, "stack overflow: call depth limit 20 exceeded");
 }

@@ -71,7 +71,29 @@ pub struct Config {
     pub checked: bool,
     /// Whether hot loops run as machine code (see [`JitMode`]).
     pub jit: JitMode,
+    /// Deepest nesting of host calls back into the instance
+    /// ([`NativeCtx::call`]: Keel → host → Keel → host ...) before a
+    /// stack-overflow trap (default [`DEFAULT_MAX_HOST_DEPTH`]). Unlike
+    /// Keel calls, which live on the VM's own value stack, every such
+    /// level nests Rust frames on the native stack of the thread running
+    /// the instance, so this bound is what keeps a plugin from overflowing
+    /// it. See [`DEFAULT_MAX_HOST_DEPTH`] for the stack each level takes.
+    pub max_host_depth: usize,
 }
+
+/// The default of [`Config::max_host_depth`]: 32 levels.
+///
+/// One level of host re-entrancy (the interpreter loop, the native call
+/// and [`NativeCtx::call`]) takes about 2 KiB of native stack in release
+/// builds and about 25 KiB in debug builds, JIT or not (compiled loops
+/// never call out, so no machine-code frame is ever below a host call). 32
+/// levels stay under 1 MiB even in a debug build, leaving half of a
+/// 2 MiB thread (the smallest Rust gives a spawned thread by default) to
+/// the host's own frames and to compiling a loop at the innermost level.
+/// A host that raises the limit must run the instance on a thread with
+/// correspondingly more stack, plus whatever its own host functions use
+/// per level.
+pub const DEFAULT_MAX_HOST_DEPTH: usize = 32;
 
 /// Whether an instance compiles hot loops to machine code.
 ///
@@ -100,6 +122,7 @@ impl Default for Config {
             fuel: None,
             checked: false,
             jit: JitMode::default(),
+            max_host_depth: DEFAULT_MAX_HOST_DEPTH,
         }
     }
 }
@@ -250,6 +273,9 @@ pub struct Instance {
     /// called from Keel code calls back in, so the depth limit counts
     /// across both.
     pub(crate) depth_offset: usize,
+    /// How many host calls back into the instance ([`NativeCtx::call`])
+    /// are in progress, bounded by [`Config::max_host_depth`].
+    pub(crate) host_depth: usize,
     /// Where the operand stack ended when a snippet's `Halt` ran.
     halt_sp: usize,
     /// Compiled loops (boxed: the interpreter loop is sensitive to the
@@ -292,6 +318,7 @@ impl Instance {
             stats: ExecStats::default(),
             interrupt: InterruptHandle(Arc::new(InterruptState::default())),
             depth_offset: 0,
+            host_depth: 0,
             halt_sp: 0,
             #[cfg(all(feature = "jit", target_arch = "x86_64"))]
             jit: Box::default(),
@@ -466,6 +493,10 @@ impl Instance {
 
     pub(crate) fn config_max_depth(&self) -> usize {
         self.config.max_call_depth
+    }
+
+    pub(crate) fn config_max_host_depth(&self) -> usize {
+        self.config.max_host_depth
     }
 
     /// Remaining fuel (`None`: unlimited).
