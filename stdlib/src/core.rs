@@ -374,7 +374,7 @@ fn str_join(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> 
 }
 
 fn str_from(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let s = cx.display(a[0]);
+    let s = cx.display(a[0])?;
     ret_str(cx, s)
 }
 

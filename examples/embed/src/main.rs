@@ -94,6 +94,9 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         jit: keel_vm::JitMode::On,
         // Each level of Keel -> host -> Keel nests native frames.
         max_host_depth: keel_vm::DEFAULT_MAX_HOST_DEPTH,
+        // A result is copied out: no copy may outgrow the plugin's heap
+        // (a value sharing its children copies each share again).
+        max_val_bytes: 16 << 20,
     };
     let mut instance = match Instance::new(verified, linker, config) {
         Ok(i) => i,
@@ -120,6 +123,7 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
     match outcome {
         Ok(v) => format!("{name}: ok {}{logged}", show(&v)),
         Err(CallError::Trap(t)) => format!("{name}: trap {}: {}{logged}", t.code.name(), t.message),
+        Err(e @ CallError::TooLarge { .. }) => format!("{name}: result refused: {e}{logged}"),
         Err(e) => format!("{name}: cannot call run: {e}"),
     }
 }

@@ -210,8 +210,10 @@ impl Session {
             .stack
             .iter()
             .map(|e| {
-                let mut shown = self.instance.repr(e.value.value());
-                if shown.chars().count() > SHOWN_CHARS {
+                // Only a prefix is built: a value sharing its children can
+                // have a display form far larger than the heap.
+                let (mut shown, cut) = self.instance.repr_prefix(e.value.value(), SHOWN_CHARS * 4);
+                if cut || shown.chars().count() > SHOWN_CHARS {
                     shown = shown.chars().take(SHOWN_CHARS).collect::<String>() + "...";
                 }
                 format!("{shown}: {}", e.ty)

@@ -79,6 +79,16 @@ pub struct Config {
     /// the instance, so this bound is what keeps a plugin from overflowing
     /// it. See [`DEFAULT_MAX_HOST_DEPTH`] for the stack each level takes.
     pub max_host_depth: usize,
+    /// Largest copy of a value handed to the host as a [`crate::Val`]
+    /// (results of [`Instance::call`], `any` and `array<str>` parameters of
+    /// typed host functions), in bytes: `size_of::<Val>()` per value
+    /// (a map entry is two) plus string bytes (default 64 MiB). A copy
+    /// duplicates every shared child, so a small heap can hold a value
+    /// whose copy would not fit in memory: past this limit the call fails
+    /// with [`crate::CallError::TooLarge`] (or, inside a host function, an
+    /// `out of memory` trap) instead. [`Instance::call_keep`] returns a
+    /// handle without copying.
+    pub max_val_bytes: usize,
 }
 
 /// The default of [`Config::max_host_depth`]: 32 levels.
@@ -123,6 +133,7 @@ impl Default for Config {
             checked: false,
             jit: JitMode::default(),
             max_host_depth: DEFAULT_MAX_HOST_DEPTH,
+            max_val_bytes: 64 << 20,
         }
     }
 }
@@ -495,6 +506,10 @@ impl Instance {
         self.config.max_call_depth
     }
 
+    pub(crate) fn config_max_val_bytes(&self) -> usize {
+        self.config.max_val_bytes
+    }
+
     pub(crate) fn config_max_host_depth(&self) -> usize {
         self.config.max_host_depth
     }
@@ -558,29 +573,54 @@ impl Instance {
     fn refuel(&mut self, chunk: i64, budget: i64) -> Result<i64, Trap> {
         self.charge_chunk(chunk, budget);
         self.stats.chunks = self.stats.chunks.saturating_add(1);
-        if self
+        self.take_interrupt()?;
+        if self.fuel == Some(0) {
+            return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+        }
+        Ok(self.next_chunk())
+    }
+
+    /// The `interrupted` trap if the interrupt flag is raised (lowering
+    /// it: one interrupt stops one run).
+    fn take_interrupt(&mut self) -> Result<(), Trap> {
+        if !self
             .interrupt
             .0
             .raised
             .swap(false, std::sync::atomic::Ordering::Acquire)
         {
-            let reason = self
-                .interrupt
-                .0
-                .reason
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            let message = match reason {
-                Some(r) => format!("interrupted: {r}"),
-                None => "interrupted".to_owned(),
-            };
-            return Err(Trap::new(TrapCode::Interrupted, message));
+            return Ok(());
         }
-        if self.fuel == Some(0) {
-            return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+        let reason = self
+            .interrupt
+            .0
+            .reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let message = match reason {
+            Some(r) => format!("interrupted: {r}"),
+            None => "interrupted".to_owned(),
+        };
+        Err(Trap::new(TrapCode::Interrupted, message))
+    }
+
+    /// Work done by a native function (bytes of display form written,
+    /// say): looks at the interrupt flag, then takes `units` from the fuel
+    /// tank, or empties it and fails with `out of fuel` when it holds less.
+    /// The interpreter settles its current chunk before every native call,
+    /// so the tank is exact here and the run stops at the same point in
+    /// every JIT mode.
+    pub(crate) fn charge_native_work(&mut self, units: u64) -> Result<(), Trap> {
+        self.take_interrupt()?;
+        if let Some(f) = &mut self.fuel {
+            if *f < units {
+                *f = 0;
+                return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+            }
+            *f -= units;
         }
-        Ok(self.next_chunk())
+        Ok(())
     }
 
     /// Heap counters so far.
@@ -611,18 +651,33 @@ impl Instance {
         arr
     }
 
-    /// Displays a value of this instance as `print` would.
+    /// Displays a value of this instance as `print` would. Values that
+    /// share children can have display forms exponentially larger than the
+    /// heap, so the text is cut after [`Config::max_heap_bytes`] bytes, and
+    /// then ends in `...`.
     pub fn display(&self, v: Value) -> String {
-        let mut s = String::new();
-        crate::display::display_into(&mut s, &self.heap, v);
-        s
+        self.bounded(v, false, self.config.max_heap_bytes)
     }
 
     /// The display form of a value as it appears inside a container
-    /// (strings quoted): `"hi"`, `[1, 2]`.
+    /// (strings quoted): `"hi"`, `[1, 2]`. Cut like [`Instance::display`].
     pub fn repr(&self, v: Value) -> String {
-        let mut s = String::new();
-        crate::display::repr_into(&mut s, &self.heap, v);
+        self.bounded(v, true, self.config.max_heap_bytes)
+    }
+
+    /// The first `max_bytes` bytes or so of [`Instance::repr`] (a few more
+    /// to end on a char boundary), and whether the form was cut there
+    /// (nothing is appended: the caller marks the cut). Costs time and
+    /// memory in proportion to `max_bytes`, whatever the value.
+    pub fn repr_prefix(&self, v: Value, max_bytes: usize) -> (String, bool) {
+        crate::display::display_prefix(&self.heap, v, true, max_bytes)
+    }
+
+    fn bounded(&self, v: Value, nested: bool, max_bytes: usize) -> String {
+        let (mut s, cut) = crate::display::display_prefix(&self.heap, v, nested, max_bytes);
+        if cut {
+            s.push_str("...");
+        }
         s
     }
 
@@ -1201,6 +1256,27 @@ impl Instance {
                         }
                     }
                 }
+                Op::CallImport { .. } => {
+                    // A native may draw on the fuel tank: settle the chunk
+                    // so far first, so the tank is exact during the call,
+                    // and afterwards shrink what is left of the chunk to
+                    // what the tank still holds.
+                    self.charge_chunk(chunk, budget);
+                    chunk = budget;
+                    let r =
+                        self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports);
+                    if let Some(f) = self.fuel {
+                        let f = i64::try_from(f).unwrap_or(i64::MAX);
+                        if budget > f {
+                            budget = f;
+                            chunk = f;
+                        }
+                    }
+                    match r {
+                        Ok(new_sp) => sp = new_sp,
+                        Err(t) => break 'run Err(t),
+                    }
+                }
                 // Everything else runs out of line, so the hot loop above
                 // keeps its state in registers.
                 Op::AddAny
@@ -1241,7 +1317,6 @@ impl Instance {
                 | Op::MapDel
                 | Op::MapLen
                 | Op::MapKeys
-                | Op::CallImport { .. }
                 | Op::Trap(_) => {
                     match self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports) {
                         Ok(new_sp) => sp = new_sp,
