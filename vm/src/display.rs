@@ -5,8 +5,15 @@
 //! strings as is at top level and quoted with escapes inside containers;
 //! arrays `[1, 2, 3]`; maps `{"a": 1, "b": 2}`. A container that contains
 //! itself prints as `[...]` or `{...}` at the inner occurrence, and nesting
-//! deeper than [`MAX_DISPLAY_DEPTH`] prints as `...`, so display never
-//! recurses without bound.
+//! deeper than [`MAX_DISPLAY_DEPTH`] prints as `...`.
+//!
+//! Display never recurses: a `Cursor` keeps the pending pieces on an
+//! explicit stack and produces the text piece by piece, each step writing
+//! at least one byte. Containers that share children have display forms
+//! exponentially larger than the heap, so callers always bound the output:
+//! `print` and `write` stream pieces of [`DISPLAY_CHUNK`] bytes, charging
+//! fuel and looking at interrupts per piece; `str.from` checks the text
+//! against the heap limit as it grows; other callers take a prefix.
 
 use std::fmt::Write;
 

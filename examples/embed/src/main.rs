@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Limits per plugin: 20M instructions of fuel, 16 MiB of heap, call depth
-//! 1000, and one second of wall time (an interrupt from a watchdog thread).
+//! 1000, one second of wall time (an interrupt from a watchdog thread), and
+//! a 16 MiB copy of the result (a value sharing its children would
+//! otherwise copy out exponentially large).
 
 #![forbid(unsafe_code)]
 
