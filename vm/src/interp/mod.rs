@@ -1260,12 +1260,16 @@ impl Instance {
                     // A native may draw on the fuel tank: settle the chunk
                     // so far first, so the tank is exact during the call,
                     // and afterwards shrink what is left of the chunk to
-                    // what the tank still holds.
-                    self.charge_chunk(chunk, budget);
-                    chunk = budget;
+                    // what the tank still holds. (Without a fuel limit
+                    // there is nothing to settle.)
+                    let metered = self.fuel.is_some();
+                    if metered {
+                        self.charge_chunk(chunk, budget);
+                        chunk = budget;
+                    }
                     let r =
                         self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports);
-                    if let Some(f) = self.fuel {
+                    if let (true, Some(f)) = (metered, self.fuel) {
                         let f = i64::try_from(f).unwrap_or(i64::MAX);
                         if budget > f {
                             budget = f;
