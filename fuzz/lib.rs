@@ -26,6 +26,7 @@ pub fn run_limited(module: VerifiedModule, lib: &Linker) {
         checked: true,
         // Checked mode interprets; `fuzz_interp_vs_jit` covers the JIT.
         jit: keel_vm::JitMode::Off,
+        ..Config::default()
     };
     let module = Arc::new(module);
     let Ok(mut inst) = Instance::new(module.clone(), lib, config) else { return };
@@ -60,6 +61,7 @@ pub fn interp_vs_jit(module: VerifiedModule, lib: &Linker) {
             fuel: Some(50_000),
             checked: false,
             jit,
+            ..Config::default()
         };
         let mut inst = Instance::new(module.clone(), lib, config).ok()?;
         let mut seen = Vec::new();

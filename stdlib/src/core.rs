@@ -431,7 +431,7 @@ fn join_item<'c>(cx: &'c NativeCtx<'_>, arr: Value, i: usize) -> &'c str {
 }
 
 fn str_from(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let s = cx.display(a[0]);
+    let s = cx.display(a[0])?;
     ret_str(cx, s)
 }
 

@@ -38,10 +38,9 @@ pub fn install_io(linker: &mut Linker, io: Io) {
         FuncType::new(vec![Type::Any], None),
         "Write the display form of a value and a newline.",
         move |cx, args| {
-            let mut s = cx.display(args[0]);
-            s.push('\n');
             let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
-            w.write_all(s.as_bytes()).map_err(io_error)?;
+            cx.display_to(args[0], |s| w.write_all(s.as_bytes()).map_err(io_error))?;
+            w.write_all(b"\n").map_err(io_error)?;
             Ok(None)
         },
     );
@@ -51,9 +50,8 @@ pub fn install_io(linker: &mut Linker, io: Io) {
         FuncType::new(vec![Type::Any], None),
         "Write the display form of a value without a newline.",
         move |cx, args| {
-            let s = cx.display(args[0]);
             let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
-            w.write_all(s.as_bytes()).map_err(io_error)?;
+            cx.display_to(args[0], |s| w.write_all(s.as_bytes()).map_err(io_error))?;
             Ok(None)
         },
     );

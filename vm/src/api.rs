@@ -118,6 +118,17 @@ pub enum CallError {
     /// The call ran and trapped.
     #[error("{0}")]
     Trap(Trap),
+    /// The value is too large to copy out as a [`Val`]: its copy would
+    /// take more than [`crate::Config::max_val_bytes`] (a copy duplicates
+    /// every child the value shares). Keep it in the instance with a
+    /// [`Handle`] instead ([`Instance::call_keep`]).
+    #[error(
+        "the value is too large to copy out to the host: more than {limit} bytes as a Val (keep it in the instance with Instance::call_keep)"
+    )]
+    TooLarge {
+        /// The limit, [`crate::Config::max_val_bytes`].
+        limit: usize,
+    },
 }
 
 impl Instance {
@@ -133,7 +144,7 @@ impl Instance {
         let index = self.exported(name, args)?;
         let values = self.import_args(args, &[]).map_err(CallError::Trap)?;
         let result = self.call_index(index, &values).map_err(CallError::Trap)?;
-        Ok(result.map(|v| self.export_val(v, 0)))
+        result.map(|v| self.export(v)).transpose()
     }
 
     /// The index of exported function `name`, after checking that it takes
@@ -263,51 +274,104 @@ impl Instance {
         Trap::out_of_memory(self.heap.limit())
     }
 
-    /// Copies a heap value out for the host. Cycles and nesting deeper
-    /// than [`MAX_VAL_DEPTH`] are cut off as `nil`.
-    fn export_val(&self, v: Value, depth: usize) -> Val {
-        match v.tag() {
+    /// Copies a heap value out for the host, within
+    /// [`crate::Config::max_val_bytes`].
+    fn export(&self, v: Value) -> Result<Val, CallError> {
+        let limit = self.config_max_val_bytes();
+        let mut left = limit;
+        self.export_val(v, 0, &mut left)
+            .map_err(|TooLarge| CallError::TooLarge { limit })
+    }
+
+    /// Copies a heap value out for the host, taking its size from `left`
+    /// (the copy's bytes still allowed) as it goes, so a value that shares
+    /// children stops at the limit instead of growing without bound.
+    /// Cycles and nesting deeper than [`MAX_VAL_DEPTH`] are cut off as
+    /// `nil`.
+    fn export_val(&self, v: Value, depth: usize, left: &mut usize) -> Result<Val, TooLarge> {
+        take(left, VAL_BYTES)?;
+        Ok(match v.tag() {
             Tag::Nil => Val::Nil,
             Tag::Int => Val::Int(v.i()),
             Tag::Float => Val::Float(v.f()),
             Tag::Bool => Val::Bool(v.b()),
-            Tag::Str => Val::Str(self.heap.str(v).to_owned()),
+            Tag::Str => {
+                let s = self.heap.str(v);
+                take(left, s.len())?;
+                Val::Str(s.to_owned())
+            }
             _ if depth >= MAX_VAL_DEPTH => Val::Nil,
             Tag::Array => match self.heap.get(v.obj()) {
                 Object::IntArray(xs) => {
+                    take(left, xs.len().saturating_mul(VAL_BYTES))?;
                     Val::Array(Type::Int, xs.iter().map(|x| Val::Int(*x)).collect())
                 }
                 Object::FloatArray(xs) => {
+                    take(left, xs.len().saturating_mul(VAL_BYTES))?;
                     Val::Array(Type::Float, xs.iter().map(|x| Val::Float(*x)).collect())
                 }
-                Object::ValArray { elem, items } => Val::Array(
-                    elem.clone(),
-                    items
-                        .iter()
-                        .map(|x| self.export_val(*x, depth + 1))
-                        .collect(),
-                ),
+                Object::ValArray { elem, items } => {
+                    let mut out = Vec::with_capacity(items.len().min(*left / VAL_BYTES));
+                    for x in items {
+                        out.push(self.export_val(*x, depth + 1, left)?);
+                    }
+                    Val::Array(elem.clone(), out)
+                }
                 _ => Val::Nil,
             },
             Tag::Map => match self.heap.get(v.obj()) {
-                Object::Map(m) => Val::Map(
-                    m.key,
-                    m.val.clone(),
-                    m.entries
-                        .iter()
-                        .map(|(k, x)| {
-                            let key = match k {
-                                MapKey::Int(i) => Val::Int(*i),
-                                MapKey::Bool(b) => Val::Bool(*b),
-                                MapKey::Str(s) => Val::Str(s.to_string()),
-                            };
-                            (key, self.export_val(*x, depth + 1))
-                        })
-                        .collect(),
-                ),
+                Object::Map(m) => {
+                    let mut out = Vec::with_capacity(m.entries.len().min(*left / VAL_BYTES));
+                    for (k, x) in m.entries.iter() {
+                        take(left, VAL_BYTES)?;
+                        let key = match k {
+                            MapKey::Int(i) => Val::Int(*i),
+                            MapKey::Bool(b) => Val::Bool(*b),
+                            MapKey::Str(s) => {
+                                take(left, s.len())?;
+                                Val::Str(s.to_string())
+                            }
+                        };
+                        out.push((key, self.export_val(*x, depth + 1, left)?));
+                    }
+                    Val::Map(m.key, m.val.clone(), out)
+                }
                 _ => Val::Nil,
             },
-        }
+        })
+    }
+}
+
+/// Bytes a copy out counts per value (besides string bytes).
+const VAL_BYTES: usize = std::mem::size_of::<Val>();
+
+/// A copy out would pass [`crate::Config::max_val_bytes`].
+#[derive(Debug)]
+struct TooLarge;
+
+/// Takes `n` bytes from the copy's allowance.
+fn take(left: &mut usize, n: usize) -> Result<(), TooLarge> {
+    *left = left.checked_sub(n).ok_or(TooLarge)?;
+    Ok(())
+}
+
+impl NativeCtx<'_> {
+    /// Copies a value out for a host function's parameter, within
+    /// [`crate::Config::max_val_bytes`] (an `out of memory` trap past it).
+    fn export_arg<T>(
+        &self,
+        f: impl FnOnce(&Self, &mut usize) -> Result<T, TooLarge>,
+    ) -> Result<T, Trap> {
+        let limit = self.inst.config_max_val_bytes();
+        let mut left = limit;
+        f(self, &mut left).map_err(|TooLarge| {
+            Trap::new(
+                TrapCode::OutOfMemory,
+                format!(
+                    "out of memory: copying a value out to the host would exceed the limit of {limit} bytes"
+                ),
+            )
+        })
     }
 }
 
@@ -315,28 +379,49 @@ impl NativeCtx<'_> {
     /// Calls an exported function of the instance that called this host
     /// function (re-entrancy). The new frames go on the same value stack,
     /// above the caller's, and count against the same depth limit and fuel.
+    /// The nesting of such calls is bounded by [`crate::Config::max_host_depth`]
+    /// (`stack overflow: host call nesting limit N exceeded`), as each level
+    /// nests native frames.
     ///
     /// # Errors
     ///
     /// As [`Instance::call`].
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Option<Val>, CallError> {
         let index = self.inst.exported(name, args)?;
-        let live = &self.stack[..self.sp];
-        let values = self.inst.import_args(args, live).map_err(CallError::Trap)?;
         if self.depth + 1 >= self.inst.config_max_depth() {
             return Err(CallError::Trap(Trap::call_depth(
                 self.inst.config_max_depth(),
             )));
         }
+        let host_limit = self.inst.config_max_host_depth();
+        if self.inst.host_depth >= host_limit {
+            return Err(CallError::Trap(Trap::host_depth(host_limit)));
+        }
+        // The arguments are rooted on the scratch list only until the call
+        // has them on its stack; what this host function allocated before
+        // (below the mark) stays rooted across the call.
+        let mark = self.inst.heap.scratch.len();
+        let live = &self.stack[..self.sp];
+        let values = self.inst.import_args(args, live);
+        let values = match values {
+            Ok(v) => v,
+            Err(t) => {
+                self.inst.heap.scratch.truncate(mark);
+                return Err(CallError::Trap(t));
+            }
+        };
         let module = self.inst.module().clone();
         let saved = self.inst.depth_offset;
         self.inst.depth_offset = self.depth + 1;
+        self.inst.host_depth += 1;
         let result = self
             .inst
             .call_at(&module, self.stack, self.sp, index, &values);
+        self.inst.host_depth -= 1;
         self.inst.depth_offset = saved;
+        self.inst.heap.scratch.truncate(mark);
         let result = result.map_err(CallError::Trap)?;
-        Ok(result.map(|v| self.inst.export_val(v, 0)))
+        result.map(|v| self.inst.export(v)).transpose()
     }
 }
 
@@ -438,21 +523,22 @@ impl Instance {
             values.push(h.value);
         }
         let result = self.call_index(index, &values).map_err(CallError::Trap)?;
-        Ok(result.map(|v| self.export_val(v, 0)))
+        result.map(|v| self.export(v)).transpose()
     }
 
     /// A copy of the value a handle holds.
     ///
     /// # Errors
     ///
-    /// A type error trap when the handle belongs to another instance.
+    /// A type error trap when the handle belongs to another instance;
+    /// [`CallError::TooLarge`] past [`crate::Config::max_val_bytes`].
     pub fn get(&self, h: &Handle) -> Result<Val, CallError> {
         if h.owner != self.owner_id() {
             return Err(CallError::Trap(Trap::invalid(
                 "the handle belongs to another instance",
             )));
         }
-        Ok(self.export_val(h.value, 0))
+        self.export(h.value)
     }
 }
 
@@ -461,7 +547,12 @@ pub trait HostArg: Sized {
     /// The Keel type of the parameter.
     fn keel_type() -> Type;
     /// Reads the argument (the verifier proved its type).
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self;
+    ///
+    /// # Errors
+    ///
+    /// An `out of memory` trap when copying it out would pass
+    /// [`crate::Config::max_val_bytes`].
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap>;
 }
 
 /// A Rust type a host function can return.
@@ -484,8 +575,8 @@ macro_rules! scalar {
             fn keel_type() -> Type {
                 $ty
             }
-            fn from_arg(_: &NativeCtx<'_>, v: Value) -> Self {
-                v.$get()
+            fn from_arg(_: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
+                Ok(v.$get())
             }
         }
         impl HostRet for $t {
@@ -505,8 +596,8 @@ impl HostArg for String {
     fn keel_type() -> Type {
         Type::Str
     }
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
-        cx.str(v).to_owned()
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
+        Ok(cx.str(v).to_owned())
     }
 }
 
@@ -515,8 +606,8 @@ impl HostArg for Val {
     fn keel_type() -> Type {
         Type::Any
     }
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
-        cx.inst.export_val(v, 0)
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
+        cx.export_arg(|cx, left| cx.inst.export_val(v, 0, left))
     }
 }
 
@@ -527,11 +618,12 @@ macro_rules! array_arg {
             fn keel_type() -> Type {
                 Type::array($elem)
             }
-            fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
-                cx.array_values(v)
+            fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
+                Ok(cx
+                    .array_values(v)
                     .into_iter()
                     .map(|x| x.$get().unwrap_or_default())
-                    .collect()
+                    .collect())
             }
         }
     };
@@ -545,11 +637,18 @@ impl HostArg for Vec<String> {
     fn keel_type() -> Type {
         Type::array(Type::Str)
     }
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Self {
-        cx.array_values(v)
-            .into_iter()
-            .map(|x| cx.str(x).to_owned())
-            .collect()
+    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
+        // The items may all be one long string: count every copy.
+        cx.export_arg(|cx, left| {
+            cx.array_values(v)
+                .into_iter()
+                .map(|x| {
+                    let s = cx.str(x);
+                    take(left, s.len().saturating_add(std::mem::size_of::<String>()))?;
+                    Ok(s.to_owned())
+                })
+                .collect()
+        })
     }
 }
 
@@ -672,7 +771,7 @@ macro_rules! host_fn {
             }
             #[allow(unused_variables)]
             fn invoke(&self, cx: &mut NativeCtx<'_>, args: &[Value]) -> Result<Option<Value>, Trap> {
-                let r = self($($a::from_arg(cx, args[$i])),*);
+                let r = self($($a::from_arg(cx, args[$i])?),*);
                 r.into_ret(cx)
             }
         }

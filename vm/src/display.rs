@@ -5,8 +5,15 @@
 //! strings as is at top level and quoted with escapes inside containers;
 //! arrays `[1, 2, 3]`; maps `{"a": 1, "b": 2}`. A container that contains
 //! itself prints as `[...]` or `{...}` at the inner occurrence, and nesting
-//! deeper than [`MAX_DISPLAY_DEPTH`] prints as `...`, so display never
-//! recurses without bound.
+//! deeper than [`MAX_DISPLAY_DEPTH`] prints as `...`.
+//!
+//! Display never recurses: a `Cursor` keeps the pending pieces on an
+//! explicit stack and produces the text piece by piece, each step writing
+//! at least one byte. Containers that share children have display forms
+//! exponentially larger than the heap, so callers always bound the output:
+//! `print` and `write` stream pieces of [`DISPLAY_CHUNK`] bytes, charging
+//! fuel and looking at interrupts per piece; `str.from` checks the text
+//! against the heap limit as it grows; other callers take a prefix.
 
 use std::fmt::Write;
 
@@ -76,109 +83,253 @@ pub fn quote(s: &str) -> String {
 pub(crate) fn quote_into(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
+        quote_char(out, c);
     }
     out.push('"');
 }
 
-/// Appends the display form of `v`.
-pub(crate) fn display_into(out: &mut String, heap: &Heap, v: Value) {
-    let mut path = Vec::new();
-    write_value(out, heap, v, false, &mut path);
+/// Appends one char of a quoted string, escaped as the assembler reads it.
+fn quote_char(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\0' => out.push_str("\\0"),
+        c if c.is_control() => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
 }
 
-/// Appends the display form of `v` as inside a container (strings quoted).
-pub(crate) fn repr_into(out: &mut String, heap: &Heap, v: Value) {
-    let mut path = Vec::new();
-    write_value(out, heap, v, true, &mut path);
+/// The display form of `v`, cut after about `max_bytes` bytes: the second
+/// part is true when it was cut (the text then ends on a char boundary at
+/// or a few bytes past `max_bytes`, and the caller marks the cut).
+pub(crate) fn display_prefix(
+    heap: &Heap,
+    v: Value,
+    nested: bool,
+    max_bytes: usize,
+) -> (String, bool) {
+    let mut out = String::new();
+    let done = Cursor::new(v, nested).fill(heap, &mut out, max_bytes);
+    (out, !done)
 }
 
-fn write_value(out: &mut String, heap: &Heap, v: Value, nested: bool, path: &mut Vec<u32>) {
-    match v.tag() {
-        Tag::Nil => out.push_str("nil"),
-        Tag::Int => {
-            let _ = write!(out, "{}", v.i());
+/// Bytes of display form a streaming display produces per step: `print`
+/// and `write` hand the output over, and charge it, in pieces of this
+/// size, and `str.from` checks its result against the heap limit as often.
+pub const DISPLAY_CHUNK: usize = 64 << 10;
+
+/// Where a string being written comes from.
+#[derive(Clone, Copy, Debug)]
+enum Text {
+    /// A `str` value.
+    Str(Value),
+    /// The string key of entry `index` of a map value.
+    Key(Value, usize),
+}
+
+/// One pending piece of a display form.
+#[derive(Clone, Copy, Debug)]
+enum Frame {
+    /// A value still to write (`nested`: inside a container, so strings
+    /// are quoted).
+    Value { v: Value, nested: bool },
+    /// A string written from byte `at` on.
+    Text { src: Text, at: usize, quoted: bool },
+    /// An array or map written from item `next` on; its closing bracket
+    /// comes after the last item. The open containers are the path that
+    /// cycle detection and the depth limit look at.
+    Items { v: Value, next: usize },
+    /// Fixed text.
+    Lit(&'static str),
+}
+
+/// A display form produced piece by piece: [`Cursor::fill`] appends up to
+/// a byte budget and can be called again for the rest. Nothing is held
+/// across calls but the explicit stack of pending pieces (values, not
+/// borrows), so between calls the caller may write the output, charge it
+/// or run a collection — as long as the value stays rooted and no object
+/// reachable from it changes.
+///
+/// Each step writes at least one byte, so the work of a fill is
+/// proportional to what it writes however values share children: a value
+/// whose display form is exponentially larger than the heap costs its
+/// output length, which the caller bounds.
+#[derive(Debug)]
+pub(crate) struct Cursor {
+    stack: Vec<Frame>,
+}
+
+impl Cursor {
+    /// A cursor at the start of the display form of `v` (`nested`: as
+    /// inside a container, strings quoted).
+    pub(crate) fn new(v: Value, nested: bool) -> Cursor {
+        Cursor {
+            stack: vec![Frame::Value { v, nested }],
         }
-        Tag::Float => out.push_str(&format_float(v.f())),
-        Tag::Bool => out.push_str(if v.b() { "true" } else { "false" }),
-        Tag::Str => {
-            if nested {
-                quote_into(out, heap.str(v));
-            } else {
-                out.push_str(heap.str(v));
-            }
-        }
-        Tag::Array | Tag::Map => {
-            let (open, close) = if v.tag() == Tag::Array {
-                ('[', ']')
-            } else {
-                ('{', '}')
+    }
+
+    /// Appends to `out` until it holds at least `max_len` bytes (a few more
+    /// at most: one number, escape or char) or the form is complete.
+    /// Returns true once the form is complete.
+    pub(crate) fn fill(&mut self, heap: &Heap, out: &mut String, max_len: usize) -> bool {
+        while out.len() < max_len {
+            let Some(frame) = self.stack.pop() else {
+                return true;
             };
-            if path.contains(&v.obj()) {
-                let _ = write!(out, "{open}...{close}");
-                return;
-            }
-            if path.len() >= MAX_DISPLAY_DEPTH {
-                out.push_str("...");
-                return;
-            }
-            path.push(v.obj());
-            out.push(open);
-            match heap.get(v.obj()) {
-                Object::IntArray(items) => {
-                    for (i, x) in items.iter().enumerate() {
-                        sep(out, i);
-                        let _ = write!(out, "{x}");
+            match frame {
+                Frame::Lit(s) => out.push_str(s),
+                Frame::Value { v, nested } => self.start(out, v, nested),
+                Frame::Text { src, at, quoted } => {
+                    let s = match src {
+                        Text::Str(v) => heap.str(v),
+                        Text::Key(m, i) => map_key_str(heap, m, i),
+                    };
+                    if quoted && at == 0 {
+                        out.push('"');
                     }
-                }
-                Object::FloatArray(items) => {
-                    for (i, x) in items.iter().enumerate() {
-                        sep(out, i);
-                        out.push_str(&format_float(*x));
-                    }
-                }
-                Object::ValArray { items, .. } => {
-                    for (i, x) in items.iter().enumerate() {
-                        sep(out, i);
-                        write_value(out, heap, *x, true, path);
-                    }
-                }
-                Object::Map(m) => {
-                    for (i, (k, x)) in m.entries.iter().enumerate() {
-                        sep(out, i);
-                        match k {
-                            MapKey::Int(n) => {
-                                let _ = write!(out, "{n}");
+                    let at = if quoted {
+                        let mut at = at;
+                        for c in s[at..].chars() {
+                            quote_char(out, c);
+                            at += c.len_utf8();
+                            if out.len() >= max_len {
+                                break;
                             }
-                            MapKey::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                            MapKey::Str(s) => quote_into(out, s),
                         }
-                        out.push_str(": ");
-                        write_value(out, heap, *x, true, path);
+                        at
+                    } else {
+                        let mut end = at.saturating_add(max_len - out.len()).min(s.len());
+                        while !s.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        out.push_str(&s[at..end]);
+                        end
+                    };
+                    if at < s.len() {
+                        self.stack.push(Frame::Text { src, at, quoted });
+                    } else if quoted {
+                        out.push('"');
                     }
                 }
-                Object::Str(_) => {}
+                Frame::Items { v, next } => self.item(heap, out, v, next),
             }
-            out.push(close);
-            path.pop();
+        }
+        self.stack.is_empty()
+    }
+
+    /// Writes a scalar, or starts a string or container.
+    fn start(&mut self, out: &mut String, v: Value, nested: bool) {
+        match v.tag() {
+            Tag::Nil => out.push_str("nil"),
+            Tag::Int => {
+                let _ = write!(out, "{}", v.i());
+            }
+            Tag::Float => out.push_str(&format_float(v.f())),
+            Tag::Bool => out.push_str(if v.b() { "true" } else { "false" }),
+            Tag::Str => self.stack.push(Frame::Text {
+                src: Text::Str(v),
+                at: 0,
+                quoted: nested,
+            }),
+            Tag::Array | Tag::Map => {
+                let (open, cut) = if v.tag() == Tag::Array {
+                    ("[", "[...]")
+                } else {
+                    ("{", "{...}")
+                };
+                let mut depth = 0;
+                for f in &self.stack {
+                    if let Frame::Items { v: open, .. } = f {
+                        if open.obj() == v.obj() {
+                            out.push_str(cut);
+                            return;
+                        }
+                        depth += 1;
+                    }
+                }
+                if depth >= MAX_DISPLAY_DEPTH {
+                    out.push_str("...");
+                    return;
+                }
+                out.push_str(open);
+                self.stack.push(Frame::Items { v, next: 0 });
+            }
+        }
+    }
+
+    /// Writes item `i` of container `v` (or its closing bracket).
+    fn item(&mut self, heap: &Heap, out: &mut String, v: Value, i: usize) {
+        let obj = heap.get(v.obj());
+        // Something was written before this item iff it is not the first.
+        let first = i == 0;
+        // A map is walked by insertion-order position, skipping the
+        // tombstones of deleted entries.
+        let (i, len) = match obj {
+            Object::IntArray(xs) => (i, xs.len()),
+            Object::FloatArray(xs) => (i, xs.len()),
+            Object::ValArray { items, .. } => (i, items.len()),
+            Object::Map(m) => (
+                m.entries.next_slot(i).unwrap_or(usize::MAX),
+                m.entries.slots(),
+            ),
+            Object::Str(_) => (i, 0),
+        };
+        if i >= len {
+            out.push(if v.tag() == Tag::Array { ']' } else { '}' });
+            return;
+        }
+        self.stack.push(Frame::Items { v, next: i + 1 });
+        if !first {
+            out.push_str(", ");
+        }
+        match obj {
+            Object::IntArray(xs) => {
+                let _ = write!(out, "{}", xs[i]);
+            }
+            Object::FloatArray(xs) => out.push_str(&format_float(xs[i])),
+            Object::ValArray { items, .. } => self.stack.push(Frame::Value {
+                v: items[i],
+                nested: true,
+            }),
+            Object::Map(m) => {
+                let Some((k, x)) = m.entries.at_slot(i) else {
+                    return; // next_slot found it live
+                };
+                self.stack.push(Frame::Value {
+                    v: *x,
+                    nested: true,
+                });
+                self.stack.push(Frame::Lit(": "));
+                match k {
+                    MapKey::Int(n) => {
+                        let _ = write!(out, "{n}");
+                    }
+                    MapKey::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                    MapKey::Str(_) => self.stack.push(Frame::Text {
+                        src: Text::Key(v, i),
+                        at: 0,
+                        quoted: true,
+                    }),
+                }
+            }
+            Object::Str(_) => {}
         }
     }
 }
 
-fn sep(out: &mut String, i: usize) {
-    if i > 0 {
-        out.push_str(", ");
+/// The string key of entry `i` of map `m` (a [`Text::Key`]).
+fn map_key_str(heap: &Heap, m: Value, i: usize) -> &str {
+    match heap.get(m.obj()) {
+        Object::Map(map) => match map.entries.at_slot(i) {
+            Some((MapKey::Str(s), _)) => s,
+            _ => "",
+        },
+        _ => "",
     }
 }
 
@@ -211,5 +362,115 @@ mod tests {
         for (x, want) in cases {
             assert_eq!(f(*x), *want, "{x:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use crate::heap::{MapObj, Object};
+    use crate::types::{KeyType, Type};
+
+    fn alloc(heap: &mut Heap, keep: &mut Vec<Value>, tag: Tag, obj: Object) -> Value {
+        let v = heap.alloc(tag, obj, &[keep]).expect("fits");
+        keep.push(v);
+        v
+    }
+
+    fn whole(heap: &Heap, v: Value, nested: bool) -> String {
+        let (s, cut) = display_prefix(heap, v, nested, usize::MAX);
+        assert!(!cut);
+        s
+    }
+
+    #[test]
+    fn pieces_of_any_size_join_into_the_whole_form() {
+        let mut heap = Heap::new(1 << 20, false);
+        let mut keep = Vec::new();
+        let s = alloc(
+            &mut heap,
+            &mut keep,
+            Tag::Str,
+            Object::Str("é\"q\n✓x".into()),
+        );
+        let inner = alloc(
+            &mut heap,
+            &mut keep,
+            Tag::Array,
+            Object::FloatArray(vec![0.5, 1e20]),
+        );
+        let mut entries = crate::heap::map::MapEntries::default();
+        // A deleted first entry leaves a tombstone the display skips.
+        entries.insert(crate::heap::MapKey::Str("gone".into()), s);
+        entries.remove_index(0);
+        entries.insert(crate::heap::MapKey::Str("k\t✓".into()), s);
+        entries.insert(crate::heap::MapKey::Str("".into()), inner);
+        let m = alloc(
+            &mut heap,
+            &mut keep,
+            Tag::Map,
+            Object::Map(Box::new(MapObj {
+                key: KeyType::Str,
+                val: Type::Any,
+                entries,
+            })),
+        );
+        let top = alloc(
+            &mut heap,
+            &mut keep,
+            Tag::Array,
+            Object::ValArray {
+                elem: Type::Any,
+                items: vec![s, m, Value::int(-7), Value::NIL, Value::bool(true), inner],
+            },
+        );
+        // Make it contain itself too.
+        if let Object::ValArray { items, .. } = heap.get_mut(top.obj()) {
+            items.push(top);
+        }
+        let want = r#"["é\"q\n✓x", {"k\t✓": "é\"q\n✓x", "": [0.5, 1e+20]}, -7, nil, true, [0.5, 1e+20], [...]]"#;
+        assert_eq!(whole(&heap, top, false), want);
+        assert_eq!(whole(&heap, s, false), "é\"q\n✓x");
+        assert_eq!(whole(&heap, s, true), r#""é\"q\n✓x""#);
+        for step in 1..9 {
+            for (v, nested) in [(top, false), (s, false), (s, true), (m, true)] {
+                let mut c = Cursor::new(v, nested);
+                let mut out = String::new();
+                let mut rounds = 0;
+                loop {
+                    let to = out.len() + step;
+                    if c.fill(&heap, &mut out, to) {
+                        break;
+                    }
+                    rounds += 1;
+                    assert!(rounds < 1000);
+                }
+                assert_eq!(out, whole(&heap, v, nested), "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_shared_dag_costs_only_the_prefix_asked_for() {
+        // 40 arrays, each holding the one before twice: a display form of
+        // about 2^40 * 4 bytes from a few kilobytes of heap.
+        let mut heap = Heap::new(1 << 20, false);
+        let mut keep = Vec::new();
+        let mut x = Value::int(0);
+        for _ in 0..40 {
+            x = alloc(
+                &mut heap,
+                &mut keep,
+                Tag::Array,
+                Object::ValArray {
+                    elem: Type::Any,
+                    items: vec![x, x],
+                },
+            );
+        }
+        let (s, cut) = display_prefix(&heap, x, false, 1000);
+        assert!(cut);
+        assert!((1000..1010).contains(&s.len()), "{}", s.len());
+        assert!(s.starts_with("[[[[[[[["));
     }
 }

@@ -61,9 +61,11 @@ mod verify;
 
 pub use api::{CallError, FromVal, Handle, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
 pub use bytes::{DecodeError, DecodeErrorKind};
+pub use display::DISPLAY_CHUNK;
 pub use display::{format_float, quote};
 pub use engine::{Engine, LoadError};
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
+pub use interp::DEFAULT_MAX_HOST_DEPTH;
 pub use interp::{
     Config, EditError, ExecStats, Instance, InterruptHandle, JitMode, LinkError, MAX_STACK_SLOTS,
 };

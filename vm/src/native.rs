@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::display;
+use crate::display::{self, DISPLAY_CHUNK};
 use crate::heap::{GcStats, Heap, KeyRef, MapObj, Object, OutOfMemory};
 use crate::interp::Instance;
 use crate::trap::Trap;
@@ -187,11 +187,62 @@ impl NativeCtx<'_> {
         self.alloc(Tag::Str, Object::Str(s.into()))
     }
 
-    /// The display form of `v`, as `print` writes it.
-    pub fn display(&self, v: Value) -> String {
-        let mut s = String::new();
-        display::display_into(&mut s, &self.inst.heap, v);
-        s
+    /// The display form of `v`, as `str.from` returns it. Values that
+    /// share children can have display forms exponentially larger than the
+    /// heap, so the text is built in pieces of [`DISPLAY_CHUNK`] bytes,
+    /// each charged like [`NativeCtx::display_to`] (fuel, interrupts) and
+    /// checked against the heap limit as if the text were already a heap
+    /// string: the process holds at most the limit plus one piece.
+    ///
+    /// # Errors
+    ///
+    /// `out of memory`, `out of fuel` or `interrupted`.
+    pub fn display(&mut self, v: Value) -> Result<String, Trap> {
+        let mut out = String::new();
+        let mut cursor = display::Cursor::new(v, false);
+        loop {
+            let before = out.len();
+            let done = cursor.fill(
+                &self.inst.heap,
+                &mut out,
+                before.saturating_add(DISPLAY_CHUNK),
+            );
+            self.ensure_room(out.len())?;
+            self.charge_work((out.len() - before) as u64)?;
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Streams the display form of `v` (as `print` writes it) to `sink` in
+    /// pieces of about [`DISPLAY_CHUNK`] bytes. Before handing over each
+    /// piece it looks at the interrupt flag and charges it as library work
+    /// ([`NativeCtx::charge_work`]: one unit of fuel per [`WORK_PER_FUEL`]
+    /// bytes; stopping with `out of fuel` when the tank holds less than
+    /// the piece costs: the pieces before it have been written), so a display
+    /// form far larger than the heap runs in bounded memory and stops at
+    /// the fuel limit or an interrupt like a loop does.
+    ///
+    /// # Errors
+    ///
+    /// `out of fuel`, `interrupted`, or the sink's error.
+    pub fn display_to(
+        &mut self,
+        v: Value,
+        mut sink: impl FnMut(&str) -> Result<(), Trap>,
+    ) -> Result<(), Trap> {
+        let mut piece = String::new();
+        let mut cursor = display::Cursor::new(v, false);
+        loop {
+            piece.clear();
+            let done = cursor.fill(&self.inst.heap, &mut piece, DISPLAY_CHUNK);
+            self.charge_work(piece.len() as u64)?;
+            sink(&piece)?;
+            if done {
+                return Ok(());
+            }
+        }
     }
 
     /// Number of elements of an array value.
@@ -407,16 +458,7 @@ impl NativeCtx<'_> {
     ///
     /// `out of fuel`, or `interrupted` when the host interrupted the run.
     pub fn charge_work(&mut self, work: u64) -> Result<(), Trap> {
-        self.poll()?;
-        let cost = work / WORK_PER_FUEL;
-        if let Some(left) = self.inst.fuel() {
-            if cost > left {
-                self.inst.set_fuel(Some(0));
-                return Err(Trap::new(crate::trap::TrapCode::OutOfFuel, "out of fuel"));
-            }
-            self.inst.set_fuel(Some(left - cost));
-        }
-        Ok(())
+        self.inst.charge_native_work(work / WORK_PER_FUEL)
     }
 
     /// Looks at the interrupt flag: the `interrupted` trap when the host

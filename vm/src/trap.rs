@@ -144,6 +144,16 @@ impl Trap {
         )
     }
 
+    /// The `stack overflow: host call nesting limit N exceeded` trap: host
+    /// functions calling back into the instance nested too deeply.
+    #[cold]
+    pub fn host_depth(limit: usize) -> Trap {
+        Trap::new(
+            TrapCode::StackOverflow,
+            format!("stack overflow: host call nesting limit {limit} exceeded"),
+        )
+    }
+
     /// The `stack overflow: value stack limit of N bytes exceeded` trap.
     #[cold]
     pub fn value_stack(slots: usize) -> Trap {

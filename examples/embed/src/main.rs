@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Limits per plugin: 20M instructions of fuel, 16 MiB of heap, call depth
-//! 1000, and one second of wall time (an interrupt from a watchdog thread).
+//! 1000, one second of wall time (an interrupt from a watchdog thread), and
+//! a 16 MiB copy of the result (a value sharing its children would
+//! otherwise copy out exponentially large).
 
 #![forbid(unsafe_code)]
 
@@ -92,6 +94,11 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         gc_stress: false,
         checked: false,
         jit: keel_vm::JitMode::On,
+        // Each level of Keel -> host -> Keel nests native frames.
+        max_host_depth: keel_vm::DEFAULT_MAX_HOST_DEPTH,
+        // A result is copied out: no copy may outgrow the plugin's heap
+        // (a value sharing its children copies each share again).
+        max_val_bytes: 16 << 20,
     };
     let mut instance = match Instance::new(verified, linker, config) {
         Ok(i) => i,
@@ -118,6 +125,7 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
     match outcome {
         Ok(v) => format!("{name}: ok {}{logged}", show(&v)),
         Err(CallError::Trap(t)) => format!("{name}: trap {}: {}{logged}", t.code.name(), t.message),
+        Err(e @ CallError::TooLarge { .. }) => format!("{name}: result refused: {e}{logged}"),
         Err(e) => format!("{name}: cannot call run: {e}"),
     }
 }

@@ -49,6 +49,9 @@ const RESERVED: &str = "__repl_";
 /// Longest display of one stack value in the stack line (`:stack` shows
 /// values whole).
 const SHOWN_CHARS: usize = 120;
+/// Longest display of one value in `:stack` (a value sharing its children
+/// can have a display form far larger than the heap).
+const STACK_VALUE_BYTES: usize = 1 << 20;
 
 /// The commands, with their help lines (`:help` and completion use them).
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -244,8 +247,10 @@ impl Session {
             .stack
             .iter()
             .map(|e| {
-                let mut shown = self.instance.repr(e.value.value());
-                if shown.chars().count() > SHOWN_CHARS {
+                // Only a prefix is built: a value sharing its children can
+                // have a display form far larger than the heap.
+                let (mut shown, cut) = self.instance.repr_prefix(e.value.value(), SHOWN_CHARS * 4);
+                if cut || shown.chars().count() > SHOWN_CHARS {
                     shown = shown.chars().take(SHOWN_CHARS).collect::<String>() + "...";
                 }
                 format!("{shown}: {}", e.ty)
@@ -735,12 +740,11 @@ impl Session {
             ":stack" => {
                 let mut out = String::new();
                 for (i, e) in self.stack.iter().enumerate().rev() {
-                    let _ = writeln!(
-                        out,
-                        "#{i:<3} {}: {}",
-                        self.instance.repr(e.value.value()),
-                        e.ty
-                    );
+                    let (shown, cut) = self
+                        .instance
+                        .repr_prefix(e.value.value(), STACK_VALUE_BYTES);
+                    let more = if cut { "..." } else { "" };
+                    let _ = writeln!(out, "#{i:<3} {shown}{more}: {}", e.ty);
                 }
                 if out.is_empty() {
                     out.push_str("(empty stack)\n");

@@ -179,3 +179,31 @@ mod random_input {
         }
     }
 }
+
+#[test]
+fn a_value_sharing_its_children_shows_as_a_bounded_prefix() {
+    // 40 arrays, each holding the one before twice: a display form of
+    // about 4 TB from a few kilobytes of heap.
+    let mut s = session(Config::default());
+    eval(
+        &mut s,
+        ".func dag() -> any
+    .local x: any
+    .local i: int
+    push 0 store x
+top:
+    push 2 load x array.new store x
+    load i push 1 add store i
+    load i push 40 lt jmpif top
+    load x ret
+.end",
+    )
+    .expect("defines");
+    let shown = eval(&mut s, "call dag").expect("runs");
+    assert!(shown.starts_with("[[[[[[[[[["), "{shown}");
+    assert!(shown.ends_with("...: any]\n"), "{shown}");
+    assert!(shown.len() < 200, "{shown}");
+    let full = eval(&mut s, ":stack").expect("shows");
+    assert!(full.len() < (1 << 20) + 100, "{}", full.len());
+    assert!(full.ends_with("...: any\n"), "{}", &full[full.len() - 20..]);
+}

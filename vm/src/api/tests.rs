@@ -333,6 +333,8 @@ fn host_functions_can_call_back_into_the_instance() {
 fn the_depth_limit_counts_keel_and_host_frames_together() {
     let mut inst = reentrant_instance(Config {
         max_call_depth: 50,
+        // Above the call depth limit, so that one stops the recursion.
+        max_host_depth: 60,
         ..Config::default()
     });
     assert_eq!(inst.call_typed::<i64>("rec", &[10.into()]).unwrap(), 10);

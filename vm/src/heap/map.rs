@@ -120,6 +120,29 @@ impl MapEntries {
         self.iter().map(|(_, v)| v)
     }
 
+    /// Positions in insertion order, tombstones included: entries are at
+    /// positions `0..slots()`, and positions stay put until an entry is
+    /// deleted (for cursors that walk a map in steps, such as display).
+    pub(crate) fn slots(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The first live position at or after `from`, if any. Tombstones are
+    /// never more than the live entries, so walking a whole map this way
+    /// costs O(len).
+    pub(crate) fn next_slot(&self, from: usize) -> Option<usize> {
+        (from..self.order.len()).find(|&p| self.order[p] != TOMB)
+    }
+
+    /// The entry at insertion-order position `pos` (`None` for a
+    /// tombstone or past the end).
+    pub(crate) fn at_slot(&self, pos: usize) -> Option<(&MapKey, &Value)> {
+        match self.order.get(pos) {
+            Some(&i) if i != TOMB => self.table.get_index(i).map(|(k, (v, _))| (k, v)),
+            _ => None,
+        }
+    }
+
     /// The value at internal index `i` (`0..len()`, in no particular
     /// order), for the collector to visit every value.
     pub(crate) fn value_at(&self, i: usize) -> Option<Value> {

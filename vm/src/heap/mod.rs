@@ -21,7 +21,7 @@
 //! that survived it (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
 //! the heap limit would be exceeded even after collecting.
 
-mod map;
+pub(crate) mod map;
 mod object;
 
 pub(crate) use object::{KeyRef, MapKey, MapObj, OBJECT_HEADER_BYTES, Object};

@@ -18,6 +18,13 @@
 //! Every allocating op keeps its operands below `sp` until the allocation has
 //! returned, so the roots `[stack[..sp], globals, string constants]` (plus
 //! the heap's scratch list for natives) cover every live object.
+//!
+//! **Scratch roots nest.** A native call keeps what it allocates on the
+//! heap's scratch list until it returns. Natives nest (a host function may
+//! call back into the instance, whose code calls natives), so an inner call
+//! truncates the list to the length it had on entry, never clears it: the
+//! outer host function's objects stay rooted. Only the outermost entry
+//! points (`call_index`, `run_snippet`) clear it.
 
 mod dynamic;
 mod edit;
@@ -66,7 +73,39 @@ pub struct Config {
     pub checked: bool,
     /// Whether hot loops run as machine code (see [`JitMode`]).
     pub jit: JitMode,
+    /// Deepest nesting of host calls back into the instance
+    /// ([`NativeCtx::call`]: Keel → host → Keel → host ...) before a
+    /// stack-overflow trap (default [`DEFAULT_MAX_HOST_DEPTH`]). Unlike
+    /// Keel calls, which live on the VM's own value stack, every such
+    /// level nests Rust frames on the native stack of the thread running
+    /// the instance, so this bound is what keeps a plugin from overflowing
+    /// it. See [`DEFAULT_MAX_HOST_DEPTH`] for the stack each level takes.
+    pub max_host_depth: usize,
+    /// Largest copy of a value handed to the host as a [`crate::Val`]
+    /// (results of [`Instance::call`], `any` and `array<str>` parameters of
+    /// typed host functions), in bytes: `size_of::<Val>()` per value
+    /// (a map entry is two) plus string bytes (default 64 MiB). A copy
+    /// duplicates every shared child, so a small heap can hold a value
+    /// whose copy would not fit in memory: past this limit the call fails
+    /// with [`crate::CallError::TooLarge`] (or, inside a host function, an
+    /// `out of memory` trap) instead. [`Instance::call_keep`] returns a
+    /// handle without copying.
+    pub max_val_bytes: usize,
 }
+
+/// The default of [`Config::max_host_depth`]: 32 levels.
+///
+/// One level of host re-entrancy (the interpreter loop, the native call
+/// and [`NativeCtx::call`]) takes about 2 KiB of native stack in release
+/// builds and about 25 KiB in debug builds, JIT or not (compiled loops
+/// never call out, so no machine-code frame is ever below a host call). 32
+/// levels stay under 1 MiB even in a debug build, leaving half of a
+/// 2 MiB thread (the smallest Rust gives a spawned thread by default) to
+/// the host's own frames and to compiling a loop at the innermost level.
+/// A host that raises the limit must run the instance on a thread with
+/// correspondingly more stack, plus whatever its own host functions use
+/// per level.
+pub const DEFAULT_MAX_HOST_DEPTH: usize = 32;
 
 /// Whether an instance compiles hot loops to machine code.
 ///
@@ -95,6 +134,8 @@ impl Default for Config {
             fuel: None,
             checked: false,
             jit: JitMode::default(),
+            max_host_depth: DEFAULT_MAX_HOST_DEPTH,
+            max_val_bytes: 64 << 20,
         }
     }
 }
@@ -114,6 +155,10 @@ pub struct ExecStats {
     /// Loops the JIT looked at and left to the interpreter (an op it does
     /// not compile).
     pub jit_rejected: u64,
+    /// Budget chunks spent: check points at which the run charged a chunk
+    /// and looked at the fuel tank and the interrupt flag. About one per
+    /// 65 536 instructions, whatever the fuel.
+    pub chunks: u64,
 }
 
 /// Why a module could not be instantiated.
@@ -241,6 +286,9 @@ pub struct Instance {
     /// called from Keel code calls back in, so the depth limit counts
     /// across both.
     pub(crate) depth_offset: usize,
+    /// How many host calls back into the instance ([`NativeCtx::call`])
+    /// are in progress, bounded by [`Config::max_host_depth`].
+    pub(crate) host_depth: usize,
     /// Where the operand stack ended when a snippet's `Halt` ran.
     halt_sp: usize,
     /// Compiled loops (boxed: the interpreter loop is sensitive to the
@@ -283,6 +331,7 @@ impl Instance {
             stats: ExecStats::default(),
             interrupt: InterruptHandle(Arc::new(InterruptState::default())),
             depth_offset: 0,
+            host_depth: 0,
             halt_sp: 0,
             #[cfg(all(feature = "jit", target_arch = "x86_64"))]
             jit: Box::default(),
@@ -459,6 +508,14 @@ impl Instance {
         self.config.max_call_depth
     }
 
+    pub(crate) fn config_max_val_bytes(&self) -> usize {
+        self.config.max_val_bytes
+    }
+
+    pub(crate) fn config_max_host_depth(&self) -> usize {
+        self.config.max_host_depth
+    }
+
     /// Remaining fuel (`None`: unlimited).
     pub fn fuel(&self) -> Option<u64> {
         self.fuel
@@ -492,14 +549,18 @@ impl Instance {
         };
         #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
         let chunk = CHUNK;
-        self.fuel.map_or(chunk, |f| (f as i64).clamp(0, chunk))
+        // Clamp in u64: fuel above i64::MAX must not wrap to a negative
+        // (empty) chunk.
+        self.fuel.map_or(chunk, |f| {
+            i64::try_from(f.min(chunk.max(0) as u64)).unwrap_or(0)
+        })
     }
 
     /// Charges a spent chunk (`chunk - budget` instructions) to the fuel
     /// tank and the counters.
     fn charge_chunk(&mut self, chunk: i64, budget: i64) {
-        let used = (chunk - budget).max(0) as u64;
-        self.stats.instructions += used;
+        let used = u64::try_from(chunk.saturating_sub(budget)).unwrap_or(0);
+        self.stats.instructions = self.stats.instructions.saturating_add(used);
         if let Some(f) = &mut self.fuel {
             *f = f.saturating_sub(used);
         }
@@ -513,13 +574,39 @@ impl Instance {
     #[inline(never)]
     fn refuel(&mut self, chunk: i64, budget: i64) -> Result<i64, Trap> {
         self.charge_chunk(chunk, budget);
-        if let Some(trap) = self.interrupt.take() {
-            return Err(trap);
-        }
+        self.stats.chunks = self.stats.chunks.saturating_add(1);
+        self.take_interrupt()?;
         if self.fuel == Some(0) {
             return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
         }
         Ok(self.next_chunk())
+    }
+
+    /// The `interrupted` trap if the interrupt flag is raised (lowering
+    /// it: one interrupt stops one run).
+    fn take_interrupt(&mut self) -> Result<(), Trap> {
+        match self.interrupt.take() {
+            Some(trap) => Err(trap),
+            None => Ok(()),
+        }
+    }
+
+    /// Work done by a native function (bytes of display form written,
+    /// say): looks at the interrupt flag, then takes `units` from the fuel
+    /// tank, or empties it and fails with `out of fuel` when it holds less.
+    /// The interpreter settles its current chunk before every native call,
+    /// so the tank is exact here and the run stops at the same point in
+    /// every JIT mode.
+    pub(crate) fn charge_native_work(&mut self, units: u64) -> Result<(), Trap> {
+        self.take_interrupt()?;
+        if let Some(f) = &mut self.fuel {
+            if *f < units {
+                *f = 0;
+                return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+            }
+            *f -= units;
+        }
+        Ok(())
     }
 
     /// Heap counters so far.
@@ -550,18 +637,33 @@ impl Instance {
         arr
     }
 
-    /// Displays a value of this instance as `print` would.
+    /// Displays a value of this instance as `print` would. Values that
+    /// share children can have display forms exponentially larger than the
+    /// heap, so the text is cut after [`Config::max_heap_bytes`] bytes, and
+    /// then ends in `...`.
     pub fn display(&self, v: Value) -> String {
-        let mut s = String::new();
-        crate::display::display_into(&mut s, &self.heap, v);
-        s
+        self.bounded(v, false, self.config.max_heap_bytes)
     }
 
     /// The display form of a value as it appears inside a container
-    /// (strings quoted): `"hi"`, `[1, 2]`.
+    /// (strings quoted): `"hi"`, `[1, 2]`. Cut like [`Instance::display`].
     pub fn repr(&self, v: Value) -> String {
-        let mut s = String::new();
-        crate::display::repr_into(&mut s, &self.heap, v);
+        self.bounded(v, true, self.config.max_heap_bytes)
+    }
+
+    /// The first `max_bytes` bytes or so of [`Instance::repr`] (a few more
+    /// to end on a char boundary), and whether the form was cut there
+    /// (nothing is appended: the caller marks the cut). Costs time and
+    /// memory in proportion to `max_bytes`, whatever the value.
+    pub fn repr_prefix(&self, v: Value, max_bytes: usize) -> (String, bool) {
+        crate::display::display_prefix(&self.heap, v, true, max_bytes)
+    }
+
+    fn bounded(&self, v: Value, nested: bool, max_bytes: usize) -> String {
+        let (mut s, cut) = crate::display::display_prefix(&self.heap, v, nested, max_bytes);
+        if cut {
+            s.push_str("...");
+        }
         s
     }
 
@@ -1140,6 +1242,31 @@ impl Instance {
                         }
                     }
                 }
+                Op::CallImport { .. } => {
+                    // A native may draw on the fuel tank: settle the chunk
+                    // so far first, so the tank is exact during the call,
+                    // and afterwards shrink what is left of the chunk to
+                    // what the tank still holds. (Without a fuel limit
+                    // there is nothing to settle.)
+                    let metered = self.fuel.is_some();
+                    if metered {
+                        self.charge_chunk(chunk, budget);
+                        chunk = budget;
+                    }
+                    let r =
+                        self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports);
+                    if let (true, Some(f)) = (metered, self.fuel) {
+                        let f = i64::try_from(f).unwrap_or(i64::MAX);
+                        if budget > f {
+                            budget = f;
+                            chunk = f;
+                        }
+                    }
+                    match r {
+                        Ok(new_sp) => sp = new_sp,
+                        Err(t) => break 'run Err(t),
+                    }
+                }
                 // Everything else runs out of line, so the hot loop above
                 // keeps its state in registers.
                 Op::AddAny
@@ -1180,7 +1307,6 @@ impl Instance {
                 | Op::MapDel
                 | Op::MapLen
                 | Op::MapKeys
-                | Op::CallImport { .. }
                 | Op::Trap(_) => {
                     match self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports) {
                         Ok(new_sp) => sp = new_sp,
@@ -1609,6 +1735,9 @@ impl Instance {
                 stack[sp - 1] = Value::int(n as i64);
             }
             Op::MapKeys => {
+                // Scratch roots nest: a host function below this run (a
+                // re-entrant call) may still hold entries under the mark.
+                let mark = self.heap.scratch.len();
                 let m = stack[sp - 1];
                 let keys: Vec<MapKey> = map!(m).entries.keys().cloned().collect();
                 let elem = map!(m).key.to_type();
@@ -1634,13 +1763,13 @@ impl Instance {
                     });
                 }
                 if failed {
-                    self.heap.scratch.clear();
+                    self.heap.scratch.truncate(mark);
                     return Err(oom!());
                 }
                 let arr = self
                     .heap
                     .alloc(Tag::Array, make_array(elem, items), &roots!());
-                self.heap.scratch.clear();
+                self.heap.scratch.truncate(mark);
                 match arr {
                     Ok(v) => stack[sp - 1] = v,
                     Err(OutOfMemory) => return Err(oom!()),
@@ -1663,6 +1792,11 @@ impl Instance {
                     spilled = stack[args_at..sp].to_vec();
                     &spilled
                 };
+                // The native's scratch roots go above the mark and are
+                // dropped when it returns; those below belong to a host
+                // function further out that called back into this run, and
+                // must outlive this call.
+                let mark = self.heap.scratch.len();
                 let result = {
                     let mut ctx = NativeCtx {
                         inst: self,
@@ -1672,7 +1806,7 @@ impl Instance {
                     };
                     (native.func)(&mut ctx, args)
                 };
-                self.heap.scratch.clear();
+                self.heap.scratch.truncate(mark);
                 // A native's result must be what the verifier assumed at this
                 // call site (its signature with type variables bound).
                 let want = types.get(ret as usize);

@@ -373,3 +373,71 @@ fn replacing_the_module_keeps_globals_and_refuses_changed_ones() {
         Some(9)
     );
 }
+
+/// f(): counts a local up to `n` in a loop (one check point per iteration).
+fn count_instance(n: i64, config: Config) -> Instance {
+    let mut bytes = Vec::new();
+    let with = |op, operand| Instr { op, operand };
+    for ins in [
+        with(Opcode::Load, Operand::Local(0)),
+        int(1),
+        i(Opcode::Add),
+        with(Opcode::Store, Operand::Local(0)),
+        with(Opcode::Load, Operand::Local(0)),
+        int(n),
+        i(Opcode::Lt),
+        with(Opcode::JmpIf, Operand::Target(0)),
+        i(Opcode::Ret),
+    ] {
+        ins.encode(&mut bytes);
+    }
+    let m = Module {
+        funcs: vec![Func {
+            name: "f".into(),
+            ty: FuncType::new(vec![], None),
+            locals: vec![Type::Int],
+            exported: true,
+            code: bytes,
+        }],
+        ..Module::default()
+    };
+    Instance::new(Arc::new(verify(m).unwrap()), &Linker::new(), config).unwrap()
+}
+
+#[test]
+fn fuel_above_i64_max_runs_full_chunks() {
+    // Fuel of u64::MAX once wrapped to a negative chunk: every check point
+    // refuelled, and the loop ran several times slower than without fuel.
+    for jit in [JitMode::Off, JitMode::On] {
+        let chunks = |fuel: Option<u64>| {
+            let mut inst = count_instance(
+                1_000_000,
+                Config {
+                    fuel,
+                    jit,
+                    ..Config::default()
+                },
+            );
+            inst.call_index(0, &[]).unwrap();
+            let st = inst.stats();
+            assert!(st.instructions > 5_000_000, "{st:?}");
+            (st.chunks, st.instructions)
+        };
+        let unlimited = chunks(None);
+        assert!(unlimited.0 < 200, "{unlimited:?}");
+        for fuel in [u64::MAX, u64::MAX - 1, 1 << 63, i64::MAX as u64 + 1] {
+            assert_eq!(chunks(Some(fuel)), unlimited, "fuel {fuel}, {jit:?}");
+        }
+        // Still charged: the tank went down by exactly the instructions run.
+        let mut inst = count_instance(
+            1_000,
+            Config {
+                fuel: Some(u64::MAX),
+                jit,
+                ..Config::default()
+            },
+        );
+        inst.call_index(0, &[]).unwrap();
+        assert_eq!(inst.fuel(), Some(u64::MAX - inst.stats().instructions));
+    }
+}
