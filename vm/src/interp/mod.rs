@@ -34,7 +34,8 @@ use std::sync::Arc;
 use crate::heap::{Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory};
 use crate::module::GlobalInit;
 use crate::native::{
-    Linker, NativeCtx, NativeFunc, conforms, key_ref, make_array, map_insert, value_type_name,
+    Linker, NativeCtx, NativeFunc, WORK_PER_FUEL, conforms, key_ref, make_array, map_insert,
+    value_type_name,
 };
 use crate::trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 use crate::types::Type;
@@ -1242,12 +1243,19 @@ impl Instance {
                         }
                     }
                 }
-                Op::CallImport { .. } => {
-                    // A native may draw on the fuel tank: settle the chunk
-                    // so far first, so the tank is exact during the call,
-                    // and afterwards shrink what is left of the chunk to
-                    // what the tank still holds. (Without a fuel limit
-                    // there is nothing to settle.)
+                // Ops whose work grows with their operands (a native call,
+                // and the instructions that build a string, an array or a
+                // list of keys) charge that work to the fuel tank: settle
+                // the chunk so far first, so the tank is exact during the
+                // op, and afterwards shrink what is left of the chunk to
+                // what the tank still holds. (Without a fuel limit there is
+                // nothing to settle.)
+                Op::CallImport { .. }
+                | Op::Concat
+                | Op::ArrayNewInt
+                | Op::ArrayNewFloat
+                | Op::ArrayNewVal(_)
+                | Op::MapKeys => {
                     let metered = self.fuel.is_some();
                     if metered {
                         self.charge_chunk(chunk, budget);
@@ -1289,10 +1297,6 @@ impl Instance {
                 | Op::GeAny
                 | Op::FToI
                 | Op::Cast(_)
-                | Op::Concat
-                | Op::ArrayNewInt
-                | Op::ArrayNewFloat
-                | Op::ArrayNewVal(_)
                 | Op::ArrayPushInt
                 | Op::ArrayPushFloat
                 | Op::ArrayPushVal
@@ -1306,7 +1310,6 @@ impl Instance {
                 | Op::MapSet
                 | Op::MapDel
                 | Op::MapLen
-                | Op::MapKeys
                 | Op::Trap(_) => {
                     match self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports) {
                         Ok(new_sp) => sp = new_sp,
@@ -1563,6 +1566,10 @@ impl Instance {
             Op::Concat => {
                 let len = self.heap.str(stack[sp - 2]).len() + self.heap.str(stack[sp - 1]).len();
                 let bytes = OBJECT_HEADER_BYTES.saturating_add(len);
+                if bytes > self.heap.limit() {
+                    return Err(oom!());
+                }
+                self.charge_native_work(len as u64 / WORK_PER_FUEL)?;
                 if self.heap.charge(bytes, &roots!()).is_err() {
                     return Err(oom!());
                 }
@@ -1590,9 +1597,10 @@ impl Instance {
                     .checked_mul(elem_bytes)
                     .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES as u64))
                     .and_then(|b| usize::try_from(b).ok());
-                let Some(bytes) = bytes else {
+                let Some(bytes) = bytes.filter(|&b| b <= self.heap.limit()) else {
                     return Err(oom!());
                 };
+                self.charge_native_work(n as u64 / WORK_PER_FUEL)?;
                 if self.heap.charge(bytes, &roots!()).is_err() {
                     return Err(oom!());
                 }
@@ -1739,11 +1747,30 @@ impl Instance {
                 // re-entrant call) may still hold entries under the mark.
                 let mark = self.heap.scratch.len();
                 let m = stack[sp - 1];
-                let keys: Vec<MapKey> = map!(m).entries.keys().cloned().collect();
+                let len = map!(m).entries.len();
+                // The array (16 bytes a key) must fit before anything is
+                // built; string keys are then copied one at a time, each
+                // charged as it is allocated, so the host never holds a
+                // copy of all the keys.
+                let array_bytes = len
+                    .checked_mul(16)
+                    .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES))
+                    .filter(|&b| b <= self.heap.limit());
+                if array_bytes.is_none() {
+                    return Err(oom!());
+                }
+                self.charge_native_work(len as u64 / WORK_PER_FUEL)?;
                 let elem = map!(m).key.to_type();
-                let mut items = Vec::with_capacity(keys.len());
+                let mut items = Vec::with_capacity(len);
                 let mut failed = false;
-                for k in keys {
+                // Positions stay put while keys are copied: the map is on
+                // the stack (rooted) and nothing deletes from it meanwhile.
+                let mut pos = 0;
+                while let Some(p) = map!(m).entries.next_slot(pos) {
+                    pos = p + 1;
+                    let Some(k) = map!(m).entries.at_slot(p).map(|(k, _)| k.clone()) else {
+                        break;
+                    };
                     items.push(match k {
                         MapKey::Int(i) => Value::int(i),
                         MapKey::Bool(b) => Value::bool(b),
