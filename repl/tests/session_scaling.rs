@@ -47,6 +47,10 @@ fn children_cpu_ticks() -> Option<u64> {
     Some(cutime + cstime)
 }
 
+/// The tests here measure the CPU time of all this process's finished
+/// children, so they must not run at the same time: each holds this lock.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs the session through `vmrun repl`; returns what it cost: CPU ticks
 /// where procfs tells, else wall time in microseconds.
 fn run(n: usize) -> u64 {
@@ -90,6 +94,7 @@ fn session_time_grows_linearly_with_its_length() {
     // even when other work on the machine skews single runs. Runs are
     // interleaved and the cheapest of each size counts.
     const N: usize = 300;
+    let _one_at_a_time = MEASURING.lock().unwrap_or_else(|p| p.into_inner());
     let (mut small, mut large) = (u64::MAX, u64::MAX);
     for _ in 0..3 {
         small = small.min(run(N));
@@ -100,6 +105,66 @@ fn session_time_grows_linearly_with_its_length() {
     assert!(
         ratio < 2.5 * 2.5,
         "quadrupling the session from {N} to {} definitions cost {ratio:.2}x as much ({small} -> {large} CPU ticks)",
+        4 * N
+    );
+}
+
+/// Runs `vmrun repl` on `input` and returns its CPU ticks (or wall
+/// microseconds without procfs); the session must succeed.
+fn cost(input: String) -> u64 {
+    let start = Instant::now();
+    let cpu = children_cpu_ticks();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+        .arg("repl")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vmrun starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("vmrun ends");
+    let elapsed = match (cpu, children_cpu_ticks()) {
+        (Some(before), Some(after)) => after - before,
+        _ => start.elapsed().as_micros() as u64,
+    };
+    writer.join().expect("writer").expect("input written");
+    assert!(
+        out.status.success(),
+        "the session fails:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+/// `:load` of a file of many items splits it into one chunk per item
+/// through one line index: the position of each item was once found by
+/// scanning the file from its start (quadratic in the number of items).
+#[test]
+fn loading_a_file_of_many_items_is_linear() {
+    let dir = std::env::temp_dir().join(format!("keel-load-scaling-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = |n: usize| {
+        let file = dir.join(format!("items-{n}.kasm"));
+        let text: String = (0..n)
+            .map(|i| format!(".global g{i}: int = {i}  ; padding to make the file longer\n"))
+            .collect();
+        std::fs::write(&file, text).unwrap();
+        format!(":load {}\n", file.display())
+    };
+    const N: usize = 8000;
+    let _one_at_a_time = MEASURING.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut small, mut large) = (u64::MAX, u64::MAX);
+    for _ in 0..3 {
+        small = small.min(cost(input(N)));
+        large = large.min(cost(input(4 * N)));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let ratio = large as f64 / small.max(1) as f64;
+    eprintln!("{N} items: {small}, {}: {large} ({ratio:.2}x)", 4 * N);
+    assert!(
+        ratio < 2.5 * 2.5,
+        "quadrupling a loaded file from {N} to {} items cost {ratio:.2}x as much ({small} -> {large})",
         4 * N
     );
 }

@@ -106,8 +106,11 @@ pub fn split(file: &Arc<str>, line: u32, text: &str) -> Result<Vec<(Def, Chunk)>
         }
     }
     let mut out = Vec::new();
+    // One index for all the items: positions in logarithmic time, so a
+    // file of many items is not quadratic.
+    let index = keel_assembler::diag::Source::new(file, text);
     for (start, end) in bounds {
-        let (l, col) = keel_assembler::diag::line_col(text, start);
+        let (l, col) = index.line_col(start);
         let chunk = Chunk {
             file: file.clone(),
             line: line + l - 1,

@@ -24,7 +24,7 @@ mod items;
 mod piece;
 pub mod text;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -360,8 +360,10 @@ impl Session {
             strings.push(i);
         }
         let mut globals = Vec::with_capacity(m.globals.len());
+        let by_name: HashMap<&str, &NewGlobal> =
+            defined.iter().map(|d| (d.name.as_str(), d)).collect();
         for g in &m.globals {
-            let i = match defined.iter().find(|d| d.name == g.name) {
+            let i = match by_name.get(g.name.as_str()) {
                 Some(d) => {
                     if let Some(&old) = self.live.get(&g.name) {
                         let dead = self.fresh("dead");
@@ -534,7 +536,9 @@ impl Session {
         let mut out = String::new();
         let mut t = ModuleText::default();
         let mut defined: Vec<NewGlobal> = Vec::new();
-        let mut sigs: Vec<(String, String)> = Vec::new();
+        // The signature each function name was last given in this input.
+        let mut sigs: HashMap<&str, &str> = HashMap::new();
+        let mut seen_globals: HashSet<&str> = HashSet::new();
         let reserved = |name: &str| {
             name.starts_with(RESERVED).then(|| {
                 format!(
@@ -543,26 +547,35 @@ impl Session {
             })
         };
         // A name defined twice in one input: the last definition counts.
-        let last_func = |name: &str, at: usize| {
-            !items[at + 1..]
-                .iter()
-                .any(|(d, _)| matches!(d, Def::Func { name: n, .. } if n == name))
-        };
+        // (Indexed once, so an input of many items stays linear.)
+        let mut last_func: HashMap<&str, usize> = HashMap::new();
+        let mut last_global: HashMap<&str, usize> = HashMap::new();
+        for (at, (def, _)) in items.iter().enumerate() {
+            match def {
+                Def::Func { name, .. } => {
+                    last_func.insert(name, at);
+                }
+                Def::Global { name, .. } => {
+                    last_global.insert(name, at);
+                }
+                _ => {}
+            }
+        }
         for (at, (def, chunk)) in items.iter().enumerate() {
             match def {
                 Def::Func { name, sig } => {
                     if let Some(e) = reserved(name) {
                         return Err(e);
                     }
-                    let verb =
-                        if self.funcs.contains_key(name) || sigs.iter().any(|(n, _)| n == name) {
-                            "redefined"
-                        } else {
-                            "defined"
-                        };
+                    let verb = if self.funcs.contains_key(name) || sigs.contains_key(name.as_str())
+                    {
+                        "redefined"
+                    } else {
+                        "defined"
+                    };
                     let _ = writeln!(out, "{verb} {name}{sig}");
-                    sigs.push((name.clone(), sig.clone()));
-                    if last_func(name, at) {
+                    sigs.insert(name, sig);
+                    if last_func.get(name.as_str()) == Some(&at) {
                         t.chunk(chunk);
                     }
                 }
@@ -570,27 +583,19 @@ impl Session {
                     if let Some(e) = reserved(name) {
                         return Err(e);
                     }
-                    let verb = if self.live.contains_key(name)
-                        || defined.iter().any(|g| &g.name == name)
-                    {
+                    let verb = if self.live.contains_key(name) || !seen_globals.insert(name) {
                         "redefined"
                     } else {
                         "defined"
                     };
                     let _ = writeln!(out, "{verb} global {name}: {ty}");
-                    if let Some(k) = defined.iter().position(|g| &g.name == name) {
-                        // Only the last definition of a name in one input
-                        // is assembled.
-                        defined.remove(k);
-                    }
-                    defined.push(NewGlobal {
-                        name: name.clone(),
-                        user: true,
-                    });
-                    if !items[at + 1..]
-                        .iter()
-                        .any(|(d, _)| matches!(d, Def::Global { name: n, .. } if n == name))
-                    {
+                    // Only the last definition of a name in one input is
+                    // assembled.
+                    if last_global.get(name.as_str()) == Some(&at) {
+                        defined.push(NewGlobal {
+                            name: name.clone(),
+                            user: true,
+                        });
                         t.chunk(chunk);
                     }
                 }
@@ -612,8 +617,8 @@ impl Session {
         let base = self.text.append(&t);
         let mut fitted = self.fit(&m, base, &defined, false)?;
         for (name, info) in &mut fitted.funcs {
-            if let Some((_, sig)) = sigs.iter().rev().find(|(n, _)| n == name) {
-                info.sig = sig.clone();
+            if let Some(sig) = sigs.get(name.as_str()) {
+                info.sig = (*sig).to_owned();
             }
         }
         self.install(fitted)?;

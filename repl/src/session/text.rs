@@ -33,6 +33,8 @@ pub struct Chunk {
 pub struct ModuleText {
     pub src: String,
     origins: Vec<Option<(Arc<str>, u32)>>,
+    /// Byte offset in `src` where each line starts (one per origin).
+    starts: Vec<usize>,
 }
 
 /// The name the snippet function has in the module text, and how traces
@@ -44,6 +46,7 @@ impl ModuleText {
     /// Appends the user's text.
     pub fn chunk(&mut self, c: &Chunk) {
         for (i, line) in c.text.split('\n').enumerate() {
+            self.starts.push(self.src.len());
             self.src.push_str(line);
             self.src.push('\n');
             self.origins.push(Some((c.file.clone(), c.line + i as u32)));
@@ -53,6 +56,7 @@ impl ModuleText {
     /// Appends one generated line.
     pub fn generated(&mut self, line: &str) {
         debug_assert!(!line.contains('\n'));
+        self.starts.push(self.src.len());
         self.src.push_str(line);
         self.src.push('\n');
         self.origins.push(None);
@@ -63,6 +67,8 @@ impl ModuleText {
     /// line L plus that number here.
     pub fn append(&mut self, other: &ModuleText) -> u32 {
         let base = self.origins.len() as u32;
+        let shift = self.src.len();
+        self.starts.extend(other.starts.iter().map(|s| s + shift));
         self.src.push_str(&other.src);
         self.origins.extend(other.origins.iter().cloned());
         base
@@ -73,7 +79,11 @@ impl ModuleText {
     fn origin(&self, line: u32) -> Option<(&str, u32, &str)> {
         let i = line.checked_sub(1)? as usize;
         let (file, at) = self.origins.get(i)?.as_ref()?;
-        let text = self.src.split('\n').nth(i)?;
+        let start = *self.starts.get(i)?;
+        let end = self.src[start..]
+            .find('\n')
+            .map_or(self.src.len(), |n| start + n);
+        let text = &self.src[start..end];
         Some((file, *at, text))
     }
 
