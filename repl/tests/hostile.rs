@@ -1025,3 +1025,50 @@ fn a_function_of_many_hot_loops_compiles_them_in_linear_time() {
         "{n} loops: {t1} ticks; {big} loops: {t2} ticks (x{ratio:.2})"
     );
 }
+
+/// String compares and map lookups by a string key do work in proportion
+/// to the string inside one instruction; they look at the interrupt flag
+/// once that work adds up, so `--timeout` stops a loop of them as the
+/// interpreter (a clean trap), not only the watchdog that ends a process
+/// blocked outside it.
+#[test]
+fn a_loop_of_huge_string_compares_stops_at_the_timeout() {
+    let dir = tmp_dir();
+    for (name, body) in [
+        ("eq", "load a load b eq pop"),
+        ("lt", "load a load b lt pop"),
+        ("map", "load m load a map.has pop"),
+    ] {
+        let prog = dir.join(format!("huge-compare-{name}.kasm"));
+        std::fs::write(
+            &prog,
+            format!(
+                ".func main()
+    .local a: str
+    .local b: str
+    .local m: map<str,int>
+    map.new str int store m
+    push \"x\" push 20000000 call str.repeat store a
+    push \"x\" push 20000000 call str.repeat store b
+top:
+    {body}
+    jmp top
+.end
+"
+            ),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let (status, err) = vmrun(
+            &["--timeout", "1s", prog.to_str().unwrap()],
+            Duration::from_secs(60),
+        );
+        assert_eq!(status, Some(1), "{name}: {err}");
+        assert!(
+            err.starts_with("error: interrupted: timeout of 1s exceeded\n  at main"),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("blocked outside"), "{name}: {err}");
+        assert!(start.elapsed() < Duration::from_secs(20), "{name}");
+    }
+}

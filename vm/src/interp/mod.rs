@@ -34,8 +34,8 @@ use std::sync::Arc;
 use crate::heap::{Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory};
 use crate::module::GlobalInit;
 use crate::native::{
-    Linker, NativeCtx, NativeFunc, WORK_PER_FUEL, conforms, key_ref, make_array, map_insert,
-    value_type_name,
+    Linker, NativeCtx, NativeFunc, POLL_STEP, WORK_PER_FUEL, conforms, key_ref, make_array,
+    map_insert, value_type_name,
 };
 use crate::trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 use crate::types::Type;
@@ -290,6 +290,9 @@ pub struct Instance {
     /// How many host calls back into the instance ([`NativeCtx::call`])
     /// are in progress, bounded by [`Config::max_host_depth`].
     pub(crate) host_depth: usize,
+    /// Work (bytes compared or hashed) done by string compares and map
+    /// lookups since the interrupt flag was last looked at.
+    work_since_poll: u64,
     /// Where the operand stack ended when a snippet's `Halt` ran.
     halt_sp: usize,
     /// Compiled loops (boxed: the interpreter loop is sensitive to the
@@ -333,6 +336,7 @@ impl Instance {
             interrupt: InterruptHandle(Arc::new(InterruptState::default())),
             depth_offset: 0,
             host_depth: 0,
+            work_since_poll: 0,
             halt_sp: 0,
             #[cfg(all(feature = "jit", target_arch = "x86_64"))]
             jit: Box::default(),
@@ -608,6 +612,60 @@ impl Instance {
             *f -= units;
         }
         Ok(())
+    }
+
+    /// Work proportional to a string an instruction compares or hashes
+    /// (`eq`/`lt`... on strings, map lookups by a string key): `bytes`
+    /// cost fuel at the library rate ([`WORK_PER_FUEL`]), and the interrupt
+    /// flag is looked at once such work adds up to [`POLL_STEP`] bytes, so
+    /// a loop comparing huge strings stops at its fuel or an interrupt
+    /// like any loop, while short strings pay nothing but an addition.
+    fn charge_op_work(&mut self, bytes: usize) -> Result<(), Trap> {
+        let bytes = bytes as u64;
+        self.work_since_poll = self.work_since_poll.saturating_add(bytes);
+        if self.work_since_poll >= POLL_STEP as u64 {
+            self.work_since_poll = 0;
+            self.take_interrupt()?;
+        }
+        let units = bytes / WORK_PER_FUEL;
+        if let (Some(f), true) = (&mut self.fuel, units > 0) {
+            if *f < units {
+                *f = 0;
+                return Err(Trap::new(TrapCode::OutOfFuel, "out of fuel"));
+            }
+            *f -= units;
+        }
+        Ok(())
+    }
+
+    /// Bytes of string the compare or map op `op` will look at: the
+    /// shorter operand of a string compare, a map op's string key.
+    fn op_work(&self, op: Op, stack: &[Value], sp: usize) -> usize {
+        let str_len = |v: Value| {
+            if v.tag() == Tag::Str {
+                self.heap.str(v).len()
+            } else {
+                0
+            }
+        };
+        match op {
+            Op::EqStr
+            | Op::NeStr
+            | Op::LtStr
+            | Op::LeStr
+            | Op::GtStr
+            | Op::GeStr
+            | Op::EqAny
+            | Op::NeAny
+            | Op::LtAny
+            | Op::LeAny
+            | Op::GtAny
+            | Op::GeAny => str_len(stack[sp - 2]).min(str_len(stack[sp - 1])),
+            Op::MapGet | Op::MapHas | Op::MapDel => str_len(stack[sp - 1]),
+            Op::MapGetOr => str_len(stack[sp - 2]),
+            Op::MapSet => str_len(stack[sp - 2]),
+            _ => 0,
+        }
     }
 
     /// Heap counters so far.
@@ -1255,7 +1313,24 @@ impl Instance {
                 | Op::ArrayNewInt
                 | Op::ArrayNewFloat
                 | Op::ArrayNewVal(_)
-                | Op::MapKeys => {
+                | Op::MapKeys
+                | Op::EqStr
+                | Op::NeStr
+                | Op::EqAny
+                | Op::NeAny
+                | Op::LtStr
+                | Op::LeStr
+                | Op::GtStr
+                | Op::GeStr
+                | Op::LtAny
+                | Op::LeAny
+                | Op::GtAny
+                | Op::GeAny
+                | Op::MapGet
+                | Op::MapGetOr
+                | Op::MapHas
+                | Op::MapSet
+                | Op::MapDel => {
                     let metered = self.fuel.is_some();
                     if metered {
                         self.charge_chunk(chunk, budget);
@@ -1283,18 +1358,6 @@ impl Instance {
                 | Op::DivAny
                 | Op::RemAny
                 | Op::NegAny
-                | Op::EqStr
-                | Op::NeStr
-                | Op::EqAny
-                | Op::NeAny
-                | Op::LtStr
-                | Op::LeStr
-                | Op::GtStr
-                | Op::GeStr
-                | Op::LtAny
-                | Op::LeAny
-                | Op::GtAny
-                | Op::GeAny
                 | Op::FToI
                 | Op::Cast(_)
                 | Op::ArrayPushInt
@@ -1304,11 +1367,6 @@ impl Instance {
                 | Op::ArrayPopFloat
                 | Op::ArrayPopVal
                 | Op::MapNew(_)
-                | Op::MapGet
-                | Op::MapGetOr
-                | Op::MapHas
-                | Op::MapSet
-                | Op::MapDel
                 | Op::MapLen
                 | Op::Trap(_) => {
                     match self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports) {
@@ -1480,6 +1538,10 @@ impl Instance {
                     _ => unreachable!("verified map operand"),
                 }
             };
+        }
+        let work = self.op_work(op, stack, sp);
+        if work > 0 {
+            self.charge_op_work(work)?;
         }
         match op {
             Op::AddAny | Op::SubAny | Op::MulAny | Op::DivAny | Op::RemAny => {
