@@ -168,3 +168,41 @@ fn loading_a_file_of_many_items_is_linear() {
         4 * N
     );
 }
+
+/// Redefining a global relinks only the functions that name it: it once
+/// decoded every function of the session for every redefinition.
+#[test]
+fn redefining_globals_is_linear() {
+    let input = |n: usize| {
+        let mut s = String::new();
+        for k in 0..n {
+            s.push_str(&format!(".func f{k}() -> int\n"));
+            s.push_str(&"    push 1 pop\n".repeat(20));
+            s.push_str(&format!("    push {k} ret\n.end\n"));
+        }
+        // One function names `x`: each redefinition relinks just it.
+        s.push_str(".func ux() -> int\n    gload x ret\n.end\n");
+        for k in 0..n {
+            s.push_str(&format!(".global x: int = {k}\n"));
+        }
+        s
+    };
+    let input = |n: usize| format!(".global x: int = 0\n{}call ux\n", input(n));
+    const N: usize = 300;
+    let _one_at_a_time = MEASURING.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut small, mut large) = (u64::MAX, u64::MAX);
+    for _ in 0..3 {
+        small = small.min(cost(input(N)));
+        large = large.min(cost(input(4 * N)));
+    }
+    let ratio = large as f64 / small.max(1) as f64;
+    eprintln!(
+        "{N} redefinitions: {small}, {}: {large} ({ratio:.2}x)",
+        4 * N
+    );
+    assert!(
+        ratio < 2.5 * 2.5,
+        "quadrupling from {N} to {} functions and global redefinitions cost {ratio:.2}x as much ({small} -> {large})",
+        4 * N
+    );
+}

@@ -83,6 +83,14 @@ fn read_line() {
     check("read_line");
 }
 
+/// Functions that name a global are relinked each time it is redefined,
+/// including after they are redefined themselves (the REPL finds them
+/// through an index of each global's users).
+#[test]
+fn relink_globals() {
+    check("relink_globals");
+}
+
 /// Every session again in checked mode: the interpreter re-asserts the
 /// verifier's stack types before every instruction, snippets included.
 #[test]
@@ -92,7 +100,7 @@ fn sessions_pass_checked() {
     }
 }
 
-const LISTED: [&str; 7] = [
+const LISTED: [&str; 8] = [
     "basics",
     "definitions",
     "locals",
@@ -100,6 +108,7 @@ const LISTED: [&str; 7] = [
     "commands",
     "read_line",
     "readme",
+    "relink_globals",
 ];
 
 #[test]

@@ -142,6 +142,10 @@ pub struct Session {
     instance: Instance,
     next_id: usize,
     timing: bool,
+    /// For each global slot, the user functions whose code may name it (a
+    /// superset: a function redefined since may no longer), so redefining
+    /// a global relinks its users without scanning every function.
+    global_users: HashMap<u32, HashSet<String>>,
 }
 
 /// A global an input defines.
@@ -160,6 +164,8 @@ struct Fitted {
     imports: Vec<(String, FuncType)>,
     /// Functions defined, with the slots they take.
     funcs: Vec<(String, FuncInfo)>,
+    /// User functions this edit installs, with the globals their code names.
+    global_uses: Vec<(String, Vec<u32>)>,
 }
 
 impl Session {
@@ -199,6 +205,7 @@ impl Session {
             instance,
             next_id: 0,
             timing: false,
+            global_users: HashMap::new(),
         })
     }
 
@@ -344,6 +351,7 @@ impl Session {
             renamed: Vec::new(),
             imports: Vec::new(),
             funcs: Vec::new(),
+            global_uses: Vec::new(),
         };
         let mut pool: HashMap<&str, u32> = HashMap::new();
         let mut strings = Vec::with_capacity(m.strings.len());
@@ -438,6 +446,9 @@ impl Session {
             let (mut func, d) = piece::recode(f, &d, &map, base)?;
             let slot = numbers.callees[j] as usize;
             if !snippet {
+                fitted
+                    .global_uses
+                    .push((f.name.clone(), globals_named(&func.code)));
                 fitted.funcs.push((
                     f.name.clone(),
                     FuncInfo {
@@ -466,8 +477,13 @@ impl Session {
                 other => other.clone(),
             };
             let module = self.instance.module().module();
-            for info in self.funcs.values() {
-                if fitted.edit.funcs.iter().any(|(s, ..)| *s == info.slot) {
+            let replaced: HashSet<usize> = fitted.edit.funcs.iter().map(|(s, ..)| *s).collect();
+            let users = self.global_users.get(&old).into_iter().flatten();
+            for name in users {
+                let Some(info) = self.funcs.get(name) else {
+                    continue;
+                };
+                if replaced.contains(&info.slot) {
                     continue;
                 }
                 let f = &module.funcs[info.slot];
@@ -477,6 +493,9 @@ impl Session {
                 if uses {
                     let d = module.func_debug(info.slot).cloned().unwrap_or_default();
                     let (func, d) = piece::recode(f, &d, &relink, 0)?;
+                    fitted
+                        .global_uses
+                        .push((name.clone(), globals_named(&func.code)));
                     fitted.edit.funcs.push((info.slot, func, d));
                 }
             }
@@ -502,6 +521,7 @@ impl Session {
             renamed,
             imports,
             funcs,
+            global_uses,
         } = fitted;
         self.instance
             .edit_module(edit, &self.linker)
@@ -527,6 +547,11 @@ impl Session {
         self.imports.extend(imports);
         for (name, info) in funcs {
             self.funcs.insert(name, info);
+        }
+        for (name, globals) in global_uses {
+            for g in globals {
+                self.global_users.entry(g).or_default().insert(name.clone());
+            }
         }
         Ok(())
     }
@@ -948,3 +973,20 @@ fn timing(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The global slots `code` names (loads and stores), each once.
+fn globals_named(code: &[u8]) -> Vec<u32> {
+    let mut out: Vec<u32> = keel_vm::isa::decode_code(code, 0)
+        .map(|code| {
+            code.iter()
+                .filter_map(|(_, i)| match i.operand {
+                    Operand::Global(g) => Some(g),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
