@@ -73,7 +73,11 @@ fn interactive_session_in_a_pty() {
     s.send_line("add").expect("send");
     s.expect("[84: int]").expect("garbage dropped");
 
-    // Ctrl-D leaves; history was saved.
+    // Ctrl-D leaves; history was saved. (Sent once the prompt is up: a
+    // Ctrl-D that arrives while the terminal is still in cooked mode,
+    // between the stack line and the prompt, can be lost when the line
+    // editor switches it to raw mode.)
+    s.expect("keel> ").expect("prompt before ctrl-d");
     s.send(ControlCode::EndOfTransmission).expect("ctrl-d");
     s.expect(Eof).expect("exits");
     let history = std::fs::read_to_string(state.join("keel/history")).expect("history file");
