@@ -54,30 +54,7 @@ static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Runs the session through `vmrun repl`; returns what it cost: CPU ticks
 /// where procfs tells, else wall time in microseconds.
 fn run(n: usize) -> u64 {
-    let input = session(n);
-    let start = Instant::now();
-    let cpu = children_cpu_ticks();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmrun"))
-        .arg("repl")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("vmrun starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().expect("vmrun ends");
-    let elapsed = match (cpu, children_cpu_ticks()) {
-        (Some(before), Some(after)) => after - before,
-        _ => start.elapsed().as_micros() as u64,
-    };
-    writer.join().expect("writer").expect("input written");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the session fails:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (elapsed, stdout) = cost(session(n));
     // Every line pops what it pushed, and f0 adds 0.
     assert!(
         stdout.ends_with("[1: int]\n"),
@@ -112,9 +89,9 @@ fn session_time_grows_linearly_with_its_length() {
     );
 }
 
-/// Runs `vmrun repl` on `input` and returns its CPU ticks (or wall
-/// microseconds without procfs); the session must succeed.
-fn cost(input: String) -> u64 {
+/// Runs `vmrun repl` on `input`; returns its CPU ticks (or wall
+/// microseconds without procfs) and its stdout. The session must succeed.
+fn cost(input: String) -> (u64, String) {
     let start = Instant::now();
     let cpu = children_cpu_ticks();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vmrun"))
@@ -137,7 +114,7 @@ fn cost(input: String) -> u64 {
         "the session fails:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    elapsed
+    (elapsed, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `:load` of a file of many items splits it into one chunk per item
@@ -162,8 +139,8 @@ fn loading_a_file_of_many_items_is_linear() {
     let _one_at_a_time = MEASURING.lock().unwrap_or_else(|p| p.into_inner());
     let (mut small, mut large) = (u64::MAX, u64::MAX);
     for _ in 0..3 {
-        small = small.min(cost(input(N)));
-        large = large.min(cost(input(4 * N)));
+        small = small.min(cost(input(N)).0);
+        large = large.min(cost(input(4 * N)).0);
     }
     let _ = std::fs::remove_dir_all(&dir);
     let ratio = large as f64 / small.max(1) as f64;
@@ -201,8 +178,8 @@ fn redefining_globals_is_linear() {
     let _one_at_a_time = MEASURING.lock().unwrap_or_else(|p| p.into_inner());
     let (mut small, mut large) = (u64::MAX, u64::MAX);
     for _ in 0..3 {
-        small = small.min(cost(input(N)));
-        large = large.min(cost(input(4 * N)));
+        small = small.min(cost(input(N)).0);
+        large = large.min(cost(input(4 * N)).0);
     }
     let ratio = large as f64 / small.max(1) as f64;
     eprintln!(

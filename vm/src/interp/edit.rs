@@ -9,11 +9,10 @@
 
 use std::sync::Arc;
 
-use super::{Instance, LinkError, default_value};
-use crate::heap::{MapObj, Object, OutOfMemory};
+use super::{Instance, LinkError, default_value, empty_object};
+use crate::heap::{Object, OutOfMemory};
 use crate::module::GlobalInit;
-use crate::native::{Linker, NativeFunc, make_array};
-use crate::types::Type;
+use crate::native::{Linker, NativeFunc};
 use crate::value::{Tag, Value};
 use crate::verify::{Const, ModuleEdit, VerifyErrors};
 
@@ -95,19 +94,7 @@ impl Instance {
                     }
                 }
                 (GlobalInit::Default, ty) => {
-                    let empty = match ty {
-                        Type::Str => Some((Tag::Str, Object::Str("".into()))),
-                        Type::Array(e) => Some((Tag::Array, make_array((**e).clone(), Vec::new()))),
-                        Type::Map(k, v) => Some((
-                            Tag::Map,
-                            Object::Map(Box::new(MapObj {
-                                key: *k,
-                                val: (**v).clone(),
-                                entries: Default::default(),
-                            })),
-                        )),
-                        _ => None,
-                    };
+                    let empty = empty_object(ty);
                     match empty {
                         Some((tag, obj)) => self
                             .heap

@@ -449,19 +449,7 @@ impl Instance {
                 (GlobalInit::Str(i), _) => strings[*i as usize],
                 (GlobalInit::Nil, _) => Value::NIL,
                 (GlobalInit::Default, ty) => {
-                    let empty = match ty {
-                        Type::Str => Some((Tag::Str, Object::Str("".into()))),
-                        Type::Array(e) => Some((Tag::Array, make_array((**e).clone(), Vec::new()))),
-                        Type::Map(k, v) => Some((
-                            Tag::Map,
-                            Object::Map(Box::new(MapObj {
-                                key: *k,
-                                val: (**v).clone(),
-                                entries: Default::default(),
-                            })),
-                        )),
-                        _ => None,
-                    };
+                    let empty = empty_object(ty);
                     match empty {
                         Some((tag, obj)) => heap
                             .alloc(tag, obj, &[&strings, &old_strings, globals])
@@ -2119,6 +2107,24 @@ impl InterruptHandle {
             None => "interrupted".to_owned(),
         };
         Some(Trap::new(TrapCode::Interrupted, message))
+    }
+}
+
+/// The object a global of type `ty` starts as by default (an empty string,
+/// array or map), or `None` for a scalar type, whose default is a value.
+pub(crate) fn empty_object(ty: &Type) -> Option<(Tag, Object)> {
+    match ty {
+        Type::Str => Some((Tag::Str, Object::Str("".into()))),
+        Type::Array(e) => Some((Tag::Array, make_array((**e).clone(), Vec::new()))),
+        Type::Map(k, v) => Some((
+            Tag::Map,
+            Object::Map(Box::new(MapObj {
+                key: *k,
+                val: (**v).clone(),
+                entries: Default::default(),
+            })),
+        )),
+        _ => None,
     }
 }
 
