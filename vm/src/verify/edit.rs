@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Op, Snippet, TypeTable, VerifiedModule, Verifier, VerifyError, VerifyErrors};
 use crate::module::{Func, FuncDebug, Global, GlobalInit, Import};
-use crate::types::{FuncType, Type};
+use crate::types::Type;
 
 /// Changes to a [`VerifiedModule`], applied by [`VerifiedModule::edit`].
 #[derive(Clone, Debug, Default)]
@@ -427,28 +427,7 @@ fn check_new_declarations(v: &mut Verifier<'_>, undo: &Undo, index: &EditIndex) 
                 format!("function `{}` is defined twice", f.name),
             );
         }
-        if f.ty
-            .params
-            .iter()
-            .chain(&f.locals)
-            .chain(&f.ty.result)
-            .any(Type::has_var)
-        {
-            v.decl_error(
-                Some(&f.name),
-                format!("function `{}` uses a type variable", f.name),
-            );
-        }
-        if f.name == "main" && !main_ok(&f.ty) {
-            v.errors.push(VerifyError {
-                func: Some(f.name.clone()),
-                offset: None,
-                pos: m.func_debug(*i).map(|d| d.pos),
-                kind: super::VerifyErrorKind::BadMain {
-                    found: f.ty.to_string(),
-                },
-            });
-        }
+        v.check_signature(m, *i);
     }
 }
 
@@ -463,9 +442,4 @@ impl TypeTable {
             .collect();
         TypeTable { types, ids }
     }
-}
-
-fn main_ok(ty: &FuncType) -> bool {
-    (ty.params.is_empty() || ty.params == [Type::array(Type::Str)])
-        && matches!(ty.result, None | Some(Type::Int))
 }

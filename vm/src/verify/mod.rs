@@ -473,31 +473,39 @@ impl<'m> Verifier<'m> {
                     format!("function `{}` is defined twice", f.name),
                 );
             }
-            if f.ty
-                .params
-                .iter()
-                .chain(&f.locals)
-                .chain(&f.ty.result)
-                .any(Type::has_var)
-            {
-                self.decl_error(
-                    Some(&f.name),
-                    format!("function `{}` uses a type variable", f.name),
-                );
-            }
-            if f.name == "main" {
-                let params_ok = f.ty.params.is_empty() || f.ty.params == [Type::array(Type::Str)];
-                let result_ok = matches!(f.ty.result, None | Some(Type::Int));
-                if !(params_ok && result_ok) {
-                    self.errors.push(VerifyError {
-                        func: Some(f.name.clone()),
-                        offset: None,
-                        pos: m.func_debug(fi).map(|d| d.pos),
-                        kind: VerifyErrorKind::BadMain {
-                            found: f.ty.to_string(),
-                        },
-                    });
-                }
+            self.check_signature(m, fi);
+        }
+    }
+
+    /// The declaration rules for function `fi`'s own types: no type
+    /// variables (those are for library signatures), and `main` takes
+    /// nothing or `array<str>` and returns nothing or an int.
+    fn check_signature(&mut self, m: &Module, fi: usize) {
+        let f = &m.funcs[fi];
+        if f.ty
+            .params
+            .iter()
+            .chain(&f.locals)
+            .chain(&f.ty.result)
+            .any(Type::has_var)
+        {
+            self.decl_error(
+                Some(&f.name),
+                format!("function `{}` uses a type variable", f.name),
+            );
+        }
+        if f.name == "main" {
+            let params_ok = f.ty.params.is_empty() || f.ty.params == [Type::array(Type::Str)];
+            let result_ok = matches!(f.ty.result, None | Some(Type::Int));
+            if !(params_ok && result_ok) {
+                self.errors.push(VerifyError {
+                    func: Some(f.name.clone()),
+                    offset: None,
+                    pos: m.func_debug(fi).map(|d| d.pos),
+                    kind: VerifyErrorKind::BadMain {
+                        found: f.ty.to_string(),
+                    },
+                });
             }
         }
     }
