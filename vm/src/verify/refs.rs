@@ -15,9 +15,10 @@
 //! - the literal `nil` has the verifier-only type `nil`. Where a path with
 //!   `nil` in a stack slot meets one with a record, function or `any` type
 //!   there, the join takes the other type ([`join_stacks`]) and the block is
-//!   typed again. A slot only ever widens from `nil`, once, so this
-//!   terminates, and no instruction's specialized form depends on the
-//!   difference (every op that accepts `nil` treats it as the wider type).
+//!   typed again, which chooses its ops anew for the wider type (a `cast`
+//!   of a `nil` is a no-op, of an `any` a check). A slot only ever widens
+//!   from `nil`, once, so this terminates at the same types whichever path
+//!   came first.
 
 use super::{InstrCx, Op, StackTable, StepResult, T_BOOL, T_NIL, TypeTable, Verifier};
 use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
