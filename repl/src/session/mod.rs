@@ -260,7 +260,7 @@ impl Session {
                 if cut || shown.chars().count() > SHOWN_CHARS {
                     shown = shown.chars().take(SHOWN_CHARS).collect::<String>() + "...";
                 }
-                format!("{shown}: {}", e.ty)
+                format!("{shown}: {}", stack_type(&e.ty))
             })
             .collect();
         format!("[{}]", items.join(", "))
@@ -774,7 +774,7 @@ impl Session {
                         .instance
                         .repr_prefix(e.value.value(), STACK_VALUE_BYTES);
                     let more = if cut { "..." } else { "" };
-                    let _ = writeln!(out, "#{i:<3} {shown}{more}: {}", e.ty);
+                    let _ = writeln!(out, "#{i:<3} {shown}{more}: {}", stack_type(&e.ty));
                 }
                 if out.is_empty() {
                     out.push_str("(empty stack)\n");
@@ -989,4 +989,14 @@ fn globals_named(code: &[u8]) -> Vec<u32> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// How the stack shows a value's static type: the literal `nil` (whose
+/// verifier-only type is `nil`) shows as `any`, the type it had before
+/// records existed and the one it is accepted as everywhere.
+fn stack_type(ty: &Type) -> &dyn std::fmt::Display {
+    match ty {
+        Type::Nil => &"any",
+        t => t,
+    }
 }
