@@ -25,12 +25,20 @@ pub enum VerifyErrorKind {
         target: u32,
     },
     /// V3: paths reach an instruction with different stacks.
-    #[error("stack mismatch where paths join: one path has [{expected}], another has [{found}]")]
+    #[error(
+        "stack mismatch where paths join: one path has [{expected}]{expected_via}, another has [{found}]{found_via}"
+    )]
     StackMismatch {
         /// The stack the first path brought.
         expected: String,
         /// The stack of the conflicting path.
         found: String,
+        /// ` from the jmp at 14:5` when the first path is a jump (its
+        /// source position, or ` at offset N` without debug info); empty
+        /// when it falls through or is the function's entry.
+        expected_via: String,
+        /// The same for the conflicting path.
+        found_via: String,
     },
     /// V4: an instruction needs more operands than the stack holds.
     #[error("stack underflow: `{instr}` needs {needed} operand(s), found {found}")]
