@@ -1,7 +1,9 @@
 //! Reading input of unknown length within the heap limit.
 //!
-//! A line from stdin or a file's contents becomes one Keel string, so the
-//! host may hold at most what the heap could still take. [`BoundedBuf`]
+//! A line from stdin or a file's contents becomes one Keel string (and the
+//! bytes `io.read_bytes` reads one array), so the host may hold at most
+//! what the heap could still take, counting each byte at what it will cost
+//! once built ([`BoundedBuf::new`]). [`BoundedBuf`]
 //! checks every growth of its buffer against the heap before the host
 //! allocates it: capacity doubles while the heap has room for the doubled
 //! size; once it has not, the buffer is capped at the room left after a

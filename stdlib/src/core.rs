@@ -673,9 +673,17 @@ fn str_from_code(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, T
     let n = int(a[0]);
     match u32::try_from(n).ok().and_then(char::from_u32) {
         Some(c) => ret_str(cx, c.to_string()),
-        None => Err(Trap::invalid(format!(
-            "str.from_code: {n} is not a Unicode scalar value (0 to 0x10ffff, except 0xd800 to 0xdfff)"
-        ))),
+        None => {
+            let hex = if n >= 0 {
+                format!(" (0x{n:x})")
+            } else {
+                String::new()
+            };
+            Err(Trap::invalid(format!(
+                "str.from_code: {n}{hex} is not a Unicode scalar value \
+                 (0 to 0x10ffff, except 0xd800 to 0xdfff)"
+            )))
+        }
     }
 }
 

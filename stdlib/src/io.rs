@@ -136,7 +136,7 @@ fn write_bytes(
 /// Host bytes each byte `io.read_bytes` reads stands for while it builds
 /// its result: the byte read (1), its element in the list the array is
 /// built from (16) and in the array itself (8).
-const READ_BYTE_COST: usize = 25;
+pub(crate) const READ_BYTE_COST: usize = 25;
 
 /// Reads until `n` bytes or the end of input, holding no more than the
 /// heap has room for ([`BoundedBuf`] at [`READ_BYTE_COST`] a byte), and

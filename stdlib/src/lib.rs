@@ -3,9 +3,10 @@
 //!
 //! - [`install_core`]: pure functions (strings, math, arrays, formatting,
 //!   GC introspection). Deterministic: nothing reaches outside the instance.
-//! - [`install_io`]: `print`, `write` and `io.read_line`, bound to the
-//!   output and input the host grants. Without it a module that prints
-//!   fails to link, so output is a capability like any other.
+//! - [`install_io`]: `print`, `write`, `io.write_bytes`, `io.read_line` and
+//!   `io.read_bytes`, bound to the output and input the host grants.
+//!   Without it a module that prints fails to link, so output is a
+//!   capability like any other.
 //! - [`install_rand`]: `rand.int`, pure and seeded so runs reproduce.
 //! - Capabilities ([`CAPABILITIES`]): `fs.read`/`fs.list`, `fs.write`,
 //!   `env.get`, `time.now_ms`, each installed only when granted, with file
@@ -75,9 +76,13 @@ fn limits_section() -> String {
          for `array<int>` and `array<float>`, 32 for `array<str>`), which must fit under the \
          heap limit; `array.reverse` needs no extra memory.\n\
          - `io.read_line` and `fs.read` never hold more of their input than the heap has room \
-         for: past it they trap `out of memory` without reading further.\n\
+         for: past it they trap `out of memory` without reading further. `io.read_bytes` \
+         counts {read_byte} bytes for each byte it reads (the byte, and the element in the \
+         list and in the array it builds), and reads in the input's own buffer-sized steps, \
+         so asking for far more than the input holds costs nothing.\n\
          - Library work costs fuel: one unit per {wpf} bytes or elements read, written, compared \
-         or moved (`array.sort`: n*log2(n) comparisons; `gc.collect`: one per object slot), \
+         or moved (`array.sort`: n*log2(n) comparisons; `gc.collect`: one per object slot; \
+         `io.write_bytes`: one per element; `str.find`, `str.find_from`: the bytes searched), \
          charged before the work starts (by `io.read_line` and `fs.read`, as they read); with too \
          little fuel left the call traps `out of fuel` and does none of it.\n\
          - A long library call looks at the interrupt flag (`vmrun --timeout`, \
@@ -96,6 +101,7 @@ fn limits_section() -> String {
         obj = keel_vm::OBJECT_BYTES,
         wpf = keel_vm::WORK_PER_FUEL,
         step = keel_vm::POLL_STEP,
+        read_byte = crate::io::READ_BYTE_COST,
     )
 }
 
