@@ -720,8 +720,7 @@ impl<'m> Verifier<'m> {
                                     VerifyErrorKind::StackMismatch {
                                         expected: show(have.stack),
                                         found: show(st.stack),
-                                        expected_via: via(came_from[to]),
-                                        found_via: via(jump),
+                                        via: Box::new([via(came_from[to]), via(jump)]),
                                     },
                                 ));
                             }
