@@ -83,15 +83,16 @@ fn limits_section() -> String {
          - Library work costs fuel: one unit per {wpf} bytes or elements read, written, compared \
          or moved (`array.sort`: n*log2(n) comparisons; `gc.collect`: one per object slot; \
          `io.write_bytes`: one per element; `str.find`, `str.find_from`: the bytes searched), \
-         charged before the work starts (by `io.read_line` and `fs.read`, as they read); with too \
+         charged before the work starts (by `io.read_line`, `io.read_bytes` and `fs.read`, as \
+         they read); with too \
          little fuel left the call traps `out of fuel` and does none of it.\n\
          - A long library call looks at the interrupt flag (`vmrun --timeout`, \
          `InterruptHandle`) before it starts and every {step} units of work in its loops (a \
          single pass of the standard library over one string, as in `str.upper` or a search for \
          the next separator, runs to its end) and stops with `interrupted`; \
          an interrupted `array.sort` leaves the array holding its elements in some order, an \
-         interrupted `gc.collect` frees nothing. A read that blocks (`io.read_line` on a terminal \
-         or pipe) is not interrupted by the library: `vmrun --timeout` ends the process after a \
+         interrupted `gc.collect` frees nothing. A read that blocks (`io.read_line` or `io.read_bytes` \
+         on a terminal or pipe) is not interrupted by the library: `vmrun --timeout` ends the process after a \
          grace period.\n\
          - `fs.read`, `fs.write` and `fs.list` open a path beneath the granted directory's \
          handle in one step (Linux: `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): \
