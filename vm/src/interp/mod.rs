@@ -28,6 +28,7 @@
 
 mod dynamic;
 mod edit;
+mod missing_key;
 
 use std::sync::Arc;
 
@@ -1928,16 +1929,13 @@ impl Instance {
                 }
             }
             Op::MapGet => {
-                let got = map!(stack[sp - 2])
-                    .entries
-                    .get(&key_ref(&self.heap, stack[sp - 1]))
-                    .copied();
-                match got {
+                let key = key_ref(&self.heap, stack[sp - 1]);
+                match map!(stack[sp - 2]).entries.get(&key).copied() {
                     Some(v) => {
                         sp -= 1;
                         stack[sp - 1] = v;
                     }
-                    None => return Err(Trap::new(TrapCode::KeyNotFound, "key not found")),
+                    None => return Err(missing_key::key_not_found(&key)),
                 }
             }
             Op::MapGetOr => {
