@@ -6,7 +6,8 @@
 //! piece by piece in a loop is linear in total, where `concat` copies the
 //! whole string each time. Its capacity is charged to the heap as it grows
 //! and an append that would pass the heap limit traps `out of memory`
-//! before allocating (the growth rule is on [`NativeCtx::strbuf_push`]).
+//! before allocating (the growth rule is documented with
+//! [`NativeCtx::strbuf_push`] in keel-vm).
 
 use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Trap, Type, Value};
 

@@ -655,7 +655,7 @@ const STRBUF_MIN_CAPACITY: usize = 16;
 /// charged to the heap as it grows.
 ///
 /// **Growth.** An append that does not fit the capacity doubles it (at
-/// least to the length needed, at least [`STRBUF_MIN_CAPACITY`]), charging
+/// least to the length needed, at least `STRBUF_MIN_CAPACITY` (16 bytes)), charging
 /// the new bytes to the heap before reserving them, so appends in a loop
 /// cost linear time in total. When the doubled capacity would pass the
 /// heap limit (after a collection), the buffer takes the bytes it needs
@@ -694,7 +694,9 @@ impl NativeCtx<'_> {
     /// other value's display form is first built like `str.from` builds
     /// it ([`NativeCtx::display`]: in pieces, each checked against the
     /// heap limit and charged as work), so a buffer reachable from `v`
-    /// contributes its text as it was before the call.
+    /// contributes its text as it was before the call. The buffer grows
+    /// as described on this `impl` block: doubling, charged to the heap
+    /// before it reserves.
     ///
     /// # Errors
     ///
