@@ -315,6 +315,7 @@ pub fn install_core(linker: &mut Linker) {
     for (name, params, result, doc, f) in defs {
         linker.define_with_doc(name, FuncType::new(params, result), doc, f);
     }
+    crate::strbuf::install_strbuf(linker);
 }
 
 // Argument accessors: the verifier proved each argument's type from the

@@ -29,6 +29,7 @@ mod core;
 mod grant;
 mod io;
 mod sort;
+mod strbuf;
 
 pub use crate::caps::{
     CAPABILITIES, Capability, DEFAULT_SEED, capability_of, install_env, install_fs_read,
@@ -57,6 +58,7 @@ pub fn render_reference(linker: &Linker) -> String {
         ));
     }
     s.push_str(&limits_section());
+    s.push_str(&strbuf::section());
     s
 }
 

@@ -2332,10 +2332,11 @@ impl InterruptHandle {
 }
 
 /// The object a global of type `ty` starts as by default (an empty string,
-/// array or map), or `None` for a scalar type, whose default is a value.
+/// string buffer, array or map), or `None` for a scalar type, whose default is a value.
 pub(crate) fn empty_object(ty: &Type) -> Option<(Tag, Object)> {
     match ty {
         Type::Str => Some((Tag::Str, Object::Str("".into()))),
+        Type::StrBuf => Some((Tag::StrBuf, Object::StrBuf(String::new()))),
         Type::Array(e) => Some((Tag::Array, make_array((**e).clone(), Vec::new()))),
         Type::Map(k, v) => Some((
             Tag::Map,
