@@ -92,6 +92,8 @@ pub struct FuncDef<'s> {
     pub body: Vec<BodyItem<'s>>,
     /// Span of the `.func` directive.
     pub span: Span,
+    /// Span of the closing `.end`.
+    pub end: Span,
 }
 
 /// One item of a function body.
@@ -103,6 +105,79 @@ pub enum BodyItem<'s> {
     Local(Name<'s>, Type),
     /// A mnemonic or an operand.
     Word(Word<'s>),
+    /// A structured control flow directive (`.if`, `.while`, `.for` ...).
+    Flow(Flow<'s>),
+}
+
+/// A structured control flow directive with its span (the directive word
+/// itself, which generated jumps point at in the line table).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow<'s> {
+    /// Which directive.
+    pub kind: FlowKind<'s>,
+    /// Where the directive word is.
+    pub span: Span,
+}
+
+/// The structured control flow directives. They nest; `lower` checks that
+/// they balance and lowers them to plain jumps.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlowKind<'s> {
+    /// `.if`: pops a bool, runs the block when it is true.
+    If,
+    /// `.else`
+    Else,
+    /// `.endif`
+    EndIf,
+    /// `.while`: the condition's instructions follow, up to `.do`.
+    While,
+    /// `.do`: pops the condition's bool; the body follows.
+    Do,
+    /// `.endwhile`
+    EndWhile,
+    /// `.for VAR = FROM, TO`: counts the int local `VAR` from `FROM` up to
+    /// but excluding `TO` (read before every iteration).
+    For {
+        /// The counter, an int local.
+        var: Name<'s>,
+        /// The first value.
+        from: Bound<'s>,
+        /// The bound, excluded.
+        to: Bound<'s>,
+    },
+    /// `.endfor`
+    EndFor,
+    /// `.break`: leaves the innermost loop.
+    Break,
+    /// `.continue`: the next iteration of the innermost loop.
+    Continue,
+}
+
+impl FlowKind<'_> {
+    /// The directive as written.
+    pub fn directive(&self) -> &'static str {
+        match self {
+            FlowKind::If => ".if",
+            FlowKind::Else => ".else",
+            FlowKind::EndIf => ".endif",
+            FlowKind::While => ".while",
+            FlowKind::Do => ".do",
+            FlowKind::EndWhile => ".endwhile",
+            FlowKind::For { .. } => ".for",
+            FlowKind::EndFor => ".endfor",
+            FlowKind::Break => ".break",
+            FlowKind::Continue => ".continue",
+        }
+    }
+}
+
+/// A bound of a `.for` loop: an int literal or an int local.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound<'s> {
+    /// An integer literal.
+    Int(i64, Span),
+    /// A local (or parameter) by name.
+    Local(Name<'s>),
 }
 
 /// A word of a function body.

@@ -28,6 +28,27 @@ pub enum Tok<'s> {
     DLocal,
     #[token(".end")]
     DEnd,
+    // Structured control flow (`flow.rs` lowers them to jumps).
+    #[token(".if")]
+    DIf,
+    #[token(".else")]
+    DElse,
+    #[token(".endif")]
+    DEndIf,
+    #[token(".while")]
+    DWhile,
+    #[token(".do")]
+    DDo,
+    #[token(".endwhile")]
+    DEndWhile,
+    #[token(".for")]
+    DFor,
+    #[token(".endfor")]
+    DEndFor,
+    #[token(".break")]
+    DBreak,
+    #[token(".continue")]
+    DContinue,
     /// Any other `.word`: reported as an unknown directive.
     #[regex(r"\.[A-Za-z_][A-Za-z0-9_]*", |lex| lex.slice(), priority = 1)]
     BadDirective(&'s str),
@@ -87,6 +108,16 @@ impl std::fmt::Display for Tok<'_> {
             Tok::DFunc => f.write_str("`.func`"),
             Tok::DLocal => f.write_str("`.local`"),
             Tok::DEnd => f.write_str("`.end`"),
+            Tok::DIf => f.write_str("`.if`"),
+            Tok::DElse => f.write_str("`.else`"),
+            Tok::DEndIf => f.write_str("`.endif`"),
+            Tok::DWhile => f.write_str("`.while`"),
+            Tok::DDo => f.write_str("`.do`"),
+            Tok::DEndWhile => f.write_str("`.endwhile`"),
+            Tok::DFor => f.write_str("`.for`"),
+            Tok::DEndFor => f.write_str("`.endfor`"),
+            Tok::DBreak => f.write_str("`.break`"),
+            Tok::DContinue => f.write_str("`.continue`"),
             Tok::BadDirective(s) => write!(f, "unknown directive `{s}`"),
             Tok::NameColon(s) => write!(f, "`{s}:`"),
             Tok::Ident(s) => write!(f, "`{s}`"),

@@ -23,6 +23,7 @@ pub mod lexer;
 mod lines;
 mod literal;
 mod lower;
+mod suggest;
 
 #[allow(clippy::all, missing_docs, unused_qualifications)]
 mod grammar {
@@ -42,11 +43,23 @@ use lalrpop_util::ParseError;
 pub trait Signatures {
     /// The signature of `name`, if such a function exists.
     fn signature(&self, name: &str) -> Option<FuncType>;
+
+    /// Calls `each` with every function name there is, for "did you mean"
+    /// suggestions on unknown call targets. The default knows none.
+    fn names(&self, each: &mut dyn FnMut(&str)) {
+        let _ = each;
+    }
 }
 
 impl Signatures for Linker {
     fn signature(&self, name: &str) -> Option<FuncType> {
         Linker::signature(self, name).cloned()
+    }
+
+    fn names(&self, each: &mut dyn FnMut(&str)) {
+        for f in self.iter() {
+            each(&f.name);
+        }
     }
 }
 

@@ -25,7 +25,12 @@ pub fn int(text: &str, span: Span) -> Result<i64, AsmError> {
     } else {
         (10, digits)
     };
-    let out_of_range = || AsmError::new(span, AsmErrorKind::NumberOutOfRange(text.to_owned()));
+    if digits.is_empty() {
+        return Err(AsmError::new(span, AsmErrorKind::NoDigits(text.to_owned())));
+    }
+    // The lexer admits only digits of the radix: the one failure left is
+    // a value too large for u64.
+    let out_of_range = || AsmError::new(span, AsmErrorKind::IntOutOfRange(text.to_owned()));
     let magnitude = u64::from_str_radix(&digits, radix).map_err(|_| out_of_range())?;
     if neg {
         if magnitude == 1 << 63 {
@@ -213,7 +218,23 @@ mod tests {
         assert_eq!(int("0xff", S).unwrap(), 255);
         assert_eq!(int("-0b101", S).unwrap(), -5);
         assert_eq!(int("-9223372036854775808", S).unwrap(), i64::MIN);
-        assert!(int("9223372036854775808", S).is_err());
+        for big in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0x1_0000_0000_0000_0000",
+            "99999999999999999999999999",
+        ] {
+            assert_eq!(
+                int(big, S).unwrap_err().kind,
+                AsmErrorKind::IntOutOfRange(big.into()),
+                "{big}"
+            );
+        }
+        assert_eq!(int("9223372036854775807", S).unwrap(), i64::MAX);
+        assert_eq!(
+            int("0x_", S).unwrap_err().kind,
+            AsmErrorKind::NoDigits("0x_".into())
+        );
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! first, then function bodies); explicit imports come first in source
 //! order, then library functions in order of first call.
 
+mod emit;
+mod flow;
+
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
@@ -21,10 +24,12 @@ use keel_vm::{
 };
 
 use crate::Signatures;
-use crate::ast::{BodyItem, FuncDef, Item, LitValue, Name, Word, WordKind};
+use crate::ast::{BodyItem, FuncDef, Item, LitValue, Word, WordKind};
 use crate::error::{AsmError, AsmErrorKind, Span};
 use crate::lines::LineIndex;
 use crate::literal;
+use crate::suggest::{self, Budget};
+use emit::{Emit, Target};
 
 struct Lowerer<'s, 'g> {
     lines: LineIndex<'s>,
@@ -36,6 +41,8 @@ struct Lowerer<'s, 'g> {
     errors: Vec<AsmError>,
     /// The function in which a bare literal is a `push` (the REPL's line).
     literal_pushes_in: Option<&'g str>,
+    /// What is left for "did you mean" suggestions.
+    budget: Budget,
 }
 
 fn err(span: Span, kind: AsmErrorKind) -> AsmError {
@@ -59,6 +66,7 @@ pub(crate) fn lower<'g>(
         funcs: IndexMap::new(),
         globals: IndexMap::new(),
         errors: Vec::new(),
+        budget: Budget::new(),
     };
     let mut name = None;
     let mut globals = Vec::new();
@@ -172,13 +180,17 @@ pub(crate) fn lower<'g>(
         match lw.funcs.get_index_of(n.text) {
             Some(i) if lw.errors.is_empty() => funcs[i].exported = true,
             Some(_) => {}
-            None => lw.errors.push(err(
-                n.span,
-                AsmErrorKind::Unknown {
-                    what: "function",
-                    name: n.text.into(),
-                },
-            )),
+            None => {
+                let hint = suggest::hint(n.text, lw.funcs.keys().copied(), &mut lw.budget);
+                lw.errors.push(err(
+                    n.span,
+                    AsmErrorKind::Unknown {
+                        what: "function",
+                        name: n.text.into(),
+                        hint,
+                    },
+                ));
+            }
         }
     }
     if !lw.errors.is_empty() {
@@ -214,6 +226,7 @@ fn describe_item(item: Option<&BodyItem<'_>>) -> String {
         Some(BodyItem::Label(n)) => format!("label `{}:`", n.text),
         Some(BodyItem::Local(..)) => "`.local`".into(),
         Some(BodyItem::Word(w)) => w.kind.describe(),
+        Some(BodyItem::Flow(f)) => format!("`{}`", f.kind.directive()),
     }
 }
 
@@ -244,40 +257,60 @@ impl<'s> Lowerer<'s, '_> {
                 self.imports.insert(text.to_owned(), sig);
                 Ok(nf + self.imports.len() as u32 - 1)
             }
+            None => {
+                let mut library = Vec::new();
+                self.sigs.names(&mut |n| library.push(n.to_owned()));
+                let candidates = self
+                    .funcs
+                    .keys()
+                    .copied()
+                    .chain(self.imports.keys().map(String::as_str))
+                    .chain(library.iter().map(String::as_str));
+                let hint = suggest::hint(text, candidates, &mut self.budget);
+                Err(err(
+                    name.span,
+                    AsmErrorKind::Unknown {
+                        what: "function",
+                        name: text.into(),
+                        hint,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// The index of local `name`, or an error with a suggestion.
+    fn local(
+        &mut self,
+        locals: &IndexMap<&'s str, Type>,
+        name: &str,
+        span: Span,
+    ) -> Result<u32, AsmError> {
+        match locals.get_index_of(name) {
+            Some(i) => Ok(i as u32),
             None => Err(err(
-                name.span,
+                span,
                 AsmErrorKind::Unknown {
-                    what: "function",
-                    name: text.into(),
+                    what: "local",
+                    name: name.into(),
+                    hint: suggest::hint(name, locals.keys().copied(), &mut self.budget),
                 },
             )),
         }
     }
 
-    fn unknown_instruction_hint(&self, name: &str) -> String {
+    fn unknown_instruction_hint(&mut self, name: &str) -> String {
         if self.funcs.contains_key(name)
             || self.imports.contains_key(name)
             || self.sigs.signature(name).is_some()
         {
             return format!("; to call the function, write `call {name}`");
         }
-        // Only a word near a mnemonic's length can be within 2 edits of it
-        // (and a long word must not cost its length times the table).
-        let longest = Opcode::ALL.iter().map(|op| op.mnemonic().len()).max();
-        if name.len() > longest.unwrap_or(0) + 2 {
-            return String::new();
-        }
-        let best = Opcode::ALL
-            .iter()
-            .map(|op| op.mnemonic())
-            // The distance is at least the difference in length.
-            .filter(|m| m.len().abs_diff(name.len()) <= 2)
-            .map(|m| (edit_distance(m, name), m))
-            .min();
-        match best {
-            Some((d, m)) if d <= 2 && d < name.len() => format!("; did you mean `{m}`?"),
-            _ => String::new(),
-        }
+        suggest::hint(
+            name,
+            Opcode::ALL.iter().map(|op| op.mnemonic()),
+            &mut self.budget,
+        )
     }
 
     fn lower_func(&mut self, def: &FuncDef<'s>) -> Result<(Func, FuncDebug), AsmError> {
@@ -302,11 +335,10 @@ impl<'s> Lowerer<'s, '_> {
                 ));
             }
         }
-        let mut code = Vec::new();
+        let mut e = Emit::default();
+        let mut blocks = flow::Blocks::default();
         let mut labels: HashMap<&str, u32> = HashMap::new();
         let mut label_list = Vec::new();
-        let mut fixups: Vec<(usize, Name<'_>)> = Vec::new();
-        let mut lines = Vec::new();
         let body = &def.body;
         let mut i = 0;
         while i < body.len() {
@@ -314,7 +346,7 @@ impl<'s> Lowerer<'s, '_> {
             i += 1;
             let word = match item {
                 BodyItem::Label(n) => {
-                    if labels.insert(n.text, code.len() as u32).is_some() {
+                    if labels.insert(n.text, e.here()).is_some() {
                         return Err(err(
                             n.span,
                             AsmErrorKind::Duplicate {
@@ -323,10 +355,14 @@ impl<'s> Lowerer<'s, '_> {
                             },
                         ));
                     }
-                    label_list.push((code.len() as u32, n.text.to_owned()));
+                    label_list.push((e.here(), n.text.to_owned()));
                     continue;
                 }
                 BodyItem::Local(..) => continue,
+                BodyItem::Flow(f) => {
+                    self.flow(f, &mut blocks, &mut e, &locals)?;
+                    continue;
+                }
                 BodyItem::Word(w) => w,
             };
             // In the REPL's line a literal where an instruction belongs is
@@ -385,7 +421,6 @@ impl<'s> Lowerer<'s, '_> {
                 }
                 i += 1;
             }
-            let at = code.len();
             let instr = match (candidates[0].operand_kind(), operand_word) {
                 (OperandKind::None, _) => Instr::simple(candidates[0]),
                 (_, None) => unreachable!("checked above"),
@@ -434,18 +469,7 @@ impl<'s> Lowerer<'s, '_> {
                     }
                     OperandKind::Local => {
                         let index = match &w.kind {
-                            WordKind::Ident(n) => match locals.get_index_of(n) {
-                                Some(i) => i as u32,
-                                None => {
-                                    return Err(err(
-                                        w.span,
-                                        AsmErrorKind::Unknown {
-                                            what: "local",
-                                            name: (*n).into(),
-                                        },
-                                    ));
-                                }
-                            },
+                            WordKind::Ident(n) => self.local(&locals, n, w.span)?,
                             WordKind::Lit(LitValue::Int(v)) => index_u32(*v, w.span)?,
                             _ => return Err(bad_operand("a local name or index")),
                         };
@@ -459,11 +483,17 @@ impl<'s> Lowerer<'s, '_> {
                             WordKind::Ident(n) => match self.globals.get(n) {
                                 Some(i) => *i,
                                 None => {
+                                    let hint = suggest::hint(
+                                        n,
+                                        self.globals.keys().copied(),
+                                        &mut self.budget,
+                                    );
                                     return Err(err(
                                         w.span,
                                         AsmErrorKind::Unknown {
                                             what: "global",
                                             name: (*n).into(),
+                                            hint,
                                         },
                                     ));
                                 }
@@ -489,17 +519,12 @@ impl<'s> Lowerer<'s, '_> {
                         let WordKind::Ident(n) = w.kind else {
                             return Err(bad_operand("a label"));
                         };
-                        fixups.push((
-                            at + 1,
-                            Name {
-                                text: n,
-                                span: w.span,
-                            },
-                        ));
-                        Instr {
-                            op: candidates[0],
-                            operand: Operand::Target(0),
-                        }
+                        let target = Target::User(crate::ast::Name {
+                            text: n,
+                            span: w.span,
+                        });
+                        e.jump(candidates[0], target, self.pos(word.span.start));
+                        continue;
                     }
                     OperandKind::Type => Instr {
                         op: candidates[0],
@@ -543,21 +568,25 @@ impl<'s> Lowerer<'s, '_> {
                     }
                 },
             };
-            lines.push((at as u32, self.pos(word.span.start)));
-            instr.encode(&mut code);
+            e.instr(&instr, self.pos(word.span.start));
         }
-        for (at, label) in fixups {
-            let Some(&target) = labels.get(label.text) else {
-                return Err(err(
-                    label.span,
-                    AsmErrorKind::Unknown {
-                        what: "label",
-                        name: label.text.into(),
-                    },
-                ));
-            };
-            code[at..at + 4].copy_from_slice(&target.to_le_bytes());
-        }
+        self.unclosed(&blocks, def.end)?;
+        let budget = &mut self.budget;
+        e.resolve(|label| match labels.get(label.text) {
+            Some(&target) => Ok(target),
+            None => Err(err(
+                label.span,
+                AsmErrorKind::Unknown {
+                    what: "label",
+                    name: label.text.into(),
+                    hint: suggest::hint(
+                        label.text,
+                        label_list.iter().map(|(_, n)| n.as_str()),
+                        budget,
+                    ),
+                },
+            )),
+        })?;
         let np = def.params.len();
         let local_types: Vec<Type> = locals.values().skip(np).cloned().collect();
         let func = Func {
@@ -565,13 +594,13 @@ impl<'s> Lowerer<'s, '_> {
             ty: self.funcs[def.name.text].clone(),
             locals: local_types,
             exported: false,
-            code,
+            code: e.code,
         };
         let debug = FuncDebug {
             pos: self.pos(def.span.start),
             local_names: locals.keys().map(|s| (*s).to_owned()).collect(),
             labels: label_list,
-            lines,
+            lines: e.lines,
         };
         Ok((func, debug))
     }
@@ -610,21 +639,4 @@ fn word_type(w: &Word<'_>) -> Result<Type, AsmError> {
             },
         )),
     }
-}
-
-/// Levenshtein distance, for "did you mean" hints on short words.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }

@@ -256,3 +256,211 @@ fn did_you_mean_hints() {
         format!("unknown instruction `{}`", "x".repeat(5000))
     );
 }
+
+/// The code bytes of function `f` of `src`.
+fn code_of(src: &str, f: usize) -> Vec<u8> {
+    asm(src).unwrap().funcs[f].code.clone()
+}
+
+#[test]
+fn structured_blocks_lower_to_the_documented_jumps() {
+    // Each block and the hand-written jumps syntax.md says it lowers to.
+    let pairs = [
+        (
+            "push true .if push 1 pop .endif ret",
+            "push true jmpifnot e push 1 pop e: ret",
+        ),
+        (
+            "push true .if push 1 .else push 2 .endif pop ret",
+            "push true jmpifnot el push 1 jmp e el: push 2 e: pop ret",
+        ),
+        (
+            "h0: .while load i push 3 lt .do .continue .break .endwhile ret",
+            "h0: h: load i push 3 lt jmpifnot e jmp h jmp e jmp h e: ret",
+        ),
+        (
+            ".for i = 0, n .continue .break .endfor ret",
+            "push 0 store i h: load i load n lt jmpifnot e jmp c jmp e \
+             c: load i push 1 add store i jmp h e: ret",
+        ),
+        (
+            ".for i = n, -5 .endfor ret",
+            "load n store i h: load i push -5 lt jmpifnot e \
+             load i push 1 add store i jmp h e: ret",
+        ),
+    ];
+    for (blocks, jumps) in pairs {
+        let wrap = |body: &str| {
+            format!(".func main()\n    .local i: int\n    .local n: int\n    {body}\n.end\n")
+        };
+        assert_eq!(
+            code_of(&wrap(blocks), 0),
+            code_of(&wrap(jumps), 0),
+            "{blocks}"
+        );
+    }
+}
+
+#[test]
+fn structured_blocks_nest_and_verify() {
+    let src = r#"
+.func main() -> int
+    .local i: int
+    .local j: int
+    .local n: int
+    .for i = 0, 4
+        .for j = 0, i
+            .while load n push 100 lt .do
+                load n push 1 add store n
+                load n push 2 rem push 0 eq .if .continue .else .break .endif
+            .endwhile
+        .endfor
+        load i push 2 eq .if .break .endif
+    .endfor
+    load n ret
+.end
+"#;
+    verify(asm(src).unwrap()).unwrap();
+}
+
+#[test]
+fn generated_jumps_point_at_their_directive() {
+    let src = ".func main()\n    .local i: int\n    .for i = 0, 2\n        push true\n        .if\n            .continue\n        .endif\n    .endfor\n    ret\n.end\n";
+    let m = asm(src).unwrap();
+    let d = &m.debug.as_ref().unwrap().funcs[0];
+    let instrs = keel_vm::isa::decode_code(&m.funcs[0].code, 0).unwrap();
+    let pos_of = |off: u32| {
+        let p = d.lines.iter().find(|(o, _)| *o == off).unwrap().1;
+        (p.line, p.col)
+    };
+    let jumps: Vec<(String, (u32, u32))> = instrs
+        .iter()
+        .filter(|(_, i)| matches!(i.operand, keel_vm::isa::Operand::Target(_)))
+        .map(|(off, i)| (i.op.mnemonic().to_owned(), pos_of(*off)))
+        .collect();
+    assert_eq!(
+        jumps,
+        [
+            ("jmpifnot".into(), (3, 5)), // the .for's exit
+            ("jmpifnot".into(), (5, 9)), // .if
+            ("jmp".into(), (6, 13)),     // .continue
+            ("jmp".into(), (8, 5)),      // .endfor's back jump
+        ]
+    );
+    // Generated labels are not named in the debug info: nothing to clash
+    // with user labels, and `dis` names them L<offset>.
+    assert!(d.labels.is_empty());
+    let text = disassemble(&m).unwrap();
+    assert!(
+        !text.contains(".if") && text.contains("jmpifnot L"),
+        "{text}"
+    );
+    assert_eq!(
+        asm(&text).unwrap().stripped().to_bytes(),
+        m.stripped().to_bytes()
+    );
+}
+
+#[test]
+fn user_labels_named_like_dis_labels_do_not_clash() {
+    // A user label `L4` elsewhere: the listing renames the generated one.
+    let src = ".func main()\n    push true\n    .if\n        jmp L4\n    L4:\n    .endif\n    ret\n.end\n";
+    let m = asm(src).unwrap();
+    let text = disassemble(&m).unwrap();
+    let again = asm(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    assert_eq!(again.stripped().to_bytes(), m.stripped().to_bytes());
+}
+
+#[test]
+fn unbalanced_blocks_are_located_errors() {
+    let body = |b: &str| format!(".func main()\n    .local i: int\n    .local x: str\n{b}\n.end\n");
+    let cases = [
+        (
+            "    push true\n    .if\n    ret",
+            "expected `.endif` for the `.if` at 5:5, found `.end`",
+            (7, 1),
+        ),
+        (
+            "    .while push true\n    .endwhile",
+            "expected `.do` for the `.while` at 4:5, found `.endwhile`",
+            (5, 5),
+        ),
+        (
+            "    .for i = 0, 1\n    push true .if\n    .endfor",
+            "expected `.endif` for the `.if` at 5:15, found `.endfor`",
+            (6, 5),
+        ),
+        ("    .endif", "`.endif` without an open `.if`", (4, 5)),
+        ("    .do", "`.do` without an open `.while`", (4, 5)),
+        (
+            "    .continue",
+            "`.continue` outside a loop (`.while` or `.for`)",
+            (4, 5),
+        ),
+        (
+            "    .while .break .do .endwhile",
+            "`.break` in the condition of the `.while` at 4:5 (it belongs in the body, after `.do`)",
+            (4, 12),
+        ),
+        (
+            "    .for x = 0, 1 .endfor",
+            "`.for` counts with an int local, but `x` is str",
+            (4, 10),
+        ),
+        (
+            "    .for i = x, 1 .endfor",
+            "a `.for` bound is an int literal or an int local, but `x` is str",
+            (4, 14),
+        ),
+        ("    .for j = 0, 1 .endfor", "unknown local `j`", (4, 10)),
+    ];
+    for (b, msg, at) in cases {
+        let src = body(b);
+        assert_eq!(first_error(&src), (msg.to_owned(), at), "{src}");
+    }
+    // Input that ends inside a block inside a function still asks for more.
+    let e = asm(".func main()\n    .if\n").unwrap_err().remove(0);
+    assert!(e.is_unexpected_eof(), "{e}");
+}
+
+#[test]
+fn did_you_mean_for_names() {
+    let src = ".global counter: int\n.func helper()\n    ret\n.end\n.func main()\n    .local total: int\n{}\n.end\n";
+    let hint = |body: &str| first_error(&src.replace("{}", body)).0;
+    assert_eq!(
+        hint("    store totl"),
+        "unknown local `totl`; did you mean `total`?"
+    );
+    assert_eq!(
+        hint("    gload countr"),
+        "unknown global `countr`; did you mean `counter`?"
+    );
+    assert_eq!(
+        hint("    call helpr"),
+        "unknown function `helpr`; did you mean `helper`?"
+    );
+    assert_eq!(
+        hint("top:\n    jmp tpo"),
+        "unknown label `tpo`; did you mean `top`?"
+    );
+    // Nothing close: no hint.
+    assert_eq!(hint("    store zzzzzz"), "unknown local `zzzzzz`");
+    assert_eq!(hint("    call q"), "unknown function `q`");
+    // Library functions are candidates too.
+    let lib = {
+        let mut l = keel_vm::Linker::new();
+        l.define(
+            "str.len",
+            FuncType::new(vec![Type::Str], Some(Type::Int)),
+            |_, _| Ok(None),
+        );
+        l
+    };
+    let e = assemble(".func main()\n    call str.lne\n.end\n", "t.kasm", &lib)
+        .unwrap_err()
+        .remove(0);
+    assert_eq!(
+        e.to_string(),
+        "unknown function `str.lne`; did you mean `str.len`?"
+    );
+}

@@ -1,7 +1,9 @@
 //! Property: assemble -> write .kbc -> read -> disassemble -> assemble is
 //! the identity on the bytecode, for generated programs that use every
 //! operand kind (literals of all kinds, locals, globals, labels, calls to
-//! module functions and imports, types and map types).
+//! module functions and imports, types and map types), with structured
+//! control flow blocks (`.if`/`.else`, `.while`/`.do` with `.break` and
+//! `.continue`, `.for`) nested among them.
 
 use keel_assembler::{NoLibrary, assemble, disassemble, quote};
 use keel_vm::Module;
@@ -87,10 +89,29 @@ fn instr(
     ]
 }
 
+/// An instruction or a structured block of them, nested a few levels.
+/// `.for` counts with `v0`, the int parameter of every generated function.
+fn stmt(leaf: BoxedStrategy<String>) -> impl Strategy<Value = String> {
+    leaf.prop_recursive(3, 32, 4, |inner| {
+        let body = prop::collection::vec(inner, 0..4).prop_map(|v| v.join("\n"));
+        prop_oneof![
+            body.clone().prop_map(|b| format!(".if\n{b}\n.endif")),
+            (body.clone(), body.clone()).prop_map(|(a, b)| format!(".if\n{a}\n.else\n{b}\n.endif")),
+            (body.clone(), body.clone()).prop_map(|(c, b)| format!(
+                ".while\n{c}\n.do\n{b}\n.if .break .else .continue .endif\n.endwhile"
+            )),
+            (body, -3i64..3, prop::sample::select(vec!["v0", "7"])).prop_map(|(b, a, to)| {
+                format!(".for v0 = {a}, {to}\n{b}\n.if .continue .endif .break\n.endfor")
+            }),
+        ]
+    })
+}
+
 fn program() -> impl Strategy<Value = String> {
     (1usize..4, 1usize..4, 1usize..4, 1usize..3).prop_flat_map(
         |(nlocals, nglobals, nlabels, nfuncs)| {
-            let body = prop::collection::vec(instr(nlocals, nglobals, nlabels, nfuncs), 0..40);
+            let leaf = instr(nlocals, nglobals, nlabels, nfuncs).boxed();
+            let body = prop::collection::vec(stmt(leaf), 0..40);
             let bodies = prop::collection::vec(body, nfuncs);
             let label_positions =
                 prop::collection::vec(prop::collection::vec(0usize..41, nlabels), nfuncs);
