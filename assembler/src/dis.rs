@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
-use keel_vm::isa::{self, Operand};
+use keel_vm::isa::{self, ArrayLit, Operand};
 use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float, is_name, quote};
 
 /// `name` as printed where a name is expected. Modules read from `.kbc`
@@ -65,6 +65,13 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
         }
         out.push('\n');
     }
+    for rec in &m.records {
+        let _ = writeln!(out, ".record {}", rec.name);
+        for (name, ty) in &rec.fields {
+            let _ = writeln!(out, "    {name}: {ty}");
+        }
+        out.push_str(".end\n");
+    }
     for g in &m.globals {
         let _ = write!(out, ".global {}: {}", shown(&g.name), g.ty);
         match &g.init {
@@ -83,6 +90,9 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
                 let _ = write!(out, " = {}", quote(s));
             }
             GlobalInit::Nil => out.push_str(" = nil"),
+            GlobalInit::Array(lit) => {
+                let _ = write!(out, " = {}", array_lit_text(m, lit, false));
+            }
         }
         out.push('\n');
     }
@@ -207,6 +217,27 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
                 Operand::MapTypes(k, v) => {
                     let _ = write!(out, " {k} {v}");
                 }
+                Operand::Record(r) => match m.records.get(*r as usize) {
+                    Some(rec) => {
+                        let _ = write!(out, " {}", rec.name);
+                    }
+                    None => out.push_str(" <invalid>"),
+                },
+                Operand::Field(r, f) => {
+                    match m
+                        .records
+                        .get(*r as usize)
+                        .and_then(|rec| rec.fields.get(*f as usize).map(|(n, _)| (rec, n)))
+                    {
+                        Some((rec, name)) => {
+                            let _ = write!(out, " {}.{name}", rec.name);
+                        }
+                        None => out.push_str(" <invalid>"),
+                    }
+                }
+                Operand::ArrayLit(lit) => {
+                    let _ = write!(out, " {}", array_lit_text(m, lit, true));
+                }
             }
             out.push('\n');
         }
@@ -230,4 +261,24 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
         }
     }
     Ok(out)
+}
+
+/// An array literal as source text: `[1, 2]`, `["a"]`; an empty one as
+/// `array<T> []` in an instruction (`typed`), where the type is needed.
+fn array_lit_text(m: &Module, lit: &ArrayLit, typed: bool) -> String {
+    let items: Vec<String> = match lit {
+        ArrayLit::Int(v) => v.iter().map(|x| x.to_string()).collect(),
+        ArrayLit::Float(v) => v.iter().map(|x| format_float(*x)).collect(),
+        ArrayLit::Bool(v) => v.iter().map(|b| b.to_string()).collect(),
+        ArrayLit::Str(v) => v
+            .iter()
+            .map(|i| quote(m.strings.get(*i as usize).map(String::as_str).unwrap_or("")))
+            .collect(),
+        ArrayLit::Empty(_) => Vec::new(),
+    };
+    if items.is_empty() && typed {
+        format!("array<{}> []", lit.elem())
+    } else {
+        format!("[{}]", items.join(", "))
+    }
 }

@@ -200,6 +200,7 @@ pub(crate) fn lower<'g>(
     Ok(Module {
         name,
         strings: lw.strings.into_keys().collect(),
+        records: Vec::new(),
         imports: lw
             .imports
             .into_iter()
@@ -559,6 +560,11 @@ impl<'s> Lowerer<'s, '_> {
                             operand: Operand::MapTypes(key, val),
                         }
                     }
+                    // Records and array literals need the record table
+                    // (assembler part of issue 10, in progress).
+                    OperandKind::Record | OperandKind::Field | OperandKind::ArrayLit => {
+                        return Err(bad_operand(expected_operand(kind)));
+                    }
                     OperandKind::None
                     | OperandKind::Int
                     | OperandKind::Float
@@ -618,6 +624,9 @@ fn expected_operand(kind: OperandKind) -> &'static str {
         OperandKind::Target => "a label",
         OperandKind::Type => "a type",
         OperandKind::MapTypes => "a key type and a value type",
+        OperandKind::Record => "a record name",
+        OperandKind::Field => "a record field (`Record.field`)",
+        OperandKind::ArrayLit => "an array literal",
         OperandKind::None => "no operand",
     }
 }

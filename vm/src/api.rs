@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::heap::{MapKey, MapObj, Object};
+use crate::heap::{MapKey, MapObj, Object, RecordObj};
 use crate::interp::Instance;
 use crate::native::{Linker, NativeCtx, conforms, make_array, map_insert, value_type_name};
 use crate::trap::{Trap, TrapCode};
@@ -35,6 +35,37 @@ pub enum Val {
     Array(Type, Vec<Val>),
     /// A map with its key and value types, entries in order.
     Map(KeyType, Type, Vec<(Val, Val)>),
+    /// A record: its type's name and every field as `(name, value)` in
+    /// declaration order. A `nil` record crosses as [`Val::Nil`].
+    Record(String, Vec<(String, Val)>),
+    /// A reference to a function of the instance (see
+    /// [`Instance::call_ref`](crate::Instance)). A `nil` reference crosses
+    /// as [`Val::Nil`].
+    Func(FuncRef),
+    /// A string buffer's text (`strbuf`).
+    StrBuf(String),
+}
+
+/// A function reference as a host holds it: the callee's index, name and
+/// signature in the instance it came from. Passing it back in checks that
+/// the instance's callee at that index has the same name and signature.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FuncRef {
+    pub(crate) index: u32,
+    name: String,
+    ty: FuncType,
+}
+
+impl FuncRef {
+    /// The referenced function's name (`fib`, `str.len`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The referenced function's signature.
+    pub fn ty(&self) -> &FuncType {
+        &self.ty
+    }
 }
 
 impl Val {
@@ -48,12 +79,19 @@ impl Val {
             Val::Str(_) => Type::Str,
             Val::Array(e, _) => Type::array(e.clone()),
             Val::Map(k, v, _) => Type::map(*k, v.clone()),
+            Val::Record(name, _) => Type::record(name),
+            Val::Func(f) => Type::func(f.ty.clone()),
+            Val::StrBuf(_) => Type::StrBuf,
         }
     }
 
-    /// Whether the value may be passed where `ty` is expected.
+    /// Whether the value may be passed where `ty` is expected (`nil` where
+    /// `any`, a record type or a function type is).
     pub fn fits(&self, ty: &Type) -> bool {
-        *ty == Type::Any || self.ty() == *ty
+        match self {
+            Val::Nil => ty.is_nullable(),
+            v => *ty == Type::Any || v.ty() == *ty,
+        }
     }
 }
 
@@ -260,6 +298,59 @@ impl Instance {
                 }
                 m
             }
+            Val::Record(name, fields) => {
+                let m = self.module().clone();
+                let Some(ri) = m.module().record_index(name) else {
+                    return Err(Trap::invalid(format!("unknown record type {name}")));
+                };
+                let def = &m.module().records[ri];
+                if fields.len() != def.fields.len()
+                    || fields
+                        .iter()
+                        .zip(&def.fields)
+                        .any(|((a, _), (b, _))| a != b)
+                {
+                    return Err(Trap::invalid(format!(
+                        "record {name} needs the fields {} in order",
+                        def.fields
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let mut vals = Vec::with_capacity(fields.len());
+                for ((_, fv), (_, ft)) in fields.iter().zip(&def.fields) {
+                    if !fv.fits(ft) {
+                        return Err(Trap::type_error(ft, fv.ty()));
+                    }
+                    let x = self.import_val(fv, depth + 1, live)?;
+                    self.heap.scratch.push(x);
+                    vals.push(x);
+                }
+                let shape = self.shape(ri);
+                self.alloc_rooted(
+                    Tag::Record,
+                    Object::Record(RecordObj {
+                        shape,
+                        fields: vals.into_boxed_slice(),
+                    }),
+                    live,
+                )?
+            }
+            Val::Func(f) => {
+                let m = self.module().module();
+                if m.callee_name(f.index) != Some(f.name.as_str())
+                    || m.callee_type(f.index) != Some(&f.ty)
+                {
+                    return Err(Trap::invalid(format!(
+                        "function reference to {} does not name a function of this instance",
+                        f.name
+                    )));
+                }
+                Value::func_ref(f.index)
+            }
+            Val::StrBuf(s) => self.alloc_rooted(Tag::StrBuf, Object::StrBuf(s.clone()), live)?,
         })
     }
 
@@ -300,6 +391,22 @@ impl Instance {
                 take(left, s.len())?;
                 Val::Str(s.to_owned())
             }
+            Tag::StrBuf => {
+                let s = self.heap.str(v);
+                take(left, s.len())?;
+                Val::StrBuf(s.to_owned())
+            }
+            Tag::Func => {
+                let m = self.module().module();
+                match (m.callee_name(v.obj()), m.callee_type(v.obj())) {
+                    (Some(name), Some(ty)) => Val::Func(FuncRef {
+                        index: v.obj(),
+                        name: name.to_owned(),
+                        ty: ty.clone(),
+                    }),
+                    _ => Val::Nil,
+                }
+            }
             _ if depth >= MAX_VAL_DEPTH => Val::Nil,
             Tag::Array => match self.heap.get(v.obj()) {
                 Object::IntArray(xs) => {
@@ -335,6 +442,17 @@ impl Instance {
                         out.push((key, self.export_val(*x, depth + 1, left)?));
                     }
                     Val::Map(m.key, m.val.clone(), out)
+                }
+                _ => Val::Nil,
+            },
+            Tag::Record => match self.heap.get(v.obj()) {
+                Object::Record(r) => {
+                    let mut out = Vec::with_capacity(r.fields.len());
+                    for (name, x) in r.shape.fields.iter().zip(r.fields.iter()) {
+                        take(left, name.len())?;
+                        out.push((name.to_string(), self.export_val(*x, depth + 1, left)?));
+                    }
+                    Val::Record(r.shape.name.to_string(), out)
                 }
                 _ => Val::Nil,
             },
@@ -508,7 +626,7 @@ impl Instance {
         let mut values = Vec::with_capacity(args.len());
         for (index, (h, p)) in args.iter().zip(&f.ty.params).enumerate() {
             let foreign = h.owner != self.owner_id();
-            if foreign || !conforms(&self.heap, h.value, p) {
+            if foreign || !conforms(&self.heap, self.module().module(), h.value, p) {
                 return Err(CallError::ArgType {
                     name: name.to_owned(),
                     index,
@@ -516,7 +634,7 @@ impl Instance {
                     found: if foreign {
                         "a handle of another instance".into()
                     } else {
-                        value_type_name(&self.heap, h.value)
+                        value_type_name(&self.heap, self.module().module(), h.value)
                     },
                 });
             }

@@ -6,7 +6,8 @@
 //! bytes left before any `Vec::with_capacity`), so hostile input cannot make
 //! it panic or exhaust memory.
 
-use crate::types::{KeyType, MAX_TYPE_DEPTH, Type};
+use crate::isa::ArrayLit;
+use crate::types::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
 
 /// Why a byte sequence could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +22,10 @@ pub enum DecodeErrorKind {
     #[error("not a Keel bytecode file (bad magic number)")]
     BadMagic,
     /// The format version is not one this build reads.
-    #[error("unsupported .kbc format version {found} (this build reads version {supported})")]
+    #[error(
+        "unsupported .kbc format version {found} (this build reads version {supported}{})",
+        if found < supported { "; assemble the source again with this build" } else { "" }
+    )]
     UnsupportedVersion {
         /// The version in the file.
         found: u16,
@@ -261,9 +265,131 @@ impl<'a> Reader<'a> {
                 Type::map(k, self.ty_at_depth(depth + 1)?)
             }
             TAG_VAR => Type::Var(self.u8("type variable")?),
+            TAG_RECORD => Type::record(&self.record_name()?),
+            TAG_FUNC => Type::func(self.functype_at_depth(depth + 1)?),
+            TAG_STRBUF => Type::StrBuf,
             b => {
                 self.pos -= 1;
                 return Err(self.err(DecodeErrorKind::BadTypeTag(b)));
+            }
+        })
+    }
+
+    /// A record type's name: one part of the name syntax (no dots, so
+    /// `Body.x` names a field unambiguously).
+    pub(crate) fn record_name(&mut self) -> Result<String, DecodeError> {
+        let at = self.pos;
+        let name = self.string("record name")?;
+        if crate::module::is_name(&name) && !name.contains('.') {
+            Ok(name)
+        } else {
+            Err(self.err_at(
+                at,
+                DecodeErrorKind::BadName {
+                    what: "record name",
+                    name: name.chars().take(64).collect(),
+                },
+            ))
+        }
+    }
+
+    /// A function type: parameter count and types, a result flag byte
+    /// (0 none, 1 followed by the result type).
+    pub(crate) fn functype(&mut self) -> Result<FuncType, DecodeError> {
+        self.functype_at_depth(1)
+    }
+
+    fn functype_at_depth(&mut self, depth: usize) -> Result<FuncType, DecodeError> {
+        if depth > MAX_TYPE_DEPTH {
+            return Err(self.err(DecodeErrorKind::TypeTooDeep));
+        }
+        let n = self.count("parameter", 1)?;
+        let mut params = Vec::with_capacity(n);
+        for _ in 0..n {
+            params.push(self.ty_at_depth(depth)?);
+        }
+        let result = match self.u8("result flag")? {
+            0 => None,
+            1 => Some(self.ty_at_depth(depth)?),
+            b => {
+                return Err(self.err_at(
+                    self.pos() - 1,
+                    DecodeErrorKind::BadByte {
+                        what: "result flag",
+                        byte: b,
+                    },
+                ));
+            }
+        };
+        Ok(FuncType { params, result })
+    }
+
+    /// An array literal: the element type, a count, then the elements in
+    /// the element type's literal encoding (`sleb` ints, `f64le` floats,
+    /// bool bytes, `uleb` string constant indices). Other element types
+    /// allow only the empty literal.
+    pub(crate) fn array_lit(&mut self) -> Result<ArrayLit, DecodeError> {
+        let at = self.pos;
+        let elem = self.ty()?;
+        if elem.has_var() {
+            return Err(self.err_at(
+                at,
+                DecodeErrorKind::BadType(format!("array literal of {elem}")),
+            ));
+        }
+        Ok(match elem {
+            Type::Int => {
+                let n = self.count("array literal element", 1)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(self.sleb("array literal element")?);
+                }
+                ArrayLit::Int(v)
+            }
+            Type::Float => {
+                let n = self.count("array literal element", 8)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(self.f64_le("array literal element")?);
+                }
+                ArrayLit::Float(v)
+            }
+            Type::Bool => {
+                let n = self.count("array literal element", 1)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(match self.u8("array literal element")? {
+                        0 => false,
+                        1 => true,
+                        b => {
+                            return Err(self.err_at(
+                                self.pos - 1,
+                                DecodeErrorKind::BadByte {
+                                    what: "bool",
+                                    byte: b,
+                                },
+                            ));
+                        }
+                    });
+                }
+                ArrayLit::Bool(v)
+            }
+            Type::Str => {
+                let n = self.count("array literal element", 1)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(self.u32("array literal element")?);
+                }
+                ArrayLit::Str(v)
+            }
+            elem => {
+                let n = self.uleb("array literal element count")?;
+                if n != 0 {
+                    return Err(self.err(DecodeErrorKind::BadType(format!(
+                        "array literal of {elem} must be empty"
+                    ))));
+                }
+                ArrayLit::Empty(elem)
             }
         })
     }
@@ -277,6 +403,9 @@ const TAG_ANY: u8 = 0x05;
 const TAG_ARRAY: u8 = 0x06;
 const TAG_MAP: u8 = 0x07;
 const TAG_VAR: u8 = 0x08;
+const TAG_RECORD: u8 = 0x09;
+const TAG_FUNC: u8 = 0x0a;
+const TAG_STRBUF: u8 = 0x0b;
 
 /// Appends encoded primitives to a byte vector.
 pub(crate) trait Writer {
@@ -285,6 +414,8 @@ pub(crate) trait Writer {
     fn string(&mut self, s: &str);
     fn ty(&mut self, t: &Type);
     fn key_type(&mut self, k: KeyType);
+    fn functype(&mut self, t: &FuncType);
+    fn array_lit(&mut self, lit: &ArrayLit);
 }
 
 impl Writer for Vec<u8> {
@@ -337,6 +468,46 @@ impl Writer for Vec<u8> {
                 self.push(TAG_VAR);
                 self.push(*n);
             }
+            Type::Record(name) => {
+                self.push(TAG_RECORD);
+                self.string(name);
+            }
+            Type::Func(f) => {
+                self.push(TAG_FUNC);
+                self.functype(f);
+            }
+            Type::StrBuf => self.push(TAG_STRBUF),
+            // `nil` is a verifier-only type with no encoding; 0x00 is no
+            // type tag, so a reader rejects it.
+            Type::Nil => self.push(0),
+        }
+    }
+
+    fn functype(&mut self, t: &FuncType) {
+        self.uleb(t.params.len() as u64);
+        for p in &t.params {
+            self.ty(p);
+        }
+        match &t.result {
+            Some(r) => {
+                self.push(1);
+                self.ty(r);
+            }
+            None => self.push(0),
+        }
+    }
+
+    fn array_lit(&mut self, lit: &ArrayLit) {
+        self.ty(&lit.elem());
+        self.uleb(lit.len() as u64);
+        match lit {
+            ArrayLit::Int(v) => v.iter().for_each(|x| self.sleb(*x)),
+            ArrayLit::Float(v) => v
+                .iter()
+                .for_each(|x| self.extend_from_slice(&x.to_le_bytes())),
+            ArrayLit::Bool(v) => v.iter().for_each(|b| self.push(u8::from(*b))),
+            ArrayLit::Str(v) => v.iter().for_each(|i| self.uleb(u64::from(*i))),
+            ArrayLit::Empty(_) => {}
         }
     }
 }

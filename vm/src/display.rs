@@ -3,9 +3,12 @@
 //! Ints in decimal; floats as Python's `repr(float)` (shortest round-trip
 //! digits, exponent form below 1e-4 and from 1e16); `true`/`false`; `nil`;
 //! strings as is at top level and quoted with escapes inside containers;
-//! arrays `[1, 2, 3]`; maps `{"a": 1, "b": 2}`. A container that contains
-//! itself prints as `[...]` or `{...}` at the inner occurrence, and nesting
-//! deeper than [`MAX_DISPLAY_DEPTH`] prints as `...`.
+//! arrays `[1, 2, 3]`; maps `{"a": 1, "b": 2}`; records with every field
+//! in declaration order, `Node{left: nil, right: nil}`; string buffers as
+//! their text (like strings); function references `<fn NAME>`. A container
+//! that contains itself prints as `[...]`, `{...}` or `Node{...}` at the
+//! inner occurrence, and nesting deeper than [`MAX_DISPLAY_DEPTH`] prints
+//! as `...`.
 //!
 //! Display never recurses: a `Cursor` keeps the pending pieces on an
 //! explicit stack and produces the text piece by piece, each step writing
@@ -146,6 +149,8 @@ enum Frame {
     Items { v: Value, next: usize },
     /// Fixed text.
     Lit(&'static str),
+    /// The `name: ` before field `i` of record `v`.
+    FieldName { v: Value, i: usize },
 }
 
 /// A display form produced piece by piece: [`Cursor::fill`] appends up to
@@ -183,7 +188,15 @@ impl Cursor {
             };
             match frame {
                 Frame::Lit(s) => out.push_str(s),
-                Frame::Value { v, nested } => self.start(out, v, nested),
+                Frame::FieldName { v, i } => {
+                    if let Object::Record(r) = heap.get(v.obj())
+                        && let Some(name) = r.shape.fields.get(i)
+                    {
+                        out.push_str(name);
+                    }
+                    out.push_str(": ");
+                }
+                Frame::Value { v, nested } => self.start(heap, out, v, nested),
                 Frame::Text { src, at, quoted } => {
                     let s = match src {
                         Text::Str(v) => heap.str(v),
@@ -223,8 +236,17 @@ impl Cursor {
     }
 
     /// Writes a scalar, or starts a string or container.
-    fn start(&mut self, out: &mut String, v: Value, nested: bool) {
+    fn start(&mut self, heap: &Heap, out: &mut String, v: Value, nested: bool) {
         match v.tag() {
+            Tag::Func => {
+                let name = heap.callee_names.get(v.obj() as usize);
+                let _ = write!(out, "<fn {}>", name.map_or("?", |n| n));
+            }
+            Tag::StrBuf => self.stack.push(Frame::Text {
+                src: Text::Str(v),
+                at: 0,
+                quoted: nested,
+            }),
             Tag::Nil => out.push_str("nil"),
             Tag::Int => {
                 let _ = write!(out, "{}", v.i());
@@ -236,16 +258,21 @@ impl Cursor {
                 at: 0,
                 quoted: nested,
             }),
-            Tag::Array | Tag::Map => {
-                let (open, cut) = if v.tag() == Tag::Array {
-                    ("[", "[...]")
-                } else {
-                    ("{", "{...}")
+            Tag::Array | Tag::Map | Tag::Record => {
+                let name = match heap.get(v.obj()) {
+                    Object::Record(r) => &*r.shape.name,
+                    _ => "",
+                };
+                let (open, cut) = match v.tag() {
+                    Tag::Array => ("[", "[...]"),
+                    Tag::Map => ("{", "{...}"),
+                    _ => ("{", "{...}"),
                 };
                 let mut depth = 0;
                 for f in &self.stack {
                     if let Frame::Items { v: open, .. } = f {
                         if open.obj() == v.obj() {
+                            out.push_str(name);
                             out.push_str(cut);
                             return;
                         }
@@ -256,6 +283,7 @@ impl Cursor {
                     out.push_str("...");
                     return;
                 }
+                out.push_str(name);
                 out.push_str(open);
                 self.stack.push(Frame::Items { v, next: 0 });
             }
@@ -277,7 +305,8 @@ impl Cursor {
                 m.entries.next_slot(i).unwrap_or(usize::MAX),
                 m.entries.slots(),
             ),
-            Object::Str(_) => (i, 0),
+            Object::Record(r) => (i, r.fields.len()),
+            Object::Str(_) | Object::StrBuf(_) => (i, 0),
         };
         if i >= len {
             out.push(if v.tag() == Tag::Array { ']' } else { '}' });
@@ -317,7 +346,14 @@ impl Cursor {
                     }),
                 }
             }
-            Object::Str(_) => {}
+            Object::Record(r) => {
+                self.stack.push(Frame::Value {
+                    v: r.fields[i],
+                    nested: true,
+                });
+                self.stack.push(Frame::FieldName { v, i });
+            }
+            Object::Str(_) | Object::StrBuf(_) => {}
         }
     }
 }

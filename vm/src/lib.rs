@@ -64,7 +64,7 @@ mod verify;
 /// or memory growth skip themselves then: they would measure the stress.
 pub const GC_STRESS_BUILD: bool = cfg!(feature = "gc-stress");
 
-pub use api::{CallError, FromVal, Handle, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
+pub use api::{CallError, FromVal, FuncRef, Handle, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
 pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::DISPLAY_CHUNK;
 pub use display::{format_float, quote};
@@ -76,7 +76,7 @@ pub use interp::{
 };
 pub use module::{
     DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,
-    RESERVED_WORDS, is_name, is_reserved,
+    RESERVED_WORDS, RecordDef, is_name, is_reserved,
 };
 pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
 pub use native::{OBJECT_BYTES, POLL_STEP, WORK_PER_FUEL};
@@ -84,6 +84,6 @@ pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, TYPE_VAR_NAMES, Type};
 pub use value::{Tag, Value};
 pub use verify::{
-    Cmp, Const, MAX_LOCALS, MAX_STACK, ModuleEdit, Op, Snippet, VerifiedFunc, VerifiedModule,
-    VerifyError, VerifyErrorKind, VerifyErrors, verify, verify_snippet,
+    Cmp, Const, MAX_LOCALS, MAX_RECORDS, MAX_STACK, ModuleEdit, Op, Snippet, VerifiedFunc,
+    VerifiedModule, VerifyError, VerifyErrorKind, VerifyErrors, verify, verify_snippet,
 };

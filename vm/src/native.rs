@@ -17,6 +17,7 @@ use indexmap::IndexMap;
 use crate::display::{self, DISPLAY_CHUNK};
 use crate::heap::{GcStats, Heap, KeyRef, MapObj, Object, OutOfMemory};
 use crate::interp::Instance;
+use crate::module::Module;
 use crate::trap::Trap;
 use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
@@ -278,15 +279,18 @@ impl NativeCtx<'_> {
 
     /// True when `v` is a value of type `ty` (for `any`, always).
     pub fn has_type(&self, v: Value, ty: &Type) -> bool {
-        conforms(&self.inst.heap, v, ty)
+        conforms(&self.inst.heap, self.inst.module().module(), v, ty)
     }
 
     /// A type error unless every item is an `elem`.
     fn check_items(&self, elem: &Type, items: &[Value]) -> Result<(), Trap> {
-        match items.iter().find(|v| !conforms(&self.inst.heap, **v, elem)) {
+        match items
+            .iter()
+            .find(|v| !conforms(&self.inst.heap, self.inst.module().module(), **v, elem))
+        {
             Some(bad) => Err(Trap::type_error(
                 elem,
-                value_type_name(&self.inst.heap, *bad),
+                value_type_name(&self.inst.heap, self.inst.module().module(), *bad),
             )),
             None => Ok(()),
         }
@@ -353,11 +357,22 @@ impl NativeCtx<'_> {
             Object::Map(map) => (map.key, map.val.clone()),
             _ => panic!("NativeCtx::map_set on a non-map"),
         };
-        if !conforms(&self.inst.heap, key, &kt.to_type()) {
-            return Err(Trap::type_error(kt, value_type_name(&self.inst.heap, key)));
+        if !conforms(
+            &self.inst.heap,
+            self.inst.module().module(),
+            key,
+            &kt.to_type(),
+        ) {
+            return Err(Trap::type_error(
+                kt,
+                value_type_name(&self.inst.heap, self.inst.module().module(), key),
+            ));
         }
-        if !conforms(&self.inst.heap, val, &vt) {
-            return Err(Trap::type_error(&vt, value_type_name(&self.inst.heap, val)));
+        if !conforms(&self.inst.heap, self.inst.module().module(), val, &vt) {
+            return Err(Trap::type_error(
+                &vt,
+                value_type_name(&self.inst.heap, self.inst.module().module(), val),
+            ));
         }
         let owned = key_ref(&self.inst.heap, key).to_owned();
         map_insert(&mut self.inst.heap, m, owned, val, &roots!(self))
@@ -415,22 +430,56 @@ pub(crate) fn map_insert(
     Ok(())
 }
 
-/// Whether `v` is a value of static type `ty`.
-pub(crate) fn conforms(heap: &Heap, v: Value, ty: &Type) -> bool {
+/// Whether `v` is a value of static type `ty`: what `cast` checks. `nil`
+/// is a value of every nullable type (`any`, records, function types);
+/// `is` excludes it (see [`is_type`]). Function references are typed by
+/// their callee's signature in `m`.
+pub(crate) fn conforms(heap: &Heap, m: &Module, v: Value, ty: &Type) -> bool {
     match ty {
         Type::Any | Type::Var(_) => true,
+        Type::Nil => v.tag() == Tag::Nil,
         Type::Int => v.tag() == Tag::Int,
         Type::Float => v.tag() == Tag::Float,
         Type::Bool => v.tag() == Tag::Bool,
         Type::Str => v.tag() == Tag::Str,
-        Type::Array(_) | Type::Map(..) => v.tag().is_object() && heap.get(v.obj()).ty() == *ty,
+        Type::StrBuf => v.tag() == Tag::StrBuf,
+        Type::Record(name) => match v.tag() {
+            Tag::Nil => true,
+            Tag::Record => match heap.get(v.obj()) {
+                Object::Record(r) => *r.shape.name == **name,
+                _ => false,
+            },
+            _ => false,
+        },
+        Type::Func(ft) => match v.tag() {
+            Tag::Nil => true,
+            Tag::Func => m.callee_type(v.obj()) == Some(&**ft),
+            _ => false,
+        },
+        Type::Array(_) | Type::Map(..) => {
+            matches!(v.tag(), Tag::Array | Tag::Map) && heap.get(v.obj()).ty() == *ty
+        }
     }
 }
 
-/// The run-time type of `v` for messages (`int`, `array<str>`, `nil`).
-pub(crate) fn value_type_name(heap: &Heap, v: Value) -> String {
+/// What `is T` answers: `v` is a `T` and, unless `T` is `any`, not `nil`.
+pub(crate) fn is_type(heap: &Heap, m: &Module, v: Value, ty: &Type) -> bool {
+    (v.tag() != Tag::Nil || *ty == Type::Any) && conforms(heap, m, v, ty)
+}
+
+/// The run-time type of `v` for messages (`int`, `array<str>`, `Body`,
+/// `fn(int) -> int`, `nil`).
+pub(crate) fn value_type_name(heap: &Heap, m: &Module, v: Value) -> String {
+    match (v.tag(), m.callee_type(v.obj())) {
+        (Tag::Func, Some(ft)) => format!("fn{ft}"),
+        _ => heap_type_name(heap, v),
+    }
+}
+
+/// [`value_type_name`] without the module: a function reference is `fn`.
+pub(crate) fn heap_type_name(heap: &Heap, v: Value) -> String {
     match v.tag() {
-        Tag::Array | Tag::Map => heap.get(v.obj()).ty().to_string(),
+        Tag::Array | Tag::Map | Tag::Record => heap.get(v.obj()).ty().to_string(),
         t => t.type_name().to_owned(),
     }
 }

@@ -32,6 +32,9 @@ pub enum TrapCode {
     Explicit,
     /// A host or library function failed.
     HostError,
+    /// `rec.get`/`rec.set` on a `nil` record, or `call.ref` of a `nil`
+    /// function reference.
+    NilReference,
 }
 
 impl TrapCode {
@@ -49,6 +52,7 @@ impl TrapCode {
             TrapCode::Interrupted => "interrupted",
             TrapCode::Explicit => "explicit",
             TrapCode::HostError => "host_error",
+            TrapCode::NilReference => "nil_reference",
         }
     }
 }
@@ -166,7 +170,13 @@ impl Trap {
         )
     }
 
-    /// An invalid-argument trap.
+    /// A `nil reference: WHAT` trap (`WHAT` is `Body.x` or `call.ref`).
+    #[cold]
+    pub fn nil_reference(what: impl fmt::Display) -> Trap {
+        Trap::new(TrapCode::NilReference, format!("nil reference: {what}"))
+    }
+
+    /// An invalid-argument trap with `message`.
     #[cold]
     pub fn invalid(message: impl Into<String>) -> Trap {
         Trap::new(TrapCode::InvalidArgument, message)

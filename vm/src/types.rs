@@ -7,6 +7,7 @@
 //! bound by the verifier at each call site.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Maximum nesting depth of a type (`array<array<...>>`), enforced by the
 /// assembler and the `.kbc` decoder so no component recurses without bound.
@@ -31,6 +32,19 @@ pub enum Type {
     Map(KeyType, Box<Type>),
     /// A type variable of a generic library signature.
     Var(u8),
+    /// A record type, by its declared name (`.record Body`). A record value
+    /// may be `nil`. The name is resolved against the module's record table
+    /// by the verifier; an unknown name is a verification error.
+    Record(Arc<str>),
+    /// A function reference type, `fn(int, str) -> bool`. A value of this
+    /// type may be `nil`.
+    Func(Arc<FuncType>),
+    /// A growable string buffer (heap object), `strbuf`.
+    StrBuf,
+    /// The type of the literal `nil` on the verifier's stack. It is never
+    /// declared and has no encoding: it is accepted where `any`, a record
+    /// type or a function type is expected, and joins with them.
+    Nil,
 }
 
 /// The key types a map may have.
@@ -76,10 +90,30 @@ impl Type {
         Type::Map(key, Box::new(val))
     }
 
-    /// True for types whose values live on the heap (`str`, arrays, maps).
-    /// Locals of these types must be assigned before they are read.
+    /// A record type named `name`.
+    pub fn record(name: &str) -> Type {
+        Type::Record(Arc::from(name))
+    }
+
+    /// A function reference type.
+    pub fn func(ty: FuncType) -> Type {
+        Type::Func(Arc::new(ty))
+    }
+
+    /// True for types whose values are heap objects that cannot be `nil`
+    /// (`str`, arrays, maps, `strbuf`). Locals of these types must be
+    /// assigned before they are read.
     pub fn is_ref(&self) -> bool {
-        matches!(self, Type::Str | Type::Array(_) | Type::Map(..))
+        matches!(
+            self,
+            Type::Str | Type::Array(_) | Type::Map(..) | Type::StrBuf
+        )
+    }
+
+    /// True for types whose values may be `nil` and default to it: `any`,
+    /// record types and function types.
+    pub fn is_nullable(&self) -> bool {
+        matches!(self, Type::Any | Type::Record(_) | Type::Func(_))
     }
 
     /// True when a value of static type `actual` may be used where `self` is
@@ -87,14 +121,19 @@ impl Type {
     /// holds at the top level only: arrays and maps are invariant, so
     /// `array<any>` does not accept `array<int>` (a callee could store a
     /// `str` into it).
+    ///
+    /// The literal `nil` (type [`Type::Nil`]) is accepted where a nullable
+    /// type ([`Type::is_nullable`]) is expected.
     pub fn accepts(&self, actual: &Type) -> bool {
-        *self == Type::Any || self == actual
+        *self == Type::Any || self == actual || (*actual == Type::Nil && self.is_nullable())
     }
 
     /// Nesting depth: 1 for scalars, 1 + the element's depth for containers.
+    /// For a function type, 1 + the deepest of its parameters and result.
     pub fn depth(&self) -> usize {
         match self {
             Type::Array(e) | Type::Map(_, e) => 1 + e.depth(),
+            Type::Func(f) => 1 + f.types().map(Type::depth).max().unwrap_or(0),
             _ => 1,
         }
     }
@@ -104,7 +143,19 @@ impl Type {
         match self {
             Type::Var(_) => true,
             Type::Array(e) | Type::Map(_, e) => e.has_var(),
+            Type::Func(f) => f.types().any(Type::has_var),
             _ => false,
+        }
+    }
+
+    /// Calls `f` on every record name the type mentions (inside containers
+    /// and function types too).
+    pub fn for_each_record(&self, f: &mut dyn FnMut(&str)) {
+        match self {
+            Type::Record(name) => f(name),
+            Type::Array(e) | Type::Map(_, e) => e.for_each_record(f),
+            Type::Func(ft) => ft.types().for_each(|t| t.for_each_record(f)),
+            _ => {}
         }
     }
 }
@@ -131,6 +182,10 @@ impl fmt::Display for Type {
                 Some(name) => f.write_str(name),
                 None => write!(f, "T{n}"),
             },
+            Type::Record(name) => f.write_str(name),
+            Type::Func(ft) => write!(f, "fn{ft}"),
+            Type::StrBuf => f.write_str("strbuf"),
+            Type::Nil => f.write_str("nil"),
         }
     }
 }
@@ -151,6 +206,11 @@ impl FuncType {
             params: params.into(),
             result,
         }
+    }
+
+    /// The parameter types, then the result type if any.
+    pub fn types(&self) -> impl Iterator<Item = &Type> {
+        self.params.iter().chain(self.result.as_ref())
     }
 }
 
@@ -205,6 +265,25 @@ mod tests {
         let sig = FuncType::new(vec![Type::Int, Type::Str], Some(Type::Bool));
         assert_eq!(sig.to_string(), "(int, str) -> bool");
         assert_eq!(Type::Var(0).to_string(), "T");
+        let f = Type::func(FuncType::new(vec![Type::Int], Some(Type::record("Node"))));
+        assert_eq!(f.to_string(), "fn(int) -> Node");
+        assert_eq!(Type::func(FuncType::default()).to_string(), "fn()");
+        assert_eq!(Type::array(f).depth(), 3);
+    }
+
+    #[test]
+    fn nil_fits_only_nullable_types() {
+        for t in [
+            Type::Any,
+            Type::record("Body"),
+            Type::func(FuncType::default()),
+        ] {
+            assert!(t.accepts(&Type::Nil), "{t}");
+        }
+        for t in [Type::Int, Type::Str, Type::StrBuf, Type::array(Type::Any)] {
+            assert!(!t.accepts(&Type::Nil), "{t}");
+        }
+        assert!(!Type::Nil.accepts(&Type::Any));
     }
 
     #[test]

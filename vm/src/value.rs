@@ -37,13 +37,23 @@ pub enum Tag {
     Array = 5,
     /// A map object; payload is the object index.
     Map = 6,
+    /// A record object; payload is the object index.
+    Record = 7,
+    /// A function reference; payload is the callee index (module functions
+    /// first, then imports), not an object.
+    Func = 8,
+    /// A string buffer object; payload is the object index.
+    StrBuf = 9,
 }
 
 impl Tag {
     /// True for tags whose payload is an object index.
     #[inline]
     pub fn is_object(self) -> bool {
-        matches!(self, Tag::Str | Tag::Array | Tag::Map)
+        matches!(
+            self,
+            Tag::Str | Tag::Array | Tag::Map | Tag::Record | Tag::StrBuf
+        )
     }
 
     /// The type name used in error messages.
@@ -56,6 +66,9 @@ impl Tag {
             Tag::Str => "str",
             Tag::Array => "array",
             Tag::Map => "map",
+            Tag::Record => "record",
+            Tag::Func => "fn",
+            Tag::StrBuf => "strbuf",
         }
     }
 }
@@ -110,6 +123,15 @@ impl Value {
         debug_assert!(tag.is_object());
         Value {
             tag,
+            bits: u64::from(index),
+        }
+    }
+
+    /// A reference to callee `index` (module functions first, then imports).
+    #[inline]
+    pub(crate) fn func_ref(index: u32) -> Value {
+        Value {
+            tag: Tag::Func,
             bits: u64::from(index),
         }
     }

@@ -24,7 +24,7 @@
 pub(crate) mod map;
 mod object;
 
-pub(crate) use object::{KeyRef, MapKey, MapObj, OBJECT_HEADER_BYTES, Object};
+pub(crate) use object::{KeyRef, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, RecordObj, Shape};
 
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,9 @@ pub(crate) struct Heap {
     /// Host handles, boxed: rarely used, kept out of the way of the
     /// fields the interpreter touches on every access.
     pub(crate) handles: Box<Handles>,
+    /// Names of the instance's callees (module functions, then imports),
+    /// for displaying function references.
+    pub(crate) callee_names: Vec<Box<str>>,
 }
 
 /// Objects the host holds handles to.
@@ -101,6 +104,7 @@ impl Heap {
             stats: GcStats::default(),
             scratch: Vec::new(),
             handles: Box::default(),
+            callee_names: Vec::new(),
         }
     }
 
@@ -217,12 +221,43 @@ impl Heap {
         self.slots.get_mut(index as usize)?.obj.as_mut()
     }
 
-    /// The string a `str` value refers to.
+    /// The text a `str` (or `strbuf`) value refers to.
     #[inline]
     pub(crate) fn str(&self, v: Value) -> &str {
         match self.get(v.obj()) {
             Object::Str(s) => s,
+            Object::StrBuf(s) => s,
             _ => wrong_kind(v.obj(), "str"),
+        }
+    }
+
+    /// Field `i` of record `r`, or `None` when `r` is `nil`.
+    #[inline]
+    pub(crate) fn field(&self, r: Value, i: u16) -> Option<Value> {
+        if r.tag != Tag::Record {
+            return None;
+        }
+        match self.get(r.obj()) {
+            Object::Record(o) => o.fields.get(usize::from(i)).copied(),
+            _ => wrong_kind(r.obj(), "record"),
+        }
+    }
+
+    /// Sets field `i` of record `r` to `v`; false when `r` is `nil`.
+    #[inline]
+    pub(crate) fn set_field(&mut self, r: Value, i: u16, v: Value) -> bool {
+        if r.tag != Tag::Record {
+            return false;
+        }
+        match self.get_mut(r.obj()) {
+            Object::Record(o) => match o.fields.get_mut(usize::from(i)) {
+                Some(slot) => {
+                    *slot = v;
+                    true
+                }
+                None => false,
+            },
+            _ => wrong_kind(r.obj(), "record"),
         }
     }
 
@@ -315,16 +350,19 @@ impl Heap {
                 }
             }
             // Children are read by index so no borrow of this slot is held
-            // while marking others; only value arrays and maps have any.
+            // while marking others; only value arrays, maps and records
+            // have any.
             let n = match &self.slots[i as usize].obj {
                 Some(Object::ValArray { items, .. }) => items.len(),
                 Some(Object::Map(m)) => m.entries.len(),
+                Some(Object::Record(r)) => r.fields.len(),
                 _ => continue,
             };
             for k in 0..n {
                 let child = match &self.slots[i as usize].obj {
                     Some(Object::ValArray { items, .. }) => items[k],
                     Some(Object::Map(m)) => m.entries.value_at(k).unwrap_or(Value::NIL),
+                    Some(Object::Record(r)) => r.fields[k],
                     _ => unreachable!("kind checked above"),
                 };
                 mark(&mut self.slots, &mut gray, child);
@@ -362,6 +400,7 @@ impl Heap {
             let refs: Vec<Value> = match s {
                 Object::ValArray { items, .. } => items.clone(),
                 Object::Map(m) => m.entries.values().copied().collect(),
+                Object::Record(r) => r.fields.to_vec(),
                 _ => vec![],
             };
             for v in refs.into_iter().filter(|v| v.tag.is_object()) {

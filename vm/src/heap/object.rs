@@ -1,6 +1,7 @@
 //! Heap object kinds and their byte sizes.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use super::map::MapEntries;
 use crate::types::{KeyType, Type};
@@ -25,6 +26,29 @@ pub(crate) enum Object {
     ValArray { elem: Type, items: Vec<Value> },
     /// A map.
     Map(Box<MapObj>),
+    /// A record: its type's name and its fields in declaration order.
+    Record(RecordObj),
+    /// A string buffer (`strbuf`), appended to in place.
+    StrBuf(String),
+}
+
+/// A record object. Record-typed fields hold `nil` or a record; the
+/// verifier proved every field access's type, so fields are read by index.
+pub(crate) struct RecordObj {
+    /// The record type: its name and field names, shared by every record
+    /// of the type.
+    pub(crate) shape: Arc<Shape>,
+    /// Field values in declaration order.
+    pub(crate) fields: Box<[Value]>,
+}
+
+/// What a record value knows about its type: the name (records are typed
+/// by name, see [`Type::Record`]) and the field names, for display and for
+/// hosts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub(crate) name: Arc<str>,
+    pub(crate) fields: Box<[Box<str>]>,
 }
 
 /// An insertion-ordered map.
@@ -128,6 +152,8 @@ impl Object {
                 Object::FloatArray(v) => v.capacity() * 8,
                 Object::ValArray { items, .. } => items.capacity() * 16,
                 Object::Map(m) => m.entries.keys().map(MapKey::cost).sum(),
+                Object::Record(r) => r.fields.len() * 16,
+                Object::StrBuf(s) => s.capacity(),
             }
     }
 
@@ -139,6 +165,8 @@ impl Object {
             Object::FloatArray(_) => Type::array(Type::Float),
             Object::ValArray { elem, .. } => Type::array(elem.clone()),
             Object::Map(m) => Type::map(m.key, m.val.clone()),
+            Object::Record(r) => Type::Record(r.shape.name.clone()),
+            Object::StrBuf(_) => Type::StrBuf,
         }
     }
 

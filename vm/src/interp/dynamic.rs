@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 
 use crate::heap::Heap;
-use crate::native::value_type_name;
+use crate::native::heap_type_name as value_type_name;
 use crate::trap::{Trap, TrapCode};
 use crate::value::{Tag, Value};
 

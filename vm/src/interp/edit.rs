@@ -93,6 +93,18 @@ impl Instance {
                         None => strings.get(i - old).copied().unwrap_or(Value::NIL),
                     }
                 }
+                (GlobalInit::Array(lit), _) => {
+                    // As for string initializers: the pool as it will be
+                    // once the edit lands (old constants, then new ones).
+                    let pool: Vec<Value> = self.strings.iter().chain(&strings).copied().collect();
+                    self.heap
+                        .alloc(
+                            Tag::Array,
+                            super::array_lit_object(lit, &pool),
+                            &[&strings, &globals, &self.strings, &self.globals],
+                        )
+                        .map_err(oom)?
+                }
                 (GlobalInit::Default, ty) => {
                     let empty = empty_object(ty);
                     match empty {
@@ -155,10 +167,38 @@ impl Instance {
                     .collect();
             }
         }
+        self.update_names(&replaced);
         // Compiled loops name op indices of the old code.
         #[cfg(all(feature = "jit", target_arch = "x86_64"))]
         self.jit.clear();
         Ok(())
+    }
+
+    /// Brings the record shapes and callee names up to date after an edit
+    /// that replaced functions `replaced` (edits only append records and
+    /// imports, so the rest stays): work proportional to the edit.
+    fn update_names(&mut self, replaced: &[usize]) {
+        let (nf, nr) = (
+            self.module.module().funcs.len(),
+            self.module.module().records.len(),
+        );
+        if self.heap.callee_names.len() < nf || self.shape_count() > nr {
+            self.install_names();
+            return;
+        }
+        if self.shape_count() < nr {
+            self.append_shapes();
+        }
+        let m = self.module.module();
+        let names = &mut self.heap.callee_names;
+        for &i in replaced {
+            if let Some(slot) = names.get_mut(i) {
+                *slot = m.funcs[i].name.as_str().into();
+            }
+        }
+        for im in m.imports.iter().skip(names.len() - nf) {
+            names.push(im.name.as_str().into());
+        }
     }
 }
 

@@ -31,11 +31,14 @@ mod edit;
 
 use std::sync::Arc;
 
-use crate::heap::{Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory};
+use crate::heap::{
+    Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory, RecordObj, Shape,
+};
+use crate::isa::ArrayLit;
 use crate::module::GlobalInit;
 use crate::native::{
-    Linker, NativeCtx, NativeFunc, POLL_STEP, WORK_PER_FUEL, conforms, key_ref, make_array,
-    map_insert, value_type_name,
+    Linker, NativeCtx, NativeFunc, POLL_STEP, WORK_PER_FUEL, conforms, is_type, key_ref,
+    make_array, map_insert, value_type_name,
 };
 use crate::trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 use crate::types::Type;
@@ -274,6 +277,8 @@ pub struct Instance {
     imports: Arc<[NativeFunc]>,
     consts: Arc<[Value]>,
     local_defaults: Arc<[Vec<Value>]>,
+    /// One shape per record type of the module, shared by its records.
+    shapes: Arc<[Arc<Shape>]>,
     pub(crate) heap: Heap,
     pub(crate) globals: Vec<Value>,
     pub(crate) strings: Vec<Value>,
@@ -301,6 +306,49 @@ pub struct Instance {
     jit: Box<crate::jit::Jit>,
 }
 
+/// A new array object holding the elements of `lit` (`strings`: the
+/// instance's string constants, which `str` elements index).
+pub(crate) fn array_lit_object(lit: &ArrayLit, strings: &[Value]) -> Object {
+    match lit {
+        ArrayLit::Int(v) => Object::IntArray(v.clone()),
+        ArrayLit::Float(v) => Object::FloatArray(v.clone()),
+        ArrayLit::Bool(v) => Object::ValArray {
+            elem: Type::Bool,
+            items: v.iter().map(|b| Value::bool(*b)).collect(),
+        },
+        ArrayLit::Str(v) => Object::ValArray {
+            elem: Type::Str,
+            items: v
+                .iter()
+                .map(|s| strings.get(*s as usize).copied().unwrap_or(Value::NIL))
+                .collect(),
+        },
+        ArrayLit::Empty(t) => Object::ValArray {
+            elem: t.clone(),
+            items: Vec::new(),
+        },
+    }
+}
+
+fn shape_of(r: &crate::module::RecordDef) -> Arc<Shape> {
+    Arc::new(Shape {
+        name: Arc::from(r.name.as_str()),
+        fields: r.fields.iter().map(|(n, _)| n.as_str().into()).collect(),
+    })
+}
+
+/// The trap of `rec.get`/`rec.set` of `rec.field` on `nil`.
+#[cold]
+#[inline(never)]
+fn nil_field(module: &VerifiedModule, rec: u16, field: u16) -> Trap {
+    let def = &module.module().records[rec as usize];
+    let name = def
+        .fields
+        .get(field as usize)
+        .map_or("?", |(n, _)| n.as_str());
+    Trap::nil_reference(format!("{}.{name}", def.name))
+}
+
 fn default_value(ty: &Type) -> Value {
     match ty {
         Type::Int => Value::int(0),
@@ -326,6 +374,7 @@ impl Instance {
             imports: Arc::new([]),
             consts: Arc::new([]),
             local_defaults: Arc::new([]),
+            shapes: Arc::new([]),
             heap: Heap::new(config.max_heap_bytes, config.gc_stress),
             globals: Vec::new(),
             strings: Vec::new(),
@@ -448,6 +497,13 @@ impl Instance {
                 (GlobalInit::Bool(v), _) => Value::bool(*v),
                 (GlobalInit::Str(i), _) => strings[*i as usize],
                 (GlobalInit::Nil, _) => Value::NIL,
+                (GlobalInit::Array(lit), _) => heap
+                    .alloc(
+                        Tag::Array,
+                        array_lit_object(lit, &strings),
+                        &[&strings, &old_strings, globals],
+                    )
+                    .map_err(oom)?,
                 (GlobalInit::Default, ty) => {
                     let empty = empty_object(ty);
                     match empty {
@@ -481,10 +537,42 @@ impl Instance {
         self.imports = imports.into();
         self.strings = strings;
         self.module = module;
+        self.install_names();
         // Compiled loops name op indices of the old module.
         #[cfg(all(feature = "jit", target_arch = "x86_64"))]
         self.jit.clear();
         Ok(())
+    }
+
+    /// Derives the record shapes and the callee names (for displaying
+    /// function references) from the current module.
+    pub(crate) fn install_names(&mut self) {
+        let m = self.module.module();
+        self.shapes = m.records.iter().map(shape_of).collect();
+        self.heap.callee_names = m
+            .funcs
+            .iter()
+            .map(|f| f.name.as_str())
+            .chain(m.imports.iter().map(|im| im.name.as_str()))
+            .map(Box::from)
+            .collect();
+    }
+
+    pub(crate) fn shape_count(&self) -> usize {
+        self.shapes.len()
+    }
+
+    /// Adds shapes for records appended to the module.
+    pub(crate) fn append_shapes(&mut self) {
+        let m = self.module.module();
+        let mut all = self.shapes.to_vec();
+        all.extend(m.records[all.len()..].iter().map(shape_of));
+        self.shapes = all.into();
+    }
+
+    /// The shared shape of record type `index`.
+    pub(crate) fn shape(&self, index: usize) -> Arc<Shape> {
+        self.shapes[index].clone()
     }
 
     /// The module this instance runs.
@@ -731,7 +819,7 @@ impl Instance {
             || args
                 .iter()
                 .zip(&sig.params)
-                .any(|(a, t)| !conforms(&self.heap, *a, t))
+                .any(|(a, t)| !conforms(&self.heap, self.module.module(), *a, t))
         {
             return Err(Trap::invalid(format!(
                 "function `{}` expects arguments {}",
@@ -808,7 +896,7 @@ impl Instance {
             || operands
                 .iter()
                 .zip(&snippet.entry)
-                .any(|(v, t)| !conforms(&self.heap, *v, t))
+                .any(|(v, t)| !conforms(&self.heap, self.module.module(), *v, t))
         {
             return Err(Trap::invalid(
                 "the operands do not fit the snippet's entry stack",
@@ -1155,6 +1243,62 @@ impl Instance {
                     }
                 }
                 Op::Call(f) => enter!('run, f),
+                Op::IsNil => {
+                    stack[sp - 1] = Value::bool(stack[sp - 1].tag() == Tag::Nil);
+                }
+                Op::FnRef(f) => {
+                    stack[sp] = Value::func_ref(f);
+                    sp += 1;
+                }
+                Op::RecGet { rec, field } => match self.heap.field(stack[sp - 1], field) {
+                    Some(v) => stack[sp - 1] = v,
+                    None => break 'run Err(nil_field(module, rec, field)),
+                },
+                Op::RecSet { rec, field } => {
+                    if self.heap.set_field(stack[sp - 2], field, stack[sp - 1]) {
+                        sp -= 2;
+                    } else {
+                        break 'run Err(nil_field(module, rec, field));
+                    }
+                }
+                Op::CallRef { ret } => {
+                    let f = stack[sp - 1];
+                    if f.tag() != Tag::Func {
+                        break 'run Err(Trap::nil_reference("call.ref"));
+                    }
+                    sp -= 1;
+                    let nf = funcs.len() as u32;
+                    if f.obj() < nf {
+                        enter!('run, f.obj());
+                    } else {
+                        let import = (f.obj() - nf) as u16;
+                        let metered = self.fuel.is_some();
+                        if metered {
+                            self.charge_chunk(chunk, budget);
+                            chunk = budget;
+                        }
+                        let op = Op::CallImport { import, ret };
+                        let r = self.slow_op(
+                            op,
+                            module,
+                            stack,
+                            sp,
+                            depth + self.depth_offset,
+                            &imports,
+                        );
+                        if let (true, Some(f)) = (metered, self.fuel) {
+                            let f = i64::try_from(f).unwrap_or(i64::MAX);
+                            if budget > f {
+                                budget = f;
+                                chunk = f;
+                            }
+                        }
+                        match r {
+                            Ok(new_sp) => sp = new_sp,
+                            Err(t) => break 'run Err(t),
+                        }
+                    }
+                }
                 Op::AddIntRet(rec) => {
                     budget -= 1;
                     let v = Value::int(stack[sp - 2].i().wrapping_add(stack[sp - 1].i()));
@@ -1302,6 +1446,7 @@ impl Instance {
                 | Op::ArrayNewFloat
                 | Op::ArrayNewVal(_)
                 | Op::MapKeys
+                | Op::PushArray(_)
                 | Op::EqStr
                 | Op::NeStr
                 | Op::EqAny
@@ -1356,6 +1501,8 @@ impl Instance {
                 | Op::ArrayPopVal
                 | Op::MapNew(_)
                 | Op::MapLen
+                | Op::Is(_)
+                | Op::RecNew(_)
                 | Op::Trap(_) => {
                     match self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports) {
                         Ok(new_sp) => sp = new_sp,
@@ -1609,8 +1756,11 @@ impl Instance {
             Op::Cast(t) => {
                 let v = stack[sp - 1];
                 let ty = &types[t as usize];
-                if !conforms(&self.heap, v, ty) {
-                    return Err(Trap::type_error(ty, value_type_name(&self.heap, v)));
+                if !conforms(&self.heap, self.module.module(), v, ty) {
+                    return Err(Trap::type_error(
+                        ty,
+                        value_type_name(&self.heap, self.module.module(), v),
+                    ));
                 }
             }
             Op::Concat => {
@@ -1889,7 +2039,9 @@ impl Instance {
                 let want = types.get(ret as usize);
                 match (result, want) {
                     (Ok(None), None) => sp = args_at,
-                    (Ok(Some(v)), Some(ty)) if conforms(&self.heap, v, ty) => {
+                    (Ok(Some(v)), Some(ty))
+                        if conforms(&self.heap, self.module.module(), v, ty) =>
+                    {
                         sp = args_at;
                         stack[sp] = v;
                         sp += 1;
@@ -1900,7 +2052,7 @@ impl Instance {
                             format!(
                                 "host function `{}` returned {}, but this call expects {}",
                                 native.name,
-                                r.map(|v| value_type_name(&self.heap, v))
+                                r.map(|v| value_type_name(&self.heap, self.module.module(), v))
                                     .unwrap_or_else(|| "nothing".into()),
                                 want.map_or_else(|| "nothing".to_owned(), Type::to_string)
                             ),
@@ -1914,6 +2066,38 @@ impl Instance {
                     TrapCode::Explicit,
                     module.module().strings[i as usize].clone(),
                 ));
+            }
+            Op::Is(t) => {
+                let v = stack[sp - 1];
+                let ty = &types[t as usize];
+                stack[sp - 1] = Value::bool(is_type(&self.heap, module.module(), v, ty));
+            }
+            Op::RecNew(r) => {
+                let n = module.module().records[r as usize].fields.len();
+                let shape = self.shapes[r as usize].clone();
+                let obj = Object::Record(RecordObj {
+                    shape,
+                    fields: stack[sp - n..sp].into(),
+                });
+                let v = self
+                    .heap
+                    .alloc(Tag::Record, obj, &roots!())
+                    .map_err(|_| oom!())?;
+                sp -= n;
+                stack[sp] = v;
+                sp += 1;
+            }
+            Op::PushArray(i) => {
+                let lit = &module.array_lits()[i as usize];
+                let n = lit.len();
+                self.charge_native_work(n as u64 / WORK_PER_FUEL)?;
+                let obj = array_lit_object(lit, &self.strings);
+                let v = self
+                    .heap
+                    .alloc(Tag::Array, obj, &roots!())
+                    .map_err(|_| oom!())?;
+                stack[sp] = v;
+                sp += 1;
             }
             _ => unreachable!("the interpreter loop handles {op:?}"),
         }
@@ -1956,20 +2140,21 @@ impl Instance {
         for (k, t) in expected.iter().enumerate() {
             let v = stack[base + nl + 1 + k];
             assert!(
-                conforms(&self.heap, v, &types[*t as usize]),
+                conforms(&self.heap, self.module.module(), v, &types[*t as usize]),
                 "checked mode: fn {name} op {at}: stack slot {k} holds {}, proved {}",
-                value_type_name(&self.heap, v),
+                value_type_name(&self.heap, self.module.module(), v),
                 types[*t as usize]
             );
         }
         for (l, ty) in f.local_types.iter().enumerate() {
             let v = stack[base + l];
             // Reference locals start nil until their first store.
-            let ok = conforms(&self.heap, v, ty) || (ty.is_ref() && v.is_nil());
+            let ok =
+                conforms(&self.heap, self.module.module(), v, ty) || (ty.is_ref() && v.is_nil());
             assert!(
                 ok,
                 "checked mode: fn {name} op {at}: local {l} holds {}, declared {ty}",
-                value_type_name(&self.heap, v)
+                value_type_name(&self.heap, self.module.module(), v)
             );
         }
     }

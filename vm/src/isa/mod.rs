@@ -16,8 +16,14 @@
 //! | `Target` | 4 bytes, u32 little-endian byte offset |
 //! | `Type` | a type (see `spec/kbc.md`) |
 //! | `MapTypes` | a key-type byte, then a type |
+//! | `Record` | unsigned LEB128 u32 record index |
+//! | `Field` | two unsigned LEB128 u32: record index, field index |
+//! | `ArrayLit` | an array literal (see `spec/kbc.md`) |
 
+mod array_lit;
 mod ops;
+
+pub use array_lit::ArrayLit;
 
 use crate::bytes::{DecodeError, DecodeErrorKind, Reader, Writer};
 use crate::types::{KeyType, Type};
@@ -50,6 +56,12 @@ pub enum OperandKind {
     Type,
     /// A map's key and value types.
     MapTypes,
+    /// A record type, by index into the module's record table.
+    Record,
+    /// A record field: record index and field index.
+    Field,
+    /// An array literal.
+    ArrayLit,
 }
 
 impl OperandKind {
@@ -69,6 +81,9 @@ impl OperandKind {
             OperandKind::Target => "label",
             OperandKind::Type => "type",
             OperandKind::MapTypes => "key type, value type",
+            OperandKind::Record => "record",
+            OperandKind::Field => "`Record.field`",
+            OperandKind::ArrayLit => "array literal (`[1, 2]`, `array<T> []`)",
         }
     }
 }
@@ -98,6 +113,12 @@ pub enum Operand {
     Type(Type),
     /// Map key and value types.
     MapTypes(KeyType, Type),
+    /// Record index.
+    Record(u32),
+    /// Record index and field index.
+    Field(u32, u32),
+    /// An array literal.
+    ArrayLit(ArrayLit),
 }
 
 impl Operand {
@@ -115,6 +136,9 @@ impl Operand {
             Operand::Target(_) => OperandKind::Target,
             Operand::Type(_) => OperandKind::Type,
             Operand::MapTypes(..) => OperandKind::MapTypes,
+            Operand::Record(_) => OperandKind::Record,
+            Operand::Field(..) => OperandKind::Field,
+            Operand::ArrayLit(_) => OperandKind::ArrayLit,
         }
     }
 }
@@ -227,6 +251,12 @@ impl Instr {
                 out.key_type(*k);
                 out.ty(v);
             }
+            (Operand::Record(r), OperandKind::Record) => out.uleb(u64::from(*r)),
+            (Operand::Field(r, f), OperandKind::Field) => {
+                out.uleb(u64::from(*r));
+                out.uleb(u64::from(*f));
+            }
+            (Operand::ArrayLit(lit), OperandKind::ArrayLit) => out.array_lit(lit),
             (operand, kind) => panic!(
                 "operand {operand:?} does not fit {:?} (expects {kind:?})",
                 self.op
@@ -272,6 +302,12 @@ pub(crate) fn decode_instr(r: &mut Reader<'_>) -> Result<Instr, DecodeError> {
             let k = r.key_type()?;
             Operand::MapTypes(k, r.ty()?)
         }
+        OperandKind::Record => Operand::Record(r.u32("record index")?),
+        OperandKind::Field => {
+            let rec = r.u32("record index")?;
+            Operand::Field(rec, r.u32("field index")?)
+        }
+        OperandKind::ArrayLit => Operand::ArrayLit(r.array_lit()?),
     };
     Ok(Instr { op, operand })
 }

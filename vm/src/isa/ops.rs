@@ -25,7 +25,8 @@ macro_rules! for_each_op {
             0x02 PushFloat  "push"       Float    "( -- float )"        "Push a float literal (`3.5`, `1e-9`, `inf`, `nan`)." "";
             0x03 PushStr    "push"       Str      "( -- str )"          "Push a string literal from the constant pool." "";
             0x04 PushBool   "push"       Bool     "( -- bool )"         "Push `true` or `false`." "";
-            0x05 PushNil    "push"       Nil      "( -- any )"          "Push `nil`, a value of type any." "";
+            0x05 PushNil    "push"       Nil      "( -- nil )"          "Push `nil`: accepted where any, a record type or a function type is expected." "";
+            0x06 PushArray  "push"       ArrayLit "( -- array<T> )"     "Push a new array with the literal's elements (`[1, 2]`, `[\"a\"]`, `array<T> []`)." "out of memory";
             0x08 Pop        "pop"        None     "( a -- )"            "Discard the top value." "";
             0x09 Dup        "dup"        None     "( a -- a a )"        "Duplicate the top value." "";
             0x0a Swap       "swap"       None     "( a b -- b a )"      "Exchange the two top values." "";
@@ -55,7 +56,9 @@ macro_rules! for_each_op {
             0x38 IToF       "itof"       None     "( int -- float )"    "Convert an int to the nearest float." "";
             0x39 FToI       "ftoi"       None     "( float -- int )"    "Truncate a float to int; traps on NaN or out of range." "invalid conversion (NaN or out of range)";
             0x3a Cast       "cast"       Type     "( any -- T )"        "Check at run time that an any holds a T; traps with a type error otherwise." "type error";
+            0x3b Is         "is"         Type     "( any -- bool )"     "Whether an any holds a T (for `nil`, only `is any` is true)." "";
             0x3c Concat     "concat"     None     "( str str -- str )"  "Concatenate two strings." "out of memory";
+            0x3d IsNil      "isnil"      None     "( a -- bool )"       "Whether a record, function reference or any value is `nil`." "";
             0x40 ArrayNew   "array.new"  None     "( n:int fill:T -- array<T> )" "A new array of n copies of fill; traps when n < 0." "negative array length; out of memory";
             0x41 ArrayGet   "array.get"  None     "( a:array<T> i:int -- T )" "Element i; traps when out of bounds." "index out of bounds";
             0x42 ArraySet   "array.set"  None     "( a:array<T> i:int v:T -- )" "Replace element i; traps when out of bounds." "index out of bounds";
@@ -76,6 +79,11 @@ macro_rules! for_each_op {
             0x58 Call       "call"       Func     "( args -- result? )" "Call a module function, an import or a library function." "stack overflow; out of fuel; whatever the callee traps with";
             0x59 Ret        "ret"        None     "( result? -- )"      "Return; the stack must hold exactly the declared result." "";
             0x5a Trap       "trap"       Str      "( -- )"              "Stop the program with a runtime error carrying the message." "always: the message";
+            0x5b FnRef      "fn.ref"     Func     "( -- fn(...) )"      "Push a reference to a module function or an import (not a generic one)." "";
+            0x5c CallRef    "call.ref"   None     "( args f:fn(...) -- result? )" "Call the function reference on top of its arguments." "nil reference: call.ref; as call";
+            0x60 RecNew     "rec.new"    Record   "( fields -- R )"     "A new record of type R from its field values in declaration order." "out of memory";
+            0x61 RecGet     "rec.get"    Field    "( r:R -- T )"        "Read field R.f." "nil reference: R.f";
+            0x62 RecSet     "rec.set"    Field    "( r:R v:T -- )"      "Write field R.f." "nil reference: R.f";
         }
     };
 }

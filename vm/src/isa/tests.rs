@@ -13,6 +13,9 @@ fn sample_operand(kind: OperandKind) -> Operand {
         OperandKind::Target => Operand::Target(65_536),
         OperandKind::Type => Operand::Type(Type::map(KeyType::Str, Type::array(Type::Float))),
         OperandKind::MapTypes => Operand::MapTypes(KeyType::Bool, Type::Any),
+        OperandKind::Record => Operand::Record(3),
+        OperandKind::Field => Operand::Field(u32::MAX, 9),
+        OperandKind::ArrayLit => Operand::ArrayLit(ArrayLit::Float(vec![1.5, -0.0])),
     }
 }
 
@@ -34,6 +37,50 @@ fn every_opcode_round_trips_through_bytes() {
         .map(|(_, i)| i)
         .collect();
     assert_eq!(decoded, instrs);
+}
+
+#[test]
+fn array_literals_and_new_types_round_trip() {
+    use crate::types::FuncType;
+    let fty = Type::func(FuncType::new(
+        vec![Type::record("Node"), Type::StrBuf],
+        Some(Type::array(Type::record("Body"))),
+    ));
+    let lits = [
+        ArrayLit::Int(vec![i64::MIN, 0, i64::MAX]),
+        ArrayLit::Bool(vec![true, false]),
+        ArrayLit::Str(vec![0, 70_000]),
+        ArrayLit::empty(Type::Int),
+        ArrayLit::empty(fty.clone()),
+    ];
+    let mut code = Vec::new();
+    let mut instrs = Vec::new();
+    for lit in lits {
+        instrs.push(Instr {
+            op: Opcode::PushArray,
+            operand: Operand::ArrayLit(lit),
+        });
+    }
+    instrs.push(Instr {
+        op: Opcode::Is,
+        operand: Operand::Type(fty),
+    });
+    for i in &instrs {
+        i.encode(&mut code);
+    }
+    let decoded: Vec<Instr> = decode_code(&code, 0)
+        .unwrap()
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect();
+    assert_eq!(decoded, instrs);
+    // A non-empty literal of an element type without literals is refused.
+    let mut bad = vec![Opcode::PushArray as u8];
+    bad.extend_from_slice(&[0x05, 0x01, 0x01]);
+    assert!(decode_code(&bad, 0).is_err());
+    // So is a record type whose name is not one plain name.
+    let bad = [Opcode::Is as u8, 0x09, 0x03, b'a', b'.', b'b'];
+    assert!(decode_code(&bad, 0).is_err());
 }
 
 #[test]

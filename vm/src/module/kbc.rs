@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! magic "KEEL" | version u16 LE | flags u16 LE (bit 0: debug section)
-//! name?  | strings | imports | globals | funcs | [debug]
+//! name?  | strings | records | imports | globals | funcs | [debug]
 //! ```
 //!
 //! The reader checks structure only (lengths, tags, UTF-8, no trailing
@@ -13,14 +13,15 @@
 //! verifier's job.
 
 use super::names::is_name;
-use super::{DebugInfo, Func, FuncDebug, Global, GlobalInit, Import, Module, Pos};
+use super::{DebugInfo, Func, FuncDebug, Global, GlobalInit, Import, Module, Pos, RecordDef};
 use crate::bytes::{DecodeError, DecodeErrorKind, Reader, Writer};
-use crate::types::FuncType;
 
 /// The four bytes every `.kbc` file starts with.
 pub const MAGIC: [u8; 4] = *b"KEEL";
 /// The format version this build reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version 2 added record types, function types, `strbuf`, array literals
+/// and the records section; version 1 files are refused.
+pub const FORMAT_VERSION: u16 = 2;
 
 const FLAG_DEBUG: u16 = 1;
 
@@ -30,6 +31,7 @@ const INIT_FLOAT: u8 = 2;
 const INIT_BOOL: u8 = 3;
 const INIT_STR: u8 = 4;
 const INIT_NIL: u8 = 5;
+const INIT_ARRAY: u8 = 6;
 
 impl Module {
     /// Serializes the module to `.kbc` bytes.
@@ -50,10 +52,19 @@ impl Module {
         for s in &self.strings {
             w.string(s);
         }
+        w.uleb(self.records.len() as u64);
+        for rec in &self.records {
+            w.string(&rec.name);
+            w.uleb(rec.fields.len() as u64);
+            for (name, ty) in &rec.fields {
+                w.string(name);
+                w.ty(ty);
+            }
+        }
         w.uleb(self.imports.len() as u64);
         for im in &self.imports {
             w.string(&im.name);
-            write_functype(&mut w, &im.ty);
+            w.functype(&im.ty);
         }
         w.uleb(self.globals.len() as u64);
         for g in &self.globals {
@@ -78,13 +89,17 @@ impl Module {
                     w.uleb(u64::from(*i));
                 }
                 GlobalInit::Nil => w.push(INIT_NIL),
+                GlobalInit::Array(lit) => {
+                    w.push(INIT_ARRAY);
+                    w.array_lit(lit);
+                }
             }
         }
         w.uleb(self.funcs.len() as u64);
         for f in &self.funcs {
             w.string(&f.name);
             w.push(u8::from(f.exported));
-            write_functype(&mut w, &f.ty);
+            w.functype(&f.ty);
             w.uleb(f.locals.len() as u64);
             for t in &f.locals {
                 w.ty(t);
@@ -174,11 +189,33 @@ impl Module {
         for _ in 0..n {
             strings.push(r.string("string constant")?);
         }
+        let n = r.count("record", 2)?;
+        let mut records = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = r.record_name()?;
+            let nf = r.count("field", 2)?;
+            let mut fields = Vec::with_capacity(nf);
+            for _ in 0..nf {
+                let at = r.pos();
+                let field = r.string("field name")?;
+                if !super::is_name(&field) || field.contains('.') {
+                    return Err(r.err_at(
+                        at,
+                        DecodeErrorKind::BadName {
+                            what: "field name",
+                            name: shorten(&field),
+                        },
+                    ));
+                }
+                fields.push((field, r.ty()?));
+            }
+            records.push(RecordDef { name, fields });
+        }
         let n = r.count("import", 3)?;
         let mut imports = Vec::with_capacity(n);
         for _ in 0..n {
             let name = read_name(&mut r, "import name")?;
-            let ty = read_functype(&mut r)?;
+            let ty = r.functype()?;
             imports.push(Import { name, ty });
         }
         let n = r.count("global", 3)?;
@@ -205,6 +242,7 @@ impl Module {
                 },
                 INIT_STR => GlobalInit::Str(r.u32("global initializer")?),
                 INIT_NIL => GlobalInit::Nil,
+                INIT_ARRAY => GlobalInit::Array(r.array_lit()?),
                 b => {
                     return Err(r.err_at(
                         r.pos() - 1,
@@ -234,7 +272,7 @@ impl Module {
                     ));
                 }
             };
-            let ty = read_functype(&mut r)?;
+            let ty = r.functype()?;
             let nl = r.count("local", 1)?;
             let mut locals = Vec::with_capacity(nl);
             for _ in 0..nl {
@@ -312,6 +350,7 @@ impl Module {
         Ok(Module {
             name,
             strings,
+            records,
             imports,
             globals,
             funcs,
@@ -348,51 +387,26 @@ fn shorten(name: &str) -> String {
     out
 }
 
-fn write_functype(w: &mut Vec<u8>, ty: &FuncType) {
-    w.uleb(ty.params.len() as u64);
-    for p in &ty.params {
-        w.ty(p);
-    }
-    match &ty.result {
-        Some(t) => {
-            w.push(1);
-            w.ty(t);
-        }
-        None => w.push(0),
-    }
-}
-
-fn read_functype(r: &mut Reader<'_>) -> Result<FuncType, DecodeError> {
-    let n = r.count("parameter", 1)?;
-    let mut params = Vec::with_capacity(n);
-    for _ in 0..n {
-        params.push(r.ty()?);
-    }
-    let result = match r.u8("result flag")? {
-        0 => None,
-        1 => Some(r.ty()?),
-        b => {
-            return Err(r.err_at(
-                r.pos() - 1,
-                DecodeErrorKind::BadByte {
-                    what: "result flag",
-                    byte: b,
-                },
-            ));
-        }
-    };
-    Ok(FuncType { params, result })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Type;
+    use crate::isa::ArrayLit;
+    use crate::types::{FuncType, Type};
 
     fn sample() -> Module {
         Module {
             name: Some("demo".into()),
             strings: vec!["hi".into(), "é".into()],
+            records: vec![RecordDef {
+                name: "Node".into(),
+                fields: vec![
+                    ("left".into(), Type::record("Node")),
+                    (
+                        "f".into(),
+                        Type::func(FuncType::new(vec![Type::Int], Some(Type::StrBuf))),
+                    ),
+                ],
+            }],
             imports: vec![Import {
                 name: "host.log".into(),
                 ty: FuncType::new(vec![Type::Str], None),
@@ -407,6 +421,11 @@ mod tests {
                     name: "x".into(),
                     ty: Type::Float,
                     init: GlobalInit::Float(0.5),
+                },
+                Global {
+                    name: "t".into(),
+                    ty: Type::array(Type::Str),
+                    init: GlobalInit::Array(ArrayLit::Str(vec![1, 0])),
                 },
             ],
             funcs: vec![Func {
@@ -498,7 +517,7 @@ mod tests {
         m.funcs[0].name = "main\nfake".into();
         assert_eq!(
             Module::from_bytes(&m.to_bytes()).unwrap_err().to_string(),
-            "invalid bytecode at byte 57: invalid function name \"main\\nfake\": expected a name \
+            "invalid bytecode at byte 91: invalid function name \"main\\nfake\": expected a name \
              (dot-separated parts of ASCII letters, digits and `_`, not starting with a digit, \
              and not true, false, nil, inf or nan)"
         );
@@ -519,9 +538,16 @@ mod tests {
         let e = Module::from_bytes(&bytes).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid bytecode at byte 4: unsupported .kbc format version 9 (this build reads version 1)"
+            "invalid bytecode at byte 4: unsupported .kbc format version 9 (this build reads version 2)"
         );
+        // A file of the previous version says how to get a current one.
         bytes[4] = 1;
+        assert_eq!(
+            Module::from_bytes(&bytes).unwrap_err().to_string(),
+            "invalid bytecode at byte 4: unsupported .kbc format version 1 (this build reads \
+             version 2; assemble the source again with this build)"
+        );
+        bytes[4] = 2;
         bytes.push(0);
         assert!(matches!(
             Module::from_bytes(&bytes).unwrap_err().kind,

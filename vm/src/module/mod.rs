@@ -12,7 +12,26 @@ mod names;
 pub use kbc::{FORMAT_VERSION, MAGIC};
 pub use names::{RESERVED_WORDS, is_name, is_reserved};
 
+use crate::isa::ArrayLit;
 use crate::types::{FuncType, Type};
+
+/// A record type declared with `.record`: a name and its fields in
+/// declaration order. Field types may name any record of the module,
+/// including this one.
+#[derive(Clone, PartialEq, Debug)]
+pub struct RecordDef {
+    /// The record's name (one part, no dots).
+    pub name: String,
+    /// Fields as `(name, type)`, in declaration order.
+    pub fields: Vec<(String, Type)>,
+}
+
+impl RecordDef {
+    /// Index of the field named `name`.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|(n, _)| n == name)
+    }
+}
 
 /// A function the host must provide, named `module.name` (or a library
 /// function such as `print` or `str.len`), with the signature the module
@@ -39,8 +58,10 @@ pub enum GlobalInit {
     Bool(bool),
     /// A string constant (index into the constant pool).
     Str(u32),
-    /// `nil` (type `any` only).
+    /// `nil` (types `any`, records and function references).
     Nil,
+    /// An array literal (type `array<T>` of the literal's element type).
+    Array(ArrayLit),
 }
 
 /// A module-level variable.
@@ -134,6 +155,9 @@ pub struct Module {
     pub name: Option<String>,
     /// String constant pool.
     pub strings: Vec<String>,
+    /// Record types, referred to by index from `rec.*` instructions and by
+    /// name from types.
+    pub records: Vec<RecordDef>,
     /// Imported functions; callee indices past the module's functions.
     pub imports: Vec<Import>,
     /// Globals.
@@ -159,6 +183,20 @@ impl Module {
                 .imports
                 .get(i - self.funcs.len())
                 .map(|im| im.name.as_str()),
+        }
+    }
+
+    /// Index of the record type named `name`.
+    pub fn record_index(&self, name: &str) -> Option<usize> {
+        self.records.iter().position(|r| r.name == name)
+    }
+
+    /// Signature of callee `index` (a function, then imports), if in range.
+    pub fn callee_type(&self, index: u32) -> Option<&FuncType> {
+        let i = index as usize;
+        match self.funcs.get(i) {
+            Some(f) => Some(&f.ty),
+            None => self.imports.get(i - self.funcs.len()).map(|im| &im.ty),
         }
     }
 

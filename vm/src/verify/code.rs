@@ -137,6 +137,31 @@ pub enum Op {
     RetVal(u16),
     /// `trap` with the string constant at this index.
     Trap(u32),
+    /// `push [...]`: a new array from the literal at this index of the
+    /// array-literal table.
+    PushArray(u32),
+    /// `is` of the type at this index of the type table.
+    Is(u32),
+    IsNil,
+    /// `fn.ref` of callee `index` (module functions, then imports).
+    FnRef(u32),
+    /// `call.ref`; `ret` as for `CallImport` (used when the reference
+    /// names an import).
+    CallRef {
+        ret: u16,
+    },
+    /// `rec.new` of the record type at this index of the module's records.
+    RecNew(u32),
+    /// `rec.get` of field `field` of record type `rec`.
+    RecGet {
+        rec: u16,
+        field: u16,
+    },
+    /// `rec.set` of field `field` of record type `rec`.
+    RecSet {
+        rec: u16,
+        field: u16,
+    },
     /// Stands in for instructions no path reaches; never executed.
     Unreachable,
     /// The end of a snippet (`verify_snippet`): ends the run and hands the
@@ -298,6 +323,14 @@ impl Op {
             Call(_) | CallImport { .. } => Opcode::Call,
             Ret(_) | RetVal(_) => Opcode::Ret,
             Trap(_) => Opcode::Trap,
+            PushArray(_) => Opcode::PushArray,
+            Is(_) => Opcode::Is,
+            IsNil => Opcode::IsNil,
+            FnRef(_) => Opcode::FnRef,
+            CallRef { .. } => Opcode::CallRef,
+            RecNew(_) => Opcode::RecNew,
+            RecGet { .. } => Opcode::RecGet,
+            RecSet { .. } => Opcode::RecSet,
             Unreachable | Halt => return None,
             LoadLoad(..)
             | AddLocalConst(..)

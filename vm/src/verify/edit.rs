@@ -16,7 +16,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{Op, Snippet, TypeTable, VerifiedModule, Verifier, VerifyError, VerifyErrors};
-use crate::module::{Func, FuncDebug, Global, GlobalInit, Import};
+use crate::module::{Func, FuncDebug, Global, GlobalInit, Import, RecordDef};
 use crate::types::Type;
 
 /// Changes to a [`VerifiedModule`], applied by [`VerifiedModule::edit`].
@@ -28,6 +28,9 @@ pub struct ModuleEdit {
     pub imports: Vec<Import>,
     /// Globals appended.
     pub globals: Vec<Global>,
+    /// Record types appended (existing ones cannot change: values of them
+    /// may exist).
+    pub records: Vec<RecordDef>,
     /// Globals renamed (index, new name); their type and value stay. A REPL
     /// renames a redefined global's old slot so its name can be reused.
     pub rename_globals: Vec<(usize, String)>,
@@ -55,6 +58,7 @@ struct Undo {
     strings: usize,
     imports: usize,
     globals: usize,
+    records: usize,
     renamed: Vec<(usize, String)>,
     funcs: Vec<(usize, Func, Option<FuncDebug>)>,
 }
@@ -73,6 +77,7 @@ impl VerifiedModule {
             strings,
             imports,
             globals,
+            records,
             rename_globals,
             funcs,
             snippet_entry,
@@ -111,6 +116,7 @@ impl VerifiedModule {
             strings: m.strings.len(),
             imports: m.imports.len(),
             globals: m.globals.len(),
+            records: m.records.len(),
             renamed: Vec::with_capacity(rename_globals.len()),
             funcs: Vec::with_capacity(funcs.len()),
         };
@@ -121,6 +127,8 @@ impl VerifiedModule {
         m.strings.extend(strings);
         m.imports.extend(imports);
         m.globals.extend(globals);
+        let new_records = !records.is_empty();
+        m.records.extend(records);
         let mut todo = BTreeSet::new();
         let mut resigned = BTreeSet::new();
         for (i, f, d) in funcs {
@@ -150,10 +158,14 @@ impl VerifiedModule {
             module: &self.module,
             types: TypeTable::from_types(std::mem::take(&mut self.types)),
             consts: self.consts.clone(),
+            arrays: std::mem::take(&mut self.arrays),
             errors: Vec::new(),
             snippet,
         };
         v.check_snippet();
+        if new_records {
+            v.check_records();
+        }
         check_new_declarations(&mut v, &undo, &index);
         let mut verified = Vec::with_capacity(todo.len());
         for &fi in &todo {
@@ -166,6 +178,8 @@ impl VerifiedModule {
         // whole either way.
         let (types, consts, snippet, errors) = (v.types.types, v.consts, v.snippet, v.errors);
         self.types = types;
+        // Like the type table, the array-literal table only grows.
+        self.arrays = v.arrays;
         if !errors.is_empty() {
             self.index = Some(index);
             self.undo(undo);
@@ -260,6 +274,7 @@ impl VerifiedModule {
         m.strings.truncate(undo.strings);
         m.imports.truncate(undo.imports);
         m.globals.truncate(undo.globals);
+        m.records.truncate(undo.records);
         for (i, name) in undo.renamed.into_iter().rev() {
             m.globals[i].name = name;
         }
@@ -401,9 +416,14 @@ fn check_new_declarations(v: &mut Verifier<'_>, undo: &Undo, index: &EditIndex) 
             GlobalInit::Int(_) => g.ty == Type::Int,
             GlobalInit::Float(_) => g.ty == Type::Float,
             GlobalInit::Bool(_) => g.ty == Type::Bool,
-            GlobalInit::Nil => g.ty == Type::Any,
+            GlobalInit::Nil => g.ty.is_nullable(),
             GlobalInit::Str(i) => (*i as usize) < m.strings.len() && g.ty == Type::Str,
+            GlobalInit::Array(lit) => {
+                v.check_array_lit(None, lit);
+                g.ty == Type::array(lit.elem())
+            }
         };
+        v.check_declared_type(None, &format!("global `{}`", g.name), &g.ty);
         if !ok {
             v.decl_error(
                 None,

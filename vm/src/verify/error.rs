@@ -106,6 +106,14 @@ pub enum VerifyErrorKind {
     /// A rule for snippets (REPL lines, see `verify_snippet`).
     #[error("{0}")]
     Snippet(String),
+    /// A type names a record the module does not declare.
+    #[error("unknown record type `{name}`{}", .suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    UnknownRecord {
+        /// The name used.
+        name: String,
+        /// The closest declared record name, if one is close.
+        suggestion: Option<String>,
+    },
 }
 
 impl VerifyErrorKind {
@@ -126,6 +134,7 @@ impl VerifyErrorKind {
             VerifyErrorKind::BadDeclaration(_) => "bad_declaration",
             VerifyErrorKind::LimitExceeded { .. } => "limit_exceeded",
             VerifyErrorKind::Snippet(_) => "snippet",
+            VerifyErrorKind::UnknownRecord { .. } => "unknown_record",
         }
     }
 }

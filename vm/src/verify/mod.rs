@@ -33,6 +33,7 @@ mod code;
 mod edit;
 mod error;
 mod fuse;
+mod refs;
 mod unify;
 
 pub use code::Op;
@@ -43,7 +44,7 @@ pub use fuse::Cmp;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use crate::isa::{self, Instr, Opcode, Operand};
+use crate::isa::{self, ArrayLit, Instr, Opcode, Operand};
 use crate::module::{GlobalInit, Module};
 use crate::types::{FuncType, Type};
 use assigned::{SetId, SetTable};
@@ -56,6 +57,9 @@ pub const MAX_STACK: usize = 1 << 16;
 /// (plus a small constant) before giving up with V13: the guarantee that
 /// verification time is linear in the code size.
 pub const WORK_PER_INSTRUCTION: usize = 16;
+/// Most record types a module may declare, and most fields a record may
+/// have (so `rec.*` ops keep both indices in 16 bits).
+pub const MAX_RECORDS: usize = u16::MAX as usize;
 
 /// A literal the interpreter materializes from the constant table.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -124,6 +128,7 @@ pub struct VerifiedModule {
     code: Vec<Op>,
     types: Vec<Type>,
     consts: Vec<Const>,
+    arrays: Vec<ArrayLit>,
     snippet: Option<Snippet>,
     /// What [`VerifiedModule::edit`] looks up (callers, names), built by
     /// the first edit and kept up to date by later ones (see `edit.rs`).
@@ -184,6 +189,11 @@ impl VerifiedModule {
         &self.consts
     }
 
+    /// The array literals that `PushArray` indexes.
+    pub fn array_lits(&self) -> &[ArrayLit] {
+        &self.arrays
+    }
+
     /// The snippet function, for a module from [`verify_snippet`].
     pub fn snippet(&self) -> Option<&Snippet> {
         self.snippet.as_ref()
@@ -235,6 +245,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
         module: &module,
         types: TypeTable::default(),
         consts: Vec::new(),
+        arrays: Vec::new(),
         errors: Vec::new(),
         snippet,
     };
@@ -260,6 +271,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
     }
     let types = v.types.types;
     let consts = v.consts;
+    let arrays = v.arrays;
     let snippet = v.snippet;
     Ok(VerifiedModule {
         module,
@@ -267,6 +279,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
         code,
         types,
         consts,
+        arrays,
         snippet,
         index: None,
     })
@@ -278,6 +291,7 @@ const T_FLOAT: TypeId = 1;
 const T_BOOL: TypeId = 2;
 const T_STR: TypeId = 3;
 const T_ANY: TypeId = 4;
+const T_NIL: TypeId = 5;
 
 /// Hash-consed types: equal types have equal ids.
 struct TypeTable {
@@ -291,7 +305,14 @@ impl Default for TypeTable {
             types: Vec::new(),
             ids: HashMap::new(),
         };
-        for ty in [Type::Int, Type::Float, Type::Bool, Type::Str, Type::Any] {
+        for ty in [
+            Type::Int,
+            Type::Float,
+            Type::Bool,
+            Type::Str,
+            Type::Any,
+            Type::Nil,
+        ] {
             t.intern(&ty);
         }
         t
@@ -388,6 +409,8 @@ struct Verifier<'m> {
     module: &'m Module,
     types: TypeTable,
     consts: Vec<Const>,
+    /// Array literals of `push [...]`, indexed by `Op::PushArray`.
+    arrays: Vec<ArrayLit>,
     errors: Vec<VerifyError>,
     /// The snippet function of [`verify_snippet`]; its `exit` is filled in
     /// when the function is verified.
@@ -416,10 +439,14 @@ impl<'m> Verifier<'m> {
     /// V10 and V12: names, types and initializers of declarations.
     fn check_declarations(&mut self) {
         let m = self.module;
+        self.check_records();
         let mut seen = HashSet::new();
         for im in &m.imports {
             if !seen.insert(im.name.as_str()) {
                 self.decl_error(None, format!("import `{}` is declared twice", im.name));
+            }
+            for t in im.ty.types() {
+                self.check_declared_type(None, &format!("import `{}`", im.name), t);
             }
         }
         let mut seen = HashSet::new();
@@ -433,12 +460,17 @@ impl<'m> Verifier<'m> {
                     format!("global `{}` has a generic type {}", g.name, g.ty),
                 );
             }
+            self.check_declared_type(None, &format!("global `{}`", g.name), &g.ty);
             let ok = match &g.init {
                 GlobalInit::Default => true,
                 GlobalInit::Int(_) => g.ty == Type::Int,
                 GlobalInit::Float(_) => g.ty == Type::Float,
                 GlobalInit::Bool(_) => g.ty == Type::Bool,
-                GlobalInit::Nil => g.ty == Type::Any,
+                GlobalInit::Nil => g.ty.is_nullable(),
+                GlobalInit::Array(lit) => {
+                    self.check_array_lit(None, lit);
+                    g.ty == Type::array(lit.elem())
+                }
                 GlobalInit::Str(i) => {
                     if (*i as usize) >= m.strings.len() {
                         self.errors.push(VerifyError {
@@ -482,6 +514,9 @@ impl<'m> Verifier<'m> {
     /// nothing or `array<str>` and returns nothing or an int.
     fn check_signature(&mut self, m: &Module, fi: usize) {
         let f = &m.funcs[fi];
+        for t in f.ty.params.iter().chain(&f.locals).chain(&f.ty.result) {
+            self.check_declared_type(Some(&f.name), &format!("function `{}`", f.name), t);
+        }
         if f.ty
             .params
             .iter()
@@ -706,19 +741,37 @@ impl<'m> Verifier<'m> {
                             entry[to] = Some(*st);
                         }
                         Some(have) => {
+                            let mut widened = false;
                             if have.stack != st.stack {
-                                let show = |s| self.stack_string(&stacks, s);
-                                return Err(fail(
-                                    Some(instrs[to].0),
-                                    VerifyErrorKind::StackMismatch {
-                                        expected: show(have.stack),
-                                        found: show(st.stack),
-                                    },
-                                ));
+                                // `nil` meets a record or function type:
+                                // the join takes the type, and the block
+                                // is typed again with it.
+                                match refs::join_stacks(
+                                    &mut stacks,
+                                    &self.types,
+                                    have.stack,
+                                    st.stack,
+                                ) {
+                                    Some(j) if j == have.stack => {}
+                                    Some(j) => {
+                                        have.stack = j;
+                                        widened = true;
+                                    }
+                                    None => {
+                                        let show = |s| self.stack_string(&stacks, s);
+                                        return Err(fail(
+                                            Some(instrs[to].0),
+                                            VerifyErrorKind::StackMismatch {
+                                                expected: show(have.stack),
+                                                found: show(st.stack),
+                                            },
+                                        ));
+                                    }
+                                }
                             }
                             // Set work counts against the same budget.
                             let new = sets.intersect(have.assigned, st.assigned, &mut work_done);
-                            if new == have.assigned {
+                            if new == have.assigned && !widened {
                                 return Ok(());
                             }
                             have.assigned = new;
@@ -911,9 +964,12 @@ impl InstrCx<'_, '_> {
         }
     }
 
-    /// `expected` accepts `actual` (equal, or expected is any).
-    fn accepts(expected: TypeId, actual: TypeId) -> bool {
-        expected == T_ANY || expected == actual
+    /// `expected` accepts `actual`: equal, expected is any, or actual is
+    /// the literal `nil` and expected is nullable (see [`Type::accepts`]).
+    fn accepts(&self, expected: TypeId, actual: TypeId) -> bool {
+        expected == T_ANY
+            || expected == actual
+            || (actual == T_NIL && self.ty(expected).is_nullable())
     }
 
     fn numeric(&mut self, op: Opcode, int: Op, float: Op, any: Op) -> StepResult<Op> {
@@ -941,7 +997,11 @@ impl InstrCx<'_, '_> {
 
     fn equality(&mut self, op: Opcode, bits: Op, float: Op, s: Op, any: Op) -> StepResult<Op> {
         let [a, b] = self.pop_n::<2>(op)?;
+        let nullable = |t: TypeId| t == T_NIL || self.ty(t).is_nullable();
         let code = if a == T_ANY || b == T_ANY {
+            any
+        } else if (a == T_NIL && nullable(b)) || (b == T_NIL && nullable(a)) {
+            // `nil` against a record or function reference: tag and payload.
             any
         } else if a != b {
             return Err(self.mismatch(op, "two values of the same type", &[a, b]));
@@ -949,6 +1009,9 @@ impl InstrCx<'_, '_> {
             match a {
                 T_FLOAT => float,
                 T_STR => s,
+                // Records and function references may be `nil`, whose
+                // payload alone would equal object 0's: compare tags too.
+                _ if nullable(a) => any,
                 _ => bits,
             }
         };
@@ -986,15 +1049,6 @@ impl InstrCx<'_, '_> {
             .unwrap_or_else(|| i.to_string())
     }
 
-    fn check_value_type(ty: &Type) -> StepResult<()> {
-        if ty.has_var() {
-            return Err(VerifyErrorKind::BadDeclaration(format!(
-                "type {ty} in code uses a type variable"
-            )));
-        }
-        Ok(())
-    }
-
     fn step(&mut self, ins: &Instr) -> StepResult<Op> {
         use Opcode as O;
         let op = ins.op;
@@ -1021,9 +1075,17 @@ impl InstrCx<'_, '_> {
                 Op::PushBool(*b)
             }
             (_, O::PushNil) => {
-                self.push(T_ANY);
+                self.push(T_NIL);
                 Op::PushNil
             }
+            (Operand::ArrayLit(lit), O::PushArray) => self.push_array(lit)?,
+            (Operand::Type(t), O::Is) => self.is_type(t)?,
+            (_, O::IsNil) => self.is_nil()?,
+            (Operand::Func(f), O::FnRef) => self.fn_ref(*f)?,
+            (_, O::CallRef) => self.call_ref()?,
+            (Operand::Record(r), O::RecNew) => self.rec_new(*r)?,
+            (Operand::Field(r, f), O::RecGet) => self.rec_get(*r, *f)?,
+            (Operand::Field(r, f), O::RecSet) => self.rec_set(*r, *f)?,
             (_, O::Pop) => {
                 self.pop_n::<1>(op)?;
                 Op::Pop
@@ -1065,7 +1127,7 @@ impl InstrCx<'_, '_> {
             (Operand::Local(l), O::Store) => {
                 let i = Self::range("local", *l, self.local_types.len())?;
                 let [a] = self.pop_n::<1>(op)?;
-                if !Self::accepts(self.local_tids[i], a) {
+                if !self.accepts(self.local_tids[i], a) {
                     let expected =
                         format!("{} (local `{}`)", self.local_types[i], self.local_name(i));
                     return Err(self.mismatch(op, &expected, &[a]));
@@ -1090,7 +1152,7 @@ impl InstrCx<'_, '_> {
                 let i = Self::range("global", *g, self.v.module.globals.len())?;
                 let t = self.intern(&self.v.module.globals[i].ty.clone());
                 let [a] = self.pop_n::<1>(op)?;
-                if !Self::accepts(t, a) {
+                if !self.accepts(t, a) {
                     let expected = format!(
                         "{} (global `{}`)",
                         self.ty(t),
@@ -1160,11 +1222,11 @@ impl InstrCx<'_, '_> {
                 Op::FToI
             }
             (Operand::Type(t), O::Cast) => {
-                Self::check_value_type(t)?;
+                self.check_code_type(t)?;
                 let target = self.intern(t);
                 let [a] = self.pop_n::<1>(op)?;
                 self.push(target);
-                if a == target {
+                if a == target || (a == T_NIL && t.is_nullable()) {
                     Op::Nop
                 } else if a == T_ANY {
                     Op::Cast(target)
@@ -1185,6 +1247,8 @@ impl InstrCx<'_, '_> {
                 if n != T_INT {
                     return Err(self.mismatch(op, "int, T", &[n, fill]));
                 }
+                // An array of `nil`s is an `array<any>`.
+                let fill = if fill == T_NIL { T_ANY } else { fill };
                 let elem = self.ty(fill).clone();
                 let arr = self.intern(&Type::array(elem));
                 self.push(arr);
@@ -1207,7 +1271,7 @@ impl InstrCx<'_, '_> {
             (_, O::ArraySet) => {
                 let [a, i, x] = self.pop_n::<3>(op)?;
                 let e = self.elem_of_array(op, a, &[i, x])?;
-                if i != T_INT || !Self::accepts(e, x) {
+                if i != T_INT || !self.accepts(e, x) {
                     let expected = format!("{}, int, {}", self.ty(a), self.ty(e));
                     return Err(self.mismatch(op, &expected, &[a, i, x]));
                 }
@@ -1222,7 +1286,7 @@ impl InstrCx<'_, '_> {
             (_, O::ArrayPush) => {
                 let [a, x] = self.pop_n::<2>(op)?;
                 let e = self.elem_of_array(op, a, &[x])?;
-                if !Self::accepts(e, x) {
+                if !self.accepts(e, x) {
                     let expected = format!("{}, {}", self.ty(a), self.ty(e));
                     return Err(self.mismatch(op, &expected, &[a, x]));
                 }
@@ -1235,7 +1299,7 @@ impl InstrCx<'_, '_> {
                 Self::by_elem(e, Op::ArrayPopInt, Op::ArrayPopFloat, Op::ArrayPopVal)
             }
             (Operand::MapTypes(k, v), O::MapNew) => {
-                Self::check_value_type(v)?;
+                self.check_code_type(v)?;
                 let t = self.intern(&Type::map(*k, v.clone()));
                 self.push(t);
                 Op::MapNew(t)
@@ -1262,7 +1326,7 @@ impl InstrCx<'_, '_> {
             (_, O::MapGetOr | O::MapSet) => {
                 let [m, k, x] = self.pop_n::<3>(op)?;
                 let (kt, vt) = self.map_parts(op, m, &[k, x])?;
-                if k != kt || !Self::accepts(vt, x) {
+                if k != kt || !self.accepts(vt, x) {
                     let expected = format!("{}, {}, {}", self.ty(m), self.ty(kt), self.ty(vt));
                     return Err(self.mismatch(op, &expected, &[m, k, x]));
                 }
@@ -1315,7 +1379,7 @@ impl InstrCx<'_, '_> {
                     None => found.is_empty(),
                     Some(r) => {
                         let rid = self.v.types.intern(r);
-                        found.len() == 1 && Self::accepts(rid, found[0])
+                        found.len() == 1 && self.accepts(rid, found[0])
                     }
                 };
                 if !ok {

@@ -48,6 +48,8 @@ pub(super) fn match_args(params: &[Type], args: &[&Type]) -> Option<Binds> {
         match p {
             Type::Var(_) => {}
             Type::Any => {}
+            // The literal `nil` goes where a record or function type is.
+            _ if **a == Type::Nil && p.is_nullable() => {}
             _ => {
                 if !exact(p, a, &mut binds) {
                     return None;
@@ -69,10 +71,12 @@ pub(super) fn match_args(params: &[Type], args: &[&Type]) -> Option<Binds> {
                 }
             }
             Some((_, b)) => {
-                if b != *a {
+                if b != *a && !(**a == Type::Nil && b.is_nullable()) {
                     return None;
                 }
             }
+            // A variable that only `nil` binds is `any`.
+            None if **a == Type::Nil => binds.bind(*n, Type::Any),
             None => binds.bind(*n, (*a).clone()),
         }
     }
@@ -91,6 +95,19 @@ fn exact(param: &Type, arg: &Type, binds: &mut Binds) -> bool {
         },
         (Type::Array(p), Type::Array(a)) => exact(p, a, binds),
         (Type::Map(pk, pv), Type::Map(ak, av)) => pk == ak && exact(pv, av, binds),
+        (Type::Func(pf), Type::Func(af)) => {
+            pf.params.len() == af.params.len()
+                && pf
+                    .params
+                    .iter()
+                    .zip(&af.params)
+                    .all(|(p, a)| exact(p, a, binds))
+                && match (&pf.result, &af.result) {
+                    (None, None) => true,
+                    (Some(p), Some(a)) => exact(p, a, binds),
+                    _ => false,
+                }
+        }
         _ => param == arg,
     }
 }
@@ -101,6 +118,13 @@ pub(super) fn substitute(ty: &Type, binds: &Binds) -> Type {
         Type::Var(n) => binds.get(*n).cloned().unwrap_or(Type::Any),
         Type::Array(e) => Type::array(substitute(e, binds)),
         Type::Map(k, v) => Type::map(*k, substitute(v, binds)),
+        Type::Func(f) => Type::func(crate::types::FuncType::new(
+            f.params
+                .iter()
+                .map(|p| substitute(p, binds))
+                .collect::<Vec<_>>(),
+            f.result.as_ref().map(|r| substitute(r, binds)),
+        )),
         t => t.clone(),
     }
 }

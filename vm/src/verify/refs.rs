@@ -1,0 +1,408 @@
+//! Typing of records, function references, type tests and array literals,
+//! and the one place where the verifier widens a type at a join.
+//!
+//! Invariants:
+//!
+//! - every type the module declares or code names mentions only declared
+//!   records, and no `nil` or type variable (declarations: V12; code: V5);
+//! - `rec.*` operands name a declared record and one of its fields, and the
+//!   field's value is checked against its declared type, so the interpreter
+//!   reads and writes fields by index without a run-time type check; the
+//!   only run-time check left is for a `nil` record (a trap);
+//! - `call.ref` is typed by the reference's function type exactly as `call`
+//!   is by the callee's signature (V8), and `fn.ref` refuses generic
+//!   callees, so a reference's type is always concrete;
+//! - the literal `nil` has the verifier-only type `nil`. Where a path with
+//!   `nil` in a stack slot meets one with a record, function or `any` type
+//!   there, the join takes the other type ([`join_stacks`]) and the block is
+//!   typed again. A slot only ever widens from `nil`, once, so this
+//!   terminates, and no instruction's specialized form depends on the
+//!   difference (every op that accepts `nil` treats it as the wider type).
+
+use super::{InstrCx, Op, StackTable, StepResult, T_BOOL, T_NIL, TypeTable, Verifier};
+use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
+use crate::isa::{ArrayLit, Opcode};
+use crate::types::{FuncType, Type};
+use std::collections::HashSet;
+
+/// The join of two stacks of the same depth where they differ only in
+/// slots that are `nil` in one and nullable in the other: `have` widened,
+/// or `None` when they do not join.
+pub(super) fn join_stacks(
+    stacks: &mut StackTable,
+    types: &TypeTable,
+    have: u32,
+    found: u32,
+) -> Option<u32> {
+    if stacks.depth(have) != stacks.depth(found) {
+        return None;
+    }
+    let a = stacks.types(have);
+    let b = stacks.types(found);
+    let mut out = 0u32;
+    for (x, y) in a.into_iter().zip(b) {
+        let t = if x == y {
+            x
+        } else if x == T_NIL && types.get(y).is_nullable() {
+            y
+        } else if y == T_NIL && types.get(x).is_nullable() {
+            x
+        } else {
+            return None;
+        };
+        out = stacks.push(out, t);
+    }
+    Some(out)
+}
+
+impl Verifier<'_> {
+    /// V12 for the record table: unique names, unique fields, known field
+    /// types, and the size limits.
+    pub(super) fn check_records(&mut self) {
+        let m = self.module;
+        if m.records.len() > MAX_RECORDS {
+            self.errors.push(VerifyError {
+                func: None,
+                offset: None,
+                pos: None,
+                kind: VerifyErrorKind::LimitExceeded {
+                    what: "number of record types",
+                    limit: MAX_RECORDS,
+                },
+            });
+            return;
+        }
+        let mut seen = HashSet::new();
+        for rec in &m.records {
+            if !seen.insert(rec.name.as_str()) {
+                self.decl_error(None, format!("record `{}` is declared twice", rec.name));
+            }
+            if rec.fields.len() > MAX_RECORDS {
+                self.decl_error(
+                    None,
+                    format!(
+                        "record `{}` has {} fields (at most {MAX_RECORDS})",
+                        rec.name,
+                        rec.fields.len()
+                    ),
+                );
+            }
+            let mut fields = HashSet::new();
+            for (name, ty) in &rec.fields {
+                if !fields.insert(name.as_str()) {
+                    self.decl_error(
+                        None,
+                        format!("record `{}` declares field `{name}` twice", rec.name),
+                    );
+                }
+                self.check_declared_type(None, &format!("field `{}.{name}`", rec.name), ty);
+            }
+        }
+    }
+
+    /// The problem with `ty` as a declared or named type, if any: a type
+    /// variable, `nil`, or a record the module does not declare.
+    pub(super) fn type_problem(&self, ty: &Type) -> Option<VerifyErrorKind> {
+        if ty.has_var() {
+            return Some(VerifyErrorKind::BadDeclaration(format!(
+                "type {ty} uses a type variable"
+            )));
+        }
+        let mut problem = None;
+        if mentions_nil(ty) {
+            problem = Some(VerifyErrorKind::BadDeclaration(
+                "`nil` is not a type that can be declared".into(),
+            ));
+        }
+        ty.for_each_record(&mut |name| {
+            if problem.is_none() && self.module.record_index(name).is_none() {
+                problem = Some(VerifyErrorKind::UnknownRecord {
+                    name: name.to_owned(),
+                    suggestion: suggest(name, self.module.records.iter().map(|r| r.name.as_str())),
+                });
+            }
+        });
+        problem
+    }
+
+    /// V12 for one declared type of `what` (type variables are reported by
+    /// the callers, which allow them in imports).
+    pub(super) fn check_declared_type(&mut self, func: Option<&str>, what: &str, ty: &Type) {
+        if ty.has_var() {
+            return;
+        }
+        if let Some(kind) = self.type_problem(ty) {
+            self.errors.push(VerifyError {
+                func: func.map(str::to_owned),
+                offset: None,
+                pos: None,
+                kind: match kind {
+                    VerifyErrorKind::BadDeclaration(msg) => {
+                        VerifyErrorKind::BadDeclaration(format!("{what}: {msg}"))
+                    }
+                    k => k,
+                },
+            });
+        }
+    }
+
+    /// V12 for an array literal of a global: string indices in range.
+    pub(super) fn check_array_lit(&mut self, func: Option<&str>, lit: &ArrayLit) {
+        if let Some(kind) = self.array_lit_problem(lit) {
+            self.errors.push(VerifyError {
+                func: func.map(str::to_owned),
+                offset: None,
+                pos: None,
+                kind,
+            });
+        }
+    }
+
+    fn array_lit_problem(&self, lit: &ArrayLit) -> Option<VerifyErrorKind> {
+        if let Some(k) = self.type_problem(&lit.elem()) {
+            return Some(k);
+        }
+        let len = self.module.strings.len();
+        if let ArrayLit::Str(ix) = lit
+            && let Some(&index) = ix.iter().find(|i| **i as usize >= len)
+        {
+            return Some(VerifyErrorKind::IndexOutOfRange {
+                what: "string constant",
+                index,
+                len,
+            });
+        }
+        None
+    }
+}
+
+/// True when `ty` mentions the verifier-only type `nil`.
+fn mentions_nil(ty: &Type) -> bool {
+    match ty {
+        Type::Nil => true,
+        Type::Array(e) | Type::Map(_, e) => mentions_nil(e),
+        Type::Func(f) => f.types().any(mentions_nil),
+        _ => false,
+    }
+}
+
+/// The candidate closest to `name` by edit distance, if close enough to be
+/// a likely misspelling.
+pub(super) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    let limit = (name.len() / 3).max(1);
+    candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_owned())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+impl InstrCx<'_, '_> {
+    /// V5 for a type named by an instruction (`cast`, `is`, `map.new`,
+    /// array literals).
+    pub(super) fn check_code_type(&self, ty: &Type) -> StepResult<()> {
+        match self.v.type_problem(ty) {
+            Some(k) => Err(k),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn push_array(&mut self, lit: &ArrayLit) -> StepResult<Op> {
+        if let Some(k) = self.v.array_lit_problem(lit) {
+            return Err(k);
+        }
+        let t = self.intern(&Type::array(lit.elem()));
+        self.push(t);
+        let index = self.v.arrays.len() as u32;
+        self.v.arrays.push(lit.clone());
+        Ok(Op::PushArray(index))
+    }
+
+    pub(super) fn is_type(&mut self, ty: &Type) -> StepResult<Op> {
+        self.check_code_type(ty)?;
+        let target = self.intern(ty);
+        // Every value converts to `any`, so any operand type may be tested.
+        self.pop_n::<1>(Opcode::Is)?;
+        self.push(T_BOOL);
+        Ok(Op::Is(target))
+    }
+
+    pub(super) fn is_nil(&mut self) -> StepResult<Op> {
+        let [a] = self.pop_n::<1>(Opcode::IsNil)?;
+        if a != T_NIL && !self.ty(a).is_nullable() {
+            return Err(self.mismatch(
+                Opcode::IsNil,
+                "a record, a function reference or any",
+                &[a],
+            ));
+        }
+        self.push(T_BOOL);
+        Ok(Op::IsNil)
+    }
+
+    pub(super) fn fn_ref(&mut self, index: u32) -> StepResult<Op> {
+        let m = self.v.module;
+        Self::range("function", index, m.funcs.len() + m.imports.len())?;
+        if self.v.is_snippet(index as usize) {
+            return Err(VerifyErrorKind::Snippet(
+                "the REPL line's own function cannot be referenced".into(),
+            ));
+        }
+        let (name, sig) = self.v.callee(index).expect("index checked above");
+        if sig.types().any(Type::has_var) {
+            return Err(VerifyErrorKind::BadDeclaration(format!(
+                "`fn.ref {name}`: a generic function {sig} cannot be referenced"
+            )));
+        }
+        let t = self.intern(&Type::func(sig.clone()));
+        self.push(t);
+        Ok(Op::FnRef(index))
+    }
+
+    pub(super) fn call_ref(&mut self) -> StepResult<Op> {
+        let [f] = self.pop_n::<1>(Opcode::CallRef)?;
+        let Type::Func(sig) = self.ty(f).clone() else {
+            return Err(self.mismatch(Opcode::CallRef, "a function reference on top", &[f]));
+        };
+        let np = sig.params.len();
+        let args = self.stacks.top(self.st.stack, np);
+        let ids: Vec<u32> = sig.params.iter().map(|t| self.intern(t)).collect();
+        let fits = args.len() == np && ids.iter().zip(&args).all(|(p, a)| self.accepts(*p, *a));
+        if !fits {
+            return Err(VerifyErrorKind::CallMismatch {
+                callee: format!("call.ref of {}", Type::Func(sig.clone())),
+                expected: list(&sig.params),
+                found: args
+                    .iter()
+                    .map(|t| self.ty(*t).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        for _ in 0..np {
+            self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
+        }
+        let ret = self.push_result(&sig)?;
+        Ok(Op::CallRef { ret })
+    }
+
+    /// Pushes `sig`'s result, returning its type id for the interpreter's
+    /// check of what a native returns (`u16::MAX` for none).
+    fn push_result(&mut self, sig: &FuncType) -> StepResult<u16> {
+        let Some(r) = &sig.result else {
+            return Ok(u16::MAX);
+        };
+        let rid = self.intern(r);
+        self.push(rid);
+        u16::try_from(rid)
+            .ok()
+            .filter(|r| *r != u16::MAX)
+            .ok_or(VerifyErrorKind::LimitExceeded {
+                what: "number of distinct types",
+                limit: u16::MAX as usize - 1,
+            })
+    }
+
+    fn record(&self, index: u32) -> StepResult<&'_ crate::module::RecordDef> {
+        let m = self.v.module;
+        let i = Self::range("record", index, m.records.len())?;
+        Ok(&m.records[i])
+    }
+
+    pub(super) fn rec_new(&mut self, index: u32) -> StepResult<Op> {
+        let rec = self.record(index)?;
+        let n = rec.fields.len();
+        let args = self.stacks.top(self.st.stack, n);
+        let field_types: Vec<Type> = rec.fields.iter().map(|(_, t)| t.clone()).collect();
+        let name = rec.name.clone();
+        let ids: Vec<u32> = field_types.iter().map(|t| self.intern(t)).collect();
+        let fits = args.len() == n && ids.iter().zip(&args).all(|(p, a)| self.accepts(*p, *a));
+        if !fits {
+            return Err(VerifyErrorKind::CallMismatch {
+                callee: format!("rec.new {name}"),
+                expected: list(&field_types),
+                found: args
+                    .iter()
+                    .map(|t| self.ty(*t).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        for _ in 0..n {
+            self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
+        }
+        let t = self.intern(&Type::record(&name));
+        self.push(t);
+        Ok(Op::RecNew(index))
+    }
+
+    /// The record's type id and the field's type id, after checking that
+    /// `r` (the operand's type) is that record or `nil`.
+    fn field(
+        &mut self,
+        op: Opcode,
+        index: u32,
+        field: u32,
+        found: &[u32],
+    ) -> StepResult<(u32, u32)> {
+        let rec = self.record(index)?;
+        let f = Self::range("field", field, rec.fields.len())?;
+        let fty = rec.fields[f].1.clone();
+        let rty = Type::record(&rec.name);
+        let (fname, rname) = (rec.fields[f].0.clone(), rec.name.clone());
+        let rid = self.intern(&rty);
+        let fid = self.intern(&fty);
+        let r = found[0];
+        if r != rid && r != T_NIL {
+            return Err(self.mismatch(op, &format!("{rname} (for {rname}.{fname})"), found));
+        }
+        Ok((rid, fid))
+    }
+
+    pub(super) fn rec_get(&mut self, index: u32, field: u32) -> StepResult<Op> {
+        let [r] = self.pop_n::<1>(Opcode::RecGet)?;
+        let (_, fid) = self.field(Opcode::RecGet, index, field, &[r])?;
+        self.push(fid);
+        Ok(Op::RecGet {
+            rec: index as u16,
+            field: field as u16,
+        })
+    }
+
+    pub(super) fn rec_set(&mut self, index: u32, field: u32) -> StepResult<Op> {
+        let [r, x] = self.pop_n::<2>(Opcode::RecSet)?;
+        let (_, fid) = self.field(Opcode::RecSet, index, field, &[r, x])?;
+        if !self.accepts(fid, x) {
+            let rec = self.record(index)?;
+            let expected = format!("{}, {}", rec.name, rec.fields[field as usize].1);
+            return Err(self.mismatch(Opcode::RecSet, &expected, &[r, x]));
+        }
+        Ok(Op::RecSet {
+            rec: index as u16,
+            field: field as u16,
+        })
+    }
+}
+
+fn list(types: &[Type]) -> String {
+    types
+        .iter()
+        .map(Type::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
