@@ -71,12 +71,43 @@ pub enum Item<'s> {
         /// The type.
         ty: Type,
         /// The optional initializer.
-        init: Option<Lit>,
+        init: Option<Init>,
     },
+    /// `.record NAME fields .end`
+    Record(RecordDecl<'s>),
     /// `.export NAME`
     Export(Name<'s>),
     /// `.func ... .end`
     Func(FuncDef<'s>),
+}
+
+/// The initializer of a global: a literal or an array literal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// A scalar literal.
+    Lit(Lit),
+    /// `[1, 2, 3]` (the element type comes from the global's type).
+    Array(ArrayExpr),
+}
+
+/// An array literal as written: `[1, 2]`, or typed, `array<int> []`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrayExpr {
+    /// The written `array<T>` type of the typed form.
+    pub ty: Option<Type>,
+    /// The elements.
+    pub items: Vec<Lit>,
+    /// Where the literal is (the type too, in the typed form).
+    pub span: Span,
+}
+
+/// A record type declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordDecl<'s> {
+    /// The record's name.
+    pub name: Name<'s>,
+    /// The fields in declaration order.
+    pub fields: Vec<(Name<'s>, Type)>,
 }
 
 /// A function definition.
@@ -196,8 +227,10 @@ pub enum WordKind<'s> {
     Ident(&'s str),
     /// A literal.
     Lit(LitValue),
-    /// A generic type such as `array<int>`.
+    /// A generic or function type such as `array<int>` or `fn(int)`.
     Type(Type),
+    /// An array literal, `[1, 2]` or `array<int> []`.
+    Array(ArrayExpr),
 }
 
 impl WordKind<'_> {
@@ -207,6 +240,7 @@ impl WordKind<'_> {
             WordKind::Ident(s) => format!("`{s}`"),
             WordKind::Lit(l) => l.describe(),
             WordKind::Type(t) => format!("type `{t}`"),
+            WordKind::Array(_) => "an array literal".into(),
         }
     }
 }

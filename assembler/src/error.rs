@@ -59,8 +59,19 @@ pub enum AsmErrorKind {
     #[error("integer literal `{0}` has no digits")]
     NoDigits(String),
     /// A type name that does not exist.
-    #[error("unknown type `{0}` (expected int, float, bool, str, any, array<T> or map<K,V>)")]
-    UnknownType(String),
+    #[error("unknown type `{name}`{hint}")]
+    UnknownType {
+        /// The name.
+        name: String,
+        /// A suggestion (`; did you mean ...`) or the list of types.
+        hint: String,
+    },
+    /// A bad array literal (mixed or unsupported elements, wrong type).
+    #[error("{0}")]
+    BadArray(String),
+    /// A bad `.record` declaration.
+    #[error("{0}")]
+    BadRecord(String),
     /// A malformed generic type.
     #[error("{0}")]
     BadType(String),

@@ -26,6 +26,8 @@ pub enum Tok<'s> {
     DFunc,
     #[token(".local")]
     DLocal,
+    #[token(".record")]
+    DRecord,
     #[token(".end")]
     DEnd,
     // Structured control flow (`flow.rs` lowers them to jumps).
@@ -83,6 +85,10 @@ pub enum Tok<'s> {
     RParen,
     #[token(",")]
     Comma,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
     #[token("<")]
     Lt,
     #[token(">")]
@@ -107,6 +113,7 @@ impl std::fmt::Display for Tok<'_> {
             Tok::DExport => f.write_str("`.export`"),
             Tok::DFunc => f.write_str("`.func`"),
             Tok::DLocal => f.write_str("`.local`"),
+            Tok::DRecord => f.write_str("`.record`"),
             Tok::DEnd => f.write_str("`.end`"),
             Tok::DIf => f.write_str("`.if`"),
             Tok::DElse => f.write_str("`.else`"),
@@ -145,6 +152,8 @@ impl std::fmt::Display for Tok<'_> {
             Tok::LParen => f.write_str("`(`"),
             Tok::RParen => f.write_str("`)`"),
             Tok::Comma => f.write_str("`,`"),
+            Tok::LBracket => f.write_str("`[`"),
+            Tok::RBracket => f.write_str("`]`"),
             Tok::Lt => f.write_str("`<`"),
             Tok::Gt => f.write_str("`>`"),
             Tok::Eq => f.write_str("`=`"),

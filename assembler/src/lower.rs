@@ -12,22 +12,24 @@
 //! first, then function bodies); explicit imports come first in source
 //! order, then library functions in order of first call.
 
+mod arrays;
 mod emit;
 mod flow;
+mod records;
 
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use keel_vm::isa::{Instr, Opcode, Operand, OperandKind};
 use keel_vm::{
-    DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos, Type,
+    DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos,
+    RecordDef, Type,
 };
 
 use crate::Signatures;
-use crate::ast::{BodyItem, FuncDef, Item, LitValue, Word, WordKind};
+use crate::ast::{ArrayExpr, BodyItem, FuncDef, Init, Item, LitValue, Name, Word, WordKind};
 use crate::error::{AsmError, AsmErrorKind, Span};
 use crate::lines::LineIndex;
-use crate::literal;
 use crate::suggest::{self, Budget};
 use emit::{Emit, Target};
 
@@ -38,6 +40,8 @@ struct Lowerer<'s, 'g> {
     imports: IndexMap<String, FuncType>,
     funcs: IndexMap<&'s str, FuncType>,
     globals: IndexMap<&'s str, u32>,
+    /// Record types in declaration order (their indices).
+    records: IndexMap<&'s str, RecordDef>,
     errors: Vec<AsmError>,
     /// The function in which a bare literal is a `push` (the REPL's line).
     literal_pushes_in: Option<&'g str>,
@@ -50,10 +54,12 @@ fn err(span: Span, kind: AsmErrorKind) -> AsmError {
 }
 
 /// Lowers a parsed program. See [`crate::assemble`].
-pub(crate) fn lower<'g>(
-    src: &str,
+/// `type_names` are the record names the grammar found in types.
+pub(crate) fn lower<'s, 'g>(
+    src: &'s str,
     file: &str,
-    items: Vec<Item<'_>>,
+    items: Vec<Item<'s>>,
+    type_names: &[Name<'s>],
     sigs: &'g dyn Signatures,
     literal_pushes_in: Option<&'g str>,
 ) -> Result<Module, Vec<AsmError>> {
@@ -65,6 +71,7 @@ pub(crate) fn lower<'g>(
         imports: IndexMap::new(),
         funcs: IndexMap::new(),
         globals: IndexMap::new(),
+        records: IndexMap::new(),
         errors: Vec::new(),
         budget: Budget::new(),
     };
@@ -72,6 +79,13 @@ pub(crate) fn lower<'g>(
     let mut globals = Vec::new();
     let mut exports = Vec::new();
     let mut defs = Vec::new();
+    // Records first: global initializers and bodies name them.
+    for item in &items {
+        if let Item::Record(r) = item {
+            lw.declare_record(r);
+        }
+    }
+    lw.check_type_names(type_names);
     // Declarations first, so bodies may refer to anything in the file.
     for item in items {
         match item {
@@ -111,12 +125,32 @@ pub(crate) fn lower<'g>(
                 }
                 let init = match init {
                     None => GlobalInit::Default,
-                    Some(lit) => {
+                    Some(Init::Array(a)) => {
+                        let lit = match &ty {
+                            Type::Array(elem) => lw.array_lit(&a, Some(elem)),
+                            _ => Err(err(
+                                a.span,
+                                AsmErrorKind::BadInitializer {
+                                    name: name.text.into(),
+                                    ty: ty.to_string(),
+                                    found: "an array literal".into(),
+                                },
+                            )),
+                        };
+                        match lit {
+                            Ok(lit) => GlobalInit::Array(lit),
+                            Err(e) => {
+                                lw.errors.push(e);
+                                GlobalInit::Default
+                            }
+                        }
+                    }
+                    Some(Init::Lit(lit)) => {
                         let g = match (&lit.value, &ty) {
                             (LitValue::Int(v), Type::Int) => Some(GlobalInit::Int(*v)),
                             (LitValue::Float(v), Type::Float) => Some(GlobalInit::Float(*v)),
                             (LitValue::Bool(b), Type::Bool) => Some(GlobalInit::Bool(*b)),
-                            (LitValue::Nil, Type::Any) => Some(GlobalInit::Nil),
+                            (LitValue::Nil, t) if t.is_nullable() => Some(GlobalInit::Nil),
                             (LitValue::Str(s), Type::Str) => Some(GlobalInit::Str(lw.intern(s))),
                             _ => None,
                         };
@@ -144,6 +178,7 @@ pub(crate) fn lower<'g>(
                 });
             }
             Item::Export(n) => exports.push(n),
+            Item::Record(_) => {}
             Item::Func(f) => {
                 let sig = FuncType::new(
                     f.params.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
@@ -200,7 +235,7 @@ pub(crate) fn lower<'g>(
     Ok(Module {
         name,
         strings: lw.strings.into_keys().collect(),
-        records: Vec::new(),
+        records: lw.records.into_values().collect(),
         imports: lw
             .imports
             .into_iter()
@@ -368,7 +403,7 @@ impl<'s> Lowerer<'s, '_> {
             };
             // In the REPL's line a literal where an instruction belongs is
             // its own operand: `2 3 add` reads as `push 2 push 3 add`.
-            let implicit_push = matches!(word.kind, WordKind::Lit(_))
+            let implicit_push = matches!(word.kind, WordKind::Lit(_) | WordKind::Array(_))
                 && self.literal_pushes_in == Some(def.name.text);
             let mnemonic = match word.kind {
                 WordKind::Ident(mnemonic) => mnemonic,
@@ -434,10 +469,48 @@ impl<'s> Lowerer<'s, '_> {
                         if candidates.len() > 1 =>
                     {
                         // `push`: the literal's class picks the opcode.
-                        let WordKind::Lit(lit) = &w.kind else {
-                            return Err(bad_operand(
-                                "a literal (int, float, string, true, false or nil)",
-                            ));
+                        let lit = match &w.kind {
+                            WordKind::Lit(lit) => lit,
+                            WordKind::Array(a) => {
+                                let lit = self.array_lit(a, None)?;
+                                e.instr(
+                                    &Instr {
+                                        op: Opcode::PushArray,
+                                        operand: Operand::ArrayLit(lit),
+                                    },
+                                    self.pos(word.span.start),
+                                );
+                                continue;
+                            }
+                            // `push array<int> [1, 2]`: a type, then a literal.
+                            WordKind::Type(t) => match body.get(i) {
+                                Some(BodyItem::Word(Word {
+                                    kind: WordKind::Array(a),
+                                    span,
+                                })) if a.ty.is_none() => {
+                                    let typed = ArrayExpr {
+                                        ty: Some(t.clone()),
+                                        items: a.items.clone(),
+                                        span: Span::new(w.span.start, span.end),
+                                    };
+                                    i += 1;
+                                    let lit = self.array_lit(&typed, None)?;
+                                    e.instr(
+                                        &Instr {
+                                            op: Opcode::PushArray,
+                                            operand: Operand::ArrayLit(lit),
+                                        },
+                                        self.pos(word.span.start),
+                                    );
+                                    continue;
+                                }
+                                _ => {
+                                    return Err(bad_operand(expected_operand(OperandKind::Int)));
+                                }
+                            },
+                            _ => {
+                                return Err(bad_operand(expected_operand(OperandKind::Int)));
+                            }
                         };
                         match lit {
                             LitValue::Int(v) => Instr {
@@ -529,10 +602,10 @@ impl<'s> Lowerer<'s, '_> {
                     }
                     OperandKind::Type => Instr {
                         op: candidates[0],
-                        operand: Operand::Type(word_type(w)?),
+                        operand: Operand::Type(self.word_type(w)?),
                     },
                     OperandKind::MapTypes => {
-                        let key = word_type(w)?;
+                        let key = self.word_type(w)?;
                         let Some(key) = KeyType::from_type(&key) else {
                             return Err(err(
                                 w.span,
@@ -542,7 +615,7 @@ impl<'s> Lowerer<'s, '_> {
                             ));
                         };
                         let val = match body.get(i) {
-                            Some(BodyItem::Word(v)) => word_type(v)?,
+                            Some(BodyItem::Word(v)) => self.word_type(v)?,
                             other => {
                                 return Err(err(
                                     w.span,
@@ -560,9 +633,28 @@ impl<'s> Lowerer<'s, '_> {
                             operand: Operand::MapTypes(key, val),
                         }
                     }
-                    // Records and array literals need the record table
-                    // (assembler part of issue 10, in progress).
-                    OperandKind::Record | OperandKind::Field | OperandKind::ArrayLit => {
+                    OperandKind::Record => {
+                        let WordKind::Ident(n) = w.kind else {
+                            return Err(bad_operand(expected_operand(kind)));
+                        };
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Record(self.record_operand(w, n)?),
+                        }
+                    }
+                    OperandKind::Field => {
+                        let WordKind::Ident(n) = w.kind else {
+                            return Err(bad_operand(expected_operand(kind)));
+                        };
+                        let (r, f) = self.field_operand(w, n, mnemonic)?;
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Field(r, f),
+                        }
+                    }
+                    // `push` is the only instruction with an array literal
+                    // and it has several opcodes (above).
+                    OperandKind::ArrayLit => {
                         return Err(bad_operand(expected_operand(kind)));
                     }
                     OperandKind::None
@@ -615,7 +707,7 @@ impl<'s> Lowerer<'s, '_> {
 fn expected_operand(kind: OperandKind) -> &'static str {
     match kind {
         OperandKind::Int | OperandKind::Float | OperandKind::Bool | OperandKind::Nil => {
-            "a literal (int, float, string, true, false or nil)"
+            "a literal (int, float, string, true, false, nil or an array literal)"
         }
         OperandKind::Str => "a string literal",
         OperandKind::Local => "a local name or index",
@@ -633,19 +725,4 @@ fn expected_operand(kind: OperandKind) -> &'static str {
 
 fn index_u32(v: i64, span: Span) -> Result<u32, AsmError> {
     u32::try_from(v).map_err(|_| err(span, AsmErrorKind::NumberOutOfRange(v.to_string())))
-}
-
-fn word_type(w: &Word<'_>) -> Result<Type, AsmError> {
-    match &w.kind {
-        WordKind::Ident(n) => literal::scalar_type(n, w.span),
-        WordKind::Type(t) => Ok(t.clone()),
-        WordKind::Lit(l) => Err(err(
-            w.span,
-            AsmErrorKind::BadOperand {
-                instr: "type".into(),
-                expected: "a type".into(),
-                found: l.describe(),
-            },
-        )),
-    }
 }

@@ -82,7 +82,7 @@ fn errors_have_locations_and_say_what_was_expected() {
     assert_eq!(
         first_error(".func main(x: integer)\n.end\n"),
         (
-            "unknown type `integer` (expected int, float, bool, str, any, array<T> or map<K,V>)"
+            "unknown type `integer` (expected int, float, bool, str, any, strbuf, array<T>, map<K,V>, fn(...) or a record name)"
                 .into(),
             (1, 15)
         )
@@ -104,6 +104,10 @@ fn every_opcode_assembles_and_disassembles() {
     // One instance of each mnemonic with a sensible operand.
     let src = r#"
 .global g: int
+.record P
+    x: int
+    next: P
+.end
 .func f(a: int) -> int
     load a ret
 .end
@@ -113,6 +117,8 @@ fn every_opcode_assembles_and_disassembles() {
     .local m: map<str,int>
     .local x: any
     .local n: int
+    .local p: P
+    .local r: fn(int) -> int
 top:
     nop
     push 1 push 2.5 push "s" push true push nil
@@ -124,7 +130,7 @@ top:
     push 1 eq push true ne jmpifnot top
     push 1 push 2 lt push 1 push 2 le push 1 push 2 gt push 1 push 2 ge pop pop pop pop
     push 1 itof ftoi pop
-    push nil cast int pop
+    push nil store x load x cast int pop
     push "a" push "b" concat store s
     push 3 push 0 array.new store arr
     load arr push 0 array.get pop
@@ -141,6 +147,14 @@ top:
     load m map.len pop
     load m map.keys pop
     push 1 call f pop
+    push 1 push nil rec.new P store p
+    load p rec.get P.x pop
+    load p push 2 rec.set P.x
+    load p isnil pop
+    load x is P pop
+    fn.ref f store r
+    push 3 load r call.ref pop
+    push [1, 2] pop
     push true jmpif done
     jmp done
 done:
@@ -463,4 +477,124 @@ fn did_you_mean_for_names() {
         e.to_string(),
         "unknown function `str.lne`; did you mean `str.len`?"
     );
+}
+
+#[test]
+fn records_fn_types_and_array_literals_assemble_and_round_trip() {
+    let src = r#"
+.global t: array<int> = [1, -2]
+.global cb: fn(int) -> fn(int) -> int
+.func f(n: Node, g: fn(Node) -> bool) -> fn() -> Node
+    push nil ret
+.end
+.record Node left: Node  right: Leaf .end
+.record Leaf
+    up: Node
+    tags: array<str>
+.end
+.func main()
+    .local x: any
+    load x is fn(int) -> bool pop
+    load x cast array<Node> pop
+    push array<Leaf> [] pop
+    push array<float> [1.5] pop
+    push ["a", "b"] pop
+    push nil push nil rec.new Node rec.get Node.right pop
+    ret
+.end
+"#;
+    let m = asm(src).unwrap();
+    assert_eq!(m.records.len(), 2);
+    assert_eq!(m.records[0].name, "Node");
+    assert_eq!(
+        m.records[1].fields[1],
+        ("tags".into(), Type::array(Type::Str))
+    );
+    // `->` binds to the nearest fn(...).
+    assert_eq!(m.globals[1].ty.to_string(), "fn(int) -> fn(int) -> int");
+    assert_eq!(
+        m.funcs[0].ty.result.as_ref().unwrap().to_string(),
+        "fn() -> Node"
+    );
+    assert_eq!(
+        m.globals[0].init,
+        keel_vm::GlobalInit::Array(keel_vm::isa::ArrayLit::Int(vec![1, -2]))
+    );
+    let text = disassemble(&m).unwrap();
+    assert!(text.contains("push array<Leaf> []"), "{text}");
+    assert!(text.contains("rec.get Node.right"), "{text}");
+    let again = asm(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    assert_eq!(again.stripped().to_bytes(), m.stripped().to_bytes());
+}
+
+#[test]
+fn record_and_array_errors_are_located() {
+    let cases = [
+        (
+            ".record Body x: float .end\n.func main(b: Bdy)\n    ret\n.end\n",
+            "unknown type `Bdy`; did you mean `Body`?",
+            (2, 15),
+        ),
+        (
+            ".record Body x: float .end\n.func main(b: Body)\n    load b rec.get Body.z pop ret\n.end\n",
+            "unknown field `Body.z`; the fields of `Body` are x",
+            (3, 20),
+        ),
+        (
+            ".record Body x: float .end\n.func main()\n    rec.new Boddy pop ret\n.end\n",
+            "unknown record `Boddy`; did you mean `Body`?",
+            (3, 13),
+        ),
+        (
+            ".record map x: int .end\n",
+            "`map` is a built-in type and cannot name a record",
+            (1, 9),
+        ),
+        (
+            ".record U x: int .end\n",
+            "`U` names a type variable of library signatures and cannot name a record",
+            (1, 9),
+        ),
+        (
+            ".record A x: int .end\n.record A y: int .end\n",
+            "record `A` is already defined",
+            (2, 9),
+        ),
+        (
+            ".record A x: int x: int .end\n",
+            "field `A.x` is already defined",
+            (1, 18),
+        ),
+        (
+            ".func main()\n    push [true, 1] pop ret\n.end\n",
+            "elements of an array<bool> literal are bool literals, found integer `1`",
+            (2, 17),
+        ),
+        (
+            ".func main()\n    push [] pop ret\n.end\n",
+            "an empty array literal needs its type, as in `push array<int> []`",
+            (2, 10),
+        ),
+        (
+            ".global g: array<str> = [1]\n",
+            "elements of an array<str> literal are str literals, found integer `1`",
+            (1, 26),
+        ),
+        (
+            ".global g: map<str,int> = []\n",
+            "global `g` of type map<str,int> cannot be initialized with an array literal",
+            (1, 27),
+        ),
+        (
+            ".global g: fnn(int)\n",
+            "`fnn(...)` is not a type (function types are written fn(int, str) -> bool)",
+            (1, 12),
+        ),
+    ];
+    for (src, msg, at) in cases {
+        assert_eq!(first_error(src), (msg.to_owned(), at), "{src}");
+    }
+    // nil initializes records and function references, not ints.
+    asm(".record A x: int .end\n.global a: A = nil\n.global f: fn() = nil\n").unwrap();
+    assert!(asm(".global a: int = nil\n").is_err());
 }
