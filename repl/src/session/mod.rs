@@ -267,7 +267,7 @@ impl Session {
                 if cut || shown.chars().count() > SHOWN_CHARS {
                     shown = shown.chars().take(SHOWN_CHARS).collect::<String>() + "...";
                 }
-                format!("{shown}: {}", e.ty)
+                format!("{shown}: {}", stack_type(&e.ty))
             })
             .collect();
         format!("[{}]", items.join(", "))
@@ -824,7 +824,7 @@ impl Session {
                         .instance
                         .repr_prefix(e.value.value(), STACK_VALUE_BYTES);
                     let more = if cut { "..." } else { "" };
-                    let _ = writeln!(out, "#{i:<3} {shown}{more}: {}", e.ty);
+                    let _ = writeln!(out, "#{i:<3} {shown}{more}: {}", stack_type(&e.ty));
                 }
                 if out.is_empty() {
                     out.push_str("(empty stack)\n");
@@ -1056,4 +1056,14 @@ fn record_changed(old: &RecordDef, new: &RecordDef) -> String {
         fields(old),
         fields(new)
     )
+}
+
+/// How the stack shows a value's static type: the literal `nil` (whose
+/// verifier-only type is `nil`) shows as `any`, the type it had before
+/// records existed and the one it is accepted as everywhere.
+fn stack_type(ty: &Type) -> &dyn std::fmt::Display {
+    match ty {
+        Type::Nil => &"any",
+        t => t,
+    }
 }

@@ -337,6 +337,15 @@ fn shape_of(r: &crate::module::RecordDef) -> Arc<Shape> {
     })
 }
 
+/// What `call.ref` does next.
+enum RefCall {
+    /// Enter module function `f` (its arguments are below the reference).
+    Enter(u32),
+    /// The call is done (an import ran, or it trapped): the new stack
+    /// pointer or the trap.
+    Done(Result<usize, Trap>),
+}
+
 /// The trap of `rec.get`/`rec.set` of `rec.field` on `nil`.
 #[cold]
 #[inline(never)]
@@ -1262,41 +1271,25 @@ impl Instance {
                     }
                 }
                 Op::CallRef { ret } => {
-                    let f = stack[sp - 1];
-                    if f.tag() != Tag::Func {
-                        break 'run Err(Trap::nil_reference("call.ref"));
-                    }
-                    sp -= 1;
-                    let nf = funcs.len() as u32;
-                    if f.obj() < nf {
-                        enter!('run, f.obj());
-                    } else {
-                        let import = (f.obj() - nf) as u16;
-                        let metered = self.fuel.is_some();
-                        if metered {
-                            self.charge_chunk(chunk, budget);
-                            chunk = budget;
+                    // Out of line: the run loop's frame is on the native
+                    // stack once per host-call nesting level.
+                    let at = depth + self.depth_offset;
+                    match self.call_ref(
+                        module,
+                        stack,
+                        sp,
+                        at,
+                        &imports,
+                        ret,
+                        &mut chunk,
+                        &mut budget,
+                    ) {
+                        RefCall::Enter(f) => {
+                            sp -= 1;
+                            enter!('run, f);
                         }
-                        let op = Op::CallImport { import, ret };
-                        let r = self.slow_op(
-                            op,
-                            module,
-                            stack,
-                            sp,
-                            depth + self.depth_offset,
-                            &imports,
-                        );
-                        if let (true, Some(f)) = (metered, self.fuel) {
-                            let f = i64::try_from(f).unwrap_or(i64::MAX);
-                            if budget > f {
-                                budget = f;
-                                chunk = f;
-                            }
-                        }
-                        match r {
-                            Ok(new_sp) => sp = new_sp,
-                            Err(t) => break 'run Err(t),
-                        }
+                        RefCall::Done(Ok(new_sp)) => sp = new_sp,
+                        RefCall::Done(Err(t)) => break 'run Err(t),
                     }
                 }
                 Op::AddIntRet(rec) => {
@@ -1626,6 +1619,51 @@ impl Instance {
     fn halted(&mut self, sp: usize) -> Option<Value> {
         self.halt_sp = sp;
         None
+    }
+
+    /// `call.ref` with the reference on top of `stack[..sp]`: a module
+    /// function is entered by the run loop ([`RefCall::Enter`]); an import
+    /// runs here, its work settled against the fuel tank like any native
+    /// call's.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn call_ref(
+        &mut self,
+        module: &VerifiedModule,
+        stack: &mut Vec<Value>,
+        sp: usize,
+        depth: usize,
+        imports: &[NativeFunc],
+        ret: u16,
+        chunk: &mut i64,
+        budget: &mut i64,
+    ) -> RefCall {
+        let f = stack[sp - 1];
+        if f.tag() != Tag::Func {
+            return RefCall::Done(Err(Trap::nil_reference("call.ref")));
+        }
+        let nf = module.funcs().len() as u32;
+        if f.obj() < nf {
+            return RefCall::Enter(f.obj());
+        }
+        let metered = self.fuel.is_some();
+        if metered {
+            self.charge_chunk(*chunk, *budget);
+            *chunk = *budget;
+        }
+        let op = Op::CallImport {
+            import: (f.obj() - nf) as u16,
+            ret,
+        };
+        let r = self.slow_op(op, module, stack, sp - 1, depth, imports);
+        if let (true, Some(f)) = (metered, self.fuel) {
+            let f = i64::try_from(f).unwrap_or(i64::MAX);
+            if *budget > f {
+                *budget = f;
+                *chunk = f;
+            }
+        }
+        RefCall::Done(r)
     }
 
     /// The ops that call into the heap, natives or dynamic typing: kept

@@ -106,6 +106,16 @@ pub enum VerifyErrorKind {
     /// A rule for snippets (REPL lines, see `verify_snippet`).
     #[error("{0}")]
     Snippet(String),
+    /// A `rec.get`/`rec.set` field index past the record's fields.
+    #[error("record `{record}` has no field {index} (it has {count})")]
+    NoSuchField {
+        /// The record type.
+        record: String,
+        /// The field index used.
+        index: u32,
+        /// How many fields the record has.
+        count: usize,
+    },
     /// A type names a record the module does not declare.
     #[error("unknown record type `{name}`{}", .suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
     UnknownRecord {
@@ -135,6 +145,7 @@ impl VerifyErrorKind {
             VerifyErrorKind::LimitExceeded { .. } => "limit_exceeded",
             VerifyErrorKind::Snippet(_) => "snippet",
             VerifyErrorKind::UnknownRecord { .. } => "unknown_record",
+            VerifyErrorKind::NoSuchField { .. } => "index_out_of_range",
         }
     }
 }

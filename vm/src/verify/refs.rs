@@ -15,9 +15,10 @@
 //! - the literal `nil` has the verifier-only type `nil`. Where a path with
 //!   `nil` in a stack slot meets one with a record, function or `any` type
 //!   there, the join takes the other type ([`join_stacks`]) and the block is
-//!   typed again. A slot only ever widens from `nil`, once, so this
-//!   terminates, and no instruction's specialized form depends on the
-//!   difference (every op that accepts `nil` treats it as the wider type).
+//!   typed again, which chooses its ops anew for the wider type (a `cast`
+//!   of a `nil` is a no-op, of an `any` a check). A slot only ever widens
+//!   from `nil`, once, so this terminates at the same types whichever path
+//!   came first.
 
 use super::{InstrCx, Op, StackTable, StepResult, T_BOOL, T_NIL, TypeTable, Verifier};
 use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
@@ -333,15 +334,18 @@ impl InstrCx<'_, '_> {
         let ids: Vec<u32> = field_types.iter().map(|t| self.intern(t)).collect();
         let fits = args.len() == n && ids.iter().zip(&args).all(|(p, a)| self.accepts(*p, *a));
         if !fits {
-            return Err(VerifyErrorKind::CallMismatch {
-                callee: format!("rec.new {name}"),
-                expected: list(&field_types),
-                found: args
-                    .iter()
-                    .map(|t| self.ty(*t).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+            let fields = self
+                .record(index)?
+                .fields
+                .iter()
+                .map(|(f, t)| format!("{f}: {t}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(self.mismatch(
+                Opcode::RecNew,
+                &format!("the fields of {name} ({fields})"),
+                &args,
+            ));
         }
         for _ in 0..n {
             self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
@@ -361,7 +365,14 @@ impl InstrCx<'_, '_> {
         found: &[u32],
     ) -> StepResult<(u32, u32)> {
         let rec = self.record(index)?;
-        let f = Self::range("field", field, rec.fields.len())?;
+        let f = field as usize;
+        if f >= rec.fields.len() {
+            return Err(VerifyErrorKind::NoSuchField {
+                record: rec.name.clone(),
+                index: field,
+                count: rec.fields.len(),
+            });
+        }
         let fty = rec.fields[f].1.clone();
         let rty = Type::record(&rec.name);
         let (fname, rname) = (rec.fields[f].0.clone(), rec.name.clone());
