@@ -4,7 +4,11 @@
 //! Names come from the debug info when present (locals, labels); without
 //! it locals print as `l0, l1, ...` and labels as `L<offset>`. Every import,
 //! library functions included, is printed as an explicit `.import` in index
-//! order, so re-assembly numbers them identically.
+//! order, so re-assembly numbers them identically. Records print as
+//! `.record` blocks in index order, array literals as written (`[1, 2]`,
+//! `array<T> []` for an empty one in an instruction), and the jumps of
+//! structured control flow as plain jumps to `L<offset>` labels (the
+//! assembler does not name generated labels).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
@@ -66,9 +70,9 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
         out.push('\n');
     }
     for rec in &m.records {
-        let _ = writeln!(out, ".record {}", rec.name);
+        let _ = writeln!(out, ".record {}", shown(&rec.name));
         for (name, ty) in &rec.fields {
-            let _ = writeln!(out, "    {name}: {ty}");
+            let _ = writeln!(out, "    {}: {ty}", shown(name));
         }
         out.push_str(".end\n");
     }
@@ -219,7 +223,7 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
                 }
                 Operand::Record(r) => match m.records.get(*r as usize) {
                     Some(rec) => {
-                        let _ = write!(out, " {}", rec.name);
+                        let _ = write!(out, " {}", shown(&rec.name));
                     }
                     None => out.push_str(" <invalid>"),
                 },
@@ -230,7 +234,7 @@ pub fn disassemble(m: &Module) -> Result<String, DecodeError> {
                         .and_then(|rec| rec.fields.get(*f as usize).map(|(n, _)| (rec, n)))
                     {
                         Some((rec, name)) => {
-                            let _ = write!(out, " {}.{name}", rec.name);
+                            let _ = write!(out, " {}.{}", shown(&rec.name), shown(name));
                         }
                         None => out.push_str(" <invalid>"),
                     }

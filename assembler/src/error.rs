@@ -47,12 +47,31 @@ pub enum AsmErrorKind {
     /// A bad escape sequence in a string literal.
     #[error("invalid escape sequence {0} in string literal")]
     BadEscape(String),
-    /// A number literal that does not fit its type.
+    /// A number that does not fit where it is used (an index).
     #[error("number literal `{0}` is out of range")]
     NumberOutOfRange(String),
+    /// An integer literal that does not fit in an int (i64).
+    #[error(
+        "integer literal out of range: `{0}` does not fit in an int (-9223372036854775808 to 9223372036854775807)"
+    )]
+    IntOutOfRange(String),
+    /// An integer literal with a prefix but no digits (`0x_`).
+    #[error("integer literal `{0}` has no digits")]
+    NoDigits(String),
     /// A type name that does not exist.
-    #[error("unknown type `{0}` (expected int, float, bool, str, any, array<T> or map<K,V>)")]
-    UnknownType(String),
+    #[error("unknown type `{name}`{hint}")]
+    UnknownType {
+        /// The name.
+        name: String,
+        /// A suggestion (`; did you mean ...`) or the list of types.
+        hint: String,
+    },
+    /// A bad array literal (mixed or unsupported elements, wrong type).
+    #[error("{0}")]
+    BadArray(String),
+    /// A bad `.record` declaration.
+    #[error("{0}")]
+    BadRecord(String),
     /// A malformed generic type.
     #[error("{0}")]
     BadType(String),
@@ -78,13 +97,40 @@ pub enum AsmErrorKind {
         found: String,
     },
     /// A name that is not declared.
-    #[error("unknown {what} `{name}`")]
+    #[error("unknown {what} `{name}`{hint}")]
     Unknown {
         /// local, global, function or label.
         what: &'static str,
         /// The name.
         name: String,
+        /// A suggestion, starting with `; ` when present.
+        hint: String,
     },
+    /// A structured control flow directive that does not close or continue
+    /// the innermost open block.
+    #[error("expected {expected} for the `{opened}` at {at}, found {found}")]
+    BlockMismatch {
+        /// What would close or continue the block (`` `.endif` ``).
+        expected: String,
+        /// The directive that opened it.
+        opened: &'static str,
+        /// Where it was opened (`line:col`).
+        at: String,
+        /// What came instead.
+        found: String,
+    },
+    /// A structured control flow directive where it has no meaning (a
+    /// `.break` outside loops, an `.endif` with no `.if` open).
+    #[error("`{directive}` {why}")]
+    Misplaced {
+        /// The directive.
+        directive: &'static str,
+        /// Why it does not belong here.
+        why: String,
+    },
+    /// A `.for` whose counter or bound is not an int local.
+    #[error("{0}")]
+    BadFor(String),
     /// A name declared twice.
     #[error("{what} `{name}` is already defined")]
     Duplicate {

@@ -26,8 +26,31 @@ pub enum Tok<'s> {
     DFunc,
     #[token(".local")]
     DLocal,
+    #[token(".record")]
+    DRecord,
     #[token(".end")]
     DEnd,
+    // Structured control flow (`flow.rs` lowers them to jumps).
+    #[token(".if")]
+    DIf,
+    #[token(".else")]
+    DElse,
+    #[token(".endif")]
+    DEndIf,
+    #[token(".while")]
+    DWhile,
+    #[token(".do")]
+    DDo,
+    #[token(".endwhile")]
+    DEndWhile,
+    #[token(".for")]
+    DFor,
+    #[token(".endfor")]
+    DEndFor,
+    #[token(".break")]
+    DBreak,
+    #[token(".continue")]
+    DContinue,
     /// Any other `.word`: reported as an unknown directive.
     #[regex(r"\.[A-Za-z_][A-Za-z0-9_]*", |lex| lex.slice(), priority = 1)]
     BadDirective(&'s str),
@@ -62,6 +85,10 @@ pub enum Tok<'s> {
     RParen,
     #[token(",")]
     Comma,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
     #[token("<")]
     Lt,
     #[token(">")]
@@ -86,7 +113,18 @@ impl std::fmt::Display for Tok<'_> {
             Tok::DExport => f.write_str("`.export`"),
             Tok::DFunc => f.write_str("`.func`"),
             Tok::DLocal => f.write_str("`.local`"),
+            Tok::DRecord => f.write_str("`.record`"),
             Tok::DEnd => f.write_str("`.end`"),
+            Tok::DIf => f.write_str("`.if`"),
+            Tok::DElse => f.write_str("`.else`"),
+            Tok::DEndIf => f.write_str("`.endif`"),
+            Tok::DWhile => f.write_str("`.while`"),
+            Tok::DDo => f.write_str("`.do`"),
+            Tok::DEndWhile => f.write_str("`.endwhile`"),
+            Tok::DFor => f.write_str("`.for`"),
+            Tok::DEndFor => f.write_str("`.endfor`"),
+            Tok::DBreak => f.write_str("`.break`"),
+            Tok::DContinue => f.write_str("`.continue`"),
             Tok::BadDirective(s) => write!(f, "unknown directive `{s}`"),
             Tok::NameColon(s) => write!(f, "`{s}:`"),
             Tok::Ident(s) => write!(f, "`{s}`"),
@@ -114,6 +152,8 @@ impl std::fmt::Display for Tok<'_> {
             Tok::LParen => f.write_str("`(`"),
             Tok::RParen => f.write_str("`)`"),
             Tok::Comma => f.write_str("`,`"),
+            Tok::LBracket => f.write_str("`[`"),
+            Tok::RBracket => f.write_str("`]`"),
             Tok::Lt => f.write_str("`<`"),
             Tok::Gt => f.write_str("`>`"),
             Tok::Eq => f.write_str("`=`"),

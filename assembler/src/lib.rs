@@ -23,6 +23,7 @@ pub mod lexer;
 mod lines;
 mod literal;
 mod lower;
+mod suggest;
 
 #[allow(clippy::all, missing_docs, unused_qualifications)]
 mod grammar {
@@ -42,11 +43,23 @@ use lalrpop_util::ParseError;
 pub trait Signatures {
     /// The signature of `name`, if such a function exists.
     fn signature(&self, name: &str) -> Option<FuncType>;
+
+    /// Calls `each` with every function name there is, for "did you mean"
+    /// suggestions on unknown call targets. The default knows none.
+    fn names(&self, each: &mut dyn FnMut(&str)) {
+        let _ = each;
+    }
 }
 
 impl Signatures for Linker {
     fn signature(&self, name: &str) -> Option<FuncType> {
         Linker::signature(self, name).cloned()
+    }
+
+    fn names(&self, each: &mut dyn FnMut(&str)) {
+        for f in self.iter() {
+            each(&f.name);
+        }
     }
 }
 
@@ -65,9 +78,17 @@ impl Signatures for NoLibrary {
 ///
 /// The first syntax error.
 pub fn parse(src: &str) -> Result<Vec<ast::Item<'_>>, AsmError> {
-    grammar::ProgramParser::new()
-        .parse(lexer::lex(src))
-        .map_err(|e| parse_error(src, e))
+    parse_with_types(src).map(|(items, _)| items)
+}
+
+/// Parses `src`, also returning every record name written in a type (with
+/// its span), which lowering checks against the `.record`s.
+fn parse_with_types(src: &str) -> Result<(Vec<ast::Item<'_>>, Vec<ast::Name<'_>>), AsmError> {
+    let mut types = Vec::new();
+    let items = grammar::ProgramParser::new()
+        .parse(&mut types, lexer::lex(src))
+        .map_err(|e| parse_error(src, e))?;
+    Ok((items, types))
 }
 
 fn expected_list(expected: &[String]) -> String {
@@ -85,6 +106,14 @@ fn expected_list(expected: &[String]) -> String {
             })
         })
         .collect();
+    // Inside a `.record`: fields or its `.end`.
+    if names.len() == 3
+        && ["a label", "a name", "`.end`"]
+            .iter()
+            .all(|n| names.iter().any(|m| m == n))
+    {
+        return "a field (`name: type`) or `.end` to close the record".to_owned();
+    }
     // Inside a function body almost anything may follow; what matters is
     // that the function is still open.
     if names.iter().any(|n| n == "`.end`") && names.len() > 3 {
@@ -142,8 +171,8 @@ fn parse_error(src: &str, e: ParseError<usize, lexer::Tok<'_>, AsmError>) -> Asm
 ///
 /// Every error found: one syntax error, or all name and operand errors.
 pub fn assemble(src: &str, file: &str, library: &dyn Signatures) -> Result<Module, Vec<AsmError>> {
-    let items = parse(src).map_err(|e| vec![e])?;
-    lower::lower(src, file, items, library, None)
+    let (items, types) = parse_with_types(src).map_err(|e| vec![e])?;
+    lower::lower(src, file, items, &types, library, None)
 }
 
 /// Like [`assemble`], except that inside function `func` a literal where an
@@ -160,8 +189,8 @@ pub fn assemble_with_literal_pushes(
     library: &dyn Signatures,
     func: &str,
 ) -> Result<Module, Vec<AsmError>> {
-    let items = parse(src).map_err(|e| vec![e])?;
-    lower::lower(src, file, items, library, Some(func))
+    let (items, types) = parse_with_types(src).map_err(|e| vec![e])?;
+    lower::lower(src, file, items, &types, library, Some(func))
 }
 
 /// Assembles `.kasm` text and verifies it with `engine`: the text entry

@@ -1,15 +1,26 @@
 //! Decoding literal tokens and type names into values and types.
 
-use keel_vm::{KeyType, MAX_TYPE_DEPTH, Type};
+use keel_vm::{FuncType, KeyType, MAX_TYPE_DEPTH, Type};
 
+use crate::ast::Name;
 use crate::error::{AsmError, AsmErrorKind, Span};
+
+/// The built-in type names; a record may not take one.
+pub const BUILTIN_TYPES: [&str; 9] = [
+    "int", "float", "bool", "str", "any", "strbuf", "array", "map", "fn",
+];
 
 /// An integer literal: decimal, `0x` hex or `0b` binary, `_` separators,
 /// optional leading `-`. Must fit in i64. The forms are
 /// [`keel_vm::parse_int_literal`]'s, shared with `str.parse_int`.
 pub fn int(text: &str, span: Span) -> Result<i64, AsmError> {
-    keel_vm::parse_int_literal(text)
-        .map_err(|_| AsmError::new(span, AsmErrorKind::NumberOutOfRange(text.to_owned())))
+    keel_vm::parse_int_literal(text).map_err(|e| {
+        let kind = match e {
+            keel_vm::IntLiteralError::OutOfRange => AsmErrorKind::IntOutOfRange(text.to_owned()),
+            keel_vm::IntLiteralError::Malformed => AsmErrorKind::NoDigits(text.to_owned()),
+        };
+        AsmError::new(span, kind)
+    })
 }
 
 /// A float literal, including `inf`, `-inf` and `nan`.
@@ -98,15 +109,20 @@ pub fn declared_name(name: &str, span: Span) -> Result<(), AsmError> {
     Ok(())
 }
 
-/// A scalar type name.
-pub fn scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
-    Ok(match name {
+/// A built-in type written as one word (`int`, `strbuf`), if `name` is one.
+///
+/// # Errors
+///
+/// `array`, `map` and `fn` without their arguments.
+pub fn builtin_type(name: &str, span: Span) -> Result<Option<Type>, AsmError> {
+    Ok(Some(match name {
         "int" => Type::Int,
         "float" => Type::Float,
         "bool" => Type::Bool,
         "str" => Type::Str,
         "any" => Type::Any,
-        "array" | "map" => {
+        "strbuf" => Type::StrBuf,
+        "array" | "map" | "fn" => {
             return Err(AsmError::new(
                 span,
                 AsmErrorKind::BadType(format!(
@@ -115,30 +131,83 @@ pub fn scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
                 )),
             ));
         }
-        _ => {
-            return Err(AsmError::new(
-                span,
-                AsmErrorKind::UnknownType(name.to_owned()),
-            ));
-        }
-    })
+        _ => return Ok(None),
+    }))
 }
 
-/// A scalar type or a type variable (`T`, `U`, ... as printed by
+/// A type written as one word: a built-in type, or a record name, which
+/// is recorded in `records` for `lower` to check (records may be declared
+/// after their use).
+pub fn named_type<'s>(
+    name: &'s str,
+    span: Span,
+    records: &mut Vec<Name<'s>>,
+) -> Result<Type, AsmError> {
+    if let Some(t) = builtin_type(name, span)? {
+        return Ok(t);
+    }
+    if name.contains('.') {
+        // Record names are one part: a dotted word is no type.
+        return Err(AsmError::new(
+            span,
+            AsmErrorKind::UnknownType {
+                name: name.to_owned(),
+                hint: EXPECTED_TYPES.into(),
+            },
+        ));
+    }
+    records.push(Name { text: name, span });
+    Ok(Type::record(name))
+}
+
+/// What a type may be, for "unknown type" messages without a suggestion.
+pub const EXPECTED_TYPES: &str =
+    " (expected int, float, bool, str, any, strbuf, array<T>, map<K,V>, fn(...) or a record name)";
+
+/// A one-word type or a type variable (`T`, `U`, ... as printed by
 /// [`Type`]'s display form), for `.import` signatures.
-pub fn sig_scalar_type(name: &str, span: Span) -> Result<Type, AsmError> {
+pub fn sig_named_type<'s>(
+    name: &'s str,
+    span: Span,
+    records: &mut Vec<Name<'s>>,
+) -> Result<Type, AsmError> {
     match Type::var_named(name) {
         Some(var) => Ok(var),
-        None => scalar_type(name, span),
+        None => named_type(name, span, records),
     }
 }
 
 fn example(name: &str) -> &'static str {
-    if name == "array" {
-        "array<int>"
-    } else {
-        "map<str,int>"
+    match name {
+        "array" => "array<int>",
+        "map" => "map<str,int>",
+        _ => "fn(int, str) -> bool",
     }
+}
+
+/// `fn(PARAMS) -> RESULT`: `name` must be `fn`.
+pub fn fn_type(
+    name: &str,
+    params: Vec<Type>,
+    result: Option<Type>,
+    span: Span,
+) -> Result<Type, AsmError> {
+    if name != "fn" {
+        return Err(AsmError::new(
+            span,
+            AsmErrorKind::BadType(format!(
+                "`{name}(...)` is not a type (function types are written fn(int, str) -> bool)"
+            )),
+        ));
+    }
+    let ty = Type::func(FuncType::new(params, result));
+    if ty.depth() > MAX_TYPE_DEPTH {
+        return Err(AsmError::new(
+            span,
+            AsmErrorKind::BadType(format!("type nested deeper than {MAX_TYPE_DEPTH} levels")),
+        ));
+    }
+    Ok(ty)
 }
 
 /// `array<T>` or `map<K,V>`.
@@ -163,7 +232,9 @@ pub fn generic_type(name: &str, mut args: Vec<Type>, span: Span) -> Result<Type,
         _ => {
             return Err(AsmError::new(
                 span,
-                AsmErrorKind::UnknownType(name.to_owned()),
+                AsmErrorKind::BadType(format!(
+                    "`{name}<...>` is not a type (only array<T> and map<K,V> take type arguments)"
+                )),
             ));
         }
     };
@@ -185,7 +256,23 @@ mod tests {
         assert_eq!(int("0xff", S).unwrap(), 255);
         assert_eq!(int("-0b101", S).unwrap(), -5);
         assert_eq!(int("-9223372036854775808", S).unwrap(), i64::MIN);
-        assert!(int("9223372036854775808", S).is_err());
+        for big in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0x1_0000_0000_0000_0000",
+            "99999999999999999999999999",
+        ] {
+            assert_eq!(
+                int(big, S).unwrap_err().kind,
+                AsmErrorKind::IntOutOfRange(big.into()),
+                "{big}"
+            );
+        }
+        assert_eq!(int("9223372036854775807", S).unwrap(), i64::MAX);
+        assert_eq!(
+            int("0x_", S).unwrap_err().kind,
+            AsmErrorKind::NoDigits("0x_".into())
+        );
     }
 
     #[test]
@@ -207,6 +294,22 @@ mod tests {
             "map<str,int>"
         );
         assert!(generic_type("map", vec![Type::Float, Type::Int], S).is_err());
-        assert!(scalar_type("integer", S).is_err());
+        assert_eq!(builtin_type("integer", S).unwrap(), None);
+        assert_eq!(builtin_type("strbuf", S).unwrap(), Some(Type::StrBuf));
+        assert!(builtin_type("fn", S).is_err());
+        let mut records = Vec::new();
+        assert_eq!(
+            named_type("Body", S, &mut records).unwrap(),
+            Type::record("Body")
+        );
+        assert_eq!(records[0].text, "Body");
+        assert!(named_type("a.b", S, &mut records).is_err());
+        assert_eq!(
+            fn_type("fn", vec![Type::Int], Some(Type::Bool), S)
+                .unwrap()
+                .to_string(),
+            "fn(int) -> bool"
+        );
+        assert!(fn_type("f", vec![], None, S).is_err());
     }
 }

@@ -12,19 +12,26 @@
 //! first, then function bodies); explicit imports come first in source
 //! order, then library functions in order of first call.
 
+mod arrays;
+mod emit;
+mod flow;
+mod records;
+
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use keel_vm::isa::{Instr, Opcode, Operand, OperandKind};
 use keel_vm::{
-    DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos, Type,
+    DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos,
+    RecordDef, Type,
 };
 
 use crate::Signatures;
-use crate::ast::{BodyItem, FuncDef, Item, LitValue, Name, Word, WordKind};
+use crate::ast::{ArrayExpr, BodyItem, FuncDef, Init, Item, LitValue, Name, Word, WordKind};
 use crate::error::{AsmError, AsmErrorKind, Span};
 use crate::lines::LineIndex;
-use crate::literal;
+use crate::suggest::{self, Budget};
+use emit::{Emit, Target};
 
 struct Lowerer<'s, 'g> {
     lines: LineIndex<'s>,
@@ -33,9 +40,13 @@ struct Lowerer<'s, 'g> {
     imports: IndexMap<String, FuncType>,
     funcs: IndexMap<&'s str, FuncType>,
     globals: IndexMap<&'s str, u32>,
+    /// Record types in declaration order (their indices).
+    records: IndexMap<&'s str, RecordDef>,
     errors: Vec<AsmError>,
     /// The function in which a bare literal is a `push` (the REPL's line).
     literal_pushes_in: Option<&'g str>,
+    /// What is left for "did you mean" suggestions.
+    budget: Budget,
 }
 
 fn err(span: Span, kind: AsmErrorKind) -> AsmError {
@@ -43,10 +54,12 @@ fn err(span: Span, kind: AsmErrorKind) -> AsmError {
 }
 
 /// Lowers a parsed program. See [`crate::assemble`].
-pub(crate) fn lower<'g>(
-    src: &str,
+/// `type_names` are the record names the grammar found in types.
+pub(crate) fn lower<'s, 'g>(
+    src: &'s str,
     file: &str,
-    items: Vec<Item<'_>>,
+    items: Vec<Item<'s>>,
+    type_names: &[Name<'s>],
     sigs: &'g dyn Signatures,
     literal_pushes_in: Option<&'g str>,
 ) -> Result<Module, Vec<AsmError>> {
@@ -58,12 +71,21 @@ pub(crate) fn lower<'g>(
         imports: IndexMap::new(),
         funcs: IndexMap::new(),
         globals: IndexMap::new(),
+        records: IndexMap::new(),
         errors: Vec::new(),
+        budget: Budget::new(),
     };
     let mut name = None;
     let mut globals = Vec::new();
     let mut exports = Vec::new();
     let mut defs = Vec::new();
+    // Records first: global initializers and bodies name them.
+    for item in &items {
+        if let Item::Record(r) = item {
+            lw.declare_record(r);
+        }
+    }
+    lw.check_type_names(type_names);
     // Declarations first, so bodies may refer to anything in the file.
     for item in items {
         match item {
@@ -103,12 +125,32 @@ pub(crate) fn lower<'g>(
                 }
                 let init = match init {
                     None => GlobalInit::Default,
-                    Some(lit) => {
+                    Some(Init::Array(a)) => {
+                        let lit = match &ty {
+                            Type::Array(elem) => lw.array_lit(&a, Some(elem)),
+                            _ => Err(err(
+                                a.span,
+                                AsmErrorKind::BadInitializer {
+                                    name: name.text.into(),
+                                    ty: ty.to_string(),
+                                    found: "an array literal".into(),
+                                },
+                            )),
+                        };
+                        match lit {
+                            Ok(lit) => GlobalInit::Array(lit),
+                            Err(e) => {
+                                lw.errors.push(e);
+                                GlobalInit::Default
+                            }
+                        }
+                    }
+                    Some(Init::Lit(lit)) => {
                         let g = match (&lit.value, &ty) {
                             (LitValue::Int(v), Type::Int) => Some(GlobalInit::Int(*v)),
                             (LitValue::Float(v), Type::Float) => Some(GlobalInit::Float(*v)),
                             (LitValue::Bool(b), Type::Bool) => Some(GlobalInit::Bool(*b)),
-                            (LitValue::Nil, Type::Any) => Some(GlobalInit::Nil),
+                            (LitValue::Nil, t) if t.is_nullable() => Some(GlobalInit::Nil),
                             (LitValue::Str(s), Type::Str) => Some(GlobalInit::Str(lw.intern(s))),
                             _ => None,
                         };
@@ -136,6 +178,7 @@ pub(crate) fn lower<'g>(
                 });
             }
             Item::Export(n) => exports.push(n),
+            Item::Record(_) => {}
             Item::Func(f) => {
                 let sig = FuncType::new(
                     f.params.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
@@ -172,13 +215,17 @@ pub(crate) fn lower<'g>(
         match lw.funcs.get_index_of(n.text) {
             Some(i) if lw.errors.is_empty() => funcs[i].exported = true,
             Some(_) => {}
-            None => lw.errors.push(err(
-                n.span,
-                AsmErrorKind::Unknown {
-                    what: "function",
-                    name: n.text.into(),
-                },
-            )),
+            None => {
+                let hint = suggest::hint(n.text, lw.funcs.keys().copied(), &mut lw.budget);
+                lw.errors.push(err(
+                    n.span,
+                    AsmErrorKind::Unknown {
+                        what: "function",
+                        name: n.text.into(),
+                        hint,
+                    },
+                ));
+            }
         }
     }
     if !lw.errors.is_empty() {
@@ -188,7 +235,7 @@ pub(crate) fn lower<'g>(
     Ok(Module {
         name,
         strings: lw.strings.into_keys().collect(),
-        records: Vec::new(),
+        records: lw.records.into_values().collect(),
         imports: lw
             .imports
             .into_iter()
@@ -215,6 +262,7 @@ fn describe_item(item: Option<&BodyItem<'_>>) -> String {
         Some(BodyItem::Label(n)) => format!("label `{}:`", n.text),
         Some(BodyItem::Local(..)) => "`.local`".into(),
         Some(BodyItem::Word(w)) => w.kind.describe(),
+        Some(BodyItem::Flow(f)) => format!("`{}`", f.kind.directive()),
     }
 }
 
@@ -245,40 +293,60 @@ impl<'s> Lowerer<'s, '_> {
                 self.imports.insert(text.to_owned(), sig);
                 Ok(nf + self.imports.len() as u32 - 1)
             }
+            None => {
+                let mut library = Vec::new();
+                self.sigs.names(&mut |n| library.push(n.to_owned()));
+                let candidates = self
+                    .funcs
+                    .keys()
+                    .copied()
+                    .chain(self.imports.keys().map(String::as_str))
+                    .chain(library.iter().map(String::as_str));
+                let hint = suggest::hint(text, candidates, &mut self.budget);
+                Err(err(
+                    name.span,
+                    AsmErrorKind::Unknown {
+                        what: "function",
+                        name: text.into(),
+                        hint,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// The index of local `name`, or an error with a suggestion.
+    fn local(
+        &mut self,
+        locals: &IndexMap<&'s str, Type>,
+        name: &str,
+        span: Span,
+    ) -> Result<u32, AsmError> {
+        match locals.get_index_of(name) {
+            Some(i) => Ok(i as u32),
             None => Err(err(
-                name.span,
+                span,
                 AsmErrorKind::Unknown {
-                    what: "function",
-                    name: text.into(),
+                    what: "local",
+                    name: name.into(),
+                    hint: suggest::hint(name, locals.keys().copied(), &mut self.budget),
                 },
             )),
         }
     }
 
-    fn unknown_instruction_hint(&self, name: &str) -> String {
+    fn unknown_instruction_hint(&mut self, name: &str) -> String {
         if self.funcs.contains_key(name)
             || self.imports.contains_key(name)
             || self.sigs.signature(name).is_some()
         {
             return format!("; to call the function, write `call {name}`");
         }
-        // Only a word near a mnemonic's length can be within 2 edits of it
-        // (and a long word must not cost its length times the table).
-        let longest = Opcode::ALL.iter().map(|op| op.mnemonic().len()).max();
-        if name.len() > longest.unwrap_or(0) + 2 {
-            return String::new();
-        }
-        let best = Opcode::ALL
-            .iter()
-            .map(|op| op.mnemonic())
-            // The distance is at least the difference in length.
-            .filter(|m| m.len().abs_diff(name.len()) <= 2)
-            .map(|m| (edit_distance(m, name), m))
-            .min();
-        match best {
-            Some((d, m)) if d <= 2 && d < name.len() => format!("; did you mean `{m}`?"),
-            _ => String::new(),
-        }
+        suggest::hint(
+            name,
+            Opcode::ALL.iter().map(|op| op.mnemonic()),
+            &mut self.budget,
+        )
     }
 
     fn lower_func(&mut self, def: &FuncDef<'s>) -> Result<(Func, FuncDebug), AsmError> {
@@ -303,11 +371,10 @@ impl<'s> Lowerer<'s, '_> {
                 ));
             }
         }
-        let mut code = Vec::new();
+        let mut e = Emit::default();
+        let mut blocks = flow::Blocks::default();
         let mut labels: HashMap<&str, u32> = HashMap::new();
         let mut label_list = Vec::new();
-        let mut fixups: Vec<(usize, Name<'_>)> = Vec::new();
-        let mut lines = Vec::new();
         let body = &def.body;
         let mut i = 0;
         while i < body.len() {
@@ -315,7 +382,7 @@ impl<'s> Lowerer<'s, '_> {
             i += 1;
             let word = match item {
                 BodyItem::Label(n) => {
-                    if labels.insert(n.text, code.len() as u32).is_some() {
+                    if labels.insert(n.text, e.here()).is_some() {
                         return Err(err(
                             n.span,
                             AsmErrorKind::Duplicate {
@@ -324,15 +391,19 @@ impl<'s> Lowerer<'s, '_> {
                             },
                         ));
                     }
-                    label_list.push((code.len() as u32, n.text.to_owned()));
+                    label_list.push((e.here(), n.text.to_owned()));
                     continue;
                 }
                 BodyItem::Local(..) => continue,
+                BodyItem::Flow(f) => {
+                    self.flow(f, &mut blocks, &mut e, &locals)?;
+                    continue;
+                }
                 BodyItem::Word(w) => w,
             };
             // In the REPL's line a literal where an instruction belongs is
             // its own operand: `2 3 add` reads as `push 2 push 3 add`.
-            let implicit_push = matches!(word.kind, WordKind::Lit(_))
+            let implicit_push = matches!(word.kind, WordKind::Lit(_) | WordKind::Array(_))
                 && self.literal_pushes_in == Some(def.name.text);
             let mnemonic = match word.kind {
                 WordKind::Ident(mnemonic) => mnemonic,
@@ -386,7 +457,6 @@ impl<'s> Lowerer<'s, '_> {
                 }
                 i += 1;
             }
-            let at = code.len();
             let instr = match (candidates[0].operand_kind(), operand_word) {
                 (OperandKind::None, _) => Instr::simple(candidates[0]),
                 (_, None) => unreachable!("checked above"),
@@ -399,10 +469,48 @@ impl<'s> Lowerer<'s, '_> {
                         if candidates.len() > 1 =>
                     {
                         // `push`: the literal's class picks the opcode.
-                        let WordKind::Lit(lit) = &w.kind else {
-                            return Err(bad_operand(
-                                "a literal (int, float, string, true, false or nil)",
-                            ));
+                        let lit = match &w.kind {
+                            WordKind::Lit(lit) => lit,
+                            WordKind::Array(a) => {
+                                let lit = self.array_lit(a, None)?;
+                                e.instr(
+                                    &Instr {
+                                        op: Opcode::PushArray,
+                                        operand: Operand::ArrayLit(lit),
+                                    },
+                                    self.pos(word.span.start),
+                                );
+                                continue;
+                            }
+                            // `push array<int> [1, 2]`: a type, then a literal.
+                            WordKind::Type(t) => match body.get(i) {
+                                Some(BodyItem::Word(Word {
+                                    kind: WordKind::Array(a),
+                                    span,
+                                })) if a.ty.is_none() => {
+                                    let typed = ArrayExpr {
+                                        ty: Some(t.clone()),
+                                        items: a.items.clone(),
+                                        span: Span::new(w.span.start, span.end),
+                                    };
+                                    i += 1;
+                                    let lit = self.array_lit(&typed, None)?;
+                                    e.instr(
+                                        &Instr {
+                                            op: Opcode::PushArray,
+                                            operand: Operand::ArrayLit(lit),
+                                        },
+                                        self.pos(word.span.start),
+                                    );
+                                    continue;
+                                }
+                                _ => {
+                                    return Err(bad_operand(expected_operand(OperandKind::Int)));
+                                }
+                            },
+                            _ => {
+                                return Err(bad_operand(expected_operand(OperandKind::Int)));
+                            }
                         };
                         match lit {
                             LitValue::Int(v) => Instr {
@@ -435,18 +543,7 @@ impl<'s> Lowerer<'s, '_> {
                     }
                     OperandKind::Local => {
                         let index = match &w.kind {
-                            WordKind::Ident(n) => match locals.get_index_of(n) {
-                                Some(i) => i as u32,
-                                None => {
-                                    return Err(err(
-                                        w.span,
-                                        AsmErrorKind::Unknown {
-                                            what: "local",
-                                            name: (*n).into(),
-                                        },
-                                    ));
-                                }
-                            },
+                            WordKind::Ident(n) => self.local(&locals, n, w.span)?,
                             WordKind::Lit(LitValue::Int(v)) => index_u32(*v, w.span)?,
                             _ => return Err(bad_operand("a local name or index")),
                         };
@@ -460,11 +557,17 @@ impl<'s> Lowerer<'s, '_> {
                             WordKind::Ident(n) => match self.globals.get(n) {
                                 Some(i) => *i,
                                 None => {
+                                    let hint = suggest::hint(
+                                        n,
+                                        self.globals.keys().copied(),
+                                        &mut self.budget,
+                                    );
                                     return Err(err(
                                         w.span,
                                         AsmErrorKind::Unknown {
                                             what: "global",
                                             name: (*n).into(),
+                                            hint,
                                         },
                                     ));
                                 }
@@ -490,24 +593,19 @@ impl<'s> Lowerer<'s, '_> {
                         let WordKind::Ident(n) = w.kind else {
                             return Err(bad_operand("a label"));
                         };
-                        fixups.push((
-                            at + 1,
-                            Name {
-                                text: n,
-                                span: w.span,
-                            },
-                        ));
-                        Instr {
-                            op: candidates[0],
-                            operand: Operand::Target(0),
-                        }
+                        let target = Target::User(crate::ast::Name {
+                            text: n,
+                            span: w.span,
+                        });
+                        e.jump(candidates[0], target, self.pos(word.span.start));
+                        continue;
                     }
                     OperandKind::Type => Instr {
                         op: candidates[0],
-                        operand: Operand::Type(word_type(w)?),
+                        operand: Operand::Type(self.word_type(w)?),
                     },
                     OperandKind::MapTypes => {
-                        let key = word_type(w)?;
+                        let key = self.word_type(w)?;
                         let Some(key) = KeyType::from_type(&key) else {
                             return Err(err(
                                 w.span,
@@ -517,7 +615,7 @@ impl<'s> Lowerer<'s, '_> {
                             ));
                         };
                         let val = match body.get(i) {
-                            Some(BodyItem::Word(v)) => word_type(v)?,
+                            Some(BodyItem::Word(v)) => self.word_type(v)?,
                             other => {
                                 return Err(err(
                                     w.span,
@@ -535,9 +633,28 @@ impl<'s> Lowerer<'s, '_> {
                             operand: Operand::MapTypes(key, val),
                         }
                     }
-                    // Records and array literals need the record table
-                    // (assembler part of issue 10, in progress).
-                    OperandKind::Record | OperandKind::Field | OperandKind::ArrayLit => {
+                    OperandKind::Record => {
+                        let WordKind::Ident(n) = w.kind else {
+                            return Err(bad_operand(expected_operand(kind)));
+                        };
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Record(self.record_operand(w, n)?),
+                        }
+                    }
+                    OperandKind::Field => {
+                        let WordKind::Ident(n) = w.kind else {
+                            return Err(bad_operand(expected_operand(kind)));
+                        };
+                        let (r, f) = self.field_operand(w, n, mnemonic)?;
+                        Instr {
+                            op: candidates[0],
+                            operand: Operand::Field(r, f),
+                        }
+                    }
+                    // `push` is the only instruction with an array literal
+                    // and it has several opcodes (above).
+                    OperandKind::ArrayLit => {
                         return Err(bad_operand(expected_operand(kind)));
                     }
                     OperandKind::None
@@ -549,21 +666,25 @@ impl<'s> Lowerer<'s, '_> {
                     }
                 },
             };
-            lines.push((at as u32, self.pos(word.span.start)));
-            instr.encode(&mut code);
+            e.instr(&instr, self.pos(word.span.start));
         }
-        for (at, label) in fixups {
-            let Some(&target) = labels.get(label.text) else {
-                return Err(err(
-                    label.span,
-                    AsmErrorKind::Unknown {
-                        what: "label",
-                        name: label.text.into(),
-                    },
-                ));
-            };
-            code[at..at + 4].copy_from_slice(&target.to_le_bytes());
-        }
+        self.unclosed(&blocks, def.end)?;
+        let budget = &mut self.budget;
+        e.resolve(|label| match labels.get(label.text) {
+            Some(&target) => Ok(target),
+            None => Err(err(
+                label.span,
+                AsmErrorKind::Unknown {
+                    what: "label",
+                    name: label.text.into(),
+                    hint: suggest::hint(
+                        label.text,
+                        label_list.iter().map(|(_, n)| n.as_str()),
+                        budget,
+                    ),
+                },
+            )),
+        })?;
         let np = def.params.len();
         let local_types: Vec<Type> = locals.values().skip(np).cloned().collect();
         let func = Func {
@@ -571,13 +692,13 @@ impl<'s> Lowerer<'s, '_> {
             ty: self.funcs[def.name.text].clone(),
             locals: local_types,
             exported: false,
-            code,
+            code: e.code,
         };
         let debug = FuncDebug {
             pos: self.pos(def.span.start),
             local_names: locals.keys().map(|s| (*s).to_owned()).collect(),
             labels: label_list,
-            lines,
+            lines: e.lines,
         };
         Ok((func, debug))
     }
@@ -586,7 +707,7 @@ impl<'s> Lowerer<'s, '_> {
 fn expected_operand(kind: OperandKind) -> &'static str {
     match kind {
         OperandKind::Int | OperandKind::Float | OperandKind::Bool | OperandKind::Nil => {
-            "a literal (int, float, string, true, false or nil)"
+            "a literal (int, float, string, true, false, nil or an array literal)"
         }
         OperandKind::Str => "a string literal",
         OperandKind::Local => "a local name or index",
@@ -604,36 +725,4 @@ fn expected_operand(kind: OperandKind) -> &'static str {
 
 fn index_u32(v: i64, span: Span) -> Result<u32, AsmError> {
     u32::try_from(v).map_err(|_| err(span, AsmErrorKind::NumberOutOfRange(v.to_string())))
-}
-
-fn word_type(w: &Word<'_>) -> Result<Type, AsmError> {
-    match &w.kind {
-        WordKind::Ident(n) => literal::scalar_type(n, w.span),
-        WordKind::Type(t) => Ok(t.clone()),
-        WordKind::Lit(l) => Err(err(
-            w.span,
-            AsmErrorKind::BadOperand {
-                instr: "type".into(),
-                expected: "a type".into(),
-                found: l.describe(),
-            },
-        )),
-    }
-}
-
-/// Levenshtein distance, for "did you mean" hints on short words.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }

@@ -1,7 +1,9 @@
 //! Property: assemble -> write .kbc -> read -> disassemble -> assemble is
 //! the identity on the bytecode, for generated programs that use every
 //! operand kind (literals of all kinds, locals, globals, labels, calls to
-//! module functions and imports, types and map types).
+//! module functions and imports, types and map types), with structured
+//! control flow blocks (`.if`/`.else`, `.while`/`.do` with `.break` and
+//! `.continue`, `.for`) nested among them.
 
 use keel_assembler::{NoLibrary, assemble, disassemble, quote};
 use keel_vm::Module;
@@ -55,6 +57,8 @@ fn instr(
         "map.len",
         "map.keys",
         "ret",
+        "isnil",
+        "call.ref",
     ])
     .prop_map(str::to_owned);
     let ty = prop::sample::select(vec![
@@ -65,6 +69,11 @@ fn instr(
         "any",
         "array<int>",
         "map<str,array<float>>",
+        "strbuf",
+        "R0",
+        "array<R1>",
+        "fn(int, R0) -> array<str>",
+        "fn()",
     ]);
     let key = prop::sample::select(vec!["int", "str", "bool"]);
     prop_oneof![
@@ -82,20 +91,64 @@ fn instr(
         1 => (0..nfuncs).prop_map(|f| format!("call f{f}")),
         1 => Just("call host.fn".to_owned()),
         1 => ty.clone().prop_map(|t| format!("cast {t}")),
-        1 => (key, ty).prop_map(|(k, t)| format!("map.new {k} {t}")),
+        1 => (key, ty.clone()).prop_map(|(k, t)| format!("map.new {k} {t}")),
         1 => ".*".prop_map(|s: String| format!("trap {}", quote(&s))),
+        1 => ty.clone().prop_map(|t| format!("is {t}")),
+        1 => Just("rec.new R0".to_owned()),
+        1 => prop::sample::select(vec!["R0.a", "R0.b", "R1.next"]).prop_map(|f| format!("rec.get {f}")),
+        1 => prop::sample::select(vec!["R0.a", "R0.b", "R1.next"]).prop_map(|f| format!("rec.set {f}")),
+        1 => (0..nfuncs).prop_map(|f| format!("fn.ref f{f}")),
+        1 => prop::collection::vec(any::<i64>(), 1..4).prop_map(|v| format!("push {v:?}")),
+        1 => prop::collection::vec(any::<f64>(), 1..4).prop_map(|v| format!(
+            "push [{}]",
+            v.iter().map(|x| keel_vm::format_float(*x)).collect::<Vec<_>>().join(", ")
+        )),
+        1 => prop::collection::vec(".*", 1..3).prop_map(|v: Vec<String>| format!(
+            "push [{}]",
+            v.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", ")
+        )),
+        1 => prop::collection::vec(any::<bool>(), 1..4).prop_map(|v| format!("push {v:?}")),
+        1 => prop::sample::select(vec!["int", "float", "str", "bool", "R0", "any", "array<int>"])
+            .prop_map(|t| format!("push array<{t}> []")),
     ]
+}
+
+/// An instruction or a structured block of them, nested a few levels.
+/// `.for` counts with `v0`, the int parameter of every generated function.
+fn stmt(leaf: BoxedStrategy<String>) -> impl Strategy<Value = String> {
+    leaf.prop_recursive(3, 32, 4, |inner| {
+        let body = prop::collection::vec(inner, 0..4).prop_map(|v| v.join("\n"));
+        prop_oneof![
+            body.clone().prop_map(|b| format!(".if\n{b}\n.endif")),
+            (body.clone(), body.clone()).prop_map(|(a, b)| format!(".if\n{a}\n.else\n{b}\n.endif")),
+            (body.clone(), body.clone()).prop_map(|(c, b)| format!(
+                ".while\n{c}\n.do\n{b}\n.if .break .else .continue .endif\n.endwhile"
+            )),
+            (body, -3i64..3, prop::sample::select(vec!["v0", "7"])).prop_map(|(b, a, to)| {
+                format!(".for v0 = {a}, {to}\n{b}\n.if .continue .endif .break\n.endfor")
+            }),
+        ]
+    })
 }
 
 fn program() -> impl Strategy<Value = String> {
     (1usize..4, 1usize..4, 1usize..4, 1usize..3).prop_flat_map(
         |(nlocals, nglobals, nlabels, nfuncs)| {
-            let body = prop::collection::vec(instr(nlocals, nglobals, nlabels, nfuncs), 0..40);
+            let leaf = instr(nlocals, nglobals, nlabels, nfuncs).boxed();
+            let body = prop::collection::vec(stmt(leaf), 0..40);
             let bodies = prop::collection::vec(body, nfuncs);
             let label_positions =
                 prop::collection::vec(prop::collection::vec(0usize..41, nlabels), nfuncs);
             (bodies, label_positions).prop_map(move |(bodies, labels)| {
                 let mut src = String::from(".module gen\n.import host.fn(int, str) -> any\n");
+                src.push_str(
+                    ".record R0\n    a: int  b: R1\n    c: fn(int) -> any  d: array<str>\n.end\n",
+                );
+                src.push_str(".record R1 next: R1 .end\n");
+                src.push_str(
+                    ".global t0: array<str> = [\"x\", \"y\"]\n.global t1: array<R0> = []\n",
+                );
+                src.push_str(".global t2: fn(R0) = nil\n.global t3: array<float> = [1.5]\n");
                 for g in 0..nglobals {
                     src.push_str(&format!(".global g{g}: int = {g}\n"));
                 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use keel_assembler::ast::{BodyItem, Item};
 use keel_assembler::lexer::{Tok, lex};
-use keel_vm::Type;
+use keel_vm::{RecordDef, Type};
 
 use super::text::{Chunk, ModuleText};
 
@@ -16,7 +16,8 @@ pub enum InputKind {
     Blank,
     /// A `:command`.
     Command,
-    /// Top-level items: `.func`, `.global`, `.import`, `.export`, `.module`.
+    /// Top-level items: `.func`, `.record`, `.global`, `.import`, `.export`,
+    /// `.module`.
     Definitions,
     /// Instructions (and `.local` declarations) to run on the stack.
     Code,
@@ -37,21 +38,34 @@ pub fn kind(input: &str) -> InputKind {
 fn is_item_directive(t: Tok<'_>) -> bool {
     matches!(
         t,
-        Tok::DFunc | Tok::DGlobal | Tok::DImport | Tok::DExport | Tok::DModule
+        Tok::DFunc | Tok::DRecord | Tok::DGlobal | Tok::DImport | Tok::DExport | Tok::DModule
     )
 }
 
-/// Whether `input` leaves a `.func` open (the REPL then reads more lines).
+/// Whether `input` leaves a `.func` or `.record` open, or (in a code line
+/// or a function) a structured block (`.if`, `.while`, `.for`) unclosed:
+/// the REPL then reads more lines.
 pub fn needs_more(input: &str) -> bool {
     let mut open = false;
+    let mut blocks = 0usize;
     for t in lex(input) {
         match t {
-            Ok((_, Tok::DFunc, _)) => open = true,
-            Ok((_, Tok::DEnd, _)) => open = false,
+            Ok((_, Tok::DFunc | Tok::DRecord, _)) => {
+                open = true;
+                blocks = 0;
+            }
+            Ok((_, Tok::DEnd, _)) => {
+                open = false;
+                blocks = 0;
+            }
+            Ok((_, Tok::DIf | Tok::DWhile | Tok::DFor, _)) => blocks += 1,
+            Ok((_, Tok::DEndIf | Tok::DEndWhile | Tok::DEndFor, _)) => {
+                blocks = blocks.saturating_sub(1);
+            }
             _ => {}
         }
     }
-    open
+    open || blocks > 0
 }
 
 /// A top-level definition read from the user's text.
@@ -68,6 +82,7 @@ pub enum Def {
     Import {
         name: String,
     },
+    Record(RecordDef),
     /// `.module` and `.export`: no effect in a session.
     Ignored,
 }
@@ -95,7 +110,7 @@ pub fn split(file: &Arc<str>, line: u32, text: &str) -> Result<Vec<(Def, Chunk)>
         let Ok((start, tok, end)) = t else { continue };
         if !in_func && is_item_directive(tok) {
             bounds.push((start, end));
-            in_func = tok == Tok::DFunc;
+            in_func = matches!(tok, Tok::DFunc | Tok::DRecord);
         } else {
             if tok == Tok::DEnd {
                 in_func = false;
@@ -141,6 +156,14 @@ pub fn split(file: &Arc<str>, line: u32, text: &str) -> Result<Vec<(Def, Chunk)>
             Some(Item::Import { name, .. }) => Def::Import {
                 name: name.text.to_owned(),
             },
+            Some(Item::Record(r)) => Def::Record(RecordDef {
+                name: r.name.text.to_owned(),
+                fields: r
+                    .fields
+                    .iter()
+                    .map(|(n, t)| (n.text.to_owned(), t.clone()))
+                    .collect(),
+            }),
             _ => Def::Ignored,
         };
         out.push((def, chunk));
@@ -191,22 +214,7 @@ pub fn take_locals(chunk: &Chunk) -> Result<(Vec<(String, Type)>, Chunk), String
         } else {
             j += 2;
         }
-        // The type name, then any `<...>`.
-        j += 1;
-        if matches!(toks.get(j), Some((_, Tok::Lt, _))) {
-            let mut depth = 0;
-            while let Some((_, t, _)) = toks.get(j) {
-                match t {
-                    Tok::Lt => depth += 1,
-                    Tok::Gt => depth -= 1,
-                    _ => {}
-                }
-                j += 1;
-                if depth == 0 {
-                    break;
-                }
-            }
-        }
+        j = skip_type(&toks, j);
         let end = toks.get(j - 1).map_or(text.len(), |t| t.2);
         for b in &mut text[start..end] {
             if *b != b'\n' {
@@ -225,6 +233,34 @@ pub fn take_locals(chunk: &Chunk) -> Result<(Vec<(String, Type)>, Chunk), String
     ))
 }
 
+/// The index of the token after the type starting at token `j`: a name,
+/// then a balanced `<...>` or, for `fn`, a balanced `(...)` and an optional
+/// `-> TYPE`.
+fn skip_type(toks: &[(usize, Tok<'_>, usize)], mut j: usize) -> usize {
+    j += 1;
+    let (open, close) = match toks.get(j) {
+        Some((_, Tok::Lt, _)) => (Tok::Lt, Tok::Gt),
+        Some((_, Tok::LParen, _)) => (Tok::LParen, Tok::RParen),
+        _ => return j,
+    };
+    let mut depth = 0usize;
+    while let Some((_, t, _)) = toks.get(j) {
+        if *t == open {
+            depth += 1;
+        } else if *t == close {
+            depth = depth.saturating_sub(1);
+        }
+        j += 1;
+        if depth == 0 {
+            break;
+        }
+    }
+    if open == Tok::LParen && matches!(toks.get(j), Some((_, Tok::Arrow, _))) {
+        return skip_type(toks, j + 1);
+    }
+    j
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +274,14 @@ mod tests {
         assert_eq!(kind("push 1 add"), InputKind::Code);
         assert!(needs_more(".func f()\n push 1"));
         assert!(!needs_more(".func f() ret .end"));
+        assert_eq!(kind(".record P x: int .end"), InputKind::Definitions);
+        assert!(needs_more(".record P\n x: int"));
+        assert!(!needs_more(".record P x: int .end"));
+        // Open blocks in a code line ask for more lines too.
+        assert!(needs_more("push true .if"));
+        assert!(needs_more(".while push true .do .if .endif"));
+        assert!(!needs_more(".for i = 0, 3 .if .endif .endfor"));
+        assert!(!needs_more(".endif"));
     }
 
     #[test]
@@ -269,5 +313,37 @@ mod tests {
         assert_eq!(locals[0].0, "xs");
         assert_eq!(rest.text.trim(), "push 1");
         assert_eq!(rest.text.find("push"), c.text.find("push"));
+        // Function types, nested and with results, are blanked whole.
+        let c = Chunk {
+            text: ".local f: fn(int, fn(str) -> bool) -> array<int> push 1 .local g: fn() push 2"
+                .into(),
+            ..c
+        };
+        let (locals, rest) = take_locals(&c).expect("parses");
+        assert_eq!(
+            locals[0].1.to_string(),
+            "fn(int, fn(str) -> bool) -> array<int>"
+        );
+        assert_eq!(locals[1].1.to_string(), "fn()");
+        assert_eq!(
+            rest.text.split_whitespace().collect::<Vec<_>>(),
+            ["push", "1", "push", "2"]
+        );
+    }
+
+    #[test]
+    fn records_are_items() {
+        let file: Arc<str> = "m.kasm".into();
+        let items =
+            split(&file, 1, ".record P\n  x: int  y: P\n.end .global p: P").expect("parses");
+        assert_eq!(items.len(), 2);
+        match &items[0].0 {
+            Def::Record(r) => {
+                assert_eq!(r.name, "P");
+                assert_eq!(r.fields.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(items[0].1.text, ".record P\n  x: int  y: P\n.end");
     }
 }

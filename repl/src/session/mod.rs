@@ -33,7 +33,7 @@ use indexmap::IndexMap;
 use keel_vm::isa::{Opcode, Operand};
 use keel_vm::{
     Config, EditError, FuncType, Handle, Instance, InterruptHandle, Linker, Module, ModuleEdit,
-    Type,
+    RecordDef, Type,
 };
 
 use items::{Def, split, take_locals};
@@ -131,6 +131,9 @@ pub struct Session {
     imports: IndexMap<String, FuncType>,
     /// The user's functions, in definition order.
     funcs: IndexMap<String, FuncInfo>,
+    /// The session's record types, in definition order (their indices). A
+    /// record never changes once defined: values of it may exist.
+    records: IndexMap<String, RecordDef>,
     /// Function slots; the snippet is function `cap`.
     cap: usize,
     /// The module's string constants.
@@ -162,6 +165,8 @@ struct Fitted {
     /// Old slots of redefined globals, with their dead names.
     renamed: Vec<(usize, String)>,
     imports: Vec<(String, FuncType)>,
+    /// Records appended.
+    records: Vec<RecordDef>,
     /// Functions defined, with the slots they take.
     funcs: Vec<(String, FuncInfo)>,
     /// User functions this edit installs, with the globals their code names.
@@ -197,6 +202,7 @@ impl Session {
             live: HashMap::new(),
             imports: IndexMap::new(),
             funcs: IndexMap::new(),
+            records: IndexMap::new(),
             cap: INITIAL_SLOTS,
             strings: HashMap::new(),
             locals: IndexMap::new(),
@@ -221,6 +227,7 @@ impl Session {
             .cloned()
             .chain(self.slots.iter().filter(|s| s.user).map(|s| s.name.clone()))
             .chain(self.locals.keys().cloned())
+            .chain(self.records.keys().cloned())
             .collect()
     }
 
@@ -288,6 +295,10 @@ impl Session {
         for decl in piece::global_declarations(&t.src, &self.live, &self.slots, &names) {
             t.generated(&decl);
         }
+        // After the globals: their types may name records.
+        for decl in piece::record_declarations(&t.src, &self.records) {
+            t.generated(&decl);
+        }
         let resolver = piece::Resolver {
             funcs: &self.funcs,
             imports: &self.imports,
@@ -350,9 +361,25 @@ impl Session {
             globals: Vec::new(),
             renamed: Vec::new(),
             imports: Vec::new(),
+            records: Vec::new(),
             funcs: Vec::new(),
             global_uses: Vec::new(),
         };
+        // Records by name: the session's (a declaration the input repeats
+        // must be identical), then new ones appended.
+        let mut records = Vec::with_capacity(m.records.len());
+        for r in &m.records {
+            let i = match self.records.get_full(&r.name) {
+                Some((i, _, old)) if old == r => i,
+                Some((_, _, old)) => return Err(record_changed(old, r)),
+                None => {
+                    fitted.records.push(r.clone());
+                    fitted.edit.records.push(r.clone());
+                    self.records.len() + fitted.records.len() - 1
+                }
+            };
+            records.push(i as u32);
+        }
         let mut pool: HashMap<&str, u32> = HashMap::new();
         let mut strings = Vec::with_capacity(m.strings.len());
         for s in &m.strings {
@@ -386,6 +413,9 @@ impl Session {
                     let init = match g.init {
                         keel_vm::GlobalInit::Str(s) => {
                             keel_vm::GlobalInit::Str(strings.get(s as usize).copied().unwrap_or(s))
+                        }
+                        keel_vm::GlobalInit::Array(ref lit) => {
+                            keel_vm::GlobalInit::Array(piece::renumber_array(lit, &strings))
                         }
                         ref other => other.clone(),
                     };
@@ -438,6 +468,7 @@ impl Session {
             strings,
             globals,
             callees,
+            records,
         };
         let map = piece::renumber(&numbers);
         let debug = m.debug.clone().unwrap_or_default();
@@ -520,6 +551,7 @@ impl Session {
             globals,
             renamed,
             imports,
+            records,
             funcs,
             global_uses,
         } = fitted;
@@ -545,6 +577,9 @@ impl Session {
             self.slots.push(g);
         }
         self.imports.extend(imports);
+        for r in records {
+            self.records.insert(r.name.clone(), r);
+        }
         for (name, info) in funcs {
             self.funcs.insert(name, info);
         }
@@ -626,6 +661,21 @@ impl Session {
                 }
                 Def::Import { name } => {
                     let _ = writeln!(out, "defined import {name}");
+                    t.chunk(chunk);
+                }
+                Def::Record(r) => {
+                    if let Some(e) = reserved(&r.name) {
+                        return Err(e);
+                    }
+                    match self.records.get(&r.name) {
+                        Some(old) if old == r => {
+                            let _ = writeln!(out, "record {} unchanged", r.name);
+                        }
+                        Some(old) => return Err(record_changed(old, r)),
+                        None => {
+                            let _ = writeln!(out, "defined record {}", r.name);
+                        }
+                    }
                     t.chunk(chunk);
                 }
                 Def::Ignored => {
@@ -989,6 +1039,23 @@ fn globals_named(code: &[u8]) -> Vec<u32> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// The error for a record redefined with other fields.
+fn record_changed(old: &RecordDef, new: &RecordDef) -> String {
+    let fields = |r: &RecordDef| {
+        r.fields
+            .iter()
+            .map(|(n, t)| format!("{n}: {t}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    format!(
+        "error: record `{}` is already defined as `{}`, not `{}`: a record cannot change once defined (values of it may exist); `:reset` starts over\n",
+        old.name,
+        fields(old),
+        fields(new)
+    )
 }
 
 /// How the stack shows a value's static type: the literal `nil` (whose

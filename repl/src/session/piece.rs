@@ -4,8 +4,8 @@
 //! is assembled as a small module of its own: it declares only the
 //! session globals its text names, and calls to session functions and
 //! imports resolve through [`Resolver`] (so they become imports of the
-//! small module). [`fit`] then renumbers its strings, globals and callees
-//! into the session module's index spaces and re-encodes its code, so the
+//! small module). [`fit`] then renumbers its strings, globals, callees and
+//! records into the session module's index spaces and re-encodes its code, so the
 //! VM can verify and install just these functions
 //! ([`keel_vm::Instance::edit_module`]). The cost is that of the input, not
 //! of the session.
@@ -16,13 +16,13 @@
 //! [`grow`] doubles the slots (renumbering import calls everywhere), which
 //! happens a logarithmic number of times.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 use keel_assembler::Signatures;
 use keel_assembler::lexer::{Tok, lex};
-use keel_vm::isa::{self, Instr, Opcode, Operand};
-use keel_vm::{Func, FuncDebug, FuncType, Linker, Module, Pos};
+use keel_vm::isa::{self, ArrayLit, Instr, Opcode, Operand};
+use keel_vm::{Func, FuncDebug, FuncType, Linker, Module, Pos, RecordDef};
 
 /// A session function: its slot and signature.
 #[derive(Clone, Debug)]
@@ -87,12 +87,83 @@ pub fn global_declarations(
         .collect()
 }
 
+/// The session records an input's text names, as `.record` lines to
+/// append to it: every record whose name the text uses as a word (a type,
+/// or the record part of `Record.field`), and the records their fields
+/// name, transitively, in the session's order. A record the text itself
+/// declares is not repeated (the input's declaration must then be
+/// identical: `fit` checks).
+pub fn record_declarations(src: &str, records: &IndexMap<String, RecordDef>) -> Vec<String> {
+    if records.is_empty() {
+        return Vec::new();
+    }
+    let mut declared = HashSet::new();
+    let mut wanted: Vec<usize> = Vec::new();
+    let mut toks = lex(src)
+        .filter_map(Result::ok)
+        .map(|(_, t, _)| t)
+        .peekable();
+    while let Some(t) = toks.next() {
+        match t {
+            Tok::DRecord => {
+                if let Some(Tok::Ident(n)) = toks.peek() {
+                    declared.insert(*n);
+                }
+            }
+            Tok::Ident(word) => {
+                let head = word.split('.').next().unwrap_or(word);
+                if let Some(i) = records.get_index_of(head) {
+                    wanted.push(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = vec![false; records.len()];
+    while let Some(i) = wanted.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        for (_, ty) in &records[i].fields {
+            ty.for_each_record(&mut |n| {
+                if let Some(j) = records.get_index_of(n) {
+                    wanted.push(j);
+                }
+            });
+        }
+    }
+    records
+        .values()
+        .zip(seen)
+        .filter(|(r, seen)| *seen && !declared.contains(r.name.as_str()))
+        .map(|(r, _)| {
+            let fields: Vec<String> = r.fields.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+            format!(".record {} {} .end", r.name, fields.join("  "))
+        })
+        .collect()
+}
+
 /// How a small module's indices map into the session module's.
 pub struct Renumbering {
     pub strings: Vec<u32>,
     pub globals: Vec<u32>,
     /// Callee indices: the small module's functions, then its imports.
     pub callees: Vec<u32>,
+    /// Record indices (field indices are the same: a session's records
+    /// never change).
+    pub records: Vec<u32>,
+}
+
+/// `lit` with its string constants renumbered by `strings`.
+pub fn renumber_array(lit: &ArrayLit, strings: &[u32]) -> ArrayLit {
+    match lit {
+        ArrayLit::Str(v) => ArrayLit::Str(
+            v.iter()
+                .map(|i| strings.get(*i as usize).copied().unwrap_or(*i))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// Re-encodes `f` with every string, global and callee operand renumbered
@@ -172,6 +243,9 @@ pub fn renumber(r: &Renumbering) -> impl Fn(&Operand) -> Operand + '_ {
             Operand::Str(i) => Operand::Str(get(&r.strings, *i)),
             Operand::Global(i) => Operand::Global(get(&r.globals, *i)),
             Operand::Func(i) => Operand::Func(get(&r.callees, *i)),
+            Operand::Record(i) => Operand::Record(get(&r.records, *i)),
+            Operand::Field(i, f) => Operand::Field(get(&r.records, *i), *f),
+            Operand::ArrayLit(lit) => Operand::ArrayLit(renumber_array(lit, &r.strings)),
             other => other.clone(),
         }
     }

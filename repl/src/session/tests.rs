@@ -207,3 +207,70 @@ top:
     assert!(full.len() < (1 << 20) + 100, "{}", full.len());
     assert!(full.ends_with("...: any\n"), "{}", &full[full.len() - 20..]);
 }
+
+#[test]
+fn records_are_session_items() {
+    let mut s = session(Config::default());
+    assert_eq!(
+        eval(&mut s, ".record P\n  x: int  next: P\n.end").expect("defines"),
+        "defined record P\n"
+    );
+    // Functions, globals and lines name it; the text that declares it is
+    // gone, so each input gets the declaration it needs.
+    eval(
+        &mut s,
+        ".func mk(x: int) -> P load x push nil rec.new P ret .end",
+    )
+    .expect("defines");
+    eval(&mut s, ".global head: P").expect("defines");
+    eval(&mut s, "push 1 call mk dup gstore head rec.get P.x").expect("runs");
+    assert_eq!(s.stack_line(), "[1: int]");
+    // A record naming another brings it along (the line names only Q).
+    eval(&mut s, ".record Q p: P .end").expect("defines");
+    eval(&mut s, "gload head rec.new Q rec.get Q.p rec.get P.x").expect("runs");
+    assert_eq!(s.stack_line(), "[1: int, 1: int]");
+    // The same declaration again is accepted; another one is refused and
+    // changes nothing.
+    assert_eq!(
+        eval(&mut s, ".record P x: int next: P .end").expect("same"),
+        "record P unchanged\n"
+    );
+    let before = (s.stack_line(), s.names());
+    let err = eval(&mut s, ".record P x: float .end").expect_err("changed");
+    assert!(
+        err.contains("record `P` is already defined as `x: int  next: P`"),
+        "{err}"
+    );
+    let err = eval(&mut s, ".record R a: Nope .end").expect_err("unknown type");
+    assert!(err.contains("unknown type `Nope`"), "{err}");
+    assert_eq!((s.stack_line(), s.names()), before);
+    // A failed input that defines a record leaves no trace of it.
+    eval(
+        &mut s,
+        ".record Zed z: int .end .func bad() -> int push \"s\" ret .end",
+    )
+    .expect_err("bad");
+    assert!(!s.names().contains(&"Zed".to_owned()));
+    eval(&mut s, ".record Zed z: str .end").expect("Zed is free");
+}
+
+#[test]
+fn array_literals_and_fn_refs_in_a_session() {
+    let mut s = session(Config::default());
+    eval(&mut s, ".global t: array<str> = [\"a\", \"b\"]").expect("defines");
+    eval(
+        &mut s,
+        ".func twice(x: int) -> int load x push 2 mul ret .end",
+    )
+    .expect("defines");
+    eval(&mut s, ".local f: fn(int) -> int fn.ref twice store f").expect("runs");
+    eval(
+        &mut s,
+        "\"b\" pop gload t [\"c\", \"a\"] 21 load f call.ref",
+    )
+    .expect("runs");
+    assert_eq!(
+        s.stack_line(),
+        "[[\"a\", \"b\"]: array<str>, [\"c\", \"a\"]: array<str>, 42: int]"
+    );
+}
