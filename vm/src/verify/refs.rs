@@ -285,15 +285,12 @@ impl InstrCx<'_, '_> {
         let ids: Vec<u32> = sig.params.iter().map(|t| self.intern(t)).collect();
         let fits = args.len() == np && ids.iter().zip(&args).all(|(p, a)| self.accepts(*p, *a));
         if !fits {
-            return Err(VerifyErrorKind::CallMismatch {
-                callee: format!("call.ref of {}", Type::Func(sig.clone())),
-                expected: list(&sig.params),
-                found: args
-                    .iter()
-                    .map(|t| self.ty(*t).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+            let expected = format!(
+                "the parameters of {} ({})",
+                Type::Func(sig.clone()),
+                list(&sig.params)
+            );
+            return Err(self.mismatch(Opcode::CallRef, &expected, &args));
         }
         for _ in 0..np {
             self.st.stack = self.stacks.nodes[self.st.stack as usize].parent;
