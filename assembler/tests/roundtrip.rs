@@ -211,6 +211,24 @@ proptest! {
     fn the_assembler_never_panics(src in ".*") {
         let _ = assemble(&src, "fuzz.kasm", &NoLibrary);
     }
+
+    /// Token soup from the whole vocabulary (blocks, records, array
+    /// literals, fn types) inside and outside functions: errors, never a
+    /// panic.
+    #[test]
+    fn token_soup_never_panics(words in prop::collection::vec(prop::sample::select(vec![
+        ".func", "main()", ".end", ".if", ".else", ".endif", ".while", ".do", ".endwhile",
+        ".for", "i", "=", "0", ",", "n", ".endfor", ".break", ".continue", ".local", "i:",
+        "int", "n:", ".record", "R", "x:", "R.x", "rec.new", "rec.get", "rec.set", "[", "]",
+        "1", "2.5", "\"s\"", "true", "nil", "push", "array<int>", "array<R>", "fn(", ")",
+        "->", "fn()", "is", "cast", "isnil", "fn.ref", "call.ref", "load", "store", "jmp",
+        "L:", "L", ".global", "g:", "map<str,R>", "call", "ret", "pop", "(", "<", ">",
+    ]), 0..60)) {
+        let src = words.join(" ");
+        let _ = assemble(&src, "soup.kasm", &NoLibrary);
+        let wrapped = format!(".record R x: int .end .func main(n: int)\n.local i: int\n{src}\n.end\n");
+        let _ = assemble(&wrapped, "soup.kasm", &NoLibrary);
+    }
 }
 
 /// The whole library `vmrun` links (every capability granted), so that
