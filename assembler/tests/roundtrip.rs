@@ -116,7 +116,7 @@ fn instr(
 /// An instruction or a structured block of them, nested a few levels.
 /// `.for` counts with `v0`, the int parameter of every generated function.
 fn stmt(leaf: BoxedStrategy<String>) -> impl Strategy<Value = String> {
-    leaf.prop_recursive(3, 32, 4, |inner| {
+    leaf.prop_recursive(3, 12, 3, |inner| {
         let body = prop::collection::vec(inner, 0..4).prop_map(|v| v.join("\n"));
         prop_oneof![
             body.clone().prop_map(|b| format!(".if\n{b}\n.endif")),
@@ -135,7 +135,7 @@ fn program() -> impl Strategy<Value = String> {
     (1usize..4, 1usize..4, 1usize..4, 1usize..3).prop_flat_map(
         |(nlocals, nglobals, nlabels, nfuncs)| {
             let leaf = instr(nlocals, nglobals, nlabels, nfuncs).boxed();
-            let body = prop::collection::vec(stmt(leaf), 0..40);
+            let body = prop::collection::vec(stmt(leaf), 0..30);
             let bodies = prop::collection::vec(body, nfuncs);
             let label_positions =
                 prop::collection::vec(prop::collection::vec(0usize..41, nlabels), nfuncs);
