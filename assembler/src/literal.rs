@@ -11,44 +11,16 @@ pub const BUILTIN_TYPES: [&str; 9] = [
 ];
 
 /// An integer literal: decimal, `0x` hex or `0b` binary, `_` separators,
-/// optional leading `-`. Must fit in i64.
+/// optional leading `-`. Must fit in i64. The forms are
+/// [`keel_vm::parse_int_literal`]'s, shared with `str.parse_int`.
 pub fn int(text: &str, span: Span) -> Result<i64, AsmError> {
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, text),
-    };
-    let digits: String = body.chars().filter(|c| *c != '_').collect();
-    let (radix, digits) = if let Some(h) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        (16, h.to_owned())
-    } else if let Some(b) = digits
-        .strip_prefix("0b")
-        .or_else(|| digits.strip_prefix("0B"))
-    {
-        (2, b.to_owned())
-    } else {
-        (10, digits)
-    };
-    if digits.is_empty() {
-        return Err(AsmError::new(span, AsmErrorKind::NoDigits(text.to_owned())));
-    }
-    // The lexer admits only digits of the radix: the one failure left is
-    // a value too large for u64.
-    let out_of_range = || AsmError::new(span, AsmErrorKind::IntOutOfRange(text.to_owned()));
-    let magnitude = u64::from_str_radix(&digits, radix).map_err(|_| out_of_range())?;
-    if neg {
-        if magnitude == 1 << 63 {
-            Ok(i64::MIN)
-        } else {
-            i64::try_from(magnitude)
-                .map(|m| -m)
-                .map_err(|_| out_of_range())
-        }
-    } else {
-        i64::try_from(magnitude).map_err(|_| out_of_range())
-    }
+    keel_vm::parse_int_literal(text).map_err(|e| {
+        let kind = match e {
+            keel_vm::IntLiteralError::OutOfRange => AsmErrorKind::IntOutOfRange(text.to_owned()),
+            keel_vm::IntLiteralError::Malformed => AsmErrorKind::NoDigits(text.to_owned()),
+        };
+        AsmError::new(span, kind)
+    })
 }
 
 /// A float literal, including `inf`, `-inf` and `nan`.

@@ -353,8 +353,8 @@ fn caps(file: &Path) -> ExitCode {
             }
         } else if plain.get(&im.name).is_some() {
             let note = match im.name.as_str() {
-                "print" | "write" => "writes stdout, granted by vmrun",
-                "io.read_line" => "reads stdin, granted by vmrun",
+                "print" | "write" | "io.write_bytes" => "writes stdout, granted by vmrun",
+                "io.read_line" | "io.read_bytes" => "reads stdin, granted by vmrun",
                 _ => "pure, always available",
             };
             lines.push(format!("  {}{}  {note}", im.name, im.ty));

@@ -318,3 +318,26 @@ fn swapping_a_directory_for_a_symlink_during_reads_never_leaks() {
     assert!(!text.contains("SECRET"), "read outside the grant");
     assert!(ok > 0, "no read ever succeeded");
 }
+
+/// The byte functions are stdout and stdin like `print` and
+/// `io.read_line`, not pure library functions.
+#[test]
+fn caps_lists_the_byte_functions_as_stdout_and_stdin() {
+    let dir = temp_dir("bytes");
+    let prog = dir.join("b.kasm");
+    std::fs::write(
+        &prog,
+        ".func main()\n    push 1 call io.read_bytes call io.write_bytes\n    ret\n.end\n",
+    )
+    .unwrap();
+    let (status, out, err) = vmrun(&["caps", prog.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        out.contains("io.write_bytes(array<int>)  writes stdout, granted by vmrun"),
+        "{out}"
+    );
+    assert!(
+        out.contains("io.read_bytes(int) -> array<int>  reads stdin, granted by vmrun"),
+        "{out}"
+    );
+}

@@ -1084,3 +1084,40 @@ top:
         assert!(start.elapsed() < Duration::from_secs(20), "{name}");
     }
 }
+
+/// `io.read_bytes` of a huge count holds no more than the heap limit
+/// allows for the array it builds (25 host bytes a byte read): under
+/// `--max-heap 4M` a 2 MB input traps `out of memory` with the peak
+/// resident size near the limit (counting only the raw bytes, it would
+/// read all 2 MB and then build a 32 MB list of values), while 64 KB of it
+/// fit.
+#[test]
+fn read_bytes_stays_within_the_heap_limit() {
+    if keel_vm::GC_STRESS_BUILD {
+        return; // measures the normal build; under GC stress every allocation collects
+    }
+    let dir = tmp_dir();
+    let input = dir.join("bytes-2m.bin");
+    std::fs::write(&input, vec![0xffu8; 2 << 20]).unwrap();
+    for (name, count, want) in [("huge", i64::MAX, 1), ("small", 64 << 10, 0)] {
+        let prog = dir.join(format!("read-bytes-{name}.kasm"));
+        std::fs::write(
+            &prog,
+            format!(
+                ".func main()\n    push {count} call io.read_bytes array.len call print\n    ret\n.end\n"
+            ),
+        )
+        .unwrap();
+        let stdin = Stdio::from(std::fs::File::open(&input).unwrap());
+        let (status, err, kib) = vmrun_peak(&["--max-heap", "4M", prog.to_str().unwrap()], stdin);
+        eprintln!("read_bytes {name}: peak {kib} KiB");
+        assert_eq!(status, Some(want), "{name}: {err}");
+        if want == 1 {
+            assert!(err.contains("out of memory"), "{name}: {err}");
+        }
+        assert!(
+            kib <= (4 << 10) + RSS_OVERHEAD_KIB,
+            "{name}: peak {kib} KiB"
+        );
+    }
+}

@@ -1,7 +1,9 @@
 //! Reading input of unknown length within the heap limit.
 //!
-//! A line from stdin or a file's contents becomes one Keel string, so the
-//! host may hold at most what the heap could still take. [`BoundedBuf`]
+//! A line from stdin or a file's contents becomes one Keel string (and the
+//! bytes `io.read_bytes` reads one array), so the host may hold at most
+//! what the heap could still take, counting each byte at what it will cost
+//! once built ([`BoundedBuf::new`]). [`BoundedBuf`]
 //! checks every growth of its buffer against the heap before the host
 //! allocates it: capacity doubles while the heap has room for the doubled
 //! size; once it has not, the buffer is capped at the room left after a
@@ -16,14 +18,40 @@ use keel_vm::{NativeCtx, OBJECT_BYTES, Trap};
 const MIN_CAPACITY: usize = 256;
 
 /// A byte buffer whose growth the heap limit bounds.
-#[derive(Default)]
 pub(crate) struct BoundedBuf {
     bytes: Vec<u8>,
     /// Set once doubling no longer fits: the most bytes the buffer may hold.
     cap: Option<usize>,
+    /// Heap bytes each buffered byte stands for (1 for text that becomes
+    /// one string; more when each byte becomes an array element).
+    per_byte: usize,
+    /// The most bytes the caller will ever append: capacity stops there.
+    max: usize,
+}
+
+impl Default for BoundedBuf {
+    fn default() -> BoundedBuf {
+        BoundedBuf::new(1, usize::MAX)
+    }
 }
 
 impl BoundedBuf {
+    /// A buffer whose every byte costs `per_byte` heap bytes once built
+    /// into its result, and that will never hold more than `max` bytes.
+    pub(crate) fn new(per_byte: usize, max: usize) -> BoundedBuf {
+        BoundedBuf {
+            bytes: Vec::new(),
+            cap: None,
+            per_byte: per_byte.max(1),
+            max,
+        }
+    }
+
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Appends `more`, checking the heap first when the buffer must grow.
     ///
     /// # Errors
@@ -36,12 +64,16 @@ impl BoundedBuf {
                 Some(cap) if need > cap => return Err(cx.out_of_memory()),
                 Some(cap) => cap,
                 None => {
-                    let doubled = need.max(self.bytes.capacity() * 2).max(MIN_CAPACITY);
-                    if cx.ensure_room(doubled.saturating_add(OBJECT_BYTES)).is_ok() {
+                    let doubled = need
+                        .max(self.bytes.capacity() * 2)
+                        .max(MIN_CAPACITY)
+                        .min(self.max.max(need));
+                    let heap = doubled.saturating_mul(self.per_byte);
+                    if cx.ensure_room(heap.saturating_add(OBJECT_BYTES)).is_ok() {
                         doubled
                     } else {
                         // ensure_room collected: the room left is exact now.
-                        let cap = cx.heap_room().saturating_sub(OBJECT_BYTES);
+                        let cap = cx.heap_room().saturating_sub(OBJECT_BYTES) / self.per_byte;
                         if need > cap {
                             return Err(cx.out_of_memory());
                         }

@@ -9,7 +9,8 @@
 //! [`POLL_STEP`] units of work while it runs ([`NativeCtx::poll`]).
 
 use keel_vm::{
-    FuncType, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, Trap, TrapCode, Type, Value,
+    FuncType, IntLiteralError, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, Trap, TrapCode,
+    Type, Value, parse_int_literal,
 };
 
 use crate::sort::sort_polled;
@@ -45,6 +46,14 @@ pub fn install_core(linker: &mut Linker) {
             str_find,
         ),
         (
+            "str.find_from",
+            vec![Str, Str, Int],
+            Some(Int),
+            "Byte offset of the first occurrence of sub at or after from, or -1; \
+             traps when from is out of 0..len or off a char boundary.",
+            str_find_from,
+        ),
+        (
             "str.split",
             vec![Str, Str],
             Some(arr(Str)),
@@ -69,7 +78,8 @@ pub fn install_core(linker: &mut Linker) {
             "str.parse_int",
             vec![Str],
             Some(Int),
-            "Parse a decimal int (surrounding whitespace allowed); traps on bad input.",
+            "Parse an int: decimal, 0x hex or 0b binary, _ separators, optional sign \
+             (surrounding whitespace allowed); traps on bad input.",
             str_parse_int,
         ),
         (
@@ -78,6 +88,20 @@ pub fn install_core(linker: &mut Linker) {
             Some(Float),
             "Parse a float (surrounding whitespace allowed); traps on bad input.",
             str_parse_float,
+        ),
+        (
+            "str.try_parse_int",
+            vec![Str],
+            Some(Any),
+            "Parse an int as str.parse_int does: the int, or nil on bad input.",
+            str_try_parse_int,
+        ),
+        (
+            "str.try_parse_float",
+            vec![Str],
+            Some(Any),
+            "Parse a float as str.parse_float does: the float, or nil on bad input.",
+            str_try_parse_float,
         ),
         (
             "str.upper",
@@ -113,6 +137,22 @@ pub fn install_core(linker: &mut Linker) {
             Some(Int),
             "The byte at an offset, 0..255; traps when out of bounds.",
             str_byte_at,
+        ),
+        (
+            "str.code_at",
+            vec![Str, Int],
+            Some(Int),
+            "The Unicode scalar value of the char starting at a byte offset; \
+             traps when out of bounds or off a char boundary.",
+            str_code_at,
+        ),
+        (
+            "str.from_code",
+            vec![Int],
+            Some(Str),
+            "The one-char string of a Unicode scalar value (0..0x10ffff except \
+             0xd800..0xdfff); traps on any other int.",
+            str_from_code,
         ),
         (
             "str.chars",
@@ -275,6 +315,7 @@ pub fn install_core(linker: &mut Linker) {
     for (name, params, result, doc, f) in defs {
         linker.define_with_doc(name, FuncType::new(params, result), doc, f);
     }
+    crate::strbuf::install_strbuf(linker);
 }
 
 // Argument accessors: the verifier proved each argument's type from the
@@ -364,7 +405,33 @@ fn str_slice(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap>
 }
 
 fn str_find(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let found = cx.str(a[0]).find(cx.str(a[1])).map_or(-1, |i| i as i64);
+    find_at(cx, a[0], a[1], 0)
+}
+
+fn str_find_from(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    let (len, from) = (cx.str(a[0]).len(), int(a[2]));
+    let Some(at) = usize::try_from(from).ok().filter(|f| *f <= len) else {
+        return Err(Trap::new(
+            TrapCode::IndexOutOfBounds,
+            format!("str.find_from: offset {from} out of bounds for length {len}"),
+        ));
+    };
+    if !cx.str(a[0]).is_char_boundary(at) {
+        return Err(Trap::invalid(format!(
+            "str.find_from: offset {from} is not on a char boundary"
+        )));
+    }
+    find_at(cx, a[0], a[1], at)
+}
+
+/// The first occurrence of `sub` in `s` at or after byte `at` (a char
+/// boundary), as an absolute offset or -1. The bytes searched are charged
+/// as work first.
+fn find_at(cx: &mut NativeCtx<'_>, s: Value, sub: Value, at: usize) -> Result<Option<Value>, Trap> {
+    cx.charge_work(as_work(cx.str(s).len() - at))?;
+    let found = cx.str(s)[at..]
+        .find(cx.str(sub))
+        .map_or(-1, |i| (at + i) as i64);
     Ok(Some(Value::int(found)))
 }
 
@@ -435,29 +502,64 @@ fn str_from(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> 
     ret_str(cx, s)
 }
 
+/// `FUNC: WHAT "input"`, the input quoted and cut at 80 chars.
 fn parse_error(func: &str, what: &str, input: &str) -> Trap {
     let mut quoted = String::from("\"");
     for c in input.chars().take(80) {
         quoted.extend(c.escape_debug());
     }
     quoted.push('"');
-    Trap::invalid(format!("{func}: invalid {what} {quoted}"))
+    Trap::invalid(format!("{func}: {what} {quoted}"))
+}
+
+/// The int `text` spells: surrounding whitespace, then an optional `+`,
+/// then one of the assembler's integer forms ([`parse_int_literal`]).
+fn parse_int_text(text: &str) -> Result<i64, IntLiteralError> {
+    let t = text.trim();
+    match t.strip_prefix('+') {
+        // `+` replaces the sign: `+-1` is no form.
+        Some(rest) if rest.starts_with('-') => Err(IntLiteralError::Malformed),
+        Some(rest) => parse_int_literal(rest),
+        None => parse_int_literal(t),
+    }
+}
+
+fn parse_float_text(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok()
 }
 
 fn str_parse_int(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    cx.charge_work(as_work(cx.str(a[0]).len()))?;
     let s = cx.str(a[0]);
-    s.trim()
-        .parse::<i64>()
-        .map(|v| Some(Value::int(v)))
-        .map_err(|_| parse_error("str.parse_int", "integer", s))
+    match parse_int_text(s) {
+        Ok(v) => Ok(Some(Value::int(v))),
+        Err(IntLiteralError::OutOfRange) => {
+            Err(parse_error("str.parse_int", "integer out of range", s))
+        }
+        Err(_) => Err(parse_error("str.parse_int", "invalid integer", s)),
+    }
 }
 
 fn str_parse_float(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    cx.charge_work(as_work(cx.str(a[0]).len()))?;
     let s = cx.str(a[0]);
-    s.trim()
-        .parse::<f64>()
+    parse_float_text(s)
         .map(|v| Some(Value::float(v)))
-        .map_err(|_| parse_error("str.parse_float", "float", s))
+        .ok_or_else(|| parse_error("str.parse_float", "invalid float", s))
+}
+
+fn str_try_parse_int(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    cx.charge_work(as_work(cx.str(a[0]).len()))?;
+    Ok(Some(
+        parse_int_text(cx.str(a[0])).map_or(Value::NIL, Value::int),
+    ))
+}
+
+fn str_try_parse_float(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    cx.charge_work(as_work(cx.str(a[0]).len()))?;
+    Ok(Some(
+        parse_float_text(cx.str(a[0])).map_or(Value::NIL, Value::float),
+    ))
 }
 
 fn str_upper(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
@@ -545,6 +647,44 @@ fn str_byte_at(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Tra
     match usize::try_from(i).ok().and_then(|i| s.get(i)) {
         Some(b) => Ok(Some(Value::int(i64::from(*b)))),
         None => Err(Trap::index(i, s.len())),
+    }
+}
+
+fn str_code_at(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    let s = cx.str(a[0]);
+    let i = int(a[1]);
+    let Some(at) = usize::try_from(i).ok().filter(|i| *i < s.len()) else {
+        return Err(Trap::new(
+            TrapCode::IndexOutOfBounds,
+            format!(
+                "str.code_at: offset {i} out of bounds for length {}",
+                s.len()
+            ),
+        ));
+    };
+    match s.get(at..).and_then(|rest| rest.chars().next()) {
+        Some(c) => Ok(Some(Value::int(i64::from(u32::from(c))))),
+        None => Err(Trap::invalid(format!(
+            "str.code_at: offset {i} is not on a char boundary"
+        ))),
+    }
+}
+
+fn str_from_code(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    let n = int(a[0]);
+    match u32::try_from(n).ok().and_then(char::from_u32) {
+        Some(c) => ret_str(cx, c.to_string()),
+        None => {
+            let hex = if n >= 0 {
+                format!(" (0x{n:x})")
+            } else {
+                String::new()
+            };
+            Err(Trap::invalid(format!(
+                "str.from_code: {n}{hex} is not a Unicode scalar value \
+                 (0 to 0x10ffff, except 0xd800 to 0xdfff)"
+            )))
+        }
     }
 }
 

@@ -1,9 +1,14 @@
-//! Output and input: `print`, `write`, `io.read_line`.
+//! Output and input: `print`, `write`, `io.write_bytes`, `io.read_line`,
+//! `io.read_bytes`.
+//!
+//! Every output function writes through the one granted stream (and its
+//! buffering), so text and raw bytes come out in the order they were
+//! written; input functions share the one input stream the same way.
 
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
-use keel_vm::{FuncType, Linker, NativeCtx, Trap, TrapCode, Type, Value};
+use keel_vm::{FuncType, Linker, NativeCtx, POLL_STEP, Trap, TrapCode, Type, Value};
 
 use crate::bounded::{BoundedBuf, lossy_utf8};
 
@@ -30,7 +35,8 @@ fn io_error(e: std::io::Error) -> Trap {
     Trap::new(TrapCode::HostError, format!("i/o error: {e}"))
 }
 
-/// Registers `print`, `write` and `io.read_line` over `io`.
+/// Registers `print`, `write`, `io.write_bytes`, `io.read_line` and
+/// `io.read_bytes` over `io`.
 pub fn install_io(linker: &mut Linker, io: Io) {
     let out = io.out.clone();
     linker.define_with_doc(
@@ -55,7 +61,18 @@ pub fn install_io(linker: &mut Linker, io: Io) {
             Ok(None)
         },
     );
-    let input = io.input;
+    let out = io.out.clone();
+    linker.define_with_doc(
+        "io.write_bytes",
+        FuncType::new(vec![Type::array(Type::Int)], None),
+        "Write each element as one raw byte, in order with print and write; \
+         traps on an element outside 0..255, having written none.",
+        move |cx, args| {
+            write_bytes(cx, args[0], &out)?;
+            Ok(None)
+        },
+    );
+    let input = io.input.clone();
     linker.define_with_doc(
         "io.read_line",
         FuncType::new(vec![], Some(Type::Any)),
@@ -65,6 +82,96 @@ pub fn install_io(linker: &mut Linker, io: Io) {
             read_line(cx, &mut *input)
         },
     );
+    let input = io.input;
+    linker.define_with_doc(
+        "io.read_bytes",
+        FuncType::new(vec![Type::Int], Some(Type::array(Type::Int))),
+        "Read up to n bytes of input (fewer only at its end; empty at end), \
+         each as an int 0..255; traps when n < 0.",
+        move |cx, args| {
+            let mut input = input.lock().unwrap_or_else(|p| p.into_inner());
+            read_bytes(cx, &mut *input, args[0].as_int().unwrap_or_default())
+        },
+    );
+}
+
+/// Bytes `io.write_bytes` hands to the stream at a time.
+const WRITE_CHUNK: usize = 1 << 14;
+
+/// Writes the elements of an `array<int>` as bytes. The whole array is
+/// checked first, so a bad element writes nothing; the work (one unit per
+/// element) is charged before any of it.
+fn write_bytes(
+    cx: &mut NativeCtx<'_>,
+    arr: Value,
+    out: &Mutex<dyn Write + Send>,
+) -> Result<(), Trap> {
+    let n = cx.array_len(arr);
+    cx.charge_work(u64::try_from(n).unwrap_or(u64::MAX))?;
+    let handle = cx.interrupt_handle();
+    let poll = || handle.take().map_or(Ok(()), Err);
+    let xs: &[i64] = cx.int_array_mut(arr);
+    for (k, chunk) in xs.chunks(POLL_STEP).enumerate() {
+        if let Some(j) = chunk.iter().position(|b| !(0..=255).contains(b)) {
+            return Err(Trap::invalid(format!(
+                "io.write_bytes: element {} is {}, not a byte (0 to 255)",
+                k * POLL_STEP + j,
+                chunk[j]
+            )));
+        }
+        poll()?;
+    }
+    let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
+    let mut buf = Vec::with_capacity(n.min(WRITE_CHUNK));
+    for chunk in xs.chunks(WRITE_CHUNK) {
+        buf.clear();
+        // Checked above: every element is 0..=255.
+        buf.extend(chunk.iter().map(|b| *b as u8));
+        w.write_all(&buf).map_err(io_error)?;
+        poll()?;
+    }
+    Ok(())
+}
+
+/// Host bytes each byte `io.read_bytes` reads stands for while it builds
+/// its result: the byte read (1), its element in the list the array is
+/// built from (16) and in the array itself (8).
+pub(crate) const READ_BYTE_COST: usize = 25;
+
+/// Reads until `n` bytes or the end of input, holding no more than the
+/// heap has room for ([`BoundedBuf`] at [`READ_BYTE_COST`] a byte), and
+/// charging one unit of work per byte as it reads.
+fn read_bytes(
+    cx: &mut NativeCtx<'_>,
+    input: &mut dyn BufRead,
+    n: i64,
+) -> Result<Option<Value>, Trap> {
+    if n < 0 {
+        return Err(Trap::invalid(format!("io.read_bytes: negative count {n}")));
+    }
+    let want = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut buf = BoundedBuf::new(READ_BYTE_COST, want);
+    while buf.len() < want {
+        cx.poll()?;
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(e)),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let take = chunk.len().min(want - buf.len());
+        cx.charge_work(take as u64)?;
+        buf.extend(cx, &chunk[..take])?;
+        input.consume(take);
+    }
+    let items: Vec<Value> = buf
+        .into_vec()
+        .into_iter()
+        .map(|b| Value::int(i64::from(b)))
+        .collect();
+    Ok(Some(cx.new_array(Type::Int, items)?))
 }
 
 /// Reads one line in the input's own buffer-sized steps, so the host holds

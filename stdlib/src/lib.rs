@@ -3,9 +3,10 @@
 //!
 //! - [`install_core`]: pure functions (strings, math, arrays, formatting,
 //!   GC introspection). Deterministic: nothing reaches outside the instance.
-//! - [`install_io`]: `print`, `write` and `io.read_line`, bound to the
-//!   output and input the host grants. Without it a module that prints
-//!   fails to link, so output is a capability like any other.
+//! - [`install_io`]: `print`, `write`, `io.write_bytes`, `io.read_line` and
+//!   `io.read_bytes`, bound to the output and input the host grants.
+//!   Without it a module that prints fails to link, so output is a
+//!   capability like any other.
 //! - [`install_rand`]: `rand.int`, pure and seeded so runs reproduce.
 //! - Capabilities ([`CAPABILITIES`]): `fs.read`/`fs.list`, `fs.write`,
 //!   `env.get`, `time.now_ms`, each installed only when granted, with file
@@ -28,6 +29,7 @@ mod core;
 mod grant;
 mod io;
 mod sort;
+mod strbuf;
 
 pub use crate::caps::{
     CAPABILITIES, Capability, DEFAULT_SEED, capability_of, install_env, install_fs_read,
@@ -56,6 +58,7 @@ pub fn render_reference(linker: &Linker) -> String {
         ));
     }
     s.push_str(&limits_section());
+    s.push_str(&strbuf::section());
     s
 }
 
@@ -75,18 +78,23 @@ fn limits_section() -> String {
          for `array<int>` and `array<float>`, 32 for `array<str>`), which must fit under the \
          heap limit; `array.reverse` needs no extra memory.\n\
          - `io.read_line` and `fs.read` never hold more of their input than the heap has room \
-         for: past it they trap `out of memory` without reading further.\n\
+         for: past it they trap `out of memory` without reading further. `io.read_bytes` \
+         counts {read_byte} bytes for each byte it reads (the byte, and the element in the \
+         list and in the array it builds), and reads in the input's own buffer-sized steps, \
+         so asking for far more than the input holds costs nothing.\n\
          - Library work costs fuel: one unit per {wpf} bytes or elements read, written, compared \
-         or moved (`array.sort`: n*log2(n) comparisons; `gc.collect`: one per object slot), \
-         charged before the work starts (by `io.read_line` and `fs.read`, as they read); with too \
+         or moved (`array.sort`: n*log2(n) comparisons; `gc.collect`: one per object slot; \
+         `io.write_bytes`: one per element; `str.find`, `str.find_from`: the bytes searched), \
+         charged before the work starts (by `io.read_line`, `io.read_bytes` and `fs.read`, as \
+         they read); with too \
          little fuel left the call traps `out of fuel` and does none of it.\n\
          - A long library call looks at the interrupt flag (`vmrun --timeout`, \
          `InterruptHandle`) before it starts and every {step} units of work in its loops (a \
          single pass of the standard library over one string, as in `str.upper` or a search for \
          the next separator, runs to its end) and stops with `interrupted`; \
          an interrupted `array.sort` leaves the array holding its elements in some order, an \
-         interrupted `gc.collect` frees nothing. A read that blocks (`io.read_line` on a terminal \
-         or pipe) is not interrupted by the library: `vmrun --timeout` ends the process after a \
+         interrupted `gc.collect` frees nothing. A read that blocks (`io.read_line` or `io.read_bytes` \
+         on a terminal or pipe) is not interrupted by the library: `vmrun --timeout` ends the process after a \
          grace period.\n\
          - `fs.read`, `fs.write` and `fs.list` open a path beneath the granted directory's \
          handle in one step (Linux: `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): \
@@ -96,6 +104,7 @@ fn limits_section() -> String {
         obj = keel_vm::OBJECT_BYTES,
         wpf = keel_vm::WORK_PER_FUEL,
         step = keel_vm::POLL_STEP,
+        read_byte = crate::io::READ_BYTE_COST,
     )
 }
 

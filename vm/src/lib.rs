@@ -48,6 +48,7 @@ mod bytes;
 mod display;
 mod engine;
 mod heap;
+mod int_literal;
 mod interp;
 pub mod isa;
 #[cfg(all(feature = "jit", target_arch = "x86_64"))]
@@ -70,6 +71,7 @@ pub use display::DISPLAY_CHUNK;
 pub use display::{format_float, quote};
 pub use engine::{Engine, LoadError};
 pub use heap::{GcStats, MIN_GC_THRESHOLD};
+pub use int_literal::{IntLiteralError, parse_int_literal};
 pub use interp::DEFAULT_MAX_HOST_DEPTH;
 pub use interp::{
     Config, EditError, ExecStats, Instance, InterruptHandle, JitMode, LinkError, MAX_STACK_SLOTS,

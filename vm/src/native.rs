@@ -647,3 +647,131 @@ impl NativeCtx<'_> {
 /// what a library function adds up to check a result fits before it
 /// builds it.
 pub const OBJECT_BYTES: usize = crate::heap::OBJECT_HEADER_BYTES;
+
+/// Smallest capacity a string buffer grows to on its first append.
+const STRBUF_MIN_CAPACITY: usize = 16;
+
+/// String buffers (`strbuf`): text appended in place, with its capacity
+/// charged to the heap as it grows.
+///
+/// **Growth.** An append that does not fit the capacity doubles it (at
+/// least to the length needed, at least `STRBUF_MIN_CAPACITY` (16 bytes)), charging
+/// the new bytes to the heap before reserving them, so appends in a loop
+/// cost linear time in total. When the doubled capacity would pass the
+/// heap limit (after a collection), the buffer takes the bytes it needs
+/// plus half of the room left, so it can still fill the heap with few
+/// copies; when even the bytes needed do not fit, the append traps
+/// `out of memory` having changed nothing.
+impl NativeCtx<'_> {
+    /// A new, empty string buffer.
+    ///
+    /// # Errors
+    ///
+    /// Out of memory.
+    pub fn new_strbuf(&mut self) -> Result<Value, Trap> {
+        self.alloc(Tag::StrBuf, Object::StrBuf(String::new()))
+    }
+
+    /// The text of a `strbuf` value.
+    ///
+    /// # Panics
+    ///
+    /// When `b` is not a string buffer (the verifier rules this out for
+    /// arguments declared `strbuf`).
+    pub fn strbuf_text(&self, b: Value) -> &str {
+        assert_eq!(
+            b.tag(),
+            Tag::StrBuf,
+            "NativeCtx::strbuf_text on a {}",
+            b.tag().type_name()
+        );
+        self.inst.heap.str(b)
+    }
+
+    /// Appends the display form of `v` (as `print` shows it: a `str` or
+    /// `strbuf` as its text) to buffer `b`. A string's text is copied
+    /// straight in (a buffer appended to itself doubles its text); any
+    /// other value's display form is first built like `str.from` builds
+    /// it ([`NativeCtx::display`]: in pieces, each checked against the
+    /// heap limit and charged as work), so a buffer reachable from `v`
+    /// contributes its text as it was before the call. The buffer grows
+    /// as described on this `impl` block: doubling, charged to the heap
+    /// before it reserves.
+    ///
+    /// # Errors
+    ///
+    /// `out of memory` (the buffer is unchanged), `out of fuel` or
+    /// `interrupted`.
+    pub fn strbuf_push(&mut self, b: Value, v: Value) -> Result<(), Trap> {
+        match v.tag() {
+            Tag::Str | Tag::StrBuf => {
+                let n = self.inst.heap.str(v).len();
+                self.strbuf_reserve(b, n)?;
+                self.charge_work(n as u64)?;
+                if v.tag() == Tag::StrBuf && v.obj() == b.obj() {
+                    self.strbuf_mut(b).extend_from_within(..n);
+                } else {
+                    // Taken out for the copy, so the source can be read
+                    // while the buffer is written; put back below.
+                    let mut buf = std::mem::take(self.strbuf_mut(b));
+                    buf.push_str(self.inst.heap.str(v));
+                    *self.strbuf_mut(b) = buf;
+                }
+            }
+            _ => {
+                let text = self.display(v)?;
+                self.strbuf_reserve(b, text.len())?;
+                self.strbuf_mut(b).push_str(&text);
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties buffer `b`, keeping its capacity (and the bytes charged
+    /// for it) for the next appends.
+    pub fn strbuf_clear(&mut self, b: Value) {
+        self.strbuf_mut(b).clear();
+    }
+
+    /// The `String` of buffer `b`.
+    fn strbuf_mut(&mut self, b: Value) -> &mut String {
+        match self.inst.heap.get_mut(b.obj()) {
+            Object::StrBuf(s) => s,
+            _ => panic!("NativeCtx::strbuf_mut on a non-strbuf"),
+        }
+    }
+
+    /// Makes room in buffer `b` for `n` more bytes, charging any new
+    /// capacity to the heap first (see the growth rule above).
+    fn strbuf_reserve(&mut self, b: Value, n: usize) -> Result<(), Trap> {
+        let (len, cap) = {
+            let s = self.strbuf_mut(b);
+            (s.len(), s.capacity())
+        };
+        let Some(need) = len.checked_add(n) else {
+            return Err(self.out_of_memory());
+        };
+        if need <= cap {
+            return Ok(());
+        }
+        let least = need - cap;
+        let doubled = cap.saturating_mul(2).max(need).max(STRBUF_MIN_CAPACITY) - cap;
+        let delta = if self.inst.heap.grow(b.obj(), doubled, &roots!(self)).is_ok() {
+            doubled
+        } else {
+            // The failed charge collected: the room is what is left now.
+            let room = self.heap_room();
+            if least > room {
+                return Err(self.out_of_memory());
+            }
+            let delta = least + (room - least) / 2;
+            self.inst
+                .heap
+                .grow(b.obj(), delta, &roots!(self))
+                .map_err(|OutOfMemory| oom(&self.inst.heap))?;
+            delta
+        };
+        self.strbuf_mut(b).reserve_exact(cap + delta - len);
+        Ok(())
+    }
+}

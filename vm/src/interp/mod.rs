@@ -28,6 +28,7 @@
 
 mod dynamic;
 mod edit;
+mod missing_key;
 
 use std::sync::Arc;
 
@@ -1928,16 +1929,13 @@ impl Instance {
                 }
             }
             Op::MapGet => {
-                let got = map!(stack[sp - 2])
-                    .entries
-                    .get(&key_ref(&self.heap, stack[sp - 1]))
-                    .copied();
-                match got {
+                let key = key_ref(&self.heap, stack[sp - 1]);
+                match map!(stack[sp - 2]).entries.get(&key).copied() {
                     Some(v) => {
                         sp -= 1;
                         stack[sp - 1] = v;
                     }
-                    None => return Err(Trap::new(TrapCode::KeyNotFound, "key not found")),
+                    None => return Err(missing_key::key_not_found(&key)),
                 }
             }
             Op::MapGetOr => {
@@ -2334,10 +2332,11 @@ impl InterruptHandle {
 }
 
 /// The object a global of type `ty` starts as by default (an empty string,
-/// array or map), or `None` for a scalar type, whose default is a value.
+/// string buffer, array or map), or `None` for a scalar type, whose default is a value.
 pub(crate) fn empty_object(ty: &Type) -> Option<(Tag, Object)> {
     match ty {
         Type::Str => Some((Tag::Str, Object::Str("".into()))),
+        Type::StrBuf => Some((Tag::StrBuf, Object::StrBuf(String::new()))),
         Type::Array(e) => Some((Tag::Array, make_array((**e).clone(), Vec::new()))),
         Type::Map(k, v) => Some((
             Tag::Map,

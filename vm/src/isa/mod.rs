@@ -83,7 +83,7 @@ impl OperandKind {
             OperandKind::MapTypes => "key type, value type",
             OperandKind::Record => "record",
             OperandKind::Field => "`Record.field`",
-            OperandKind::ArrayLit => "array literal (`[1, 2]`, `array<T> []`)",
+            OperandKind::ArrayLit => "array literal",
         }
     }
 }

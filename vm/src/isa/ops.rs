@@ -25,7 +25,7 @@ macro_rules! for_each_op {
             0x02 PushFloat  "push"       Float    "( -- float )"        "Push a float literal (`3.5`, `1e-9`, `inf`, `nan`)." "";
             0x03 PushStr    "push"       Str      "( -- str )"          "Push a string literal from the constant pool." "";
             0x04 PushBool   "push"       Bool     "( -- bool )"         "Push `true` or `false`." "";
-            0x05 PushNil    "push"       Nil      "( -- nil )"          "Push `nil`: accepted where any, a record type or a function type is expected." "";
+            0x05 PushNil    "push"       Nil      "( -- nil )"          "Push `nil`, a value of type any that is also accepted where a record or function type is expected." "";
             0x06 PushArray  "push"       ArrayLit "( -- array<T> )"     "Push a new array with the literal's elements (`[1, 2]`, `[\"a\"]`, `array<T> []`)." "out of memory";
             0x08 Pop        "pop"        None     "( a -- )"            "Discard the top value." "";
             0x09 Dup        "dup"        None     "( a -- a a )"        "Duplicate the top value." "";

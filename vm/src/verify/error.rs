@@ -25,12 +25,21 @@ pub enum VerifyErrorKind {
         target: u32,
     },
     /// V3: paths reach an instruction with different stacks.
-    #[error("stack mismatch where paths join: one path has [{expected}], another has [{found}]")]
+    #[error(
+        "stack mismatch where paths join: one path has [{expected}]{}, another has [{found}]{}",
+        .via[0],
+        .via[1]
+    )]
     StackMismatch {
         /// The stack the first path brought.
         expected: String,
         /// The stack of the conflicting path.
         found: String,
+        /// How each path came, first path first: ` from the jmp at 14:5`
+        /// for a jump (its source position, or ` at offset N` without
+        /// debug info); empty for a fall-through or the function's entry.
+        /// Boxed to keep errors small.
+        via: Box<[String; 2]>,
     },
     /// V4: an instruction needs more operands than the stack holds.
     #[error("stack underflow: `{instr}` needs {needed} operand(s), found {found}")]

@@ -672,6 +672,10 @@ impl<'m> Verifier<'m> {
         queued[0] = true;
         let mut code = vec![Op::Unreachable; n];
         let mut entry_stacks = vec![u32::MAX; n];
+        // The jump (instruction index) whose path first reached each
+        // instruction, or u32::MAX for a fall-through or the entry: named
+        // in stack mismatch errors.
+        let mut came_from = vec![u32::MAX; n];
 
         // Work budget: every instruction is typed once, and revisits (only
         // for definite assignment) are capped so verification stays linear
@@ -735,10 +739,11 @@ impl<'m> Verifier<'m> {
                     st.assigned = sets.insert_all(st.assigned, &mut pending);
                     pending.clear();
                 }
-                let mut join = |to: usize, st: &State| -> Result<(), VerifyError> {
+                let mut join = |to: usize, st: &State, jump: u32| -> Result<(), VerifyError> {
                     match &mut entry[to] {
                         None => {
                             entry[to] = Some(*st);
+                            came_from[to] = jump;
                         }
                         Some(have) => {
                             let mut widened = false;
@@ -759,11 +764,13 @@ impl<'m> Verifier<'m> {
                                     }
                                     None => {
                                         let show = |s| self.stack_string(&stacks, s);
+                                        let via = |j| jump_via(m, fi, &instrs, j);
                                         return Err(fail(
                                             Some(instrs[to].0),
                                             VerifyErrorKind::StackMismatch {
                                                 expected: show(have.stack),
                                                 found: show(st.stack),
+                                                via: Box::new([via(came_from[to]), via(jump)]),
                                             },
                                         ));
                                     }
@@ -784,7 +791,7 @@ impl<'m> Verifier<'m> {
                     Ok(())
                 };
                 if targets[i] != u32::MAX {
-                    join(targets[i] as usize, &st)?;
+                    join(targets[i] as usize, &st, i as u32)?;
                 }
                 if ins.op.is_terminator() {
                     break;
@@ -800,7 +807,7 @@ impl<'m> Verifier<'m> {
                     return Err(fail(Some(*off), VerifyErrorKind::FallsOffEnd));
                 }
                 if leader[i] {
-                    join(i, &st)?;
+                    join(i, &st, u32::MAX)?;
                     break;
                 }
             }
@@ -1492,3 +1499,18 @@ impl InstrCx<'_, '_> {
 
 #[cfg(test)]
 mod tests;
+
+/// How a stack mismatch names the jump at instruction `jump` of function
+/// `fi`: ` from the jmp at 14:5` (its source position), or ` from the jmp
+/// at offset 9` without debug info; empty for `u32::MAX` (a fall-through
+/// or the function's entry).
+fn jump_via(m: &Module, fi: usize, instrs: &[(u32, Instr)], jump: u32) -> String {
+    let Some((off, ins)) = instrs.get(jump as usize) else {
+        return String::new();
+    };
+    let mnemonic = ins.op.mnemonic();
+    match m.func_debug(fi).and_then(|d| d.pos_at(*off)) {
+        Some(p) => format!(" from the {mnemonic} at {}:{}", p.line, p.col),
+        None => format!(" from the {mnemonic} at offset {off}"),
+    }
+}

@@ -355,3 +355,27 @@ fn a_load_before_a_store_in_the_same_block_is_still_checked() {
     with(Opcode::Jmp, Operand::Target(0)).encode(&mut m.funcs[0].code);
     assert_eq!(rule_of(m), "unassigned_local");
 }
+
+/// A stack mismatch names the jump whose path brings the other stack; a
+/// module without debug info names it by offset.
+#[test]
+fn stack_mismatch_names_the_jump_by_offset_without_debug_info() {
+    // top: push 1; jmp top  -> the entry brings [], the jmp brings [int].
+    let push = with(Opcode::PushInt, Operand::Int(1));
+    let jmp_at = push.encoded_len();
+    let m = module_with(
+        vec![],
+        None,
+        vec![],
+        &[push, with(Opcode::Jmp, Operand::Target(0))],
+    );
+    let e = verify(m).unwrap_err().0.remove(0);
+    assert_eq!(e.kind.rule(), "stack_mismatch");
+    assert_eq!(
+        e.kind.to_string(),
+        format!(
+            "stack mismatch where paths join: one path has [], another has [int] \
+             from the jmp at offset {jmp_at}"
+        )
+    );
+}
