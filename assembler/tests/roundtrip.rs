@@ -116,7 +116,7 @@ fn instr(
 /// An instruction or a structured block of them, nested a few levels.
 /// `.for` counts with `v0`, the int parameter of every generated function.
 fn stmt(leaf: BoxedStrategy<String>) -> impl Strategy<Value = String> {
-    leaf.prop_recursive(3, 32, 4, |inner| {
+    leaf.prop_recursive(3, 12, 3, |inner| {
         let body = prop::collection::vec(inner, 0..4).prop_map(|v| v.join("\n"));
         prop_oneof![
             body.clone().prop_map(|b| format!(".if\n{b}\n.endif")),
@@ -135,7 +135,7 @@ fn program() -> impl Strategy<Value = String> {
     (1usize..4, 1usize..4, 1usize..4, 1usize..3).prop_flat_map(
         |(nlocals, nglobals, nlabels, nfuncs)| {
             let leaf = instr(nlocals, nglobals, nlabels, nfuncs).boxed();
-            let body = prop::collection::vec(stmt(leaf), 0..40);
+            let body = prop::collection::vec(stmt(leaf), 0..30);
             let bodies = prop::collection::vec(body, nfuncs);
             let label_positions =
                 prop::collection::vec(prop::collection::vec(0usize..41, nlabels), nfuncs);
@@ -210,6 +210,24 @@ proptest! {
     #[test]
     fn the_assembler_never_panics(src in ".*") {
         let _ = assemble(&src, "fuzz.kasm", &NoLibrary);
+    }
+
+    /// Token soup from the whole vocabulary (blocks, records, array
+    /// literals, fn types) inside and outside functions: errors, never a
+    /// panic.
+    #[test]
+    fn token_soup_never_panics(words in prop::collection::vec(prop::sample::select(vec![
+        ".func", "main()", ".end", ".if", ".else", ".endif", ".while", ".do", ".endwhile",
+        ".for", "i", "=", "0", ",", "n", ".endfor", ".break", ".continue", ".local", "i:",
+        "int", "n:", ".record", "R", "x:", "R.x", "rec.new", "rec.get", "rec.set", "[", "]",
+        "1", "2.5", "\"s\"", "true", "nil", "push", "array<int>", "array<R>", "fn(", ")",
+        "->", "fn()", "is", "cast", "isnil", "fn.ref", "call.ref", "load", "store", "jmp",
+        "L:", "L", ".global", "g:", "map<str,R>", "call", "ret", "pop", "(", "<", ">",
+    ]), 0..60)) {
+        let src = words.join(" ");
+        let _ = assemble(&src, "soup.kasm", &NoLibrary);
+        let wrapped = format!(".record R x: int .end .func main(n: int)\n.local i: int\n{src}\n.end\n");
+        let _ = assemble(&wrapped, "soup.kasm", &NoLibrary);
     }
 }
 

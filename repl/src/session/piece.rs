@@ -49,6 +49,13 @@ impl Signatures for Resolver<'_> {
             .or_else(|| self.imports.get(name).cloned())
             .or_else(|| self.catalog.signature(name).cloned())
     }
+
+    fn names(&self, each: &mut dyn FnMut(&str)) {
+        for name in self.funcs.keys().chain(self.imports.keys()) {
+            each(name);
+        }
+        self.catalog.names(each);
+    }
 }
 
 /// The session globals an input's text refers to, as `.global` lines to

@@ -274,3 +274,17 @@ fn array_literals_and_fn_refs_in_a_session() {
         "[[\"a\", \"b\"]: array<str>, [\"c\", \"a\"]: array<str>, 42: int]"
     );
 }
+
+#[test]
+fn unknown_calls_suggest_session_and_library_functions() {
+    let mut s = session(Config::default());
+    eval(
+        &mut s,
+        ".func square(x: int) -> int load x load x mul ret .end",
+    )
+    .expect("defines");
+    let err = eval(&mut s, "3 call sqare").expect_err("unknown");
+    assert!(err.contains("did you mean `square`?"), "{err}");
+    let err = eval(&mut s, "\"a\" call str.lem").expect_err("unknown");
+    assert!(err.contains("did you mean `str.len`?"), "{err}");
+}
