@@ -19,7 +19,24 @@ use rustyline::{Context, Helper};
 
 use crate::session::{COMMANDS, mnemonics};
 
-const DIRECTIVES: &[&str] = &[".func", ".end", ".global", ".local", ".import"];
+const DIRECTIVES: &[&str] = &[
+    ".func",
+    ".end",
+    ".global",
+    ".local",
+    ".import",
+    ".record",
+    ".if",
+    ".else",
+    ".endif",
+    ".while",
+    ".do",
+    ".endwhile",
+    ".for",
+    ".endfor",
+    ".break",
+    ".continue",
+];
 
 const MNEMONIC: &str = "\x1b[1;34m";
 const NUMBER: &str = "\x1b[36m";

@@ -286,6 +286,13 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
 }
 
 type TypeId = u32;
+
+/// The literal `nil` as the dynamic ops see it: an `any` (so `push nil
+/// push 1 add` is a dynamic add that traps, as it always was).
+fn as_any(t: TypeId) -> TypeId {
+    if t == T_NIL { T_ANY } else { t }
+}
+
 const T_INT: TypeId = 0;
 const T_FLOAT: TypeId = 1;
 const T_BOOL: TypeId = 2;
@@ -981,6 +988,7 @@ impl InstrCx<'_, '_> {
 
     fn numeric(&mut self, op: Opcode, int: Op, float: Op, any: Op) -> StepResult<Op> {
         let [a, b] = self.pop_n::<2>(op)?;
+        let (a, b) = (as_any(a), as_any(b));
         let (res, code) = match (a, b) {
             (T_INT, T_INT) => (T_INT, int),
             (T_FLOAT, T_FLOAT) => (T_FLOAT, float),
@@ -1028,6 +1036,7 @@ impl InstrCx<'_, '_> {
 
     fn ordering(&mut self, op: Opcode, int: Op, float: Op, s: Op, any: Op) -> StepResult<Op> {
         let [a, b] = self.pop_n::<2>(op)?;
+        let (a, b) = (as_any(a), as_any(b));
         let code = match (a, b) {
             (T_INT, T_INT) => int,
             (T_FLOAT, T_FLOAT) => float,
@@ -1176,6 +1185,7 @@ impl InstrCx<'_, '_> {
             (_, O::Rem) => self.numeric(op, Op::RemInt, Op::RemFloat, Op::RemAny)?,
             (_, O::Neg) => {
                 let [a] = self.pop_n::<1>(op)?;
+                let a = as_any(a);
                 let code = match a {
                     T_INT => Op::NegInt,
                     T_FLOAT => Op::NegFloat,
@@ -1235,7 +1245,9 @@ impl InstrCx<'_, '_> {
                 self.push(target);
                 if a == target || (a == T_NIL && t.is_nullable()) {
                     Op::Nop
-                } else if a == T_ANY {
+                } else if a == T_ANY || a == T_NIL {
+                    // `nil` is an `any` to every dynamic op (as it was
+                    // before it had a type of its own): the cast checks it.
                     Op::Cast(target)
                 } else {
                     return Err(self.mismatch(op, "any", &[a]));
