@@ -1013,10 +1013,9 @@ impl InstrCx<'_, '_> {
     fn equality(&mut self, op: Opcode, bits: Op, float: Op, s: Op, any: Op) -> StepResult<Op> {
         let [a, b] = self.pop_n::<2>(op)?;
         let nullable = |t: TypeId| t == T_NIL || self.ty(t).is_nullable();
-        let code = if a == T_ANY || b == T_ANY {
-            any
-        } else if (a == T_NIL && nullable(b)) || (b == T_NIL && nullable(a)) {
-            // `nil` against a record or function reference: tag and payload.
+        let code = if a == T_ANY || b == T_ANY || a == T_NIL || b == T_NIL {
+            // `nil` is an `any` here too: against a record or function
+            // reference this compares tag and payload.
             any
         } else if a != b {
             return Err(self.mismatch(op, "two values of the same type", &[a, b]));
