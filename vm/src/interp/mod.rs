@@ -1628,7 +1628,7 @@ impl Instance {
     /// call's.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
-    fn call_ref(
+    fn call_ref_op(
         &mut self,
         module: &VerifiedModule,
         stack: &mut Vec<Value>,
