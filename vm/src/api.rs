@@ -47,13 +47,18 @@ pub enum Val {
 }
 
 /// A function reference as a host holds it: the callee's index, name and
-/// signature in the instance it came from. Passing it back in checks that
-/// the instance's callee at that index has the same name and signature.
+/// signature in the instance it came from. Passing it back in (as an
+/// argument, or to [`Instance::call_ref`]) checks that it came from the
+/// same instance and that the instance's callee at that index still has
+/// the same name and signature (a module edit may have moved it); any
+/// other reference is refused.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FuncRef {
     pub(crate) index: u32,
     name: String,
     ty: FuncType,
+    /// The instance that made it ([`Instance::owner_id`]).
+    owner: usize,
 }
 
 impl FuncRef {
@@ -156,6 +161,10 @@ pub enum CallError {
     /// The call ran and trapped.
     #[error("{0}")]
     Trap(Trap),
+    /// A function reference that this instance did not make, or whose
+    /// function a module edit has since removed or changed.
+    #[error("{0}")]
+    ForeignRef(String),
     /// The value is too large to copy out as a [`Val`]: its copy would
     /// take more than [`crate::Config::max_val_bytes`] (a copy duplicates
     /// every child the value shares). Keep it in the instance with a
@@ -339,15 +348,7 @@ impl Instance {
                 )?
             }
             Val::Func(f) => {
-                let m = self.module().module();
-                if m.callee_name(f.index) != Some(f.name.as_str())
-                    || m.callee_type(f.index) != Some(&f.ty)
-                {
-                    return Err(Trap::invalid(format!(
-                        "function reference to {} does not name a function of this instance",
-                        f.name
-                    )));
-                }
+                self.check_ref(f).map_err(Trap::invalid)?;
                 Value::func_ref(f.index)
             }
             Val::StrBuf(s) => self.alloc_rooted(Tag::StrBuf, Object::StrBuf(s.clone()), live)?,
@@ -403,6 +404,7 @@ impl Instance {
                         index: v.obj(),
                         name: name.to_owned(),
                         ty: ty.clone(),
+                        owner: self.owner_id(),
                     }),
                     _ => Val::Nil,
                 }
@@ -921,6 +923,8 @@ impl Linker {
         self.define(name, sig, move |cx, args| f.invoke(cx, args))
     }
 }
+
+mod call_ref;
 
 #[cfg(test)]
 mod tests;

@@ -1533,8 +1533,15 @@ impl Instance {
                 at = resume.saturating_sub(1);
                 frame_base = caller_base;
             }
-            trap.omitted_frames = total - trace.len();
-            trap.backtrace = trace;
+            // A trap raised inside a function that a native of this run
+            // called back (`array.sort_by`'s comparator, a host callback)
+            // already holds that callee's frames: they are the inner part.
+            let inner = std::mem::take(&mut trap.backtrace);
+            let outer_omitted = total - trace.len();
+            let (backtrace, omitted) =
+                join_traces(inner, trap.omitted_frames, trace, outer_omitted);
+            trap.backtrace = backtrace;
+            trap.omitted_frames = omitted;
             trap
         })
     }
@@ -2315,3 +2322,46 @@ pub(crate) fn empty_object(ty: &Type) -> Option<(Tag, Object)> {
 
 #[cfg(test)]
 mod tests;
+
+impl Instance {
+    /// The natives the module's imports resolved to, in import order (for
+    /// a native calling an import through a function reference).
+    pub(crate) fn imports(&self) -> Arc<[NativeFunc]> {
+        self.imports.clone()
+    }
+}
+
+/// One backtrace from an inner one (innermost first, with its omitted
+/// count) and the frames outside it, cut again to the innermost
+/// [`TRACE_HEAD`] and outermost [`TRACE_TAIL`] frames of the whole. Each
+/// part keeps its own head and tail, which covers every frame the whole
+/// keeps.
+fn join_traces(
+    inner: Vec<TraceFrame>,
+    inner_omitted: usize,
+    outer: Vec<TraceFrame>,
+    outer_omitted: usize,
+) -> (Vec<TraceFrame>, usize) {
+    if inner.is_empty() && inner_omitted == 0 {
+        return (outer, outer_omitted);
+    }
+    // Position of frame `i` of a part within that part, counting the
+    // frames it left out (they sit after its first TRACE_HEAD).
+    let pos = |i: usize, omitted: usize| if i < TRACE_HEAD { i } else { i + omitted };
+    let inner_total = inner.len() + inner_omitted;
+    let total = inner_total + outer.len() + outer_omitted;
+    let keep = |n: usize| n < TRACE_HEAD || n >= total.saturating_sub(TRACE_TAIL);
+    let mut out = Vec::with_capacity(total.min(TRACE_HEAD + TRACE_TAIL));
+    for (i, f) in inner.into_iter().enumerate() {
+        if keep(pos(i, inner_omitted)) {
+            out.push(f);
+        }
+    }
+    for (i, f) in outer.into_iter().enumerate() {
+        if keep(inner_total + pos(i, outer_omitted)) {
+            out.push(f);
+        }
+    }
+    let omitted = total - out.len();
+    (out, omitted)
+}
