@@ -534,9 +534,15 @@ mod func_refs {
     /// divides by zero; `apply_*` and `deep` pass references to the host,
     /// which calls them back (`deep` recursing through the host).
     fn instance(config: Config) -> Instance {
+        Instance::new(module(false), &linker(), config).unwrap()
+    }
+
+    /// The module of [`instance`]; with `pad`, a function `pad` comes
+    /// first, so every other function's index is one higher.
+    fn module(pad: bool) -> Arc<crate::VerifiedModule> {
         let fi = || FuncType::new(vec![Type::Int], Some(Type::Int));
         let getter = || FuncType::new(vec![], Some(int_fn()));
-        let defs: Vec<(&str, FuncType, &str)> = vec![
+        let mut defs: Vec<(&str, FuncType, &str)> = vec![
             ("inc", fi(), "load 0; push 1; add; ret"),
             ("get_inc", getter(), "fn.ref inc; ret"),
             ("get_twice", getter(), "fn.ref host.twice; ret"),
@@ -564,6 +570,9 @@ mod func_refs {
                 "load 0; ret",
             ),
         ];
+        if pad {
+            defs.insert(0, ("pad", fi(), "load 0; ret"));
+        }
         let imports = ["host.twice", "host.apply"];
         let names: Vec<&str> = defs.iter().map(|d| d.0).collect();
         let l = linker();
@@ -587,7 +596,7 @@ mod func_refs {
                 .collect(),
             ..Module::default()
         };
-        Instance::new(Arc::new(verify(m).unwrap()), &l, config).unwrap()
+        Arc::new(verify(m).unwrap())
     }
 
     fn get(inst: &mut Instance, name: &str) -> FuncRef {
@@ -680,6 +689,25 @@ mod func_refs {
         assert_eq!(a.call_ref(&inc, &[1.into()]).unwrap(), Some(Val::Int(2)));
         let own = get(&mut b, "get_inc");
         assert_eq!(b.call_ref(&own, &[2.into()]).unwrap(), Some(Val::Int(3)));
+    }
+
+    #[test]
+    fn a_reference_the_module_edit_moved_is_refused() {
+        let mut inst = instance(Config::default());
+        let inc = get(&mut inst, "get_inc");
+        inst.replace_module(module(true), &linker()).unwrap();
+        match inst.call_ref(&inc, &[1.into()]) {
+            Err(CallError::ForeignRef(msg)) => assert_eq!(
+                msg,
+                "the function reference to `inc` no longer names a function of this instance (the module changed)"
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let moved = get(&mut inst, "get_inc");
+        assert_eq!(
+            inst.call_ref(&moved, &[1.into()]).unwrap(),
+            Some(Val::Int(2))
+        );
     }
 
     #[test]
