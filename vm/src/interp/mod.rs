@@ -2335,7 +2335,9 @@ impl Instance {
 /// count) and the frames outside it, cut again to the innermost
 /// [`TRACE_HEAD`] and outermost [`TRACE_TAIL`] frames of the whole. Each
 /// part keeps its own head and tail, which covers every frame the whole
-/// keeps.
+/// keeps. Out of line: the interpreter loop's native frame stays small.
+#[cold]
+#[inline(never)]
 fn join_traces(
     inner: Vec<TraceFrame>,
     inner_omitted: usize,
