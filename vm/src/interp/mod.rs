@@ -1514,36 +1514,54 @@ impl Instance {
 
         self.charge_chunk(chunk, budget);
         self.stats.calls += calls;
-        outcome.map_err(|mut trap| {
-            // Walk every frame record; keep the innermost TRACE_HEAD and the
-            // outermost TRACE_TAIL frames of very deep stacks.
-            let total = depth + 1;
-            let keep = |n: usize| n < TRACE_HEAD || n >= total.saturating_sub(TRACE_TAIL);
-            let mut trace = Vec::with_capacity(total.min(TRACE_HEAD + TRACE_TAIL));
-            let (mut at, mut frame_base) = (pc.saturating_sub(1), base);
-            for n in 0..total {
-                if keep(n) {
-                    trace.push(self.trace_frame(module, at));
-                }
-                if n + 1 == total {
-                    break;
-                }
-                let nl = funcs[module.func_at(at)].num_locals as usize;
-                let (resume, caller_base) = unpack_record(stack[frame_base + nl]);
-                at = resume.saturating_sub(1);
-                frame_base = caller_base;
+        outcome.map_err(|trap| self.backtrace(module, stack, trap, pc, base, depth))
+    }
+
+    /// `trap` with the Keel backtrace of a run that stopped at `pc` in the
+    /// frame at `base`, `depth` calls deep. Out of line (and cold): the
+    /// interpreter loop's native frame stays small, as every level of host
+    /// re-entrancy nests one.
+    ///
+    /// Walks every frame record, keeping the innermost [`TRACE_HEAD`] and
+    /// the outermost [`TRACE_TAIL`] frames of very deep stacks. A trap
+    /// raised inside a function that a native of this run called back
+    /// (`array.sort_by`'s comparator, a host callback through
+    /// `NativeCtx::call`) already holds that callee's frames: they are the
+    /// inner part, and the whole is cut again ([`join_traces`]).
+    #[cold]
+    #[inline(never)]
+    fn backtrace(
+        &self,
+        module: &VerifiedModule,
+        stack: &[Value],
+        mut trap: Trap,
+        pc: usize,
+        base: usize,
+        depth: usize,
+    ) -> Trap {
+        let funcs = module.funcs();
+        let total = depth + 1;
+        let keep = |n: usize| n < TRACE_HEAD || n >= total.saturating_sub(TRACE_TAIL);
+        let mut trace = Vec::with_capacity(total.min(TRACE_HEAD + TRACE_TAIL));
+        let (mut at, mut frame_base) = (pc.saturating_sub(1), base);
+        for n in 0..total {
+            if keep(n) {
+                trace.push(self.trace_frame(module, at));
             }
-            // A trap raised inside a function that a native of this run
-            // called back (`array.sort_by`'s comparator, a host callback)
-            // already holds that callee's frames: they are the inner part.
-            let inner = std::mem::take(&mut trap.backtrace);
-            let outer_omitted = total - trace.len();
-            let (backtrace, omitted) =
-                join_traces(inner, trap.omitted_frames, trace, outer_omitted);
-            trap.backtrace = backtrace;
-            trap.omitted_frames = omitted;
-            trap
-        })
+            if n + 1 == total {
+                break;
+            }
+            let nl = funcs[module.func_at(at)].num_locals as usize;
+            let (resume, caller_base) = unpack_record(stack[frame_base + nl]);
+            at = resume.saturating_sub(1);
+            frame_base = caller_base;
+        }
+        let inner = std::mem::take(&mut trap.backtrace);
+        let outer_omitted = total - trace.len();
+        let (backtrace, omitted) = join_traces(inner, trap.omitted_frames, trace, outer_omitted);
+        trap.backtrace = backtrace;
+        trap.omitted_frames = omitted;
+        trap
     }
 
     /// A check point at a taken branch from op `branch` to `target` whose
