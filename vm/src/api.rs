@@ -55,21 +55,29 @@ pub enum Val {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FuncRef {
     pub(crate) index: u32,
-    name: String,
-    ty: FuncType,
     /// The instance that made it ([`Instance::owner_id`]).
     owner: usize,
+    /// Name and signature, shared: a reference stays small in a [`Val`].
+    sig: std::sync::Arc<(String, FuncType)>,
 }
 
 impl FuncRef {
+    pub(crate) fn new(index: u32, name: &str, ty: &FuncType, owner: usize) -> FuncRef {
+        FuncRef {
+            index,
+            owner,
+            sig: std::sync::Arc::new((name.to_owned(), ty.clone())),
+        }
+    }
+
     /// The referenced function's name (`fib`, `str.len`).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.sig.0
     }
 
     /// The referenced function's signature.
     pub fn ty(&self) -> &FuncType {
-        &self.ty
+        &self.sig.1
     }
 }
 
@@ -85,7 +93,7 @@ impl Val {
             Val::Array(e, _) => Type::array(e.clone()),
             Val::Map(k, v, _) => Type::map(*k, v.clone()),
             Val::Record(name, _) => Type::record(name),
-            Val::Func(f) => Type::func(f.ty.clone()),
+            Val::Func(f) => Type::func(f.ty().clone()),
             Val::StrBuf(_) => Type::StrBuf,
         }
     }
@@ -400,12 +408,9 @@ impl Instance {
             Tag::Func => {
                 let m = self.module().module();
                 match (m.callee_name(v.obj()), m.callee_type(v.obj())) {
-                    (Some(name), Some(ty)) => Val::Func(FuncRef {
-                        index: v.obj(),
-                        name: name.to_owned(),
-                        ty: ty.clone(),
-                        owner: self.owner_id(),
-                    }),
+                    (Some(name), Some(ty)) => {
+                        Val::Func(FuncRef::new(v.obj(), name, ty, self.owner_id()))
+                    }
                     _ => Val::Nil,
                 }
             }

@@ -45,15 +45,14 @@ impl Instance {
         if f.owner != self.owner_id() {
             return Err(format!(
                 "the function reference to `{}` belongs to another instance",
-                f.name
+                f.name()
             ));
         }
         let m = self.module().module();
-        if m.callee_name(f.index) != Some(f.name.as_str()) || m.callee_type(f.index) != Some(&f.ty)
-        {
+        if m.callee_name(f.index) != Some(f.name()) || m.callee_type(f.index) != Some(f.ty()) {
             return Err(format!(
                 "the function reference to `{}` no longer names a function of this instance (the module changed)",
-                f.name
+                f.name()
             ));
         }
         Ok(())
@@ -71,7 +70,7 @@ impl Instance {
     /// arguments that do not fit; the trap the call raised.
     pub fn call_ref(&mut self, f: &FuncRef, args: &[Val]) -> Result<Option<Val>, CallError> {
         self.check_ref(f).map_err(CallError::ForeignRef)?;
-        check_args(&f.name, &f.ty, args)?;
+        check_args(f.name(), f.ty(), args)?;
         let values = self.import_args(args, &[]).map_err(CallError::Trap)?;
         let result = if (f.index as usize) < self.module().module().funcs.len() {
             self.call_index(f.index as usize, &values)
@@ -107,12 +106,7 @@ impl NativeCtx<'_> {
         }
         let m = self.inst.module().module();
         let (name, ty) = (m.callee_name(v.obj())?, m.callee_type(v.obj())?);
-        Some(FuncRef {
-            index: v.obj(),
-            name: name.to_owned(),
-            ty: ty.clone(),
-            owner: self.inst.owner_id(),
-        })
+        Some(FuncRef::new(v.obj(), name, ty, self.inst.owner_id()))
     }
 
     /// Calls the function `f` refers to, from a host function (re-entrancy,
@@ -126,7 +120,7 @@ impl NativeCtx<'_> {
     /// As [`Instance::call_ref`]; the depth limits as traps.
     pub fn call_ref(&mut self, f: &FuncRef, args: &[Val]) -> Result<Option<Val>, CallError> {
         self.inst.check_ref(f).map_err(CallError::ForeignRef)?;
-        check_args(&f.name, &f.ty, args)?;
+        check_args(f.name(), f.ty(), args)?;
         let mark = self.inst.heap.scratch.len();
         let live = &self.stack[..self.sp];
         let values = match self.inst.import_args(args, live) {
