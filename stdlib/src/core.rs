@@ -254,14 +254,14 @@ pub fn install_core(linker: &mut Linker) {
             "array.sort_by",
             vec![arr(T), less_than()],
             None,
-            "Sort in place, stable, with the function as \"less than\" (any element type; n*log2(n) calls at most). Sorts a copy and writes it back: changes the function makes to the array are overwritten, a change of its length traps; a trap in the function propagates with its frames.",
+            "Sort in place, stable, with the function as \"less than\" (any element type); its traps propagate.",
             crate::sort::array_sort_by,
         ),
         (
             "array.find_by",
             vec![arr(T), predicate()],
             Some(Int),
-            "Index of the first element for which the function is true, or -1; reads each element as the array is when it gets there.",
+            "Index of the first element for which the function is true, or -1.",
             crate::sort::array_find_by,
         ),
         (
