@@ -537,7 +537,22 @@ mod higher_order_tests {
 
     #[test]
     fn sorts_with_module_and_host_comparators_stably() {
-        let mut inst = instance(&defs(), vec![], Config::default());
+        use keel_vm::JitMode;
+        for (jit, checked) in [
+            (JitMode::Off, false),
+            (JitMode::Eager, false),
+            (JitMode::Off, true),
+        ] {
+            let config = Config {
+                jit,
+                checked,
+                ..Config::default()
+            };
+            sorts_in(instance(&defs(), vec![], config));
+        }
+    }
+
+    fn sorts_in(mut inst: Instance) {
         assert_eq!(
             inst.call("sort_ints", &[ints(&[3, 1, 4, 1, 5, 9, 2, 6])])
                 .unwrap(),
@@ -728,6 +743,23 @@ mod higher_order_tests {
         );
         let t = trap(inst.call("sort_ints", &[ints(&xs)]));
         assert_eq!(t.code, TrapCode::OutOfFuel);
+    }
+
+    /// The interrupt flag is looked at before every call of the function,
+    /// so an interrupt stops a long sort whose comparator has no check
+    /// point of its own.
+    #[test]
+    fn an_interrupt_stops_the_sort() {
+        let mut inst = instance(&defs(), vec![], Config::default());
+        let xs: Vec<i64> = (0..100_000).map(|i| (i * 7919) % 100_000).collect();
+        let handle = inst.interrupt_handle();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            handle.interrupt();
+        });
+        let t = trap(inst.call("sort_ints", &[ints(&xs)]));
+        stopper.join().unwrap();
+        assert_eq!(t.code, TrapCode::Interrupted);
     }
 
     #[test]
