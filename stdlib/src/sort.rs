@@ -450,7 +450,10 @@ mod higher_order_tests {
     fn trap(r: Result<Option<Val>, CallError>) -> Trap {
         match r {
             Err(CallError::Trap(t)) => t,
-            other => panic!("expected a trap, got {other:?}"),
+            other => {
+                let shown: String = format!("{other:?}").chars().take(200).collect();
+                panic!("expected a trap, got {shown}")
+            }
         }
     }
 
