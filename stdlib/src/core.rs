@@ -26,6 +26,16 @@ fn arr(t: Type) -> Type {
     Type::array(t)
 }
 
+/// `fn(T, T) -> bool`: the "less than" of `array.sort_by`.
+fn less_than() -> Type {
+    Type::func(FuncType::new(vec![T, T], Some(Type::Bool)))
+}
+
+/// `fn(T) -> bool`: the predicate of `array.find_by`.
+fn predicate() -> Type {
+    Type::func(FuncType::new(vec![T], Some(Type::Bool)))
+}
+
 /// Registers every pure library function.
 pub fn install_core(linker: &mut Linker) {
     use Type::{Any, Float, Int, Str};
@@ -279,6 +289,20 @@ pub fn install_core(linker: &mut Linker) {
             None,
             "Sort in place, stable; for array<int>, array<float> (total order) and array<str>.",
             array_sort,
+        ),
+        (
+            "array.sort_by",
+            vec![arr(T), less_than()],
+            None,
+            "Sort in place, stable, with the function as \"less than\" (any element type); its traps propagate.",
+            crate::sort::array_sort_by,
+        ),
+        (
+            "array.find_by",
+            vec![arr(T), predicate()],
+            Some(Int),
+            "Index of the first element for which the function is true, or -1.",
+            crate::sort::array_find_by,
         ),
         (
             "array.slice",

@@ -47,24 +47,37 @@ pub enum Val {
 }
 
 /// A function reference as a host holds it: the callee's index, name and
-/// signature in the instance it came from. Passing it back in checks that
-/// the instance's callee at that index has the same name and signature.
+/// signature in the instance it came from. Passing it back in (as an
+/// argument, or to [`Instance::call_ref`]) checks that it came from the
+/// same instance and that the instance's callee at that index still has
+/// the same name and signature (a module edit may have moved it); any
+/// other reference is refused.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FuncRef {
     pub(crate) index: u32,
-    name: String,
-    ty: FuncType,
+    /// The instance that made it ([`Instance::owner_id`]).
+    owner: usize,
+    /// Name and signature, shared: a reference stays small in a [`Val`].
+    sig: std::sync::Arc<(String, FuncType)>,
 }
 
 impl FuncRef {
+    pub(crate) fn new(index: u32, name: &str, ty: &FuncType, owner: usize) -> FuncRef {
+        FuncRef {
+            index,
+            owner,
+            sig: std::sync::Arc::new((name.to_owned(), ty.clone())),
+        }
+    }
+
     /// The referenced function's name (`fib`, `str.len`).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.sig.0
     }
 
     /// The referenced function's signature.
     pub fn ty(&self) -> &FuncType {
-        &self.ty
+        &self.sig.1
     }
 }
 
@@ -80,7 +93,7 @@ impl Val {
             Val::Array(e, _) => Type::array(e.clone()),
             Val::Map(k, v, _) => Type::map(*k, v.clone()),
             Val::Record(name, _) => Type::record(name),
-            Val::Func(f) => Type::func(f.ty.clone()),
+            Val::Func(f) => Type::func(f.ty().clone()),
             Val::StrBuf(_) => Type::StrBuf,
         }
     }
@@ -156,6 +169,10 @@ pub enum CallError {
     /// The call ran and trapped.
     #[error("{0}")]
     Trap(Trap),
+    /// A function reference that this instance did not make, or whose
+    /// function a module edit has since removed or changed.
+    #[error("{0}")]
+    ForeignRef(String),
     /// The value is too large to copy out as a [`Val`]: its copy would
     /// take more than [`crate::Config::max_val_bytes`] (a copy duplicates
     /// every child the value shares). Keep it in the instance with a
@@ -339,15 +356,7 @@ impl Instance {
                 )?
             }
             Val::Func(f) => {
-                let m = self.module().module();
-                if m.callee_name(f.index) != Some(f.name.as_str())
-                    || m.callee_type(f.index) != Some(&f.ty)
-                {
-                    return Err(Trap::invalid(format!(
-                        "function reference to {} does not name a function of this instance",
-                        f.name
-                    )));
-                }
+                self.check_ref(f).map_err(Trap::invalid)?;
                 Value::func_ref(f.index)
             }
             Val::StrBuf(s) => self.alloc_rooted(Tag::StrBuf, Object::StrBuf(s.clone()), live)?,
@@ -399,11 +408,9 @@ impl Instance {
             Tag::Func => {
                 let m = self.module().module();
                 match (m.callee_name(v.obj()), m.callee_type(v.obj())) {
-                    (Some(name), Some(ty)) => Val::Func(FuncRef {
-                        index: v.obj(),
-                        name: name.to_owned(),
-                        ty: ty.clone(),
-                    }),
+                    (Some(name), Some(ty)) => {
+                        Val::Func(FuncRef::new(v.obj(), name, ty, self.owner_id()))
+                    }
                     _ => Val::Nil,
                 }
             }
@@ -921,6 +928,8 @@ impl Linker {
         self.define(name, sig, move |cx, args| f.invoke(cx, args))
     }
 }
+
+mod call_ref;
 
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,8 @@ use crate::trap::Trap;
 use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
 
+mod call_value;
+
 /// The closure type of a native function.
 pub type NativeFn =
     dyn Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync;

@@ -456,3 +456,298 @@ fn typed_host_functions_take_values_and_arrays() {
         "(any) -> str"
     );
 }
+
+/// Function references through the host API ([`Instance::call_ref`],
+/// [`NativeCtx::call_ref`]), with modules written one instruction a line.
+mod func_refs {
+    use super::*;
+    use crate::isa::OperandKind;
+
+    /// Encodes `body` (`load 0`, `fn.ref inc`, `call host.apply`): the
+    /// opcode of that mnemonic whose operand kind fits the argument; names
+    /// are callees (`funcs` first, then `imports`).
+    fn encode(body: &str, funcs: &[&str], imports: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in body.split(';').map(str::trim).filter(|l| !l.is_empty()) {
+            let (mn, arg) = line.split_once(' ').unwrap_or((line, ""));
+            let operand = match arg.parse::<i64>() {
+                _ if arg.is_empty() => Operand::None,
+                Ok(i) => Operand::Int(i),
+                Err(_) => {
+                    let i = funcs.iter().position(|f| *f == arg).or_else(|| {
+                        imports
+                            .iter()
+                            .position(|m| *m == arg)
+                            .map(|i| i + funcs.len())
+                    });
+                    Operand::Func(i.unwrap_or_else(|| panic!("unknown callee {arg}")) as u32)
+                }
+            };
+            let op = Opcode::by_mnemonic(mn)
+                .find(|o| match (o.operand_kind(), &operand) {
+                    (OperandKind::Local | OperandKind::Int, Operand::Int(_)) => true,
+                    (k, o) => k == o.kind(),
+                })
+                .unwrap_or_else(|| panic!("no opcode for `{line}`"));
+            let operand = match (op.operand_kind(), operand) {
+                (OperandKind::Local, Operand::Int(i)) => Operand::Local(i as u32),
+                (_, o) => o,
+            };
+            Instr { op, operand }.encode(&mut out);
+        }
+        out
+    }
+
+    fn int_fn() -> Type {
+        Type::func(FuncType::new(vec![Type::Int], Some(Type::Int)))
+    }
+
+    /// The callback of `host.apply(f, n)`: `f(n)` through
+    /// [`NativeCtx::call_ref`], traps passed on with their frames.
+    fn apply(cx: &mut NativeCtx<'_>, args: &[Value]) -> Result<Option<Value>, Trap> {
+        let Some(f) = cx.func_ref(args[0]) else {
+            return Err(Trap::nil_reference("host.apply"));
+        };
+        let n = args[1].as_int().unwrap_or(0);
+        match cx.call_ref(&f, &[Val::Int(n)]) {
+            Ok(Some(Val::Int(r))) => Ok(Some(Value::int(r))),
+            Ok(other) => Err(Trap::new(
+                TrapCode::HostError,
+                format!("unexpected {other:?}"),
+            )),
+            Err(CallError::Trap(t)) => Err(t),
+            Err(e) => Err(Trap::new(TrapCode::HostError, e.to_string())),
+        }
+    }
+
+    fn linker() -> Linker {
+        let mut l = super::linker();
+        l.define(
+            "host.apply",
+            FuncType::new(vec![int_fn(), Type::Int], Some(Type::Int)),
+            apply,
+        );
+        l
+    }
+
+    /// `inc` (not exported) adds one; `get_*` hand out references; `fail`
+    /// divides by zero; `apply_*` and `deep` pass references to the host,
+    /// which calls them back (`deep` recursing through the host).
+    fn instance(config: Config) -> Instance {
+        Instance::new(module(false), &linker(), config).unwrap()
+    }
+
+    /// The module of [`instance`]; with `pad`, a function `pad` comes
+    /// first, so every other function's index is one higher.
+    fn module(pad: bool) -> Arc<crate::VerifiedModule> {
+        let fi = || FuncType::new(vec![Type::Int], Some(Type::Int));
+        let getter = || FuncType::new(vec![], Some(int_fn()));
+        let mut defs: Vec<(&str, FuncType, &str)> = vec![
+            ("inc", fi(), "load 0; push 1; add; ret"),
+            ("get_inc", getter(), "fn.ref inc; ret"),
+            ("get_twice", getter(), "fn.ref host.twice; ret"),
+            ("fail", fi(), "load 0; push 0; div; ret"),
+            ("get_fail", getter(), "fn.ref fail; ret"),
+            (
+                "apply_inc",
+                fi(),
+                "fn.ref inc; load 0; call host.apply; ret",
+            ),
+            (
+                "apply_fail",
+                fi(),
+                "fn.ref fail; load 0; call host.apply; ret",
+            ),
+            ("deep", fi(), "fn.ref deep; load 0; call host.apply; ret"),
+            (
+                "take",
+                FuncType::new(vec![int_fn()], Some(Type::Int)),
+                "push 20; load 0; call.ref; ret",
+            ),
+            (
+                "echo",
+                FuncType::new(vec![Type::Any], Some(Type::Any)),
+                "load 0; ret",
+            ),
+        ];
+        if pad {
+            defs.insert(0, ("pad", fi(), "load 0; ret"));
+        }
+        let imports = ["host.twice", "host.apply"];
+        let names: Vec<&str> = defs.iter().map(|d| d.0).collect();
+        let l = linker();
+        let m = Module {
+            imports: imports
+                .iter()
+                .map(|n| Import {
+                    name: (*n).into(),
+                    ty: l.signature(n).unwrap().clone(),
+                })
+                .collect(),
+            funcs: defs
+                .iter()
+                .map(|(name, ty, body)| Func {
+                    name: (*name).into(),
+                    ty: ty.clone(),
+                    locals: vec![],
+                    exported: *name != "inc",
+                    code: encode(body, &names, &imports),
+                })
+                .collect(),
+            ..Module::default()
+        };
+        Arc::new(verify(m).unwrap())
+    }
+
+    fn get(inst: &mut Instance, name: &str) -> FuncRef {
+        match inst.call(name, &[]).unwrap() {
+            Some(Val::Func(f)) => f,
+            other => panic!("expected a function reference, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn call_ref_calls_module_functions_and_imports_with_checked_arguments() {
+        let mut inst = instance(Config::default());
+        let inc = get(&mut inst, "get_inc");
+        assert_eq!(
+            (inc.name(), inc.ty().to_string().as_str()),
+            ("inc", "(int) -> int")
+        );
+        // Not exported, but the program handed it out.
+        assert_eq!(
+            inst.call_ref(&inc, &[41.into()]).unwrap(),
+            Some(Val::Int(42))
+        );
+        let twice = get(&mut inst, "get_twice");
+        assert_eq!(twice.name(), "host.twice");
+        assert_eq!(
+            inst.call_ref(&twice, &[21.into()]).unwrap(),
+            Some(Val::Int(42))
+        );
+        match inst.call_ref(&twice, &[(-1).into()]) {
+            Err(CallError::Trap(t)) => assert_eq!(t.message, "negative input -1"),
+            other => panic!("expected the host's error, got {other:?}"),
+        }
+        assert!(matches!(
+            inst.call_ref(&inc, &[]),
+            Err(CallError::ArgCount {
+                expected: 1,
+                found: 0,
+                ..
+            })
+        ));
+        assert!(matches!(
+            inst.call_ref(&inc, &["x".into()]),
+            Err(CallError::ArgType { index: 0, .. })
+        ));
+        // A trap carries the callee's frames; the instance stays usable.
+        let fail = get(&mut inst, "get_fail");
+        match inst.call_ref(&fail, &[1.into()]) {
+            Err(CallError::Trap(t)) => {
+                assert_eq!(t.code, TrapCode::DivisionByZero);
+                assert_eq!(t.backtrace[0].func, "fail");
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+        assert_eq!(inst.call_ref(&inc, &[1.into()]).unwrap(), Some(Val::Int(2)));
+        // A reference passes back in as an argument and is called there.
+        assert_eq!(
+            inst.call("take", &[Val::Func(inc.clone())]).unwrap(),
+            Some(Val::Int(21))
+        );
+        assert_eq!(
+            inst.call("echo", &[Val::Func(twice.clone())]).unwrap(),
+            Some(Val::Func(twice))
+        );
+    }
+
+    #[test]
+    fn a_reference_from_another_instance_is_refused() {
+        let mut a = instance(Config::default());
+        let mut b = instance(Config::default());
+        let inc = get(&mut a, "get_inc");
+        match b.call_ref(&inc, &[1.into()]) {
+            Err(CallError::ForeignRef(msg)) => assert_eq!(
+                msg,
+                "the function reference to `inc` belongs to another instance"
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        match b.call("take", &[Val::Func(inc.clone())]) {
+            Err(CallError::Trap(t)) => {
+                assert_eq!(t.code, TrapCode::InvalidArgument);
+                assert!(
+                    t.message.contains("belongs to another instance"),
+                    "{}",
+                    t.message
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // Both stay usable, and the reference still works where it belongs.
+        assert_eq!(a.call_ref(&inc, &[1.into()]).unwrap(), Some(Val::Int(2)));
+        let own = get(&mut b, "get_inc");
+        assert_eq!(b.call_ref(&own, &[2.into()]).unwrap(), Some(Val::Int(3)));
+    }
+
+    #[test]
+    fn a_reference_the_module_edit_moved_is_refused() {
+        let mut inst = instance(Config::default());
+        let inc = get(&mut inst, "get_inc");
+        inst.replace_module(module(true), &linker()).unwrap();
+        match inst.call_ref(&inc, &[1.into()]) {
+            Err(CallError::ForeignRef(msg)) => assert_eq!(
+                msg,
+                "the function reference to `inc` no longer names a function of this instance (the module changed)"
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let moved = get(&mut inst, "get_inc");
+        assert_eq!(
+            inst.call_ref(&moved, &[1.into()]).unwrap(),
+            Some(Val::Int(2))
+        );
+    }
+
+    #[test]
+    fn host_functions_call_references_back_with_complete_traces() {
+        let mut inst = instance(Config::default());
+        assert_eq!(
+            inst.call("apply_inc", &[5.into()]).unwrap(),
+            Some(Val::Int(6))
+        );
+        match inst.call("apply_fail", &[5.into()]) {
+            Err(CallError::Trap(t)) => {
+                let frames: Vec<&str> = t.backtrace.iter().map(|f| f.func.as_str()).collect();
+                assert_eq!(frames, ["fail", "apply_fail"]);
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn recursion_through_call_ref_stops_at_max_host_depth() {
+        let mut inst = instance(Config {
+            max_host_depth: 10,
+            ..Config::default()
+        });
+        match inst.call("deep", &[1.into()]) {
+            Err(CallError::Trap(t)) => {
+                assert_eq!(t.code, TrapCode::StackOverflow);
+                assert_eq!(
+                    t.message,
+                    "stack overflow: host call nesting limit 10 exceeded"
+                );
+                // Every level's frame, innermost first.
+                assert_eq!(t.backtrace.len(), 11);
+                assert!(t.backtrace.iter().all(|f| f.func == "deep"));
+            }
+            other => panic!("expected a stack overflow, got {other:?}"),
+        }
+        assert_eq!(
+            inst.call("apply_inc", &[1.into()]).unwrap(),
+            Some(Val::Int(2))
+        );
+    }
+}

@@ -1508,29 +1508,54 @@ impl Instance {
 
         self.charge_chunk(chunk, budget);
         self.stats.calls += calls;
-        outcome.map_err(|mut trap| {
-            // Walk every frame record; keep the innermost TRACE_HEAD and the
-            // outermost TRACE_TAIL frames of very deep stacks.
-            let total = depth + 1;
-            let keep = |n: usize| n < TRACE_HEAD || n >= total.saturating_sub(TRACE_TAIL);
-            let mut trace = Vec::with_capacity(total.min(TRACE_HEAD + TRACE_TAIL));
-            let (mut at, mut frame_base) = (pc.saturating_sub(1), base);
-            for n in 0..total {
-                if keep(n) {
-                    trace.push(self.trace_frame(module, at));
-                }
-                if n + 1 == total {
-                    break;
-                }
-                let nl = funcs[module.func_at(at)].num_locals as usize;
-                let (resume, caller_base) = unpack_record(stack[frame_base + nl]);
-                at = resume.saturating_sub(1);
-                frame_base = caller_base;
+        outcome.map_err(|trap| self.backtrace(module, stack, trap, pc, base, depth))
+    }
+
+    /// `trap` with the Keel backtrace of a run that stopped at `pc` in the
+    /// frame at `base`, `depth` calls deep. Out of line (and cold): the
+    /// interpreter loop's native frame stays small, as every level of host
+    /// re-entrancy nests one.
+    ///
+    /// Walks every frame record, keeping the innermost [`TRACE_HEAD`] and
+    /// the outermost [`TRACE_TAIL`] frames of very deep stacks. A trap
+    /// raised inside a function that a native of this run called back
+    /// (`array.sort_by`'s comparator, a host callback through
+    /// `NativeCtx::call`) already holds that callee's frames: they are the
+    /// inner part, and the whole is cut again ([`join_traces`]).
+    #[cold]
+    #[inline(never)]
+    fn backtrace(
+        &self,
+        module: &VerifiedModule,
+        stack: &[Value],
+        mut trap: Trap,
+        pc: usize,
+        base: usize,
+        depth: usize,
+    ) -> Trap {
+        let funcs = module.funcs();
+        let total = depth + 1;
+        let keep = |n: usize| n < TRACE_HEAD || n >= total.saturating_sub(TRACE_TAIL);
+        let mut trace = Vec::with_capacity(total.min(TRACE_HEAD + TRACE_TAIL));
+        let (mut at, mut frame_base) = (pc.saturating_sub(1), base);
+        for n in 0..total {
+            if keep(n) {
+                trace.push(self.trace_frame(module, at));
             }
-            trap.omitted_frames = total - trace.len();
-            trap.backtrace = trace;
-            trap
-        })
+            if n + 1 == total {
+                break;
+            }
+            let nl = funcs[module.func_at(at)].num_locals as usize;
+            let (resume, caller_base) = unpack_record(stack[frame_base + nl]);
+            at = resume.saturating_sub(1);
+            frame_base = caller_base;
+        }
+        let inner = std::mem::take(&mut trap.backtrace);
+        let outer_omitted = total - trace.len();
+        let (backtrace, omitted) = join_traces(inner, trap.omitted_frames, trace, outer_omitted);
+        trap.backtrace = backtrace;
+        trap.omitted_frames = omitted;
+        trap
     }
 
     /// A check point at a taken branch from op `branch` to `target` whose
@@ -2352,3 +2377,48 @@ pub(crate) fn empty_object(ty: &Type) -> Option<(Tag, Object)> {
 
 #[cfg(test)]
 mod tests;
+
+impl Instance {
+    /// The natives the module's imports resolved to, in import order (for
+    /// a native calling an import through a function reference).
+    pub(crate) fn imports(&self) -> Arc<[NativeFunc]> {
+        self.imports.clone()
+    }
+}
+
+/// One backtrace from an inner one (innermost first, with its omitted
+/// count) and the frames outside it, cut again to the innermost
+/// [`TRACE_HEAD`] and outermost [`TRACE_TAIL`] frames of the whole. Each
+/// part keeps its own head and tail, which covers every frame the whole
+/// keeps. Out of line: the interpreter loop's native frame stays small.
+#[cold]
+#[inline(never)]
+fn join_traces(
+    inner: Vec<TraceFrame>,
+    inner_omitted: usize,
+    outer: Vec<TraceFrame>,
+    outer_omitted: usize,
+) -> (Vec<TraceFrame>, usize) {
+    if inner.is_empty() && inner_omitted == 0 {
+        return (outer, outer_omitted);
+    }
+    // Position of frame `i` of a part within that part, counting the
+    // frames it left out (they sit after its first TRACE_HEAD).
+    let pos = |i: usize, omitted: usize| if i < TRACE_HEAD { i } else { i + omitted };
+    let inner_total = inner.len() + inner_omitted;
+    let total = inner_total + outer.len() + outer_omitted;
+    let keep = |n: usize| n < TRACE_HEAD || n >= total.saturating_sub(TRACE_TAIL);
+    let mut out = Vec::with_capacity(total.min(TRACE_HEAD + TRACE_TAIL));
+    for (i, f) in inner.into_iter().enumerate() {
+        if keep(pos(i, inner_omitted)) {
+            out.push(f);
+        }
+    }
+    for (i, f) in outer.into_iter().enumerate() {
+        if keep(inner_total + pos(i, outer_omitted)) {
+            out.push(f);
+        }
+    }
+    let omitted = total - out.len();
+    (out, omitted)
+}
