@@ -1275,7 +1275,7 @@ impl Instance {
                     // Out of line: the run loop's frame is on the native
                     // stack once per host-call nesting level.
                     let at = depth + self.depth_offset;
-                    match self.call_ref(
+                    match self.call_ref_op(
                         module,
                         stack,
                         sp,
