@@ -1463,8 +1463,13 @@ impl Instance {
                         self.charge_chunk(chunk, budget);
                         chunk = budget;
                     }
-                    let r =
-                        self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports);
+                    let at = depth + self.depth_offset;
+                    let r = match op {
+                        Op::CallImport { import, ret } => {
+                            self.call_import(import, ret, module, stack, sp, at, &imports)
+                        }
+                        _ => self.slow_op(op, module, stack, sp, at, &imports),
+                    };
                     if let (true, Some(f)) = (metered, self.fuel) {
                         let f = i64::try_from(f).unwrap_or(i64::MAX);
                         if budget > f {
@@ -1677,11 +1682,8 @@ impl Instance {
             self.charge_chunk(*chunk, *budget);
             *chunk = *budget;
         }
-        let op = Op::CallImport {
-            import: (f.obj() - nf) as u16,
-            ret,
-        };
-        let r = self.slow_op(op, module, stack, sp - 1, depth, imports);
+        let import = (f.obj() - nf) as u16;
+        let r = self.call_import(import, ret, module, stack, sp - 1, depth, imports);
         if let (true, Some(f)) = (metered, self.fuel) {
             let f = i64::try_from(f).unwrap_or(i64::MAX);
             if *budget > f {
@@ -1690,6 +1692,82 @@ impl Instance {
             }
         }
         RefCall::Done(r)
+    }
+
+    /// A call of import `import` with its arguments on top of
+    /// `stack[..sp]`; `ret` is the call site's result type (see
+    /// `Op::CallImport`). Its own function, apart from `slow_op`, so that
+    /// each level of Keel -> native -> Keel nesting puts only this small
+    /// frame on the native stack.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn call_import(
+        &mut self,
+        import: u16,
+        ret: u16,
+        module: &VerifiedModule,
+        stack: &mut Vec<Value>,
+        mut sp: usize,
+        depth: usize,
+        imports: &[NativeFunc],
+    ) -> Result<usize, Trap> {
+        let types = module.types();
+        let native = &imports[import as usize];
+        let np = native.ty.params.len();
+        let args_at = sp - np;
+        self.stats.calls += 1;
+        // The arguments stay on the stack (rooted) during the call; the
+        // native reads a copy, so it may call back into the instance,
+        // which pushes frames above them.
+        let mut buf = [Value::NIL; 8];
+        let spilled: Vec<Value>;
+        let args: &[Value] = if np <= buf.len() {
+            buf[..np].copy_from_slice(&stack[args_at..sp]);
+            &buf[..np]
+        } else {
+            spilled = stack[args_at..sp].to_vec();
+            &spilled
+        };
+        // The native's scratch roots go above the mark and are
+        // dropped when it returns; those below belong to a host
+        // function further out that called back into this run, and
+        // must outlive this call.
+        let mark = self.heap.scratch.len();
+        let result = {
+            let mut ctx = NativeCtx {
+                inst: self,
+                stack,
+                sp,
+                depth,
+            };
+            (native.func)(&mut ctx, args)
+        };
+        self.heap.scratch.truncate(mark);
+        // A native's result must be what the verifier assumed at this
+        // call site (its signature with type variables bound).
+        let want = types.get(ret as usize);
+        match (result, want) {
+            (Ok(None), None) => sp = args_at,
+            (Ok(Some(v)), Some(ty)) if conforms(&self.heap, self.module.module(), v, ty) => {
+                sp = args_at;
+                stack[sp] = v;
+                sp += 1;
+            }
+            (Ok(r), _) => {
+                return Err(Trap::new(
+                    TrapCode::HostError,
+                    format!(
+                        "host function `{}` returned {}, but this call expects {}",
+                        native.name,
+                        r.map(|v| value_type_name(&self.heap, self.module.module(), v))
+                            .unwrap_or_else(|| "nothing".into()),
+                        want.map_or_else(|| "nothing".to_owned(), Type::to_string)
+                    ),
+                ));
+            }
+            (Err(t), _) => return Err(t),
+        }
+        Ok(sp)
     }
 
     /// The ops that call into the heap, natives or dynamic typing: kept
@@ -2064,63 +2142,7 @@ impl Instance {
                 }
             }
             Op::CallImport { import, ret } => {
-                let native = &imports[import as usize];
-                let np = native.ty.params.len();
-                let args_at = sp - np;
-                self.stats.calls += 1;
-                // The arguments stay on the stack (rooted) during the call; the
-                // native reads a copy, so it may call back into the instance,
-                // which pushes frames above them.
-                let mut buf = [Value::NIL; 8];
-                let spilled: Vec<Value>;
-                let args: &[Value] = if np <= buf.len() {
-                    buf[..np].copy_from_slice(&stack[args_at..sp]);
-                    &buf[..np]
-                } else {
-                    spilled = stack[args_at..sp].to_vec();
-                    &spilled
-                };
-                // The native's scratch roots go above the mark and are
-                // dropped when it returns; those below belong to a host
-                // function further out that called back into this run, and
-                // must outlive this call.
-                let mark = self.heap.scratch.len();
-                let result = {
-                    let mut ctx = NativeCtx {
-                        inst: self,
-                        stack,
-                        sp,
-                        depth,
-                    };
-                    (native.func)(&mut ctx, args)
-                };
-                self.heap.scratch.truncate(mark);
-                // A native's result must be what the verifier assumed at this
-                // call site (its signature with type variables bound).
-                let want = types.get(ret as usize);
-                match (result, want) {
-                    (Ok(None), None) => sp = args_at,
-                    (Ok(Some(v)), Some(ty))
-                        if conforms(&self.heap, self.module.module(), v, ty) =>
-                    {
-                        sp = args_at;
-                        stack[sp] = v;
-                        sp += 1;
-                    }
-                    (Ok(r), _) => {
-                        return Err(Trap::new(
-                            TrapCode::HostError,
-                            format!(
-                                "host function `{}` returned {}, but this call expects {}",
-                                native.name,
-                                r.map(|v| value_type_name(&self.heap, self.module.module(), v))
-                                    .unwrap_or_else(|| "nothing".into()),
-                                want.map_or_else(|| "nothing".to_owned(), Type::to_string)
-                            ),
-                        ));
-                    }
-                    (Err(t), _) => return Err(t),
-                }
+                return self.call_import(import, ret, module, stack, sp, depth, imports);
             }
             Op::Trap(i) => {
                 return Err(Trap::new(
