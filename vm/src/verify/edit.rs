@@ -161,6 +161,7 @@ impl VerifiedModule {
             arrays: std::mem::take(&mut self.arrays),
             errors: Vec::new(),
             snippet,
+            record_ids: super::refs::record_ids(&self.module),
         };
         v.check_snippet();
         if new_records {

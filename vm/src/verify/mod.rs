@@ -248,6 +248,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
         arrays: Vec::new(),
         errors: Vec::new(),
         snippet,
+        record_ids: refs::record_ids(&module),
     };
     v.check_declarations();
     v.check_snippet();
@@ -415,6 +416,9 @@ struct Verifier<'m> {
     /// The snippet function of [`verify_snippet`]; its `exit` is filled in
     /// when the function is verified.
     snippet: Option<Snippet>,
+    /// Record names to indices (the first of duplicates), so naming a
+    /// record costs the same however many the module declares.
+    record_ids: HashMap<&'m str, u32>,
 }
 
 /// Abstract state at one program point.
@@ -751,6 +755,7 @@ impl<'m> Verifier<'m> {
                                     &self.types,
                                     have.stack,
                                     st.stack,
+                                    &mut work_done,
                                 ) {
                                     Some(j) if j == have.stack => {}
                                     Some(j) => {

@@ -21,38 +21,68 @@
 
 use super::{InstrCx, Op, StackTable, StepResult, T_BOOL, T_NIL, TypeTable, Verifier};
 use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
+use crate::bytes::{is_field_name, is_record_name};
 use crate::isa::{ArrayLit, Opcode};
+use crate::module::Module;
 use crate::types::{FuncType, Type};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The join of two stacks of the same depth where they differ only in
 /// slots that are `nil` in one and nullable in the other: `have` widened,
 /// or `None` when they do not join.
+///
+/// Stacks are hash-consed, so two stacks share every node below their
+/// deepest differing slot: only the slots above the point where the two
+/// walks meet are compared, and each one compared is charged to `work`
+/// (the function's verification budget), so many joins of deep stacks
+/// cannot make verification quadratic.
 pub(super) fn join_stacks(
     stacks: &mut StackTable,
     types: &TypeTable,
     have: u32,
     found: u32,
+    work: &mut usize,
 ) -> Option<u32> {
     if stacks.depth(have) != stacks.depth(found) {
         return None;
     }
-    let a = stacks.types(have);
-    let b = stacks.types(found);
-    let mut out = 0u32;
-    for (x, y) in a.into_iter().zip(b) {
-        let t = if x == y {
-            x
-        } else if x == T_NIL && types.get(y).is_nullable() {
-            y
-        } else if y == T_NIL && types.get(x).is_nullable() {
-            x
+    let (mut a, mut b) = (have, found);
+    let mut joined = Vec::new();
+    // Same depth: the walks meet at the latest at the empty stack.
+    while a != b {
+        *work += 1;
+        let (x, y) = (stacks.nodes[a as usize], stacks.nodes[b as usize]);
+        let t = if x.ty == y.ty {
+            x.ty
+        } else if x.ty == T_NIL && types.get(y.ty).is_nullable() {
+            y.ty
+        } else if y.ty == T_NIL && types.get(x.ty).is_nullable() {
+            x.ty
         } else {
             return None;
         };
+        joined.push(t);
+        a = x.parent;
+        b = y.parent;
+    }
+    let mut out = a;
+    for t in joined.into_iter().rev() {
         out = stacks.push(out, t);
     }
     Some(out)
+}
+
+/// Errors after which unknown record names get no did-you-mean.
+const MAX_SUGGESTIONS: usize = 16;
+
+/// The record index of each record name (the first, for a name declared
+/// twice, which is reported).
+pub(super) fn record_ids(m: &Module) -> HashMap<&str, u32> {
+    let mut ids = HashMap::with_capacity(m.records.len());
+    for (i, r) in m.records.iter().enumerate() {
+        ids.entry(r.name.as_str()).or_insert(i as u32);
+    }
+    ids
 }
 
 impl Verifier<'_> {
@@ -77,6 +107,16 @@ impl Verifier<'_> {
             if !seen.insert(rec.name.as_str()) {
                 self.decl_error(None, format!("record `{}` is declared twice", rec.name));
             }
+            // As the .kbc reader requires, so what verifies can be saved.
+            if !is_record_name(&rec.name) {
+                self.decl_error(
+                    None,
+                    format!(
+                        "{:?} is not a record name (one name part, not a builtin type)",
+                        rec.name
+                    ),
+                );
+            }
             if rec.fields.len() > MAX_RECORDS {
                 self.decl_error(
                     None,
@@ -89,6 +129,12 @@ impl Verifier<'_> {
             }
             let mut fields = HashSet::new();
             for (name, ty) in &rec.fields {
+                if !is_field_name(name) {
+                    self.decl_error(
+                        None,
+                        format!("record `{}`: {name:?} is not a field name", rec.name),
+                    );
+                }
                 if !fields.insert(name.as_str()) {
                     self.decl_error(
                         None,
@@ -115,10 +161,15 @@ impl Verifier<'_> {
             ));
         }
         ty.for_each_record(&mut |name| {
-            if problem.is_none() && self.module.record_index(name).is_none() {
+            if problem.is_none() && !self.record_ids.contains_key(name) {
+                // A suggestion scans every record: only for the first few
+                // errors, so a module full of unknown names stays linear.
+                let suggestion = (self.errors.len() < MAX_SUGGESTIONS)
+                    .then(|| suggest(name, self.module.records.iter().map(|r| r.name.as_str())))
+                    .flatten();
                 problem = Some(VerifyErrorKind::UnknownRecord {
                     name: name.to_owned(),
-                    suggestion: suggest(name, self.module.records.iter().map(|r| r.name.as_str())),
+                    suggestion,
                 });
             }
         });
