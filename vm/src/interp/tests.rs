@@ -1155,3 +1155,124 @@ mod records {
         assert_eq!(value(&mut inst, "in_containers", &[]).as_int(), Some(21));
     }
 }
+
+/// A module edit that changes the signature of a function some code took a
+/// `fn.ref` to is refused: references typed by the old signature may be
+/// stored anywhere, and calling one would pass the old argument types (an
+/// int read as a string: a host panic before this rule).
+#[test]
+fn an_edit_cannot_retype_a_referenced_function() {
+    use crate::interp::edit::EditError;
+    use crate::module::FuncDebug;
+    use crate::verify::ModuleEdit;
+    let enc = |code: &[Instr]| {
+        let mut out = Vec::new();
+        for ins in code {
+            ins.encode(&mut out);
+        }
+        out
+    };
+    let func = |name: &str, params: Vec<Type>, result: Type, code: &[Instr]| Func {
+        name: name.into(),
+        ty: FuncType::new(params, Some(result)),
+        locals: vec![],
+        exported: true,
+        code: enc(code),
+    };
+    let load0 = Instr {
+        op: Opcode::Load,
+        operand: Operand::Local(0),
+    };
+    let ret = i(Opcode::Ret);
+    let id = |name: &str| {
+        func(
+            name,
+            vec![Type::Int],
+            Type::Int,
+            &[load0.clone(), ret.clone()],
+        )
+    };
+    let caller = func(
+        "g",
+        vec![],
+        Type::Int,
+        &[
+            int(12345),
+            Instr {
+                op: Opcode::FnRef,
+                operand: Operand::Func(0),
+            },
+            i(Opcode::CallRef),
+            ret.clone(),
+        ],
+    );
+    let m = Module {
+        funcs: vec![id("f"), caller, id("h")],
+        ..Module::default()
+    };
+    let config = Config {
+        checked: true,
+        ..Config::default()
+    };
+    let mut inst = Instance::new(Arc::new(verify(m).unwrap()), &Linker::new(), config).unwrap();
+    assert_eq!(
+        inst.call_index(1, &[]).unwrap().unwrap().as_int(),
+        Some(12345)
+    );
+    let concat = |name: &str| {
+        func(
+            name,
+            vec![Type::Str],
+            Type::Str,
+            &[load0.clone(), load0.clone(), i(Opcode::Concat), ret.clone()],
+        )
+    };
+    let edit = |i: usize, f: Func| ModuleEdit {
+        funcs: vec![(i, f, FuncDebug::default())],
+        ..ModuleEdit::default()
+    };
+    match inst.edit_module(edit(0, concat("f")), &Linker::new()) {
+        Err(EditError::Verify(e)) => assert!(e.to_string().contains("fn.ref"), "{e}"),
+        other => panic!("the edit went through: {other:?}"),
+    }
+    assert_eq!(
+        inst.call_index(1, &[]).unwrap().unwrap().as_int(),
+        Some(12345)
+    );
+    // Same signature: fine. An unreferenced function may change its own.
+    let twice = func(
+        "f",
+        vec![Type::Int],
+        Type::Int,
+        &[load0.clone(), load0.clone(), i(Opcode::Add), ret.clone()],
+    );
+    inst.edit_module(edit(0, twice), &Linker::new()).unwrap();
+    assert_eq!(
+        inst.call_index(1, &[]).unwrap().unwrap().as_int(),
+        Some(24690)
+    );
+    inst.edit_module(edit(2, concat("h")), &Linker::new())
+        .unwrap();
+    // A reference taken by code an edit brings counts from then on.
+    let takes_h = func(
+        "g",
+        vec![],
+        Type::Str,
+        &[
+            Instr {
+                op: Opcode::FnRef,
+                operand: Operand::Func(2),
+            },
+            i(Opcode::Pop),
+            Instr {
+                op: Opcode::PushStr,
+                operand: Operand::Str(0),
+            },
+            ret.clone(),
+        ],
+    );
+    let mut e = edit(1, takes_h);
+    e.strings = vec!["s".into()];
+    inst.edit_module(e, &Linker::new()).unwrap();
+    assert!(inst.edit_module(edit(2, id("h")), &Linker::new()).is_err());
+}

@@ -47,6 +47,10 @@ pub struct ModuleEdit {
 pub(super) struct EditIndex {
     /// Who calls each function (callers may repeat).
     callers: Vec<Vec<u32>>,
+    /// Functions that committed code has ever taken a reference to
+    /// (`fn.ref`): a reference may be stored anywhere, typed by the
+    /// function's signature, so that signature can no longer change.
+    referenced: Vec<bool>,
     /// Function, global and import names, to their indices.
     funcs: HashMap<String, usize>,
     globals: HashMap<String, usize>,
@@ -164,6 +168,18 @@ impl VerifiedModule {
             record_ids: super::refs::record_ids(&self.module),
         };
         v.check_snippet();
+        for &r in &resigned {
+            if index.referenced[r as usize] {
+                v.decl_error(
+                    Some(&self.module.funcs[r as usize].name),
+                    format!(
+                        "function `{}` cannot change its signature: `fn.ref` took a \
+                         reference to it, which may be stored with the old type",
+                        self.module.funcs[r as usize].name
+                    ),
+                );
+            }
+        }
         if new_records {
             v.check_records();
         }
@@ -216,6 +232,7 @@ impl VerifiedModule {
                 for t in calls(code) {
                     index.callers[t as usize].push(*fi as u32);
                 }
+                mark_referenced(&mut index.referenced, code);
             }
             let m = &self.module;
             for (i, old, _) in &undo.funcs {
@@ -258,12 +275,17 @@ impl VerifiedModule {
                 }
             }
         }
+        let mut referenced = vec![false; self.funcs.len()];
+        for fi in 0..self.funcs.len() {
+            mark_referenced(&mut referenced, self.func_code(fi));
+        }
         let names = |it: &mut dyn Iterator<Item = &String>| {
             it.enumerate().map(|(i, n)| (n.clone(), i)).collect()
         };
         let m = &self.module;
         EditIndex {
             callers,
+            referenced,
             funcs: names(&mut m.funcs.iter().map(|f| &f.name)),
             globals: names(&mut m.globals.iter().map(|g| &g.name)),
             imports: names(&mut m.imports.iter().map(|im| &im.name)),
@@ -462,5 +484,17 @@ impl TypeTable {
             .map(|(i, t)| (t.clone(), i as super::TypeId))
             .collect();
         TypeTable { types, ids }
+    }
+}
+
+/// Marks the module functions `code` takes a reference to (`fn.ref` of
+/// an index past them names an import, whose signature is fixed).
+fn mark_referenced(referenced: &mut [bool], code: &[Op]) {
+    for op in code {
+        if let Op::FnRef(t) = op
+            && let Some(r) = referenced.get_mut(*t as usize)
+        {
+            *r = true;
+        }
     }
 }
