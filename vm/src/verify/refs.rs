@@ -314,6 +314,15 @@ impl InstrCx<'_, '_> {
                 "the REPL line's own function cannot be referenced".into(),
             ));
         }
+        // As for `call`: `call.ref` finds an import by a 16-bit index.
+        if let Some(import) = (index as usize).checked_sub(m.funcs.len())
+            && import > usize::from(u16::MAX)
+        {
+            return Err(VerifyErrorKind::LimitExceeded {
+                what: "number of imports",
+                limit: u16::MAX as usize + 1,
+            });
+        }
         let (name, sig) = self.v.callee(index).expect("index checked above");
         if sig.types().any(Type::has_var) {
             return Err(VerifyErrorKind::BadDeclaration(format!(

@@ -834,3 +834,29 @@ fn verify_errors_are_reported_not_panics_for_records_past_limits() {
         "{e}"
     );
 }
+
+#[test]
+fn fn_ref_to_an_import_past_the_16_bit_index_is_refused() {
+    // `call.ref` runs an import by a 16-bit index, like `call`: a
+    // reference to import 65536 would have called import 0.
+    let imports: Vec<Import> = (0..=65_536)
+        .map(|k| Import {
+            name: format!("h.f{k}"),
+            ty: FuncType::new(vec![], if k == 0 { None } else { Some(Type::Int) }),
+        })
+        .collect();
+    for (k, want) in [(65_535, "ok"), (65_536, "limit_exceeded")] {
+        let mut m = one(
+            vec![],
+            None,
+            vec![],
+            &[
+                w(Opcode::FnRef, Operand::Func(1 + k)),
+                i(Opcode::Pop),
+                i(Opcode::Ret),
+            ],
+        );
+        m.imports = imports.clone();
+        assert_eq!(rule(m), want, "import {k}");
+    }
+}
