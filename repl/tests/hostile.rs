@@ -233,7 +233,7 @@ fn truncated_random_and_corrupted_files_exit_2_with_a_message() {
         let len = rng.below(300);
         let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         if n % 2 == 0 {
-            b.splice(0..0, *b"KEEL\x01\x00\x00\x00");
+            b.splice(0..0, *b"KEEL\x02\x00\x00\x00");
         }
         let file = dir.join(format!("random{n}.kbc"));
         write(&file, &b);

@@ -51,6 +51,8 @@ pub(super) struct EditIndex {
     /// (`fn.ref`): a reference may be stored anywhere, typed by the
     /// function's signature, so that signature can no longer change.
     referenced: Vec<bool>,
+    /// Record names to their indices (the first of each name).
+    records: HashMap<String, u32>,
     /// Function, global and import names, to their indices.
     funcs: HashMap<String, usize>,
     globals: HashMap<String, usize>,
@@ -132,6 +134,7 @@ impl VerifiedModule {
         m.imports.extend(imports);
         m.globals.extend(globals);
         let new_records = !records.is_empty();
+        super::refs::add_record_ids(&mut index.records, &records, m.records.len());
         m.records.extend(records);
         let mut todo = BTreeSet::new();
         let mut resigned = BTreeSet::new();
@@ -165,7 +168,7 @@ impl VerifiedModule {
             arrays: std::mem::take(&mut self.arrays),
             errors: Vec::new(),
             snippet,
-            record_ids: super::refs::record_ids(&self.module),
+            record_ids: std::borrow::Cow::Borrowed(&index.records),
         };
         v.check_snippet();
         for &r in &resigned {
@@ -181,7 +184,7 @@ impl VerifiedModule {
             }
         }
         if new_records {
-            v.check_records();
+            v.check_records(undo.records);
         }
         check_new_declarations(&mut v, &undo, &index);
         let mut verified = Vec::with_capacity(todo.len());
@@ -198,6 +201,15 @@ impl VerifiedModule {
         // Like the type table, the array-literal table only grows.
         self.arrays = v.arrays;
         if !errors.is_empty() {
+            for r in &self.module.records[undo.records..] {
+                if index
+                    .records
+                    .get(&r.name)
+                    .is_some_and(|i| *i as usize >= undo.records)
+                {
+                    index.records.remove(&r.name);
+                }
+            }
             self.index = Some(index);
             self.undo(undo);
             return Err(VerifyErrors(errors));
@@ -286,6 +298,7 @@ impl VerifiedModule {
         EditIndex {
             callers,
             referenced,
+            records: super::refs::record_ids(&m.records),
             funcs: names(&mut m.funcs.iter().map(|f| &f.name)),
             globals: names(&mut m.globals.iter().map(|g| &g.name)),
             imports: names(&mut m.imports.iter().map(|im| &im.name)),

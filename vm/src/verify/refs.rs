@@ -23,7 +23,7 @@ use super::{InstrCx, Op, StackTable, StepResult, T_BOOL, T_NIL, TypeTable, Verif
 use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
 use crate::bytes::{is_field_name, is_record_name};
 use crate::isa::{ArrayLit, Opcode};
-use crate::module::Module;
+use crate::module::RecordDef;
 use crate::types::{FuncType, Type};
 use std::collections::{HashMap, HashSet};
 
@@ -77,18 +77,24 @@ const MAX_SUGGESTIONS: usize = 16;
 
 /// The record index of each record name (the first, for a name declared
 /// twice, which is reported).
-pub(super) fn record_ids(m: &Module) -> HashMap<&str, u32> {
-    let mut ids = HashMap::with_capacity(m.records.len());
-    for (i, r) in m.records.iter().enumerate() {
-        ids.entry(r.name.as_str()).or_insert(i as u32);
-    }
+pub(super) fn record_ids(records: &[RecordDef]) -> HashMap<String, u32> {
+    let mut ids = HashMap::with_capacity(records.len());
+    add_record_ids(&mut ids, records, 0);
     ids
 }
 
+/// Adds `records`, which start at index `first`, to `ids`.
+pub(super) fn add_record_ids(ids: &mut HashMap<String, u32>, records: &[RecordDef], first: usize) {
+    for (i, r) in records.iter().enumerate() {
+        ids.entry(r.name.clone()).or_insert((first + i) as u32);
+    }
+}
+
 impl Verifier<'_> {
-    /// V12 for the record table: unique names, unique fields, known field
+    /// V12 for the record table from record `from` on (an edit checks only
+    /// the records it appends): unique names, unique fields, known field
     /// types, and the size limits.
-    pub(super) fn check_records(&mut self) {
+    pub(super) fn check_records(&mut self, from: usize) {
         let m = self.module;
         if m.records.len() > MAX_RECORDS {
             self.errors.push(VerifyError {
@@ -102,9 +108,9 @@ impl Verifier<'_> {
             });
             return;
         }
-        let mut seen = HashSet::new();
-        for rec in &m.records {
-            if !seen.insert(rec.name.as_str()) {
+        for (i, rec) in m.records.iter().enumerate().skip(from) {
+            // The map holds the first record of each name.
+            if self.record_ids.get(&rec.name) != Some(&(i as u32)) {
                 self.decl_error(None, format!("record `{}` is declared twice", rec.name));
             }
             // As the .kbc reader requires, so what verifies can be saved.

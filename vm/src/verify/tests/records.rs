@@ -860,3 +860,95 @@ fn fn_ref_to_an_import_past_the_16_bit_index_is_refused() {
         assert_eq!(rule(m), want, "import {k}");
     }
 }
+
+fn edit_records(
+    m: &mut crate::verify::VerifiedModule,
+    records: Vec<RecordDef>,
+) -> Result<(), String> {
+    let edit = crate::verify::ModuleEdit {
+        records,
+        ..Default::default()
+    };
+    m.edit(edit).map_err(|e| e.to_string())
+}
+
+fn rec(name: &str, fields: Vec<(&str, Type)>) -> RecordDef {
+    RecordDef {
+        name: name.into(),
+        fields: fields.into_iter().map(|(n, t)| (n.into(), t)).collect(),
+    }
+}
+
+#[test]
+fn edits_append_records_checked_against_the_ones_before() {
+    let mut v = verify(one(vec![], None, vec![], &[i(Opcode::Ret)])).unwrap();
+    let e = edit_records(&mut v, vec![rec("Body", vec![])]).unwrap_err();
+    assert!(e.contains("declared twice"), "{e}");
+    edit_records(
+        &mut v,
+        vec![rec(
+            "Leaf",
+            vec![("up", node()), ("me", Type::record("Leaf"))],
+        )],
+    )
+    .unwrap();
+    assert!(edit_records(&mut v, vec![rec("Leaf", vec![])]).is_err());
+    // A failed edit leaves no trace: Tmp can come in alone afterwards.
+    let e = edit_records(
+        &mut v,
+        vec![
+            rec("Bad", vec![("x", Type::record("Nope"))]),
+            rec("Tmp", vec![]),
+        ],
+    )
+    .unwrap_err();
+    assert!(e.contains("unknown record type `Nope`"), "{e}");
+    edit_records(&mut v, vec![rec("Tmp", vec![])]).unwrap();
+    edit_records(
+        &mut v,
+        vec![
+            rec("Nope", vec![]),
+            rec("Bad", vec![("x", Type::record("Nope"))]),
+        ],
+    )
+    .unwrap();
+    assert_eq!(v.module().records.len(), 6);
+    // Code of a replaced function may name the new records.
+    let f = func(
+        "f",
+        vec![Type::record("Bad")],
+        None,
+        vec![],
+        &[i(Opcode::Ret)],
+    );
+    let edit = crate::verify::ModuleEdit {
+        funcs: vec![(0, f, Default::default())],
+        ..Default::default()
+    };
+    v.edit(edit).unwrap();
+}
+
+#[test]
+fn an_edit_costs_the_same_however_many_records_the_module_has() {
+    let time = |n: usize| {
+        let mut v = verify(many_records(n)).unwrap();
+        let mut f = v.module().funcs[0].clone();
+        f.code = asm(&[i(Opcode::Ret)]);
+        let t = std::time::Instant::now();
+        for _ in 0..1_500 {
+            let edit = crate::verify::ModuleEdit {
+                funcs: vec![(0, f.clone(), Default::default())],
+                ..Default::default()
+            };
+            v.edit(edit).unwrap();
+        }
+        t.elapsed().as_secs_f64()
+    };
+    let _ = time(100);
+    let (small, big) = (time(1_000), time(8_000));
+    let ratio = big / small;
+    eprintln!("1500 edits: {small:.3}s with 1000 records, {big:.3}s with 8000 (x{ratio:.2})");
+    // Independent of the record count (8x here); a table rebuilt per edit
+    // grows with it.
+    assert!(ratio < 2.5, "8x the records made edits {ratio:.2}x slower");
+}
