@@ -423,6 +423,10 @@ fn check_new_declarations(v: &mut Verifier<'_>, undo: &Undo, index: &EditIndex) 
         if committed || taken.insert(&im.name, k).is_some() {
             v.decl_error(None, format!("import `{}` is declared twice", im.name));
         }
+        // As `check_declarations` does for the imports of a whole module.
+        for t in im.ty.types() {
+            v.check_declared_type(None, &format!("import `{}`", im.name), t);
+        }
     }
     let mut taken: HashMap<&str, usize> = HashMap::new();
     let changed = undo

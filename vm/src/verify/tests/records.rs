@@ -952,3 +952,34 @@ fn an_edit_costs_the_same_however_many_records_the_module_has() {
     // grows with it.
     assert!(ratio < 2.5, "8x the records made edits {ratio:.2}x slower");
 }
+
+#[test]
+fn edits_check_the_types_of_new_imports_like_whole_modules() {
+    let mut v = verify(one(vec![], None, vec![], &[i(Opcode::Ret)])).unwrap();
+    for (ty, want) in [
+        (Type::record("Nope"), "unknown record type `Nope`"),
+        (Type::array(Type::Nil), "`nil` is not a type"),
+        (
+            Type::func(FuncType::new(vec![Type::record("Bdy")], None)),
+            "did you mean `Body`?",
+        ),
+    ] {
+        let edit = crate::verify::ModuleEdit {
+            imports: vec![Import {
+                name: "host.f".into(),
+                ty: FuncType::new(vec![ty.clone()], None),
+            }],
+            ..Default::default()
+        };
+        let e = v.edit(edit).unwrap_err().to_string();
+        assert!(e.contains(want), "{ty}: {e}");
+    }
+    let edit = crate::verify::ModuleEdit {
+        imports: vec![Import {
+            name: "host.f".into(),
+            ty: FuncType::new(vec![node()], Some(Type::Var(0))),
+        }],
+        ..Default::default()
+    };
+    v.edit(edit).unwrap();
+}
