@@ -24,7 +24,7 @@ use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
 use crate::bytes::{is_field_name, is_record_name};
 use crate::isa::{ArrayLit, Opcode};
 use crate::module::RecordDef;
-use crate::types::{FuncType, Type};
+use crate::types::{FuncType, MAX_TYPE_DEPTH, Type};
 use std::collections::{HashMap, HashSet};
 
 /// The join of two stacks of the same depth where they differ only in
@@ -160,6 +160,11 @@ impl Verifier<'_> {
                 "type {ty} uses a type variable"
             )));
         }
+        if deeper_than(ty, MAX_TYPE_DEPTH) {
+            return Some(VerifyErrorKind::BadDeclaration(format!(
+                "type nested deeper than {MAX_TYPE_DEPTH} levels (the .kbc reader refuses it)"
+            )));
+        }
         let mut problem = None;
         if mentions_nil(ty) {
             problem = Some(VerifyErrorKind::BadDeclaration(
@@ -230,6 +235,19 @@ impl Verifier<'_> {
             });
         }
         None
+    }
+}
+
+/// True when `ty` nests deeper than `limit` ([`Type::depth`]), looking at
+/// most `limit + 1` levels down.
+fn deeper_than(ty: &Type, limit: usize) -> bool {
+    if limit == 0 {
+        return true;
+    }
+    match ty {
+        Type::Array(e) | Type::Map(_, e) => deeper_than(e, limit - 1),
+        Type::Func(f) => f.types().any(|t| deeper_than(t, limit - 1)),
+        _ => false,
     }
 }
 

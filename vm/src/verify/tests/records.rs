@@ -983,3 +983,30 @@ fn edits_check_the_types_of_new_imports_like_whole_modules() {
     };
     v.edit(edit).unwrap();
 }
+
+#[test]
+fn types_nested_past_the_file_limit_are_refused_in_memory_too() {
+    let nested = |k: usize| {
+        (0..k).fold(Type::Int, |t, n| match n % 3 {
+            0 => Type::func(FuncType::new(vec![t], None)),
+            1 => Type::array(t),
+            _ => Type::func(FuncType::new(vec![], Some(t))),
+        })
+    };
+    let limit = crate::types::MAX_TYPE_DEPTH;
+    assert_eq!(nested(limit - 1).depth(), limit);
+    for (site, m) in declaring(nested(limit - 1)) {
+        // Only the literal sites add a level (`array<T>` of the element).
+        if !site.contains("array") {
+            assert_eq!(rule(m), "ok", "{site}");
+        }
+    }
+    for (site, m) in declaring(nested(limit)) {
+        let msg = message(m);
+        // In code, the type operand does not even decode.
+        assert!(
+            msg.contains("deeper than") || msg.contains("too deep"),
+            "{site}: {msg}"
+        );
+    }
+}
