@@ -1010,3 +1010,38 @@ fn types_nested_past_the_file_limit_are_refused_in_memory_too() {
         );
     }
 }
+
+#[test]
+fn array_literals_with_string_indices_out_of_range_are_refused() {
+    let lit = ArrayLit::Str(vec![0, 1]);
+    let code = |lit: ArrayLit| {
+        let mut m = one(
+            vec![],
+            None,
+            vec![],
+            &[
+                w(Opcode::PushArray, Operand::ArrayLit(lit)),
+                i(Opcode::Pop),
+                i(Opcode::Ret),
+            ],
+        );
+        m.strings = vec!["only".into()];
+        m
+    };
+    assert_eq!(rule(code(ArrayLit::Str(vec![0, 0]))), "ok");
+    assert_eq!(rule(code(lit.clone())), "index_out_of_range");
+    assert_eq!(
+        rule(code(ArrayLit::Str(vec![u32::MAX]))),
+        "index_out_of_range"
+    );
+    let mut m = code(ArrayLit::Str(vec![]));
+    m.globals = vec![Global {
+        name: "g".into(),
+        ty: Type::array(Type::Str),
+        init: GlobalInit::Array(lit),
+    }];
+    assert_eq!(rule(m.clone()), "index_out_of_range");
+    // And the literal's type must be the global's.
+    m.globals[0].init = GlobalInit::Array(ArrayLit::Int(vec![1]));
+    assert_eq!(rule(m), "bad_declaration");
+}
