@@ -18,6 +18,13 @@
 //!   typed again. A slot only ever widens from `nil`, once, so this
 //!   terminates, and no instruction's specialized form depends on the
 //!   difference (every op that accepts `nil` treats it as the wider type).
+//!   A join compares only the slots above the point where the two stacks
+//!   share their nodes, and charges each to the verification budget;
+//! - record and field names are single name parts, and no record takes a
+//!   builtin type's name (as the `.kbc` reader requires), and no declared
+//!   or named type nests deeper than [`MAX_TYPE_DEPTH`], so every module
+//!   that verifies can be written and read back;
+//! - naming a record costs one map lookup, however many records there are.
 
 use super::{InstrCx, Op, StackTable, StepResult, T_BOOL, T_NIL, TypeTable, Verifier};
 use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
