@@ -233,7 +233,7 @@ fn truncated_random_and_corrupted_files_exit_2_with_a_message() {
         let len = rng.below(300);
         let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         if n % 2 == 0 {
-            b.splice(0..0, *b"KEEL\x01\x00\x00\x00");
+            b.splice(0..0, *b"KEEL\x02\x00\x00\x00");
         }
         let file = dir.join(format!("random{n}.kbc"));
         write(&file, &b);
@@ -1120,4 +1120,544 @@ fn read_bytes_stays_within_the_heap_limit() {
             "{name}: peak {kib} KiB"
         );
     }
+}
+// ---------------------------------------------------------------------
+// Format version 2: records, function types, `strbuf`, array literals.
+// The assembler does not read the new syntax yet, so the module is built
+// in memory.
+
+/// An instruction, a label, or a jump to a label.
+enum Asm {
+    I(keel_vm::isa::Opcode, keel_vm::isa::Operand),
+    L(&'static str),
+    J(keel_vm::isa::Opcode, &'static str),
+}
+
+fn assemble_items(items: &[Asm]) -> Vec<u8> {
+    use keel_vm::isa::{Instr, Operand};
+    let mut labels = std::collections::HashMap::new();
+    let mut off = 0u32;
+    for it in items {
+        match it {
+            Asm::I(op, operand) => off += len_of(*op, operand.clone()),
+            Asm::L(name) => {
+                labels.insert(*name, off);
+            }
+            Asm::J(op, _) => off += len_of(*op, Operand::Target(0)),
+        }
+    }
+    let mut out = Vec::new();
+    for it in items {
+        let (op, operand) = match it {
+            Asm::I(op, operand) => (*op, operand.clone()),
+            Asm::L(_) => continue,
+            Asm::J(op, l) => (*op, Operand::Target(labels[l])),
+        };
+        Instr { op, operand }.encode(&mut out);
+    }
+    out
+}
+
+/// A valid module using everything version 2 added: records (recursive,
+/// empty, with function-typed and array fields), function types nested in
+/// signatures, `strbuf` locals, array-literal globals of each element
+/// kind, `push` of array literals, `rec.*`, `is`, `isnil`, `fn.ref`,
+/// `call.ref` and casts to record and function types. Each function
+/// takes only ints or nothing, so `run_under_limits` runs them all.
+fn records_module() -> keel_vm::Module {
+    use Asm::{I, J, L};
+    use keel_vm::isa::{ArrayLit, Opcode as O, Operand as P};
+    use keel_vm::{FuncType, Global, GlobalInit, RecordDef, Type};
+    let s = |op| I(op, P::None);
+    let int = |v| I(O::PushInt, P::Int(v));
+    let load = |l| I(O::Load, P::Local(l));
+    let store = |l| I(O::Store, P::Local(l));
+    let int_fn = Type::func(FuncType::new(vec![Type::Int], Some(Type::Int)));
+    let node = Type::record("Node");
+    let body = Type::record("Body");
+    let higher = Type::func(FuncType::new(
+        vec![int_fn.clone(), Type::array(node.clone())],
+        Some(int_fn.clone()),
+    ));
+    let records = vec![
+        RecordDef {
+            name: "Body".into(),
+            fields: vec![
+                ("x".into(), Type::Float),
+                ("next".into(), body.clone()),
+                ("f".into(), int_fn.clone()),
+                ("tags".into(), Type::array(Type::Str)),
+            ],
+        },
+        RecordDef {
+            name: "Node".into(),
+            fields: vec![
+                ("left".into(), node.clone()),
+                ("right".into(), node.clone()),
+                ("v".into(), Type::Int),
+            ],
+        },
+        RecordDef {
+            name: "Empty".into(),
+            fields: vec![],
+        },
+    ];
+    let global = |name: &str, ty: Type, init| Global {
+        name: name.into(),
+        ty,
+        init,
+    };
+    let globals = vec![
+        global(
+            "t",
+            Type::array(Type::Int),
+            GlobalInit::Array(ArrayLit::Int(vec![1, -2, 3])),
+        ),
+        global(
+            "names",
+            Type::array(Type::Str),
+            GlobalInit::Array(ArrayLit::Str(vec![0, 1])),
+        ),
+        global(
+            "fl",
+            Type::array(Type::Float),
+            GlobalInit::Array(ArrayLit::Float(vec![1.5])),
+        ),
+        global(
+            "bs",
+            Type::array(Type::Bool),
+            GlobalInit::Array(ArrayLit::Bool(vec![true])),
+        ),
+        global(
+            "none",
+            Type::array(node.clone()),
+            GlobalInit::Array(ArrayLit::empty(node.clone())),
+        ),
+        global("h", int_fn.clone(), GlobalInit::Default),
+        global("n", node.clone(), GlobalInit::Nil),
+        global("k", higher.clone(), GlobalInit::Nil),
+    ];
+    let f =
+        |name: &str, params: Vec<Type>, result: Option<Type>, locals, code: &[Asm]| keel_vm::Func {
+            name: name.into(),
+            ty: FuncType::new(params, result),
+            locals,
+            exported: true,
+            code: assemble_items(code),
+        };
+    let funcs = vec![
+        f(
+            "double",
+            vec![Type::Int],
+            Some(Type::Int),
+            vec![],
+            &[load(0), load(0), s(O::Add), s(O::Ret)],
+        ),
+        // A tree of n nodes built on the stack, then summed along `left`.
+        f(
+            "build",
+            vec![Type::Int],
+            Some(Type::Int),
+            vec![Type::Int, Type::Int],
+            &[
+                s(O::PushNil),
+                L("loop"),
+                load(1),
+                load(0),
+                s(O::Lt),
+                J(O::JmpIfNot, "walk"),
+                s(O::PushNil),
+                load(1),
+                I(O::RecNew, P::Record(1)),
+                load(1),
+                int(1),
+                s(O::Add),
+                store(1),
+                J(O::Jmp, "loop"),
+                L("walk"),
+                s(O::Dup),
+                s(O::IsNil),
+                J(O::JmpIf, "done"),
+                s(O::Dup),
+                I(O::RecGet, P::Field(1, 2)),
+                load(2),
+                s(O::Add),
+                store(2),
+                I(O::RecGet, P::Field(1, 0)),
+                J(O::Jmp, "walk"),
+                L("done"),
+                s(O::Pop),
+                load(2),
+                s(O::Ret),
+            ],
+        ),
+        f(
+            "refs",
+            vec![],
+            Some(Type::Int),
+            vec![],
+            &[
+                I(O::FnRef, P::Func(0)),
+                I(O::GStore, P::Global(5)),
+                int(21),
+                I(O::GLoad, P::Global(5)),
+                s(O::CallRef),
+                s(O::Ret),
+            ],
+        ),
+        f(
+            "tests",
+            vec![Type::Any],
+            Some(Type::Bool),
+            vec![],
+            &[
+                load(0),
+                I(O::Is, P::Type(body.clone())),
+                load(0),
+                I(O::Is, P::Type(int_fn.clone())),
+                s(O::Or),
+                load(0),
+                s(O::IsNil),
+                s(O::Or),
+                s(O::Ret),
+            ],
+        ),
+        f(
+            "lits",
+            vec![],
+            Some(Type::Int),
+            vec![],
+            &[
+                I(O::PushArray, P::ArrayLit(ArrayLit::Int(vec![1, 2, 3]))),
+                s(O::ArrayLen),
+                I(O::PushArray, P::ArrayLit(ArrayLit::Str(vec![1, 0, 1]))),
+                s(O::ArrayLen),
+                s(O::Add),
+                I(O::PushArray, P::ArrayLit(ArrayLit::Bool(vec![false]))),
+                s(O::ArrayLen),
+                s(O::Add),
+                I(O::PushArray, P::ArrayLit(ArrayLit::Float(vec![2.5, -0.0]))),
+                s(O::ArrayLen),
+                s(O::Add),
+                I(O::PushArray, P::ArrayLit(ArrayLit::empty(higher.clone()))),
+                s(O::ArrayLen),
+                s(O::Add),
+                s(O::Ret),
+            ],
+        ),
+        f(
+            "body",
+            vec![],
+            Some(Type::Float),
+            vec![Type::StrBuf, Type::Any],
+            &[
+                I(O::PushFloat, P::Float(1.5)),
+                s(O::PushNil),
+                I(O::FnRef, P::Func(0)),
+                I(O::GLoad, P::Global(1)),
+                I(O::RecNew, P::Record(0)),
+                s(O::Dup),
+                s(O::Dup),
+                I(O::RecSet, P::Field(0, 1)),
+                store(1),
+                load(1),
+                I(O::Cast, P::Type(body.clone())),
+                I(O::RecGet, P::Field(0, 1)),
+                I(O::RecGet, P::Field(0, 0)),
+                I(O::RecNew, P::Record(2)),
+                s(O::Pop),
+                s(O::Ret),
+            ],
+        ),
+        f(
+            "higher",
+            vec![higher.clone()],
+            Some(higher),
+            vec![node],
+            &[load(0), s(O::Ret)],
+        ),
+    ];
+    keel_vm::Module {
+        name: Some("records".into()),
+        strings: vec!["a".into(), "bc".into()],
+        records,
+        globals,
+        funcs,
+        ..keel_vm::Module::default()
+    }
+}
+
+fn records_instance() -> keel_vm::Instance {
+    let v = keel_vm::verify(records_module()).expect("the records module verifies");
+    let config = keel_vm::Config {
+        checked: true,
+        gc_stress: true,
+        ..keel_vm::Config::default()
+    };
+    keel_vm::Instance::new(std::sync::Arc::new(v), &library(), config).unwrap()
+}
+
+#[test]
+fn the_version_2_module_runs() {
+    use keel_vm::Val;
+    let mut inst = records_instance();
+    assert_eq!(
+        inst.call("build", &[Val::Int(50)]).unwrap(),
+        Some(Val::Int(1225))
+    );
+    assert_eq!(inst.call("refs", &[]).unwrap(), Some(Val::Int(42)));
+    assert_eq!(inst.call("lits", &[]).unwrap(), Some(Val::Int(9)));
+    assert_eq!(inst.call("body", &[]).unwrap(), Some(Val::Float(1.5)));
+    assert_eq!(
+        inst.call("tests", &[Val::Nil]).unwrap(),
+        Some(Val::Bool(true))
+    );
+    assert_eq!(
+        inst.call("tests", &[Val::Int(1)]).unwrap(),
+        Some(Val::Bool(false))
+    );
+}
+
+#[test]
+fn every_truncation_and_bit_flip_of_a_version_2_module_is_refused_or_runs() {
+    let lib = library();
+    let module = records_module();
+    let mut rng = Rng(0x5eed_0002);
+    for bytes in [module.to_bytes(), module.stripped().to_bytes()] {
+        let back = keel_vm::Module::from_bytes(&bytes).expect("round trip");
+        assert_eq!(back.to_bytes(), bytes);
+        for len in 0..bytes.len() {
+            let r = keel_vm::Module::from_bytes(&bytes[..len]);
+            assert!(r.is_err(), "a {len}-byte prefix decoded");
+        }
+        let mut accepted = 0;
+        let mut try_bytes = |b: &[u8]| {
+            if let Ok(v) = keel_vm::Module::from_bytes(b)
+                .map_err(|_| ())
+                .and_then(|m| keel_vm::verify(m).map_err(|_| ()))
+            {
+                accepted += 1;
+                run_under_limits(v, &lib);
+            }
+        };
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                try_bytes(&b);
+            }
+        }
+        for _ in 0..3000 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + rng.below(4) {
+                let i = rng.below(b.len());
+                match rng.below(3) {
+                    0 => b[i] = rng.next() as u8,
+                    1 => b.insert(i, rng.next() as u8),
+                    _ => {
+                        b.remove(i);
+                    }
+                }
+            }
+            try_bytes(&b);
+        }
+        eprintln!("{accepted} corrupted version-2 modules still verified");
+    }
+}
+
+/// `bytes` with the first occurrence of `find` replaced by `with`.
+fn splice(bytes: &[u8], find: &[u8], with: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(find.len())
+        .position(|w| w == find)
+        .unwrap_or_else(|| panic!("{find:x?} not in {bytes:x?}"));
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(with);
+    out.extend_from_slice(&bytes[at + find.len()..]);
+    out
+}
+
+fn uleb(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn decode_error(bytes: &[u8]) -> String {
+    match keel_vm::Module::from_bytes(bytes) {
+        Ok(m) => match keel_vm::verify(m) {
+            Ok(_) => panic!("decoded and verified"),
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn huge_counts_in_the_new_sections_are_refused_before_allocating() {
+    use keel_vm::isa::{ArrayLit, Opcode, Operand};
+    use keel_vm::{Global, GlobalInit, RecordDef, Type};
+    let m = keel_vm::Module {
+        records: vec![RecordDef {
+            name: "Qq".into(),
+            fields: vec![("zz".into(), Type::Int)],
+        }],
+        globals: vec![Global {
+            name: "gg".into(),
+            ty: Type::array(Type::Int),
+            init: GlobalInit::Array(ArrayLit::Int(vec![0x33])),
+        }],
+        ..keel_vm::Module::default()
+    };
+    let bytes = m.to_bytes();
+    for count in [1 << 20, u32::MAX as u64, 1 << 62, u64::MAX] {
+        let n = uleb(count);
+        // Records: count 1, "Qq"; its field count 1, "zz".
+        let e = decode_error(&splice(
+            &bytes,
+            b"\x01\x02Qq",
+            &[&n[..], b"\x02Qq"].concat(),
+        ));
+        assert!(e.contains("record") && e.contains("count"), "{e}");
+        let e = decode_error(&splice(
+            &bytes,
+            b"Qq\x01\x02zz",
+            &[b"Qq", &n[..], b"\x02zz"].concat(),
+        ));
+        assert!(e.contains("field") && e.contains("count"), "{e}");
+        // The global's literal: element type int, count 1, 0x33 (zigzag 0x66).
+        let e = decode_error(&splice(
+            &bytes,
+            b"\x06\x01\x01\x66",
+            &[b"\x06\x01", &n[..], b"\x66"].concat(),
+        ));
+        assert!(e.contains("array literal") && e.contains("count"), "{e}");
+        // And a `push` of a literal in code, for each element kind.
+        for elem in [0x01u8, 0x02, 0x03, 0x04] {
+            let mut code = vec![Opcode::PushArray as u8, elem];
+            code.extend(&n);
+            code.push(0);
+            let mut m = m.clone();
+            m.funcs = vec![keel_vm::Func {
+                name: "f".into(),
+                ty: keel_vm::FuncType::default(),
+                locals: vec![],
+                exported: false,
+                code,
+            }];
+            let e = decode_error(&m.to_bytes());
+            assert!(e.contains("array literal") && e.contains("count"), "{e}");
+        }
+    }
+    // A non-empty literal of a type without literals.
+    let mut m = m.clone();
+    m.funcs = vec![keel_vm::Func {
+        name: "f".into(),
+        ty: keel_vm::FuncType::default(),
+        locals: vec![],
+        exported: false,
+        code: vec![Opcode::PushArray as u8, 0x05, 0x01, 0x00],
+    }];
+    assert!(decode_error(&m.to_bytes()).contains("must be empty"));
+    let _ = Operand::None;
+}
+
+#[test]
+fn function_types_nested_past_the_limit_are_refused_without_recursing() {
+    use keel_vm::{FuncType, Global, GlobalInit, MAX_TYPE_DEPTH, Type};
+    let with_type = |ty: Type| keel_vm::Module {
+        globals: vec![Global {
+            name: "gg".into(),
+            ty,
+            init: GlobalInit::Default,
+        }],
+        ..keel_vm::Module::default()
+    };
+    // fn(fn(...(int)...)): depth k + 1 for k fn levels.
+    let nested = |k: usize| {
+        (0..k).fold(Type::Int, |t, i| {
+            if i % 2 == 0 {
+                Type::func(FuncType::new(vec![t], None))
+            } else {
+                Type::func(FuncType::new(vec![], Some(t)))
+            }
+        })
+    };
+    let ok = with_type(nested(MAX_TYPE_DEPTH - 1)).to_bytes();
+    assert!(keel_vm::Module::from_bytes(&ok).is_ok());
+    let deep = with_type(nested(MAX_TYPE_DEPTH)).to_bytes();
+    assert!(
+        decode_error(&deep).contains("deep"),
+        "{}",
+        decode_error(&deep)
+    );
+    // A million levels written directly: `fn(` is 0x0a, one parameter.
+    let bytes = with_type(Type::Int).to_bytes();
+    let mut ty = Vec::new();
+    for _ in 0..1_000_000 {
+        ty.extend_from_slice(&[0x0a, 0x01]);
+    }
+    ty.push(0x01);
+    ty.extend(std::iter::repeat_n(0u8, 1_000_000));
+    let e = decode_error(&splice(
+        &bytes,
+        b"\x02gg\x01",
+        &[b"\x02gg", &ty[..]].concat(),
+    ));
+    assert!(e.contains("deep"), "{e}");
+}
+
+#[test]
+fn bad_record_names_and_nil_types_in_a_file_are_refused() {
+    use keel_vm::{Global, GlobalInit, RecordDef, Type};
+    for name in ["a.b", "int", "fn", "strbuf", "nil", "9a"] {
+        let m = keel_vm::Module {
+            records: vec![RecordDef {
+                name: name.into(),
+                fields: vec![],
+            }],
+            ..keel_vm::Module::default()
+        };
+        let e = decode_error(&m.to_bytes());
+        assert!(e.contains("record name"), "{name}: {e}");
+    }
+    let m = keel_vm::Module {
+        records: vec![RecordDef {
+            name: "R".into(),
+            fields: vec![("a.b".into(), Type::Int)],
+        }],
+        ..keel_vm::Module::default()
+    };
+    assert!(decode_error(&m.to_bytes()).contains("field name"));
+    // `nil` has no encoding: a declaration of it does not read back.
+    let m = keel_vm::Module {
+        globals: vec![Global {
+            name: "g".into(),
+            ty: Type::array(Type::Nil),
+            init: GlobalInit::Default,
+        }],
+        ..keel_vm::Module::default()
+    };
+    assert!(decode_error(&m.to_bytes()).contains("type tag 0x00"));
+}
+
+/// The fuzzers' seed with records (`fuzz/seeds/kbc/records.kbc`) is a
+/// module of the current format that verifies. `BLESS=1` writes it.
+#[test]
+fn the_records_fuzz_seed_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/kbc/records.kbc");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, records_module().to_bytes()).unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let m = keel_vm::Module::from_bytes(&bytes).expect("the seed decodes");
+    assert!(!m.records.is_empty());
+    keel_vm::verify(m).expect("the seed verifies");
 }

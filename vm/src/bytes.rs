@@ -280,7 +280,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn record_name(&mut self) -> Result<String, DecodeError> {
         let at = self.pos;
         let name = self.string("record name")?;
-        if crate::module::is_name(&name) && !name.contains('.') {
+        if is_record_name(&name) {
             Ok(name)
         } else {
             Err(self.err_at(
@@ -393,6 +393,25 @@ impl<'a> Reader<'a> {
             }
         })
     }
+}
+
+/// Type names a record may not take: `Body` in a type position must not
+/// read as a builtin type (and the assembler could not read the record
+/// back).
+pub(crate) const BUILTIN_TYPE_NAMES: [&str; 9] = [
+    "int", "float", "bool", "str", "any", "strbuf", "array", "map", "fn",
+];
+
+/// Whether `name` may name a record type: one part of the name syntax (no
+/// dots, so `Body.x` names a field unambiguously) and not a builtin type
+/// name.
+pub(crate) fn is_record_name(name: &str) -> bool {
+    crate::module::is_name(name) && !name.contains('.') && !BUILTIN_TYPE_NAMES.contains(&name)
+}
+
+/// Whether `name` may name a record field: one part of the name syntax.
+pub(crate) fn is_field_name(name: &str) -> bool {
+    crate::module::is_name(name) && !name.contains('.')
 }
 
 const TAG_INT: u8 = 0x01;

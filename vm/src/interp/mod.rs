@@ -197,6 +197,23 @@ pub enum LinkError {
         /// Its type.
         ty: String,
     },
+    /// [`Instance::replace_module`]: the new module drops or changes a
+    /// record type of the current one (values of it may exist).
+    #[error("record `{name}` must stay the same when the module is replaced")]
+    RecordChanged {
+        /// The record's name in the current module.
+        name: String,
+    },
+    /// [`Instance::replace_module`]: code took function references, and
+    /// the new module changes the callee one may name.
+    #[error(
+        "function `{name}` must keep its place and signature when the module is replaced: \
+         a function reference to it may be stored"
+    )]
+    CalleeChanged {
+        /// The callee's name in the current module.
+        name: String,
+    },
     /// String constants did not fit under the heap limit.
     #[error("out of memory: heap limit of {0} bytes exceeded while loading constants")]
     OutOfMemory(usize),
@@ -280,6 +297,10 @@ pub struct Instance {
     local_defaults: Arc<[Vec<Value>]>,
     /// One shape per record type of the module, shared by its records.
     shapes: Arc<[Arc<Shape>]>,
+    /// Whether any module this instance ran could take a function
+    /// reference (`fn.ref`): then [`Instance::replace_module`] keeps every
+    /// callee's index and signature.
+    refs_taken: bool,
     pub(crate) heap: Heap,
     pub(crate) globals: Vec<Value>,
     pub(crate) strings: Vec<Value>,
@@ -385,6 +406,7 @@ impl Instance {
             consts: Arc::new([]),
             local_defaults: Arc::new([]),
             shapes: Arc::new([]),
+            refs_taken: false,
             heap: Heap::new(config.max_heap_bytes, config.gc_stress),
             globals: Vec::new(),
             strings: Vec::new(),
@@ -433,6 +455,28 @@ impl Instance {
                 ty: g.ty.to_string(),
             })
             .collect();
+        let mut changed = changed;
+        // Records are typed by name and read by field index: existing ones
+        // must stay exactly as they are.
+        for (i, r) in old.records.iter().enumerate() {
+            if new.records.get(i) != Some(r) {
+                changed.push(LinkError::RecordChanged {
+                    name: r.name.clone(),
+                });
+            }
+        }
+        // A stored function reference is a callee index with the type it
+        // had: once code took one, every callee keeps its index and type.
+        if self.refs_taken {
+            let callees = (old.funcs.len() + old.imports.len()) as u32;
+            for i in 0..callees {
+                if new.callee_type(i) != old.callee_type(i) {
+                    changed.push(LinkError::CalleeChanged {
+                        name: old.callee_name(i).unwrap_or("?").to_owned(),
+                    });
+                }
+            }
+        }
         if !changed.is_empty() {
             return Err(changed);
         }
@@ -546,6 +590,7 @@ impl Instance {
             .collect();
         self.imports = imports.into();
         self.strings = strings;
+        self.refs_taken |= module.code().iter().any(|op| matches!(op, Op::FnRef(_)));
         self.module = module;
         self.install_names();
         // Compiled loops name op indices of the old module.

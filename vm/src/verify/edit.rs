@@ -47,6 +47,12 @@ pub struct ModuleEdit {
 pub(super) struct EditIndex {
     /// Who calls each function (callers may repeat).
     callers: Vec<Vec<u32>>,
+    /// Functions that committed code has ever taken a reference to
+    /// (`fn.ref`): a reference may be stored anywhere, typed by the
+    /// function's signature, so that signature can no longer change.
+    referenced: Vec<bool>,
+    /// Record names to their indices (the first of each name).
+    records: HashMap<String, u32>,
     /// Function, global and import names, to their indices.
     funcs: HashMap<String, usize>,
     globals: HashMap<String, usize>,
@@ -128,6 +134,7 @@ impl VerifiedModule {
         m.imports.extend(imports);
         m.globals.extend(globals);
         let new_records = !records.is_empty();
+        super::refs::add_record_ids(&mut index.records, &records, m.records.len());
         m.records.extend(records);
         let mut todo = BTreeSet::new();
         let mut resigned = BTreeSet::new();
@@ -161,10 +168,23 @@ impl VerifiedModule {
             arrays: std::mem::take(&mut self.arrays),
             errors: Vec::new(),
             snippet,
+            record_ids: std::borrow::Cow::Borrowed(&index.records),
         };
         v.check_snippet();
+        for &r in &resigned {
+            if index.referenced[r as usize] {
+                v.decl_error(
+                    Some(&self.module.funcs[r as usize].name),
+                    format!(
+                        "function `{}` cannot change its signature: `fn.ref` took a \
+                         reference to it, which may be stored with the old type",
+                        self.module.funcs[r as usize].name
+                    ),
+                );
+            }
+        }
         if new_records {
-            v.check_records();
+            v.check_records(undo.records);
         }
         check_new_declarations(&mut v, &undo, &index);
         let mut verified = Vec::with_capacity(todo.len());
@@ -181,6 +201,15 @@ impl VerifiedModule {
         // Like the type table, the array-literal table only grows.
         self.arrays = v.arrays;
         if !errors.is_empty() {
+            for r in &self.module.records[undo.records..] {
+                if index
+                    .records
+                    .get(&r.name)
+                    .is_some_and(|i| *i as usize >= undo.records)
+                {
+                    index.records.remove(&r.name);
+                }
+            }
             self.index = Some(index);
             self.undo(undo);
             return Err(VerifyErrors(errors));
@@ -215,6 +244,7 @@ impl VerifiedModule {
                 for t in calls(code) {
                     index.callers[t as usize].push(*fi as u32);
                 }
+                mark_referenced(&mut index.referenced, code);
             }
             let m = &self.module;
             for (i, old, _) in &undo.funcs {
@@ -257,12 +287,18 @@ impl VerifiedModule {
                 }
             }
         }
+        let mut referenced = vec![false; self.funcs.len()];
+        for fi in 0..self.funcs.len() {
+            mark_referenced(&mut referenced, self.func_code(fi));
+        }
         let names = |it: &mut dyn Iterator<Item = &String>| {
             it.enumerate().map(|(i, n)| (n.clone(), i)).collect()
         };
         let m = &self.module;
         EditIndex {
             callers,
+            referenced,
+            records: super::refs::record_ids(&m.records),
             funcs: names(&mut m.funcs.iter().map(|f| &f.name)),
             globals: names(&mut m.globals.iter().map(|g| &g.name)),
             imports: names(&mut m.imports.iter().map(|im| &im.name)),
@@ -387,6 +423,10 @@ fn check_new_declarations(v: &mut Verifier<'_>, undo: &Undo, index: &EditIndex) 
         if committed || taken.insert(&im.name, k).is_some() {
             v.decl_error(None, format!("import `{}` is declared twice", im.name));
         }
+        // As `check_declarations` does for the imports of a whole module.
+        for t in im.ty.types() {
+            v.check_declared_type(None, &format!("import `{}`", im.name), t);
+        }
     }
     let mut taken: HashMap<&str, usize> = HashMap::new();
     let changed = undo
@@ -461,5 +501,17 @@ impl TypeTable {
             .map(|(i, t)| (t.clone(), i as super::TypeId))
             .collect();
         TypeTable { types, ids }
+    }
+}
+
+/// Marks the module functions `code` takes a reference to (`fn.ref` of
+/// an index past them names an import, whose signature is fixed).
+fn mark_referenced(referenced: &mut [bool], code: &[Op]) {
+    for op in code {
+        if let Op::FnRef(t) = op
+            && let Some(r) = referenced.get_mut(*t as usize)
+        {
+            *r = true;
+        }
     }
 }

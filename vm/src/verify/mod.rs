@@ -248,6 +248,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
         arrays: Vec::new(),
         errors: Vec::new(),
         snippet,
+        record_ids: std::borrow::Cow::Owned(refs::record_ids(&module.records)),
     };
     v.check_declarations();
     v.check_snippet();
@@ -422,6 +423,10 @@ struct Verifier<'m> {
     /// The snippet function of [`verify_snippet`]; its `exit` is filled in
     /// when the function is verified.
     snippet: Option<Snippet>,
+    /// Record names to indices (the first of duplicates), so naming a
+    /// record costs the same however many the module declares. Built here
+    /// for a whole module; an edit lends the one its index keeps.
+    record_ids: std::borrow::Cow<'m, HashMap<String, u32>>,
 }
 
 /// Abstract state at one program point.
@@ -446,7 +451,7 @@ impl<'m> Verifier<'m> {
     /// V10 and V12: names, types and initializers of declarations.
     fn check_declarations(&mut self) {
         let m = self.module;
-        self.check_records();
+        self.check_records(0);
         let mut seen = HashSet::new();
         for im in &m.imports {
             if !seen.insert(im.name.as_str()) {
@@ -763,6 +768,7 @@ impl<'m> Verifier<'m> {
                                     &self.types,
                                     have.stack,
                                     st.stack,
+                                    &mut work_done,
                                 ) {
                                     Some(j) if j == have.stack => {}
                                     Some(j) => {

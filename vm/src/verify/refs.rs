@@ -17,49 +17,91 @@
 //!   there, the join takes the other type ([`join_stacks`]) and the block is
 //!   typed again, which chooses its ops anew for the wider type (a `cast`
 //!   of a `nil` is a no-op, of an `any` a check). A slot only ever widens
-//!   from `nil`, once, so this terminates at the same types whichever path
-//!   came first.
+//!   from `nil`, once, so this terminates.
+//!   A join compares only the slots above the point where the two stacks
+//!   share their nodes, and charges each to the verification budget;
+//! - record and field names are single name parts, and no record takes a
+//!   builtin type's name (as the `.kbc` reader requires), and no declared
+//!   or named type nests deeper than [`MAX_TYPE_DEPTH`], so every module
+//!   that verifies can be written and read back;
+//! - naming a record costs one map lookup, however many records there are.
 
 use super::{InstrCx, Op, StackTable, StepResult, T_BOOL, T_NIL, TypeTable, Verifier};
 use super::{MAX_RECORDS, VerifyError, VerifyErrorKind};
+use crate::bytes::{is_field_name, is_record_name};
 use crate::isa::{ArrayLit, Opcode};
-use crate::types::{FuncType, Type};
-use std::collections::HashSet;
+use crate::module::RecordDef;
+use crate::types::{FuncType, MAX_TYPE_DEPTH, Type};
+use std::collections::{HashMap, HashSet};
 
 /// The join of two stacks of the same depth where they differ only in
 /// slots that are `nil` in one and nullable in the other: `have` widened,
 /// or `None` when they do not join.
+///
+/// Stacks are hash-consed, so two stacks share every node below their
+/// deepest differing slot: only the slots above the point where the two
+/// walks meet are compared, and each one compared is charged to `work`
+/// (the function's verification budget), so many joins of deep stacks
+/// cannot make verification quadratic.
 pub(super) fn join_stacks(
     stacks: &mut StackTable,
     types: &TypeTable,
     have: u32,
     found: u32,
+    work: &mut usize,
 ) -> Option<u32> {
     if stacks.depth(have) != stacks.depth(found) {
         return None;
     }
-    let a = stacks.types(have);
-    let b = stacks.types(found);
-    let mut out = 0u32;
-    for (x, y) in a.into_iter().zip(b) {
-        let t = if x == y {
-            x
-        } else if x == T_NIL && types.get(y).is_nullable() {
-            y
-        } else if y == T_NIL && types.get(x).is_nullable() {
-            x
+    let (mut a, mut b) = (have, found);
+    let mut joined = Vec::new();
+    // Same depth: the walks meet at the latest at the empty stack.
+    while a != b {
+        *work += 1;
+        let (x, y) = (stacks.nodes[a as usize], stacks.nodes[b as usize]);
+        let t = if x.ty == y.ty {
+            x.ty
+        } else if x.ty == T_NIL && types.get(y.ty).is_nullable() {
+            y.ty
+        } else if y.ty == T_NIL && types.get(x.ty).is_nullable() {
+            x.ty
         } else {
             return None;
         };
+        joined.push(t);
+        a = x.parent;
+        b = y.parent;
+    }
+    let mut out = a;
+    for t in joined.into_iter().rev() {
         out = stacks.push(out, t);
     }
     Some(out)
 }
 
+/// Errors after which unknown record names get no did-you-mean.
+const MAX_SUGGESTIONS: usize = 16;
+
+/// The record index of each record name (the first, for a name declared
+/// twice, which is reported).
+pub(super) fn record_ids(records: &[RecordDef]) -> HashMap<String, u32> {
+    let mut ids = HashMap::with_capacity(records.len());
+    add_record_ids(&mut ids, records, 0);
+    ids
+}
+
+/// Adds `records`, which start at index `first`, to `ids`.
+pub(super) fn add_record_ids(ids: &mut HashMap<String, u32>, records: &[RecordDef], first: usize) {
+    for (i, r) in records.iter().enumerate() {
+        ids.entry(r.name.clone()).or_insert((first + i) as u32);
+    }
+}
+
 impl Verifier<'_> {
-    /// V12 for the record table: unique names, unique fields, known field
+    /// V12 for the record table from record `from` on (an edit checks only
+    /// the records it appends): unique names, unique fields, known field
     /// types, and the size limits.
-    pub(super) fn check_records(&mut self) {
+    pub(super) fn check_records(&mut self, from: usize) {
         let m = self.module;
         if m.records.len() > MAX_RECORDS {
             self.errors.push(VerifyError {
@@ -73,10 +115,20 @@ impl Verifier<'_> {
             });
             return;
         }
-        let mut seen = HashSet::new();
-        for rec in &m.records {
-            if !seen.insert(rec.name.as_str()) {
+        for (i, rec) in m.records.iter().enumerate().skip(from) {
+            // The map holds the first record of each name.
+            if self.record_ids.get(&rec.name) != Some(&(i as u32)) {
                 self.decl_error(None, format!("record `{}` is declared twice", rec.name));
+            }
+            // As the .kbc reader requires, so what verifies can be saved.
+            if !is_record_name(&rec.name) {
+                self.decl_error(
+                    None,
+                    format!(
+                        "{:?} is not a record name (one name part, not a builtin type)",
+                        rec.name
+                    ),
+                );
             }
             if rec.fields.len() > MAX_RECORDS {
                 self.decl_error(
@@ -90,6 +142,12 @@ impl Verifier<'_> {
             }
             let mut fields = HashSet::new();
             for (name, ty) in &rec.fields {
+                if !is_field_name(name) {
+                    self.decl_error(
+                        None,
+                        format!("record `{}`: {name:?} is not a field name", rec.name),
+                    );
+                }
                 if !fields.insert(name.as_str()) {
                     self.decl_error(
                         None,
@@ -109,6 +167,11 @@ impl Verifier<'_> {
                 "type {ty} uses a type variable"
             )));
         }
+        if deeper_than(ty, MAX_TYPE_DEPTH) {
+            return Some(VerifyErrorKind::BadDeclaration(format!(
+                "type nested deeper than {MAX_TYPE_DEPTH} levels (the .kbc reader refuses it)"
+            )));
+        }
         let mut problem = None;
         if mentions_nil(ty) {
             problem = Some(VerifyErrorKind::BadDeclaration(
@@ -116,10 +179,15 @@ impl Verifier<'_> {
             ));
         }
         ty.for_each_record(&mut |name| {
-            if problem.is_none() && self.module.record_index(name).is_none() {
+            if problem.is_none() && !self.record_ids.contains_key(name) {
+                // A suggestion scans every record: only for the first few
+                // errors, so a module full of unknown names stays linear.
+                let suggestion = (self.errors.len() < MAX_SUGGESTIONS)
+                    .then(|| suggest(name, self.module.records.iter().map(|r| r.name.as_str())))
+                    .flatten();
                 problem = Some(VerifyErrorKind::UnknownRecord {
                     name: name.to_owned(),
-                    suggestion: suggest(name, self.module.records.iter().map(|r| r.name.as_str())),
+                    suggestion,
                 });
             }
         });
@@ -174,6 +242,19 @@ impl Verifier<'_> {
             });
         }
         None
+    }
+}
+
+/// True when `ty` nests deeper than `limit` ([`Type::depth`]), looking at
+/// most `limit + 1` levels down.
+fn deeper_than(ty: &Type, limit: usize) -> bool {
+    if limit == 0 {
+        return true;
+    }
+    match ty {
+        Type::Array(e) | Type::Map(_, e) => deeper_than(e, limit - 1),
+        Type::Func(f) => f.types().any(|t| deeper_than(t, limit - 1)),
+        _ => false,
     }
 }
 
@@ -263,6 +344,15 @@ impl InstrCx<'_, '_> {
             return Err(VerifyErrorKind::Snippet(
                 "the REPL line's own function cannot be referenced".into(),
             ));
+        }
+        // As for `call`: `call.ref` finds an import by a 16-bit index.
+        if let Some(import) = (index as usize).checked_sub(m.funcs.len())
+            && import > usize::from(u16::MAX)
+        {
+            return Err(VerifyErrorKind::LimitExceeded {
+                what: "number of imports",
+                limit: u16::MAX as usize + 1,
+            });
         }
         let (name, sig) = self.v.callee(index).expect("index checked above");
         if sig.types().any(Type::has_var) {

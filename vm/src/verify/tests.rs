@@ -221,6 +221,7 @@ fn verification_work_is_bounded() {
     assert!(verify(module_with(vec![], None, vec![Type::Int], &code)).is_ok());
 }
 
+mod records;
 mod variance;
 
 /// The fastest of three verifications of each module, in seconds, taken

@@ -60,8 +60,18 @@ pub(super) fn match_args(params: &[Type], args: &[&Type]) -> Option<Binds> {
     // Pass 2: bare type variables. A variable bound in pass 1 accepts what
     // its binding accepts; one that occurs only bare binds to the common
     // type of its arguments.
+    //
+    // The literal `nil` says nothing about a variable's type, so the
+    // arguments that are `nil` come last: `(T, T)` binds T to `Body` from
+    // `nil, Body` as from `Body, nil` (taking `any` from the first `nil`
+    // would then refuse the `Body`).
     let fixed = binds.0.len();
-    for (p, a) in params.iter().zip(args) {
+    let bare = params.iter().zip(args);
+    let nil_last = bare
+        .clone()
+        .filter(|(_, a)| ***a != Type::Nil)
+        .chain(bare.filter(|(_, a)| ***a == Type::Nil));
+    for (p, a) in nil_last {
         let Type::Var(n) = p else { continue };
         let at = binds.0.iter().position(|(v, _)| v == n);
         match at.map(|i| (i, &binds.0[i].1)) {
