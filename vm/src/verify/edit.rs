@@ -166,6 +166,7 @@ impl VerifiedModule {
             types: TypeTable::from_types(std::mem::take(&mut self.types)),
             consts: self.consts.clone(),
             arrays: std::mem::take(&mut self.arrays),
+            array_at: HashMap::new(),
             errors: Vec::new(),
             snippet,
             record_ids: std::borrow::Cow::Borrowed(&index.records),

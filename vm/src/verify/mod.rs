@@ -246,6 +246,7 @@ fn verify_with(module: Module, snippet: Option<Snippet>) -> Result<VerifiedModul
         types: TypeTable::default(),
         consts: Vec::new(),
         arrays: Vec::new(),
+        array_at: HashMap::new(),
         errors: Vec::new(),
         snippet,
         record_ids: std::borrow::Cow::Owned(refs::record_ids(&module.records)),
@@ -419,6 +420,9 @@ struct Verifier<'m> {
     consts: Vec<Const>,
     /// Array literals of `push [...]`, indexed by `Op::PushArray`.
     arrays: Vec<ArrayLit>,
+    /// Where each `push [...]` put its literal, by (function, instruction),
+    /// so a block typed again reuses it instead of adding a copy.
+    array_at: HashMap<(usize, usize), u32>,
     errors: Vec<VerifyError>,
     /// The snippet function of [`verify_snippet`]; its `exit` is filled in
     /// when the function is verified.

@@ -310,8 +310,16 @@ impl InstrCx<'_, '_> {
         }
         let t = self.intern(&Type::array(lit.elem()));
         self.push(t);
-        let index = self.v.arrays.len() as u32;
-        self.v.arrays.push(lit.clone());
+        let at = (self.fi, self.index);
+        let index = match self.v.array_at.get(&at) {
+            Some(&i) => i,
+            None => {
+                let i = self.v.arrays.len() as u32;
+                self.v.arrays.push(lit.clone());
+                self.v.array_at.insert(at, i);
+                i
+            }
+        };
         Ok(Op::PushArray(index))
     }
 

@@ -1048,3 +1048,28 @@ fn array_literals_with_string_indices_out_of_range_are_refused() {
     m.globals[0].init = GlobalInit::Array(ArrayLit::Int(vec![1]));
     assert_eq!(rule(m), "bad_declaration");
 }
+
+/// A block typed again after `nil` widens (here at a loop head) reuses the
+/// array literal it put in the table the first time, instead of adding a
+/// copy per visit.
+#[test]
+fn a_block_typed_again_keeps_one_copy_of_its_array_literal() {
+    let code = [
+        nil(),
+        It::L("head"),
+        w(
+            Opcode::PushArray,
+            Operand::ArrayLit(ArrayLit::Int(vec![1, 2, 3])),
+        ),
+        i(Opcode::Pop),
+        i(Opcode::Pop),
+        load(0),
+        load(1),
+        It::J(Opcode::JmpIf, "head"),
+        i(Opcode::Pop),
+        i(Opcode::Ret),
+    ];
+    let f = func("f", vec![body(), Type::Bool], None, vec![], &code);
+    let v = verify(module(vec![f])).expect("verifies");
+    assert_eq!(v.array_lits().len(), 1);
+}
