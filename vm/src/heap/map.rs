@@ -234,8 +234,10 @@ mod tests {
             t.elapsed()
         }
         // Two doublings, interleaved, cheapest of three: other tests run
-        // beside this one, and the bound (2.5x per doubling, 6.25x) must
-        // sit clear of both linear (4x) and quadratic (16x) growth.
+        // beside this one. Linear work grows 4x, quadratic 16x; the larger
+        // map outgrows the caches, which has been seen to push linear
+        // growth to 6.5x on a loaded machine, so the bound sits at 10x:
+        // clear of that and far from quadratic.
         let (mut small, mut large) = (std::time::Duration::MAX, std::time::Duration::MAX);
         for _ in 0..3 {
             small = small.min(run(50_000));
@@ -243,7 +245,7 @@ mod tests {
         }
         let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
         assert!(
-            ratio < 2.5 * 2.5,
+            ratio < 10.0,
             "50k deletions {small:?}, 200k {large:?}: ratio {ratio:.2}"
         );
     }

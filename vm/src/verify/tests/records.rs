@@ -755,7 +755,9 @@ fn joins_of_deep_stacks_with_nil_cost_is_bounded() {
     }
     let ratio = tb / ts;
     eprintln!("deep nil joins: {ts:.3}s -> {tb:.3}s (x{ratio:.2} for 4x the input), {rules:?}");
-    assert!(ratio < 6.25, "4x the input took {ratio:.2}x as long");
+    // Linear is 4x, the quadratic cost this guards against 16x or more;
+    // 10x leaves room for a loaded machine and cache effects.
+    assert!(ratio < 10.0, "4x the input took {ratio:.2}x as long");
     if let Some(r) = rules.1 {
         assert_eq!(r, "limit_exceeded");
     }
@@ -795,7 +797,9 @@ fn many_records_verify_in_linear_time() {
     let (small, big) = super::best_verify_times(&many_records(2_000), &many_records(8_000));
     let ratio = big / small;
     eprintln!("many records: {small:.3}s -> {big:.3}s (x{ratio:.2} for 4x the input)");
-    assert!(ratio < 6.25, "4x the input took {ratio:.2}x as long");
+    // Linear is 4x, the quadratic cost this guards against 16x or more;
+    // 10x leaves room for a loaded machine and cache effects.
+    assert!(ratio < 10.0, "4x the input took {ratio:.2}x as long");
 }
 
 #[test]
