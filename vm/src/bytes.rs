@@ -278,16 +278,27 @@ impl<'a> Reader<'a> {
     /// A record type's name: one part of the name syntax (no dots, so
     /// `Body.x` names a field unambiguously).
     pub(crate) fn record_name(&mut self) -> Result<String, DecodeError> {
+        self.checked_name("record name", is_record_name)
+    }
+
+    /// A string that must pass `ok` (one of the name rules), so that it
+    /// prints as one plain token wherever it is shown; the error is at the
+    /// string and shows its start.
+    pub(crate) fn checked_name(
+        &mut self,
+        what: &'static str,
+        ok: fn(&str) -> bool,
+    ) -> Result<String, DecodeError> {
         let at = self.pos;
-        let name = self.string("record name")?;
-        if is_record_name(&name) {
+        let name = self.string(what)?;
+        if ok(&name) {
             Ok(name)
         } else {
             Err(self.err_at(
                 at,
                 DecodeErrorKind::BadName {
-                    what: "record name",
-                    name: name.chars().take(64).collect(),
+                    what,
+                    name: shorten(&name),
                 },
             ))
         }
@@ -401,6 +412,16 @@ impl<'a> Reader<'a> {
 pub(crate) const BUILTIN_TYPE_NAMES: [&str; 9] = [
     "int", "float", "bool", "str", "any", "strbuf", "array", "map", "fn",
 ];
+
+/// The first 64 characters of `name`, with `…` when there were more.
+fn shorten(name: &str) -> String {
+    const SHOWN: usize = 64;
+    let mut out: String = name.chars().take(SHOWN).collect();
+    if out.len() < name.len() {
+        out.push('…');
+    }
+    out
+}
 
 /// Whether `name` may name a record type: one part of the name syntax (no
 /// dots, so `Body.x` names a field unambiguously) and not a builtin type

@@ -14,7 +14,7 @@
 
 use super::names::is_name;
 use super::{DebugInfo, Func, FuncDebug, Global, GlobalInit, Import, Module, Pos, RecordDef};
-use crate::bytes::{DecodeError, DecodeErrorKind, Reader, Writer};
+use crate::bytes::{DecodeError, DecodeErrorKind, Reader, Writer, is_field_name};
 
 /// The four bytes every `.kbc` file starts with.
 pub const MAGIC: [u8; 4] = *b"KEEL";
@@ -196,17 +196,7 @@ impl Module {
             let nf = r.count("field", 2)?;
             let mut fields = Vec::with_capacity(nf);
             for _ in 0..nf {
-                let at = r.pos();
-                let field = r.string("field name")?;
-                if !super::is_name(&field) || field.contains('.') {
-                    return Err(r.err_at(
-                        at,
-                        DecodeErrorKind::BadName {
-                            what: "field name",
-                            name: shorten(&field),
-                        },
-                    ));
-                }
+                let field = r.checked_name("field name", is_field_name)?;
                 fields.push((field, r.ty()?));
             }
             records.push(RecordDef { name, fields });
@@ -362,29 +352,7 @@ impl Module {
 /// Reads a string that must be a name of the assembly syntax, so that it
 /// prints as one plain token wherever it is shown.
 fn read_name(r: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
-    let at = r.pos();
-    let name = r.string(what)?;
-    if is_name(&name) {
-        Ok(name)
-    } else {
-        Err(r.err_at(
-            at,
-            DecodeErrorKind::BadName {
-                what,
-                name: shorten(&name),
-            },
-        ))
-    }
-}
-
-/// The first 64 characters of `name`, with `…` when there were more.
-fn shorten(name: &str) -> String {
-    const SHOWN: usize = 64;
-    let mut out: String = name.chars().take(SHOWN).collect();
-    if out.len() < name.len() {
-        out.push('…');
-    }
-    out
+    r.checked_name(what, is_name)
 }
 
 #[cfg(test)]
