@@ -227,17 +227,7 @@ impl Instance {
     /// against its signature.
     fn exported(&self, name: &str, args: &[Val]) -> Result<usize, CallError> {
         let index = self.export_index(name, args.len())?;
-        let f = &self.module().module().funcs[index];
-        for (index, (a, p)) in args.iter().zip(&f.ty.params).enumerate() {
-            if !a.fits(p) {
-                return Err(CallError::ArgType {
-                    name: name.to_owned(),
-                    index,
-                    expected: p.to_string(),
-                    found: a.ty().to_string(),
-                });
-            }
-        }
+        check_args(name, &self.module().module().funcs[index].ty, args)?;
         Ok(index)
     }
 
@@ -927,6 +917,28 @@ impl Linker {
         let sig = F::signature();
         self.define(name, sig, move |cx, args| f.invoke(cx, args))
     }
+}
+
+/// Checks `args` against the signature `ty` of the function `name`.
+fn check_args(name: &str, ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
+    if args.len() != ty.params.len() {
+        return Err(CallError::ArgCount {
+            name: name.to_owned(),
+            expected: ty.params.len(),
+            found: args.len(),
+        });
+    }
+    for (index, (a, p)) in args.iter().zip(&ty.params).enumerate() {
+        if !a.fits(p) {
+            return Err(CallError::ArgType {
+                name: name.to_owned(),
+                index,
+                expected: p.to_string(),
+                found: a.ty().to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 mod call_ref;

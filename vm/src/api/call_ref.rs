@@ -10,33 +10,10 @@
 //! reference may name any function the program handed out, exported or
 //! not, and any of its imports.
 
-use super::{CallError, FuncRef, Val};
+use super::{CallError, FuncRef, Val, check_args};
 use crate::interp::Instance;
 use crate::native::NativeCtx;
-use crate::types::FuncType;
 use crate::value::{Tag, Value};
-
-/// Checks `args` against the signature `ty` of the function `name`.
-fn check_args(name: &str, ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
-    if args.len() != ty.params.len() {
-        return Err(CallError::ArgCount {
-            name: name.to_owned(),
-            expected: ty.params.len(),
-            found: args.len(),
-        });
-    }
-    for (index, (a, p)) in args.iter().zip(&ty.params).enumerate() {
-        if !a.fits(p) {
-            return Err(CallError::ArgType {
-                name: name.to_owned(),
-                index,
-                expected: p.to_string(),
-                found: a.ty().to_string(),
-            });
-        }
-    }
-    Ok(())
-}
 
 impl Instance {
     /// Why this instance refuses `f`, if it does: made by another
