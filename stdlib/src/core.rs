@@ -380,7 +380,7 @@ fn fmax(a: f64, b: f64) -> f64 {
     }
 }
 
-fn ret_str(cx: &mut NativeCtx<'_>, s: impl Into<Box<str>>) -> Result<Option<Value>, Trap> {
+fn ret_str(cx: &mut NativeCtx<'_>, s: impl AsRef<str>) -> Result<Option<Value>, Trap> {
     Ok(Some(cx.new_str(s)?))
 }
 

@@ -8,9 +8,9 @@
 
 use std::fmt;
 
-use crate::heap::{MapKey, MapObj, Object, RecordObj};
+use crate::heap::{Elem, OutOfMemory};
 use crate::interp::Instance;
-use crate::native::{Linker, NativeCtx, conforms, make_array, map_insert, value_type_name};
+use crate::native::{Linker, NativeCtx, conforms, value_type_name};
 use crate::trap::{Trap, TrapCode};
 use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
@@ -265,7 +265,11 @@ impl Instance {
             Val::Int(i) => Value::int(*i),
             Val::Float(f) => Value::float(*f),
             Val::Bool(b) => Value::bool(*b),
-            Val::Str(s) => self.alloc_rooted(Tag::Str, Object::Str(s.as_str().into()), live)?,
+            Val::Str(s) => {
+                let roots = [live, &self.globals[..], &self.strings[..]];
+                let r = self.heap.new_str(s, &roots);
+                self.rooted(r)?
+            }
             Val::Array(elem, items) => {
                 let mut vals = Vec::with_capacity(items.len());
                 for it in items {
@@ -276,23 +280,19 @@ impl Instance {
                     self.heap.scratch.push(x);
                     vals.push(x);
                 }
-                self.alloc_rooted(Tag::Array, make_array(elem.clone(), vals), live)?
+                let roots = [live, &self.globals[..], &self.strings[..]];
+                let r = self.heap.new_array_from(elem, &vals, &roots);
+                self.rooted(r)?
             }
             Val::Map(k, vt, entries) => {
-                let m = self.alloc_rooted(
-                    Tag::Map,
-                    Object::Map(Box::new(MapObj {
-                        key: *k,
-                        val: vt.clone(),
-                        entries: Default::default(),
-                    })),
-                    live,
-                )?;
+                let roots = [live, &self.globals[..], &self.strings[..]];
+                let r = self.heap.new_map(*k, vt, &roots);
+                let m = self.rooted(r)?;
                 for (key, val) in entries {
                     let key = match (k, key) {
-                        (KeyType::Int, Val::Int(i)) => MapKey::Int(*i),
-                        (KeyType::Bool, Val::Bool(b)) => MapKey::Bool(*b),
-                        (KeyType::Str, Val::Str(s)) => MapKey::Str(s.as_str().into()),
+                        (KeyType::Int, Val::Int(i)) => Value::int(*i),
+                        (KeyType::Bool, Val::Bool(b)) => Value::bool(*b),
+                        (KeyType::Str, Val::Str(_)) => self.import_val(key, depth + 1, live)?,
                         _ => return Err(Trap::type_error(k, key.ty())),
                     };
                     if !val.fits(vt) {
@@ -301,7 +301,9 @@ impl Instance {
                     let x = self.import_val(val, depth + 1, live)?;
                     self.heap.scratch.push(x);
                     let roots = [live, &self.globals[..], &self.strings[..]];
-                    map_insert(&mut self.heap, m, key, x, &roots).map_err(|_| self.oom())?;
+                    self.heap
+                        .map_set(m, key, x, &roots)
+                        .map_err(|_| self.oom())?;
                 }
                 m
             }
@@ -335,27 +337,33 @@ impl Instance {
                     self.heap.scratch.push(x);
                     vals.push(x);
                 }
-                let shape = self.shape(ri);
-                self.alloc_rooted(
-                    Tag::Record,
-                    Object::Record(RecordObj {
-                        shape,
-                        fields: vals.into_boxed_slice(),
-                    }),
-                    live,
-                )?
+                let shape = self.shape_id(ri);
+                let roots = [live, &self.globals[..], &self.strings[..]];
+                let r = self.heap.new_record(shape, &vals, &roots);
+                self.rooted(r)?
             }
             Val::Func(f) => {
                 self.check_ref(f).map_err(Trap::invalid)?;
                 Value::func_ref(f.index)
             }
-            Val::StrBuf(s) => self.alloc_rooted(Tag::StrBuf, Object::StrBuf(s.clone()), live)?,
+            Val::StrBuf(s) => {
+                let roots = [live, &self.globals[..], &self.strings[..]];
+                let r = self.heap.new_strbuf(&roots);
+                let b = self.rooted(r)?;
+                let roots = [live, &self.globals[..], &self.strings[..]];
+                self.heap
+                    .strbuf_set_capacity(b, s.len(), &roots)
+                    .map_err(|_| self.oom())?;
+                self.heap.strbuf_append_str(b, s);
+                b
+            }
         })
     }
 
-    fn alloc_rooted(&mut self, tag: Tag, obj: Object, live: &[Value]) -> Result<Value, Trap> {
-        let roots = [live, &self.globals[..], &self.strings[..]];
-        let v = self.heap.alloc(tag, obj, &roots).map_err(|_| self.oom())?;
+    /// Roots a value just allocated (on the scratch list) until the call
+    /// that imports it ends.
+    fn rooted(&mut self, r: Result<Value, OutOfMemory>) -> Result<Value, Trap> {
+        let v = r.map_err(|_| self.oom())?;
         self.heap.scratch.push(v);
         Ok(v)
     }
@@ -405,54 +413,65 @@ impl Instance {
                 }
             }
             _ if depth >= MAX_VAL_DEPTH => Val::Nil,
-            Tag::Array => match self.heap.get(v.obj()) {
-                Object::IntArray(xs) => {
-                    take(left, xs.len().saturating_mul(VAL_BYTES))?;
-                    Val::Array(Type::Int, xs.iter().map(|x| Val::Int(*x)).collect())
-                }
-                Object::FloatArray(xs) => {
-                    take(left, xs.len().saturating_mul(VAL_BYTES))?;
-                    Val::Array(Type::Float, xs.iter().map(|x| Val::Float(*x)).collect())
-                }
-                Object::ValArray { elem, items } => {
-                    let mut out = Vec::with_capacity(items.len().min(*left / VAL_BYTES));
-                    for x in items {
-                        out.push(self.export_val(*x, depth + 1, left)?);
+            Tag::Array => {
+                let n = self.heap.array_len(v);
+                match self.heap.array_elem(v) {
+                    Elem::Int | Elem::Float | Elem::Bool => {
+                        take(left, n.saturating_mul(VAL_BYTES))?;
+                        let elem = self.heap.array_elem_type(v);
+                        let out = (0..n)
+                            .filter_map(|i| self.heap.array_get(v, i))
+                            .map(|x| match x.tag() {
+                                Tag::Int => Val::Int(x.i()),
+                                Tag::Float => Val::Float(x.f()),
+                                _ => Val::Bool(x.b()),
+                            })
+                            .collect();
+                        Val::Array(elem, out)
                     }
-                    Val::Array(elem.clone(), out)
-                }
-                _ => Val::Nil,
-            },
-            Tag::Map => match self.heap.get(v.obj()) {
-                Object::Map(m) => {
-                    let mut out = Vec::with_capacity(m.entries.len().min(*left / VAL_BYTES));
-                    for (k, x) in m.entries.iter() {
-                        take(left, VAL_BYTES)?;
-                        let key = match k {
-                            MapKey::Int(i) => Val::Int(*i),
-                            MapKey::Bool(b) => Val::Bool(*b),
-                            MapKey::Str(s) => {
-                                take(left, s.len())?;
-                                Val::Str(s.to_string())
-                            }
-                        };
-                        out.push((key, self.export_val(*x, depth + 1, left)?));
+                    Elem::Val => {
+                        let mut out = Vec::with_capacity(n.min(*left / VAL_BYTES));
+                        for i in 0..n {
+                            let x = self.heap.array_get(v, i).unwrap_or(Value::NIL);
+                            out.push(self.export_val(x, depth + 1, left)?);
+                        }
+                        Val::Array(self.heap.array_elem_type(v), out)
                     }
-                    Val::Map(m.key, m.val.clone(), out)
                 }
-                _ => Val::Nil,
-            },
-            Tag::Record => match self.heap.get(v.obj()) {
-                Object::Record(r) => {
-                    let mut out = Vec::with_capacity(r.fields.len());
-                    for (name, x) in r.shape.fields.iter().zip(r.fields.iter()) {
-                        take(left, name.len())?;
-                        out.push((name.to_string(), self.export_val(*x, depth + 1, left)?));
-                    }
-                    Val::Record(r.shape.name.to_string(), out)
+            }
+            Tag::Map => {
+                let (kt, vt) = self.heap.map_types(v);
+                let mut out = Vec::with_capacity(self.heap.map_len(v).min(*left / VAL_BYTES));
+                let mut pos = 0;
+                while let Some(p) = self.heap.map_next_slot(v, pos) {
+                    pos = p + 1;
+                    let Some((k, x)) = self.heap.map_entry_at(v, p) else {
+                        continue;
+                    };
+                    take(left, VAL_BYTES)?;
+                    let key = match k.tag() {
+                        Tag::Int => Val::Int(k.i()),
+                        Tag::Bool => Val::Bool(k.b()),
+                        _ => {
+                            let s = self.heap.str(k);
+                            take(left, s.len())?;
+                            Val::Str(s.to_string())
+                        }
+                    };
+                    out.push((key, self.export_val(x, depth + 1, left)?));
                 }
-                _ => Val::Nil,
-            },
+                Val::Map(kt, vt, out)
+            }
+            Tag::Record => {
+                let shape = self.heap.record_shape(v).clone();
+                let fields = self.heap.record_fields(v);
+                let mut out = Vec::with_capacity(fields.len());
+                for (name, x) in shape.fields.iter().zip(fields) {
+                    take(left, name.len())?;
+                    out.push((name.to_string(), self.export_val(x, depth + 1, left)?));
+                }
+                Val::Record(shape.name.to_string(), out)
+            }
         })
     }
 }

@@ -20,7 +20,7 @@
 
 use std::fmt::Write;
 
-use crate::heap::{Heap, MapKey, Object};
+use crate::heap::{Elem, Heap};
 use crate::value::{Tag, Value};
 
 /// Deepest container nesting that display descends into.
@@ -129,10 +129,8 @@ pub const DISPLAY_CHUNK: usize = 64 << 10;
 /// Where a string being written comes from.
 #[derive(Clone, Copy, Debug)]
 enum Text {
-    /// A `str` value.
+    /// A `str` value (a map's string keys included).
     Str(Value),
-    /// The string key of entry `index` of a map value.
-    Key(Value, usize),
 }
 
 /// One pending piece of a display form.
@@ -189,19 +187,15 @@ impl Cursor {
             match frame {
                 Frame::Lit(s) => out.push_str(s),
                 Frame::FieldName { v, i } => {
-                    if let Object::Record(r) = heap.get(v.obj())
-                        && let Some(name) = r.shape.fields.get(i)
-                    {
+                    if let Some(name) = heap.record_shape(v).fields.get(i) {
                         out.push_str(name);
                     }
                     out.push_str(": ");
                 }
                 Frame::Value { v, nested } => self.start(heap, out, v, nested),
                 Frame::Text { src, at, quoted } => {
-                    let s = match src {
-                        Text::Str(v) => heap.str(v),
-                        Text::Key(m, i) => map_key_str(heap, m, i),
-                    };
+                    let Text::Str(sv) = src;
+                    let s = heap.str(sv);
                     if quoted && at == 0 {
                         out.push('"');
                     }
@@ -259,9 +253,10 @@ impl Cursor {
                 quoted: nested,
             }),
             Tag::Array | Tag::Map | Tag::Record => {
-                let name = match heap.get(v.obj()) {
-                    Object::Record(r) => &*r.shape.name,
-                    _ => "",
+                let name = if v.tag() == Tag::Record {
+                    &*heap.record_shape(v).name
+                } else {
+                    ""
                 };
                 let (open, cut) = match v.tag() {
                     Tag::Array => ("[", "[...]"),
@@ -292,21 +287,18 @@ impl Cursor {
 
     /// Writes item `i` of container `v` (or its closing bracket).
     fn item(&mut self, heap: &Heap, out: &mut String, v: Value, i: usize) {
-        let obj = heap.get(v.obj());
         // Something was written before this item iff it is not the first.
         let first = i == 0;
         // A map is walked by insertion-order position, skipping the
-        // tombstones of deleted entries.
-        let (i, len) = match obj {
-            Object::IntArray(xs) => (i, xs.len()),
-            Object::FloatArray(xs) => (i, xs.len()),
-            Object::ValArray { items, .. } => (i, items.len()),
-            Object::Map(m) => (
-                m.entries.next_slot(i).unwrap_or(usize::MAX),
-                m.entries.slots(),
+        // places of deleted entries.
+        let (i, len) = match v.tag() {
+            Tag::Array => (i, heap.array_len(v)),
+            Tag::Map => (
+                heap.map_next_slot(v, i).unwrap_or(usize::MAX),
+                heap.map_slots(v),
             ),
-            Object::Record(r) => (i, r.fields.len()),
-            Object::Str(_) | Object::StrBuf(_) => (i, 0),
+            Tag::Record => (i, heap.record_shape(v).fields.len()),
+            _ => (i, 0),
         };
         if i >= len {
             out.push(if v.tag() == Tag::Array { ']' } else { '}' });
@@ -316,56 +308,46 @@ impl Cursor {
         if !first {
             out.push_str(", ");
         }
-        match obj {
-            Object::IntArray(xs) => {
-                let _ = write!(out, "{}", xs[i]);
+        match v.tag() {
+            Tag::Array => {
+                let Some(x) = heap.array_get(v, i) else {
+                    return;
+                };
+                match heap.array_elem(v) {
+                    Elem::Int => {
+                        let _ = write!(out, "{}", x.i());
+                    }
+                    Elem::Float => out.push_str(&format_float(x.f())),
+                    Elem::Bool | Elem::Val => self.stack.push(Frame::Value { v: x, nested: true }),
+                }
             }
-            Object::FloatArray(xs) => out.push_str(&format_float(xs[i])),
-            Object::ValArray { items, .. } => self.stack.push(Frame::Value {
-                v: items[i],
-                nested: true,
-            }),
-            Object::Map(m) => {
-                let Some((k, x)) = m.entries.at_slot(i) else {
+            Tag::Map => {
+                let Some((k, x)) = heap.map_entry_at(v, i) else {
                     return; // next_slot found it live
                 };
-                self.stack.push(Frame::Value {
-                    v: *x,
-                    nested: true,
-                });
+                self.stack.push(Frame::Value { v: x, nested: true });
                 self.stack.push(Frame::Lit(": "));
-                match k {
-                    MapKey::Int(n) => {
-                        let _ = write!(out, "{n}");
+                match k.tag() {
+                    Tag::Int => {
+                        let _ = write!(out, "{}", k.i());
                     }
-                    MapKey::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                    MapKey::Str(_) => self.stack.push(Frame::Text {
-                        src: Text::Key(v, i),
+                    Tag::Bool => out.push_str(if k.b() { "true" } else { "false" }),
+                    _ => self.stack.push(Frame::Text {
+                        src: Text::Str(k),
                         at: 0,
                         quoted: true,
                     }),
                 }
             }
-            Object::Record(r) => {
-                self.stack.push(Frame::Value {
-                    v: r.fields[i],
-                    nested: true,
-                });
+            Tag::Record => {
+                let Some(x) = heap.field(v, i as u16) else {
+                    return;
+                };
+                self.stack.push(Frame::Value { v: x, nested: true });
                 self.stack.push(Frame::FieldName { v, i });
             }
-            Object::Str(_) | Object::StrBuf(_) => {}
+            _ => {}
         }
-    }
-}
-
-/// The string key of entry `i` of map `m` (a [`Text::Key`]).
-fn map_key_str(heap: &Heap, m: Value, i: usize) -> &str {
-    match heap.get(m.obj()) {
-        Object::Map(map) => match map.entries.at_slot(i) {
-            Some((MapKey::Str(s), _)) => s,
-            _ => "",
-        },
-        _ => "",
     }
 }
 
@@ -404,11 +386,10 @@ mod tests {
 #[cfg(test)]
 mod cursor_tests {
     use super::*;
-    use crate::heap::{MapObj, Object};
     use crate::types::{KeyType, Type};
 
-    fn alloc(heap: &mut Heap, keep: &mut Vec<Value>, tag: Tag, obj: Object) -> Value {
-        let v = heap.alloc(tag, obj, &[keep]).expect("fits");
+    fn keep_(keep: &mut Vec<Value>, v: Result<Value, crate::heap::OutOfMemory>) -> Value {
+        let v = v.expect("fits");
         keep.push(v);
         v
     }
@@ -423,47 +404,30 @@ mod cursor_tests {
     fn pieces_of_any_size_join_into_the_whole_form() {
         let mut heap = Heap::new(1 << 20, false);
         let mut keep = Vec::new();
-        let s = alloc(
-            &mut heap,
-            &mut keep,
-            Tag::Str,
-            Object::Str("é\"q\n✓x".into()),
+        let s = heap.new_str("é\"q\n✓x", &[&keep]);
+        let s = keep_(&mut keep, s);
+        let inner = heap.new_array_from(
+            &Type::Float,
+            &[Value::float(0.5), Value::float(1e20)],
+            &[&keep],
         );
-        let inner = alloc(
-            &mut heap,
-            &mut keep,
-            Tag::Array,
-            Object::FloatArray(vec![0.5, 1e20]),
-        );
-        let mut entries = crate::heap::map::MapEntries::default();
-        // A deleted first entry leaves a tombstone the display skips.
-        entries.insert(crate::heap::MapKey::Str("gone".into()), s);
-        entries.remove_index(0);
-        entries.insert(crate::heap::MapKey::Str("k\t✓".into()), s);
-        entries.insert(crate::heap::MapKey::Str("".into()), inner);
-        let m = alloc(
-            &mut heap,
-            &mut keep,
-            Tag::Map,
-            Object::Map(Box::new(MapObj {
-                key: KeyType::Str,
-                val: Type::Any,
-                entries,
-            })),
-        );
-        let top = alloc(
-            &mut heap,
-            &mut keep,
-            Tag::Array,
-            Object::ValArray {
-                elem: Type::Any,
-                items: vec![s, m, Value::int(-7), Value::NIL, Value::bool(true), inner],
-            },
-        );
-        // Make it contain itself too.
-        if let Object::ValArray { items, .. } = heap.get_mut(top.obj()) {
-            items.push(top);
+        let inner = keep_(&mut keep, inner);
+        let m = heap.new_map(KeyType::Str, &Type::Any, &[&keep]);
+        let m = keep_(&mut keep, m);
+        // A deleted first entry leaves a place the display skips.
+        for (k, x) in [("gone", s), ("k\t✓", s), ("", inner)] {
+            let k = heap.new_str(k, &[&keep]);
+            let k = keep_(&mut keep, k);
+            heap.map_set(m, k, x, &[&keep]).expect("fits");
+            if k == keep[3] {
+                heap.map_del_value(m, k);
+            }
         }
+        let items = [s, m, Value::int(-7), Value::NIL, Value::bool(true), inner];
+        let top = heap.new_array_from(&Type::Any, &items, &[&keep]);
+        let top = keep_(&mut keep, top);
+        // Make it contain itself too.
+        heap.array_push(top, top, &[&keep]).expect("fits");
         let want = r#"["é\"q\n✓x", {"k\t✓": "é\"q\n✓x", "": [0.5, 1e+20]}, -7, nil, true, [0.5, 1e+20], [...]]"#;
         assert_eq!(whole(&heap, top, false), want);
         assert_eq!(whole(&heap, s, false), "é\"q\n✓x");
@@ -494,15 +458,8 @@ mod cursor_tests {
         let mut keep = Vec::new();
         let mut x = Value::int(0);
         for _ in 0..40 {
-            x = alloc(
-                &mut heap,
-                &mut keep,
-                Tag::Array,
-                Object::ValArray {
-                    elem: Type::Any,
-                    items: vec![x, x],
-                },
-            );
+            let a = heap.new_array_from(&Type::Any, &[x, x], &[&keep]);
+            x = keep_(&mut keep, a);
         }
         let (s, cut) = display_prefix(&heap, x, false, 1000);
         assert!(cut);

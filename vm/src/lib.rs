@@ -26,8 +26,12 @@
 //!
 //! # Sources of unsafety
 //!
-//! The crate is `#![deny(unsafe_code)]`, with one exception: the x86_64
-//! JIT (`jit`, feature `jit`, on by default), which must run the machine
+//! The crate is `#![deny(unsafe_code)]`, with two exceptions. The heap's
+//! memory (`heap/region.rs`) is one reserved range the heap lays objects
+//! out in; every access to it is range-checked first, so a wrong
+//! reference reaches another part of the same instance's heap, never
+//! memory outside it. The x86_64
+//! JIT (`jit`, feature `jit`, on by default) must run the machine
 //! code it writes. Its one `unsafe` block calls compiled code on a frame
 //! slice at least as long as the slots that code touches (checked before
 //! every call); the code touches only those slots, at offsets derived from
@@ -36,9 +40,10 @@
 //! benchmark that justifies it (the 100M-iteration loop), and
 //! `assembler/tests/jit_differential.rs` checks it against the interpreter.
 //!
-//! Everything else is safe Rust: heap references are indices into a
-//! per-instance object table and the interpreter indexes checked slices,
-//! so a verifier bug shows up as a panic, never as memory corruption.
+//! Everything else is safe Rust: heap references are checked word offsets
+//! into the instance's own region and the interpreter indexes checked
+//! slices, so a verifier bug shows up as a panic or a wrong object of the
+//! same instance, never as memory corruption.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -70,7 +75,7 @@ pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::DISPLAY_CHUNK;
 pub use display::{format_float, quote};
 pub use engine::{Engine, LoadError};
-pub use heap::{GcStats, MIN_GC_THRESHOLD};
+pub use heap::GcStats;
 pub use int_literal::{IntLiteralError, parse_int_literal};
 pub use interp::DEFAULT_MAX_HOST_DEPTH;
 pub use interp::{

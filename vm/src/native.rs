@@ -15,7 +15,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::display::{self, DISPLAY_CHUNK};
-use crate::heap::{GcStats, Heap, KeyRef, MapObj, Object, OutOfMemory};
+use crate::heap::{GcStats, Heap, OutOfMemory};
 use crate::interp::Instance;
 use crate::module::Module;
 use crate::trap::Trap;
@@ -138,12 +138,9 @@ fn oom(heap: &Heap) -> Trap {
 }
 
 impl NativeCtx<'_> {
-    fn alloc(&mut self, tag: Tag, obj: Object) -> Result<Value, Trap> {
-        let v = self
-            .inst
-            .heap
-            .alloc(tag, obj, &roots!(self))
-            .map_err(|OutOfMemory| oom(&self.inst.heap))?;
+    /// Roots a value a native function just allocated until its call ends.
+    fn rooted(&mut self, r: Result<Value, OutOfMemory>) -> Result<Value, Trap> {
+        let v = r.map_err(|OutOfMemory| oom(&self.inst.heap))?;
         self.inst.heap.scratch.push(v);
         Ok(v)
     }
@@ -158,11 +155,8 @@ impl NativeCtx<'_> {
     pub fn ensure_room(&mut self, bytes: usize) -> Result<(), Trap> {
         self.inst
             .heap
-            .charge(bytes, &roots!(self))
-            .map_err(|OutOfMemory| oom(&self.inst.heap))?;
-        // Only a check: give the bytes back; the real allocation charges.
-        self.inst.heap.uncharge(bytes);
-        Ok(())
+            .ensure_room(bytes, &roots!(self))
+            .map_err(|OutOfMemory| oom(&self.inst.heap))
     }
 
     /// The text of a `str` value.
@@ -186,8 +180,9 @@ impl NativeCtx<'_> {
     /// # Errors
     ///
     /// Out of memory.
-    pub fn new_str(&mut self, s: impl Into<Box<str>>) -> Result<Value, Trap> {
-        self.alloc(Tag::Str, Object::Str(s.into()))
+    pub fn new_str(&mut self, s: impl AsRef<str>) -> Result<Value, Trap> {
+        let r = self.inst.heap.new_str(s.as_ref(), &roots!(self));
+        self.rooted(r)
     }
 
     /// The display form of `v`, as `str.from` returns it. Values that
@@ -254,29 +249,17 @@ impl NativeCtx<'_> {
     ///
     /// When `v` is not an array.
     pub fn array_len(&self, v: Value) -> usize {
-        self.inst
-            .heap
-            .get(v.obj())
-            .array_len()
-            .expect("NativeCtx::array_len on a non-array")
+        self.inst.heap.array_len(v)
     }
 
     /// The element type of an array value.
     pub fn array_elem_type(&self, v: Value) -> Type {
-        match self.inst.heap.get(v.obj()).ty() {
-            Type::Array(e) => *e,
-            other => panic!("NativeCtx::array_elem_type on a {other}"),
-        }
+        self.inst.heap.array_elem_type(v)
     }
 
     /// Copies out the elements of an array value.
     pub fn array_values(&self, v: Value) -> Vec<Value> {
-        match self.inst.heap.get(v.obj()) {
-            Object::IntArray(xs) => xs.iter().map(|x| Value::int(*x)).collect(),
-            Object::FloatArray(xs) => xs.iter().map(|x| Value::float(*x)).collect(),
-            Object::ValArray { items, .. } => items.clone(),
-            _ => panic!("NativeCtx::array_values on a non-array"),
-        }
+        self.inst.heap.array_values(v)
     }
 
     /// True when `v` is a value of type `ty` (for `any`, always).
@@ -306,8 +289,8 @@ impl NativeCtx<'_> {
     pub fn new_array(&mut self, elem: Type, items: Vec<Value>) -> Result<Value, Trap> {
         self.check_items(&elem, &items)?;
         self.ensure_room(items.len().saturating_mul(16))?;
-        let obj = make_array(elem, items);
-        self.alloc(Tag::Array, obj)
+        let r = self.inst.heap.new_array_from(&elem, &items, &roots!(self));
+        self.rooted(r)
     }
 
     /// Replaces the elements of array `arr` with `items` (same length; for
@@ -320,16 +303,10 @@ impl NativeCtx<'_> {
     pub fn set_array_values(&mut self, arr: Value, items: Vec<Value>) -> Result<(), Trap> {
         let elem = self.array_elem_type(arr);
         self.check_items(&elem, &items)?;
-        let obj = self.inst.heap.get_mut(arr.obj());
-        if obj.array_len() != Some(items.len()) {
+        if self.inst.heap.array_len(arr) != items.len() {
             return Err(Trap::invalid("set_array_values: length differs"));
         }
-        match obj {
-            Object::IntArray(xs) => xs.iter_mut().zip(&items).for_each(|(x, v)| *x = v.i()),
-            Object::FloatArray(xs) => xs.iter_mut().zip(&items).for_each(|(x, v)| *x = v.f()),
-            Object::ValArray { items: xs, .. } => xs.copy_from_slice(&items),
-            _ => unreachable!("array_elem_type checked the kind"),
-        }
+        self.inst.heap.set_array_values(arr, &items);
         Ok(())
     }
 
@@ -339,14 +316,8 @@ impl NativeCtx<'_> {
     ///
     /// Out of memory.
     pub fn new_map(&mut self, key: KeyType, val: Type) -> Result<Value, Trap> {
-        self.alloc(
-            Tag::Map,
-            Object::Map(Box::new(MapObj {
-                key,
-                val,
-                entries: Default::default(),
-            })),
-        )
+        let r = self.inst.heap.new_map(key, &val, &roots!(self));
+        self.rooted(r)
     }
 
     /// Inserts or replaces `key` in map `m`.
@@ -355,10 +326,7 @@ impl NativeCtx<'_> {
     ///
     /// Out of memory, or a type error when key or value do not fit the map.
     pub fn map_set(&mut self, m: Value, key: Value, val: Value) -> Result<(), Trap> {
-        let (kt, vt) = match self.inst.heap.get(m.obj()) {
-            Object::Map(map) => (map.key, map.val.clone()),
-            _ => panic!("NativeCtx::map_set on a non-map"),
-        };
+        let (kt, vt) = self.inst.heap.map_types(m);
         if !conforms(
             &self.inst.heap,
             self.inst.module().module(),
@@ -376,8 +344,9 @@ impl NativeCtx<'_> {
                 value_type_name(&self.inst.heap, self.inst.module().module(), val),
             ));
         }
-        let owned = key_ref(&self.inst.heap, key).to_owned();
-        map_insert(&mut self.inst.heap, m, owned, val, &roots!(self))
+        self.inst
+            .heap
+            .map_set(m, key, val, &roots!(self))
             .map_err(|OutOfMemory| oom(&self.inst.heap))
     }
 
@@ -390,46 +359,6 @@ impl NativeCtx<'_> {
     pub fn collect_garbage(&mut self) {
         self.inst.heap.collect(&roots!(self));
     }
-}
-
-/// Builds the array representation for `elem`: unboxed for int and float.
-pub(crate) fn make_array(elem: Type, items: Vec<Value>) -> Object {
-    match elem {
-        Type::Int => Object::IntArray(items.iter().map(|v| v.i()).collect()),
-        Type::Float => Object::FloatArray(items.iter().map(|v| v.f()).collect()),
-        elem => Object::ValArray { elem, items },
-    }
-}
-
-/// The borrowed map key for a key value (tag int, bool or str).
-pub(crate) fn key_ref(heap: &Heap, k: Value) -> KeyRef<'_> {
-    match k.tag() {
-        Tag::Int => KeyRef::Int(k.i()),
-        Tag::Bool => KeyRef::Bool(k.b()),
-        Tag::Str => KeyRef::Str(heap.str(k)),
-        t => panic!("map key of tag {t:?}"),
-    }
-}
-
-/// Inserts into map `m`, charging a new entry's bytes first.
-pub(crate) fn map_insert(
-    heap: &mut Heap,
-    m: Value,
-    key: crate::heap::MapKey,
-    val: Value,
-    roots: &[&[Value]],
-) -> Result<(), OutOfMemory> {
-    let exists = match heap.get(m.obj()) {
-        Object::Map(map) => map.entries.contains_key(&key.as_ref()),
-        _ => unreachable!("verified map operand"),
-    };
-    if !exists {
-        heap.grow(m.obj(), key.cost(), roots)?;
-    }
-    if let Object::Map(map) = heap.get_mut(m.obj()) {
-        map.entries.insert(key, val);
-    }
-    Ok(())
 }
 
 /// Whether `v` is a value of static type `ty`: what `cast` checks. `nil`
@@ -447,10 +376,7 @@ pub(crate) fn conforms(heap: &Heap, m: &Module, v: Value, ty: &Type) -> bool {
         Type::StrBuf => v.tag() == Tag::StrBuf,
         Type::Record(name) => match v.tag() {
             Tag::Nil => true,
-            Tag::Record => match heap.get(v.obj()) {
-                Object::Record(r) => *r.shape.name == **name,
-                _ => false,
-            },
+            Tag::Record => *heap.record_shape(v).name == **name,
             _ => false,
         },
         Type::Func(ft) => match v.tag() {
@@ -459,7 +385,7 @@ pub(crate) fn conforms(heap: &Heap, m: &Module, v: Value, ty: &Type) -> bool {
             _ => false,
         },
         Type::Array(_) | Type::Map(..) => {
-            matches!(v.tag(), Tag::Array | Tag::Map) && heap.get(v.obj()).ty() == *ty
+            matches!(v.tag(), Tag::Array | Tag::Map) && heap.ty(v) == *ty
         }
     }
 }
@@ -481,7 +407,7 @@ pub(crate) fn value_type_name(heap: &Heap, m: &Module, v: Value) -> String {
 /// [`value_type_name`] without the module: a function reference is `fn`.
 pub(crate) fn heap_type_name(heap: &Heap, v: Value) -> String {
     match v.tag() {
-        Tag::Array | Tag::Map | Tag::Record => heap.get(v.obj()).ty().to_string(),
+        Tag::Array | Tag::Map | Tag::Record => heap.ty(v).to_string(),
         t => t.type_name().to_owned(),
     }
 }
@@ -535,8 +461,7 @@ impl NativeCtx<'_> {
     /// Bytes that may still be allocated before the heap limit, counting
     /// uncollected garbage as used (no collection happens).
     pub fn heap_room(&self) -> usize {
-        let live = usize::try_from(self.inst.heap.stats().live_bytes).unwrap_or(usize::MAX);
-        self.inst.heap.limit().saturating_sub(live)
+        self.inst.heap.room()
     }
 
     /// Runs a full collection now, charging one unit of work per object
@@ -571,10 +496,7 @@ impl NativeCtx<'_> {
     ///
     /// When `v` is not an `array<int>`.
     pub fn int_array_mut(&mut self, v: Value) -> &mut [i64] {
-        match self.inst.heap.get_mut(v.obj()) {
-            Object::IntArray(xs) => xs,
-            _ => panic!("NativeCtx::int_array_mut on another kind of value"),
-        }
+        self.inst.heap.ints_mut(v)
     }
 
     /// The elements of an `array<float>`, for in-place operations.
@@ -583,31 +505,18 @@ impl NativeCtx<'_> {
     ///
     /// When `v` is not an `array<float>`.
     pub fn float_array_mut(&mut self, v: Value) -> &mut [f64] {
-        match self.inst.heap.get_mut(v.obj()) {
-            Object::FloatArray(xs) => xs,
-            _ => panic!("NativeCtx::float_array_mut on another kind of value"),
-        }
+        self.inst.heap.floats_mut(v)
     }
 
     /// Element `i` of an array value (`None` out of bounds), without
     /// copying the array.
     pub fn array_get(&self, v: Value, i: usize) -> Option<Value> {
-        match self.inst.heap.get(v.obj()) {
-            Object::IntArray(xs) => xs.get(i).map(|x| Value::int(*x)),
-            Object::FloatArray(xs) => xs.get(i).map(|x| Value::float(*x)),
-            Object::ValArray { items, .. } => items.get(i).copied(),
-            _ => None,
-        }
+        self.inst.heap.array_get(v, i)
     }
 
     /// Reverses an array in place.
     pub fn reverse_array(&mut self, v: Value) {
-        match self.inst.heap.get_mut(v.obj()) {
-            Object::IntArray(xs) => xs.reverse(),
-            Object::FloatArray(xs) => xs.reverse(),
-            Object::ValArray { items, .. } => items.reverse(),
-            _ => {}
-        }
+        self.inst.heap.array_reverse(v);
     }
 
     /// A new array of the elements `from..to` of array `v` (in bounds,
@@ -617,38 +526,17 @@ impl NativeCtx<'_> {
     ///
     /// Out of memory.
     pub fn slice_array(&mut self, v: Value, from: usize, to: usize) -> Result<Value, Trap> {
-        let n = to.saturating_sub(from);
-        let elem_bytes = match self.inst.heap.get(v.obj()) {
-            Object::ValArray { .. } => 16,
-            _ => 8,
-        };
-        let size = n
-            .saturating_mul(elem_bytes)
-            .saturating_add(crate::heap::OBJECT_HEADER_BYTES);
-        self.inst
-            .heap
-            .charge(size, &roots!(self))
-            .map_err(|OutOfMemory| oom(&self.inst.heap))?;
-        let obj = match self.inst.heap.get(v.obj()) {
-            Object::IntArray(xs) => Object::IntArray(xs[from..to].to_vec()),
-            Object::FloatArray(xs) => Object::FloatArray(xs[from..to].to_vec()),
-            Object::ValArray { elem, items } => Object::ValArray {
-                elem: elem.clone(),
-                items: items[from..to].to_vec(),
-            },
-            _ => panic!("NativeCtx::slice_array on a non-array"),
-        };
-        let r = self.inst.heap.insert_charged(Tag::Array, obj, size);
-        self.inst.heap.scratch.push(r);
-        Ok(r)
+        let r = self.inst.heap.slice_array(v, from, to, &roots!(self));
+        self.rooted(r)
     }
 }
 
-/// Heap bytes charged for every object on top of its payload (a string's
-/// bytes, 8 per int or float array element, 16 per other array element):
-/// what a library function adds up to check a result fits before it
-/// builds it.
-pub const OBJECT_BYTES: usize = crate::heap::OBJECT_HEADER_BYTES;
+/// Heap bytes an object takes at most on top of its payload (a string's
+/// bytes, 8 per int or float array element, 1 per bool, 16 per other
+/// array element): its header, an array's or map's buffer header and
+/// fields, and padding to whole words. What a library function adds up
+/// to check a result fits before it builds it.
+pub const OBJECT_BYTES: usize = 4 * crate::heap::OBJECT_HEADER_BYTES;
 
 /// Smallest capacity a string buffer grows to on its first append.
 const STRBUF_MIN_CAPACITY: usize = 16;
@@ -671,7 +559,8 @@ impl NativeCtx<'_> {
     ///
     /// Out of memory.
     pub fn new_strbuf(&mut self) -> Result<Value, Trap> {
-        self.alloc(Tag::StrBuf, Object::StrBuf(String::new()))
+        let r = self.inst.heap.new_strbuf(&roots!(self));
+        self.rooted(r)
     }
 
     /// The text of a `strbuf` value.
@@ -710,20 +599,12 @@ impl NativeCtx<'_> {
                 let n = self.inst.heap.str(v).len();
                 self.strbuf_reserve(b, n)?;
                 self.charge_work(n as u64)?;
-                if v.tag() == Tag::StrBuf && v.obj() == b.obj() {
-                    self.strbuf_mut(b).extend_from_within(..n);
-                } else {
-                    // Taken out for the copy, so the source can be read
-                    // while the buffer is written; put back below.
-                    let mut buf = std::mem::take(self.strbuf_mut(b));
-                    buf.push_str(self.inst.heap.str(v));
-                    *self.strbuf_mut(b) = buf;
-                }
+                self.inst.heap.strbuf_append(b, v);
             }
             _ => {
                 let text = self.display(v)?;
                 self.strbuf_reserve(b, text.len())?;
-                self.strbuf_mut(b).push_str(&text);
+                self.inst.heap.strbuf_append_str(b, &text);
             }
         }
         Ok(())
@@ -732,48 +613,42 @@ impl NativeCtx<'_> {
     /// Empties buffer `b`, keeping its capacity (and the bytes charged
     /// for it) for the next appends.
     pub fn strbuf_clear(&mut self, b: Value) {
-        self.strbuf_mut(b).clear();
-    }
-
-    /// The `String` of buffer `b`.
-    fn strbuf_mut(&mut self, b: Value) -> &mut String {
-        match self.inst.heap.get_mut(b.obj()) {
-            Object::StrBuf(s) => s,
-            _ => panic!("NativeCtx::strbuf_mut on a non-strbuf"),
-        }
+        self.inst.heap.strbuf_clear(b);
     }
 
     /// Makes room in buffer `b` for `n` more bytes, charging any new
     /// capacity to the heap first (see the growth rule above).
     fn strbuf_reserve(&mut self, b: Value, n: usize) -> Result<(), Trap> {
-        let (len, cap) = {
-            let s = self.strbuf_mut(b);
-            (s.len(), s.capacity())
-        };
+        let (len, cap) = self.inst.heap.strbuf_len_cap(b);
         let Some(need) = len.checked_add(n) else {
             return Err(self.out_of_memory());
         };
         if need <= cap {
             return Ok(());
         }
-        let least = need - cap;
-        let doubled = cap.saturating_mul(2).max(need).max(STRBUF_MIN_CAPACITY) - cap;
-        let delta = if self.inst.heap.grow(b.obj(), doubled, &roots!(self)).is_ok() {
-            doubled
-        } else {
-            // The failed charge collected: the room is what is left now.
-            let room = self.heap_room();
-            if least > room {
-                return Err(self.out_of_memory());
-            }
-            let delta = least + (room - least) / 2;
-            self.inst
+        // Doubling first; when that does not fit (the failed attempt
+        // collected), the bytes needed plus half the room left; then just
+        // the bytes needed.
+        let doubled = cap.saturating_mul(2).max(need).max(STRBUF_MIN_CAPACITY);
+        if self
+            .inst
+            .heap
+            .strbuf_set_capacity(b, doubled, &roots!(self))
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let half_room = need.saturating_add(self.inst.heap.room() / 2);
+        for want in [half_room, need] {
+            if self
+                .inst
                 .heap
-                .grow(b.obj(), delta, &roots!(self))
-                .map_err(|OutOfMemory| oom(&self.inst.heap))?;
-            delta
-        };
-        self.strbuf_mut(b).reserve_exact(cap + delta - len);
-        Ok(())
+                .strbuf_set_capacity(b, want, &roots!(self))
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(self.out_of_memory())
     }
 }

@@ -13,9 +13,9 @@
 //!   code reads and writes locals and stack slots with plain `mov`s at fixed
 //!   offsets, and specialized instructions never look at the tag.
 //!
-//! Heap references are indices into the instance's object table, not
-//! pointers, so a value can never dangle into freed memory: the worst a bug
-//! could do is name the wrong object of the same instance.
+//! Heap references are 32-bit word offsets into the instance's own heap
+//! region, checked on every access, not pointers: the worst a bug could do
+//! is name the wrong object of the same instance.
 
 use std::fmt;
 
@@ -54,6 +54,24 @@ impl Tag {
             self,
             Tag::Str | Tag::Array | Tag::Map | Tag::Record | Tag::StrBuf
         )
+    }
+
+    /// The tag with this byte; `Nil` for a byte that is no tag (only a
+    /// heap bug could produce one).
+    #[inline]
+    pub(crate) fn from_u8(b: u8) -> Tag {
+        match b {
+            1 => Tag::Int,
+            2 => Tag::Float,
+            3 => Tag::Bool,
+            4 => Tag::Str,
+            5 => Tag::Array,
+            6 => Tag::Map,
+            7 => Tag::Record,
+            8 => Tag::Func,
+            9 => Tag::StrBuf,
+            _ => Tag::Nil,
+        }
     }
 
     /// The type name used in error messages.

@@ -439,7 +439,7 @@ fn handles_keep_objects_alive_until_dropped() {
     inst.call("collect", &[]).unwrap();
     let after = inst.gc_stats().live_bytes;
     assert!(after < held - 700_000, "released: {held} -> {after}");
-    inst.heap.check();
+    inst.check_heap();
 }
 
 #[test]

@@ -1,252 +1,451 @@
-//! The entries of a Keel map: insertion-ordered, with constant-time
-//! lookup, insertion and deletion.
+//! Maps as tables inside the heap: insertion-ordered, with expected
+//! constant-time lookup, insertion and deletion.
 //!
-//! Entries live in a hash table ([`IndexMap`]) in no particular order; a
-//! separate `order` list holds their table indices in insertion order.
-//! Deleting an entry swaps the table's last entry into its hole (O(1)) and
-//! leaves a tombstone in `order`; when tombstones outnumber the live
-//! entries, `order` is compacted, so deletion is O(1) amortized and
-//! `order` is at most twice as long as the map.
+//! A map object is its header (key type in `aux`, live entry count in
+//! `n`) and [`MAP_WORDS`] words:
 //!
-//! **Invariants.** `order` holds every table index exactly once, plus
-//! `tombs` tombstones; each table entry records its own position in
-//! `order`. Iteration follows `order`, so it is insertion order: a key set
-//! again keeps its place, a key deleted and set again goes to the end.
+//! 1. value type id | entries buffer
+//! 2. entries used (live and deleted) | entries capacity
+//! 3. index buffer | index capacity
+//!
+//! The **entries** buffer holds entries in insertion order, four words
+//! each: the key's hash, the key's payload (an int, a bool, or a `str`
+//! object: keys are shared strings, compared by content), and the value
+//! (tag, payload). A deleted entry keeps its place with the hash
+//! [`DELETED`] until the entries are compacted. The **index** is an
+//! open-addressed table of 32-bit slots (two per word), linear probing:
+//! 0 for empty, else an entry's position plus one. It has at least twice
+//! as many slots as the entries have room for, so it is never more than
+//! half full and every probe ends.
+//!
+//! **Invariants.** Every entry position `< used` has exactly one index slot
+//! naming it; live entries' hashes are the key's keyed hash shifted right
+//! by one (so never [`DELETED`]); `n` counts the entries whose hash is not
+//! [`DELETED`]. Compaction (when deleted entries outnumber live ones)
+//! keeps the live entries' order, so iteration is insertion order: a key
+//! set again keeps its place, a key deleted and set again goes last.
 
-use indexmap::IndexMap;
+use std::hash::BuildHasher;
 
-use super::object::{KeyRef, MapKey};
-use crate::value::Value;
+use super::layout::{Header, Kind, pack, unpack};
+use super::{Heap, KeyRef, OutOfMemory};
+use crate::types::{KeyType, Type};
+use crate::value::{Tag, Value};
 
-/// A deleted entry's place in `order`.
-const TOMB: usize = usize::MAX;
+/// Words of a map object after its header.
+pub(crate) const MAP_WORDS: usize = 3;
+/// Words per entry.
+const ENTRY: usize = 4;
+/// The hash of a deleted entry.
+const DELETED: u64 = u64::MAX;
+/// Fewest deleted entries worth compacting away.
+const MIN_COMPACT: u32 = 8;
 
-/// Fewest tombstones worth compacting away.
-const MIN_COMPACT: usize = 8;
-
-/// Insertion-ordered map entries.
-#[derive(Default)]
-pub(crate) struct MapEntries {
-    /// Key to (value, position in `order`).
-    table: IndexMap<MapKey, (Value, usize)>,
-    /// Table indices in insertion order; [`TOMB`] for deleted entries.
-    order: Vec<usize>,
-    tombs: usize,
+/// Where a map's parts are.
+#[derive(Clone, Copy)]
+struct Parts {
+    at: usize,
+    h: Header,
+    vty: u32,
+    entries: usize,
+    used: u32,
+    ecap: u32,
+    index: usize,
+    icap: u32,
 }
 
-impl MapEntries {
-    /// Number of entries.
-    pub(crate) fn len(&self) -> usize {
-        self.table.len()
+fn key_code(k: KeyType) -> u8 {
+    match k {
+        KeyType::Int => 0,
+        KeyType::Bool => 1,
+        KeyType::Str => 2,
+    }
+}
+
+fn key_type(b: u8) -> KeyType {
+    match b {
+        0 => KeyType::Int,
+        1 => KeyType::Bool,
+        _ => KeyType::Str,
+    }
+}
+
+impl Heap {
+    /// A new, empty map.
+    pub(crate) fn new_map(
+        &mut self,
+        key: KeyType,
+        val: &Type,
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
+        let vty = self.type_id(val);
+        let at = self.alloc_words(1 + MAP_WORDS, roots)?;
+        self.write_header(at, Header::new(Kind::Map, key_code(key), 0));
+        let w = self.space.region.words_mut(at + 1, MAP_WORDS);
+        w[0] = pack(vty, 0);
+        w[1] = 0;
+        w[2] = 0;
+        Ok(Value::object(Tag::Map, at as u32))
     }
 
-    /// The value of `key`.
-    pub(crate) fn get(&self, key: &KeyRef<'_>) -> Option<&Value> {
-        self.table.get(key).map(|(v, _)| v)
-    }
-
-    /// Whether `key` has an entry.
-    pub(crate) fn contains_key(&self, key: &KeyRef<'_>) -> bool {
-        self.table.contains_key(key)
-    }
-
-    /// Sets `key` to `val`: a new key goes last, an existing one keeps its
-    /// place.
-    pub(crate) fn insert(&mut self, key: MapKey, val: Value) {
-        if let Some((v, _)) = self.table.get_mut(&key.as_ref()) {
-            *v = val;
-            return;
+    fn parts(&self, m: Value) -> Parts {
+        let (at, h) = self.obj(m, Kind::Map);
+        let w = self.space.region.words(at + 1, MAP_WORDS);
+        let (vty, entries) = unpack(w[0]);
+        let (used, ecap) = unpack(w[1]);
+        let (index, icap) = unpack(w[2]);
+        Parts {
+            at,
+            h,
+            vty,
+            entries: entries as usize,
+            used,
+            ecap,
+            index: index as usize,
+            icap,
         }
-        self.order.push(self.table.len());
-        self.table.insert(key, (val, self.order.len() - 1));
     }
 
-    /// The internal index of `key`'s entry, for [`MapEntries::remove_index`]
-    /// (valid until the map changes).
-    pub(crate) fn get_index_of(&self, key: &KeyRef<'_>) -> Option<usize> {
-        self.table.get_index_of(key)
+    fn set_parts(&mut self, p: &Parts) {
+        self.write_header(p.at, p.h);
+        let w = self.space.region.words_mut(p.at + 1, MAP_WORDS);
+        w[0] = pack(p.vty, p.entries as u32);
+        w[1] = pack(p.used, p.ecap);
+        w[2] = pack(p.index as u32, p.icap);
     }
 
-    /// Deletes the entry at internal index `i` (from
-    /// [`MapEntries::get_index_of`]) in O(1) amortized, keeping the order of
-    /// the others; returns its value.
-    pub(crate) fn remove_index(&mut self, i: usize) -> Option<Value> {
-        let (_, (val, pos)) = self.table.swap_remove_index(i)?;
-        self.order[pos] = TOMB;
-        self.tombs += 1;
-        // The last entry moved into slot i: repoint its place in `order`.
-        if let Some((_, (_, moved))) = self.table.get_index(i) {
-            self.order[*moved] = i;
+    /// Key and value types of map `m`.
+    pub(crate) fn map_types(&self, m: Value) -> (KeyType, Type) {
+        let p = self.parts(m);
+        (key_type(p.h.aux), self.types[p.vty as usize].clone())
+    }
+
+    /// Number of entries of map `m`.
+    pub(crate) fn map_len(&self, m: Value) -> usize {
+        self.obj(m, Kind::Map).1.n as usize
+    }
+
+    fn hash_key(&self, k: KeyRef<'_>) -> u64 {
+        let h = match k {
+            KeyRef::Int(i) => self.hasher.hash_one(i),
+            KeyRef::Bool(b) => self.hasher.hash_one(b),
+            KeyRef::Str(s) => self.hasher.hash_one(s),
+        };
+        h >> 1
+    }
+
+    fn entry_key_is(&self, kt: u8, bits: u64, k: KeyRef<'_>) -> bool {
+        match (key_type(kt), k) {
+            (KeyType::Int, KeyRef::Int(i)) => bits as i64 == i,
+            (KeyType::Bool, KeyRef::Bool(b)) => (bits != 0) == b,
+            (KeyType::Str, KeyRef::Str(s)) => self.str(Value::object(Tag::Str, bits as u32)) == s,
+            _ => false,
         }
-        if self.tombs >= MIN_COMPACT && self.tombs > self.table.len() {
-            self.compact();
+    }
+
+    #[inline]
+    fn slot(&self, p: &Parts, i: u32) -> u32 {
+        let w = self.space.region.get(p.index + 1 + (i / 2) as usize);
+        (w >> (32 * (i & 1))) as u32
+    }
+
+    #[inline]
+    fn set_slot(&mut self, p: &Parts, i: u32, v: u32) {
+        let at = p.index + 1 + (i / 2) as usize;
+        let w = self.space.region.get(at);
+        let shift = 32 * (i & 1);
+        let w = (w & !(0xffff_ffffu64 << shift)) | u64::from(v) << shift;
+        self.space.region.set(at, w);
+    }
+
+    /// The position of `k`'s entry.
+    fn find(&self, p: &Parts, k: KeyRef<'_>) -> Option<u32> {
+        if p.icap == 0 {
+            return None;
+        }
+        let h = self.hash_key(k);
+        let mask = p.icap - 1;
+        let mut i = h as u32 & mask;
+        loop {
+            let s = self.slot(p, i);
+            if s == 0 {
+                return None;
+            }
+            let e = p.entries + 1 + (s as usize - 1) * ENTRY;
+            let w = self.space.region.words(e, 2);
+            if w[0] == h && self.entry_key_is(p.h.aux, w[1], k) {
+                return Some(s - 1);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The value of `k` in map `m`.
+    pub(crate) fn map_get(&self, m: Value, k: KeyRef<'_>) -> Option<Value> {
+        let p = self.parts(m);
+        let pos = self.find(&p, k)?;
+        Some(self.read_val(p.entries + 1 + pos as usize * ENTRY + 2))
+    }
+
+    /// Whether map `m` has key `k`.
+    pub(crate) fn map_has(&self, m: Value, k: KeyRef<'_>) -> bool {
+        let p = self.parts(m);
+        self.find(&p, k).is_some()
+    }
+
+    /// The borrowed key of a key value (tag int, bool or str).
+    pub(crate) fn key_ref(&self, k: Value) -> KeyRef<'_> {
+        match k.tag() {
+            Tag::Int => KeyRef::Int(k.i()),
+            Tag::Bool => KeyRef::Bool(k.b()),
+            _ => KeyRef::Str(self.str(k)),
+        }
+    }
+
+    /// Sets `key` (a value of the map's key type) to `val` in map `m`: a
+    /// new key goes last, an existing one keeps its place. `m`, `key` and
+    /// `val` must be rooted.
+    pub(crate) fn map_set(
+        &mut self,
+        m: Value,
+        key: Value,
+        val: Value,
+        roots: &[&[Value]],
+    ) -> Result<(), OutOfMemory> {
+        let p = self.parts(m);
+        if let Some(pos) = self.find(&p, self.key_ref(key)) {
+            self.write_val(p.entries + 1 + pos as usize * ENTRY + 2, val);
+            if val.tag.is_object() {
+                self.barrier(p.at);
+            }
+            return Ok(());
+        }
+        if p.used == p.ecap {
+            self.map_make_room(m, roots)?;
+        }
+        let mut p = self.parts(m);
+        let hash = self.hash_key(self.key_ref(key));
+        let pos = p.used;
+        let e = p.entries + 1 + pos as usize * ENTRY;
+        let w = self.space.region.words_mut(e, ENTRY);
+        w[0] = hash;
+        w[1] = key.bits;
+        w[2] = val.tag as u64;
+        w[3] = val.bits;
+        p.used += 1;
+        p.h.n += 1;
+        self.index_insert(&p, hash, pos);
+        self.set_parts(&p);
+        if key.tag.is_object() || val.tag.is_object() {
+            self.barrier(p.at);
+        }
+        Ok(())
+    }
+
+    fn index_insert(&mut self, p: &Parts, hash: u64, pos: u32) {
+        let mask = p.icap - 1;
+        let mut i = hash as u32 & mask;
+        while self.slot(p, i) != 0 {
+            i = (i + 1) & mask;
+        }
+        self.set_slot(p, i, pos + 1);
+    }
+
+    /// Makes room for one more entry: compacts deleted entries away when
+    /// they are many, else moves to buffers of twice the capacity.
+    fn map_make_room(&mut self, m: Value, roots: &[&[Value]]) -> Result<(), OutOfMemory> {
+        let p = self.parts(m);
+        let dead = p.used - p.h.n;
+        if dead >= MIN_COMPACT && dead * 2 >= p.used {
+            self.map_compact(m);
+            return Ok(());
+        }
+        let ecap = if p.ecap == 0 {
+            4
+        } else {
+            p.ecap.checked_mul(2).ok_or(OutOfMemory)?
+        };
+        let icap = ecap.checked_mul(2).ok_or(OutOfMemory)?;
+        let ewords = ecap as usize * ENTRY;
+        let iwords = (icap as usize).div_ceil(2);
+        // Both buffers in one allocation: nothing between them can collect.
+        let at = self.alloc_words(1 + ewords + 1 + iwords, roots)?;
+        let (entries, index) = (at, at + 1 + ewords);
+        self.init_buf(entries, ewords);
+        self.init_buf(index, iwords);
+        self.space.region.words_mut(index + 1, iwords).fill(0);
+        let mut p = self.parts(m);
+        // Copy the live entries in order.
+        let mut n = 0;
+        for pos in 0..p.used as usize {
+            let from = p.entries + 1 + pos * ENTRY;
+            if self.space.region.get(from) != DELETED {
+                self.space
+                    .region
+                    .copy_words(from, entries + 1 + n * ENTRY, ENTRY);
+                n += 1;
+            }
+        }
+        p.entries = entries;
+        p.index = index;
+        p.ecap = ecap;
+        p.icap = icap;
+        p.used = n as u32;
+        for pos in 0..p.used {
+            let hash = self.space.region.get(entries + 1 + pos as usize * ENTRY);
+            self.index_insert(&p, hash, pos);
+        }
+        self.set_parts(&p);
+        self.barrier(p.at);
+        Ok(())
+    }
+
+    /// Moves the live entries of `m` down over the deleted ones, keeping
+    /// their order, and rebuilds the index.
+    fn map_compact(&mut self, m: Value) {
+        let mut p = self.parts(m);
+        let mut n = 0;
+        for pos in 0..p.used as usize {
+            let from = p.entries + 1 + pos * ENTRY;
+            if self.space.region.get(from) != DELETED {
+                if n != pos {
+                    self.space
+                        .region
+                        .copy_words(from, p.entries + 1 + n * ENTRY, ENTRY);
+                }
+                n += 1;
+            }
+        }
+        p.used = n as u32;
+        let iwords = (p.icap as usize).div_ceil(2);
+        self.space.region.words_mut(p.index + 1, iwords).fill(0);
+        for pos in 0..p.used {
+            let hash = self.space.region.get(p.entries + 1 + pos as usize * ENTRY);
+            self.index_insert(&p, hash, pos);
+        }
+        self.set_parts(&p);
+    }
+
+    /// Deletes key `k` (a value of the map's key type) from map `m`;
+    /// returns its value. Never allocates.
+    pub(crate) fn map_del_value(&mut self, m: Value, k: Value) -> Option<Value> {
+        let mut p = self.parts(m);
+        let pos = self.find(&p, self.key_ref(k))?;
+        let e = p.entries + 1 + pos as usize * ENTRY;
+        let val = self.read_val(e + 2);
+        let w = self.space.region.words_mut(e, ENTRY);
+        w[0] = DELETED;
+        w[1] = 0;
+        w[2] = Tag::Nil as u64;
+        w[3] = 0;
+        p.h.n -= 1;
+        self.set_parts(&p);
+        let dead = p.used - p.h.n;
+        if dead >= MIN_COMPACT && dead > p.h.n {
+            self.map_compact(m);
         }
         Some(val)
     }
 
-    /// Drops the tombstones from `order` and gives back memory a map that
-    /// shrank a lot no longer needs.
-    fn compact(&mut self) {
-        self.order.retain(|&i| i != TOMB);
-        for (pos, &i) in self.order.iter().enumerate() {
-            if let Some((_, (_, at))) = self.table.get_index_mut(i) {
-                *at = pos;
+    /// Positions in insertion order, deleted ones included: entries are
+    /// at positions `0..map_slots()`, and positions stay put until an
+    /// entry is deleted (for cursors that walk a map in steps).
+    pub(crate) fn map_slots(&self, m: Value) -> usize {
+        self.parts(m).used as usize
+    }
+
+    /// The first live position at or after `from`.
+    pub(crate) fn map_next_slot(&self, m: Value, from: usize) -> Option<usize> {
+        let p = self.parts(m);
+        (from..p.used as usize)
+            .find(|&pos| self.space.region.get(p.entries + 1 + pos * ENTRY) != DELETED)
+    }
+
+    /// The key and value at position `pos` (`None` for a deleted entry or
+    /// past the end). A `str` key is the map's own key string.
+    pub(crate) fn map_entry_at(&self, m: Value, pos: usize) -> Option<(Value, Value)> {
+        let p = self.parts(m);
+        if pos >= p.used as usize {
+            return None;
+        }
+        let e = p.entries + 1 + pos * ENTRY;
+        let w = self.space.region.words(e, 2);
+        if w[0] == DELETED {
+            return None;
+        }
+        let key = match key_type(p.h.aux) {
+            KeyType::Int => Value::int(w[1] as i64),
+            KeyType::Bool => Value::bool(w[1] != 0),
+            KeyType::Str => Value::object(Tag::Str, w[1] as u32),
+        };
+        Some((key, self.read_val(e + 2)))
+    }
+
+    /// Visits the buffers and the referenced keys and values of map `m`
+    /// (for the collector): `buf(at)` per buffer, `val(v)` per value.
+    pub(crate) fn map_children(
+        &self,
+        at: usize,
+        mut buf: impl FnMut(usize),
+        mut val: impl FnMut(Value),
+    ) {
+        let p = self.parts(Value::object(Tag::Map, at as u32));
+        if p.ecap == 0 {
+            return;
+        }
+        buf(p.entries);
+        buf(p.index);
+        let str_keys = key_type(p.h.aux) == KeyType::Str;
+        for pos in 0..p.used as usize {
+            let w = self.space.region.words(p.entries + 1 + pos * ENTRY, ENTRY);
+            if w[0] == DELETED {
+                continue;
             }
-        }
-        self.tombs = 0;
-        if self.table.capacity() > 4 * self.table.len() + 16 {
-            self.table.shrink_to_fit();
-            self.order.shrink_to_fit();
-        }
-    }
-
-    /// The entries in insertion order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&MapKey, &Value)> {
-        self.order
-            .iter()
-            .filter(|&&i| i != TOMB)
-            .filter_map(|&i| self.table.get_index(i))
-            .map(|(k, (v, _))| (k, v))
-    }
-
-    /// The keys in insertion order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &MapKey> {
-        self.iter().map(|(k, _)| k)
-    }
-
-    /// The values in insertion order.
-    #[cfg(test)]
-    pub(crate) fn values(&self) -> impl Iterator<Item = &Value> {
-        self.iter().map(|(_, v)| v)
-    }
-
-    /// Positions in insertion order, tombstones included: entries are at
-    /// positions `0..slots()`, and positions stay put until an entry is
-    /// deleted (for cursors that walk a map in steps, such as display).
-    pub(crate) fn slots(&self) -> usize {
-        self.order.len()
-    }
-
-    /// The first live position at or after `from`, if any. Tombstones are
-    /// never more than the live entries, so walking a whole map this way
-    /// costs O(len).
-    pub(crate) fn next_slot(&self, from: usize) -> Option<usize> {
-        (from..self.order.len()).find(|&p| self.order[p] != TOMB)
-    }
-
-    /// The entry at insertion-order position `pos` (`None` for a
-    /// tombstone or past the end).
-    pub(crate) fn at_slot(&self, pos: usize) -> Option<(&MapKey, &Value)> {
-        match self.order.get(pos) {
-            Some(&i) if i != TOMB => self.table.get_index(i).map(|(k, (v, _))| (k, v)),
-            _ => None,
-        }
-    }
-
-    /// The value at internal index `i` (`0..len()`, in no particular
-    /// order), for the collector to visit every value.
-    pub(crate) fn value_at(&self, i: usize) -> Option<Value> {
-        self.table.get_index(i).map(|(_, (v, _))| *v)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[derive(Clone, Debug)]
-    enum Step {
-        Set(i64, i64),
-        Del(i64),
-    }
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            (0..40i64, any::<i64>()).prop_map(|(k, v)| Step::Set(k, v)),
-            (0..40i64).prop_map(Step::Del),
-        ]
-    }
-
-    fn check_against(m: &MapEntries, model: &[(i64, i64)]) {
-        assert_eq!(m.len(), model.len());
-        let got: Vec<(i64, i64)> = m
-            .iter()
-            .map(|(k, v)| match k {
-                MapKey::Int(k) => (*k, v.i()),
-                _ => unreachable!("int keys only"),
-            })
-            .collect();
-        assert_eq!(got, model, "entries in insertion order");
-        for (k, v) in model {
-            assert_eq!(m.get(&KeyRef::Int(*k)).map(|x| x.i()), Some(*v));
-        }
-        for i in 0..m.len() {
-            assert!(m.value_at(i).is_some());
-        }
-        assert_eq!(m.value_at(m.len()), None);
-    }
-
-    proptest! {
-        /// Set, get, delete, len and iteration order agree with a list of
-        /// pairs in insertion order after any interleaving.
-        #[test]
-        fn agrees_with_a_list_of_pairs(steps in proptest::collection::vec(step(), 0..400)) {
-            let mut m = MapEntries::default();
-            let mut model: Vec<(i64, i64)> = Vec::new();
-            for s in steps {
-                match s {
-                    Step::Set(k, v) => {
-                        m.insert(MapKey::Int(k), Value::int(v));
-                        match model.iter_mut().find(|(mk, _)| *mk == k) {
-                            Some(e) => e.1 = v,
-                            None => model.push((k, v)),
-                        }
-                    }
-                    Step::Del(k) => {
-                        let got = m.get_index_of(&KeyRef::Int(k)).and_then(|i| m.remove_index(i));
-                        let want = model.iter().position(|(mk, _)| *mk == k).map(|p| model.remove(p).1);
-                        prop_assert_eq!(got.map(|v| v.i()), want);
-                    }
-                }
-                check_against(&m, &model);
-                prop_assert!(m.order.len() <= 2 * m.len() + MIN_COMPACT);
+            if str_keys {
+                val(Value::object(Tag::Str, w[1] as u32));
+            }
+            let v = Value {
+                tag: Tag::from_u8(w[2] as u8),
+                bits: w[3],
+            };
+            if v.tag.is_object() {
+                val(v);
             }
         }
     }
 
-    /// Deleting every key oldest-first is linear: four times the keys take
-    /// at most about four times as long (the old representation shifted the rest
-    /// down at every deletion, quadratic in all).
-    #[test]
-    fn deleting_oldest_first_is_linear() {
-        fn run(n: i64) -> std::time::Duration {
-            let mut m = MapEntries::default();
-            for k in 0..n {
-                m.insert(MapKey::Int(k), Value::int(k));
-            }
-            let t = std::time::Instant::now();
-            for k in 0..n {
-                let i = m.get_index_of(&KeyRef::Int(k)).expect("present");
-                m.remove_index(i);
-            }
-            assert_eq!(m.len(), 0);
-            t.elapsed()
+    /// Checks map `m`'s invariants (for the heap verifier).
+    pub(crate) fn map_check(&self, m: Value) -> Result<(), String> {
+        let p = self.parts(m);
+        if p.used > p.ecap || (p.ecap > 0 && p.icap < 2 * p.ecap) {
+            return Err(format!(
+                "map {}: used {} of {} entries, {} index slots",
+                p.at, p.used, p.ecap, p.icap
+            ));
         }
-        // Two doublings, interleaved, cheapest of three: other tests run
-        // beside this one. Linear work grows 4x, quadratic 16x; the larger
-        // map outgrows the caches, which has been seen to push linear
-        // growth to 6.5x on a loaded machine, so the bound sits at 10x:
-        // clear of that and far from quadratic.
-        let (mut small, mut large) = (std::time::Duration::MAX, std::time::Duration::MAX);
-        for _ in 0..3 {
-            small = small.min(run(50_000));
-            large = large.min(run(200_000));
+        let mut live = 0;
+        for pos in 0..p.used {
+            let e = p.entries + 1 + pos as usize * ENTRY;
+            let w = self.space.region.words(e, 2);
+            if w[0] == DELETED {
+                continue;
+            }
+            live += 1;
+            let key = self.map_entry_at(m, pos as usize).map(|(k, _)| k);
+            let Some(key) = key else { continue };
+            if key.tag == Tag::Str && self.kind(key) != Some(Kind::Str) {
+                return Err(format!("map {}: key at {pos} is not a string", p.at));
+            }
+            if self.find(&p, self.key_ref(key)) != Some(pos) {
+                return Err(format!("map {}: the index does not find entry {pos}", p.at));
+            }
         }
-        let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
-        assert!(
-            ratio < 10.0,
-            "50k deletions {small:?}, 200k {large:?}: ratio {ratio:.2}"
-        );
+        if live != p.h.n {
+            return Err(format!(
+                "map {}: {} live entries, header says {}",
+                p.at, live, p.h.n
+            ));
+        }
+        Ok(())
     }
 }

@@ -1,76 +1,147 @@
-//! The per-instance garbage-collected heap: an object table with a precise
-//! mark-sweep collector.
+//! The per-instance garbage-collected heap: objects laid out by the VM in
+//! memory it reserves itself, bump-allocated, and collected by a precise,
+//! non-moving, generational mark-region collector.
 //!
-//! Objects live in a table of slots and are named by their index (see
-//! [`crate::value`]); freed slots are reused through a free list. The heap is
-//! written in safe Rust: a stale index could at worst name another object of
-//! the same heap, never freed memory.
+//! The pieces, one file each:
+//! - [`region`]: the reserved memory and its checked word access (the only
+//!   `unsafe` of the heap);
+//! - [`layout`]: how each kind of object is laid out in words;
+//! - [`space`]: blocks, lines, holes and bump allocation;
+//! - [`gc`]: marking, sweeping, the write barrier and the heap verifier;
+//! - [`map`]: maps as tables inside the heap;
+//! - this file: the object operations the interpreter, the library and
+//!   the embedding API use. Nothing outside `heap/` sees an object's
+//!   layout.
+//!
+//! **References.** An object value's payload is the word offset of the
+//! object's header in the region. Offsets are checked against the region
+//! on every access, so a wrong one names another part of this instance's
+//! heap, never memory outside it.
 //!
 //! **GC invariant.** Every object reachable by the running program is
-//! reachable from the roots handed to [`Heap::collect`]: the live part of the
-//! value stack, the globals, the string constants and the scratch list. The interpreter upholds it by collecting only inside
-//! allocation calls (its safepoints), at which point every value the current
-//! instruction still needs is below the stack pointer; native functions
-//! upholds it because every object they allocate is put on the scratch list
-//! until their result is on the stack.
+//! reachable from the roots handed to an allocating call: the live part of
+//! the value stack, the globals, the string constants, the scratch list
+//! (objects a native function allocated during its call) and the host's
+//! handles. Collections happen only inside allocating calls. Objects never
+//! move, so values held across a collection stay valid if they are rooted.
 //!
-//! **Accounting.** Every object's payload bytes (string bytes, array and map
-//! capacity) plus a fixed header count toward `live_bytes`. Allocation and
-//! growth go through one chokepoint ([`Heap::charge`]) that triggers a
-//! collection when the bytes allocated since the last one exceed the heap
-//! that survived it (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
-//! the heap limit would be exceeded even after collecting.
+//! **Generations.** Objects start young (unmarked). A minor collection
+//! marks the young objects reachable from the roots and from the
+//! remembered set, and frees the rest of the lines allocated into since the
+//! last collection; survivors keep their mark and are old from then on
+//! ("sticky" marks). Every store of a reference into an old object goes
+//! through the write barrier, which puts that object in the remembered
+//! set. A major collection starts a new mark epoch, so every object is
+//! unmarked at once, and marks and sweeps everything.
 
+mod gc;
+mod layout;
 pub(crate) mod map;
-mod object;
+#[allow(unsafe_code)]
+mod region;
+mod space;
 
-pub(crate) use object::{KeyRef, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, RecordObj, Shape};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
+pub(crate) use layout::{Elem, Kind};
+use layout::{Header, pack, unpack};
+use region::{as_f64s_mut, as_i64s_mut, as_str};
+use space::Space;
 
+use crate::types::Type;
 use crate::value::{Tag, Value};
 
-/// Smallest allocation debt that triggers a collection.
-pub const MIN_GC_THRESHOLD: usize = 1 << 20;
+/// Words a small object's header takes; what each object costs on top of
+/// its payload (arrays, maps and string buffers also have a second
+/// object, their buffer, with its own header).
+pub(crate) const OBJECT_HEADER_BYTES: usize = 8;
+
+/// Bytes allocated between minor collections, at most.
+const NURSERY_BYTES: usize = 4 << 20;
+/// Smallest heap footprint that starts a major collection.
+const MIN_MAJOR_BYTES: usize = 8 << 20;
 
 /// Counters kept by the collector.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GcStats {
-    /// Completed collections.
+    /// Completed collections, minor and major.
     pub collections: u64,
-    /// Bytes currently allocated (live or not yet collected).
+    /// Minor collections (young objects only).
+    pub minor_collections: u64,
+    /// Major collections (the whole heap).
+    pub major_collections: u64,
+    /// Bytes of heap memory in use: the blocks holding objects (live or
+    /// not yet collected) plus the value stack.
     pub live_bytes: u64,
     /// Largest `live_bytes` seen.
     pub peak_bytes: u64,
-    /// Total bytes ever allocated.
+    /// Total bytes ever allocated for objects.
     pub allocated_bytes: u64,
     /// Time spent collecting.
     pub pause: Duration,
+    /// Longest single collection.
+    pub max_pause: Duration,
 }
 
 /// The heap limit was reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct OutOfMemory;
 
-struct Slot {
-    obj: Option<Object>,
-    size: usize,
-    marked: bool,
+/// A record type as objects know it: its name (records are typed by
+/// name, see [`Type::Record`]) and its field names, for display and hosts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub(crate) name: Arc<str>,
+    pub(crate) fields: Box<[Box<str>]>,
+}
+
+/// A borrowed map key for lookups.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum KeyRef<'a> {
+    Int(i64),
+    Bool(bool),
+    Str(&'a str),
 }
 
 /// A per-instance heap.
 pub(crate) struct Heap {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    live_bytes: usize,
-    debt: usize,
-    /// Debt that triggers the next collection: the live heap after the
-    /// last one (at least [`MIN_GC_THRESHOLD`]), so the heap may at most
-    /// double between collections.
-    threshold: usize,
+    space: Space,
+    /// The current mark epoch (1 or 2): an object or line whose mark
+    /// equals it is marked (old, between collections).
+    epoch: u8,
+    /// Old objects written with references since the last collection.
+    remembered: Vec<u32>,
+    /// Record shapes by id (the `n` of a record header).
+    shapes: Vec<Arc<Shape>>,
+    shape_ids: HashMap<usize, u32>,
+    /// Element and value types by id, for arrays and maps.
+    types: Vec<Type>,
+    type_ids: HashMap<Type, u32>,
+    /// Keyed hashing for map keys, so a module cannot pick colliding keys.
+    hasher: std::collections::hash_map::RandomState,
+    /// Bytes allocated since the last collection.
+    young_bytes: usize,
+    /// Heap footprint (bytes) that makes the next collection major.
+    major_at: usize,
+    /// The next automatic collection is major.
+    next_major: bool,
+    /// Under stress: the last automatic collection was minor, so the next
+    /// is major (they alternate).
+    stress_major: bool,
     limit: usize,
     stress: bool,
+    /// Check the whole heap after every collection.
+    verify: bool,
     stats: GcStats,
+    /// During a major collection that may be stopped: every object marked
+    /// so far with its old mark, to put back on a stop.
+    mark_log: Option<Vec<(u32, u8)>>,
+    /// Objects marked, ever (for pacing stoppable collections).
+    marked: u64,
+    /// Reused by the collector for a map's children.
+    trace_scratch: Vec<Value>,
     /// Objects a native function allocated during the current call.
     pub(crate) scratch: Vec<Value>,
     /// Host handles, boxed: rarely used, kept out of the way of the
@@ -84,24 +155,38 @@ pub(crate) struct Heap {
 /// Objects the host holds handles to.
 #[derive(Default)]
 pub(crate) struct Handles {
-    /// Pinned object indices, with how many handles each.
-    pinned: std::collections::HashMap<u32, u32>,
+    /// Pinned objects, with how many handles each.
+    pinned: HashMap<u32, u32>,
     /// Handles dropped by the host since the last collection (a handle's
-    /// `Drop` cannot reach the heap, so it leaves its index here).
-    pub(crate) released: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+    /// `Drop` cannot reach the heap, so it leaves its object here).
+    pub(crate) released: Arc<std::sync::Mutex<Vec<u32>>>,
 }
+
+/// Type id of types the heap does not need (int, float and bool arrays).
+const NO_TYPE: u32 = u32::MAX;
 
 impl Heap {
     pub(crate) fn new(limit: usize, stress: bool) -> Heap {
         Heap {
-            slots: Vec::new(),
-            free: Vec::new(),
-            live_bytes: 0,
-            debt: 0,
-            threshold: MIN_GC_THRESHOLD,
+            space: Space::new(limit),
+            epoch: 1,
+            remembered: Vec::new(),
+            shapes: Vec::new(),
+            shape_ids: HashMap::new(),
+            types: Vec::new(),
+            type_ids: HashMap::new(),
+            hasher: Default::default(),
+            young_bytes: 0,
+            major_at: MIN_MAJOR_BYTES.min(limit / 2),
+            next_major: false,
+            stress_major: true,
             limit,
             stress,
+            verify: stress || cfg!(debug_assertions),
             stats: GcStats::default(),
+            mark_log: None,
+            marked: 0,
+            trace_scratch: Vec::new(),
             scratch: Vec::new(),
             handles: Box::default(),
             callee_names: Vec::new(),
@@ -114,121 +199,595 @@ impl Heap {
 
     pub(crate) fn stats(&self) -> GcStats {
         GcStats {
-            live_bytes: self.live_bytes as u64,
+            live_bytes: self.space.committed() as u64,
             ..self.stats
         }
     }
 
-    /// Reserves `bytes` for an allocation or growth, collecting first when
-    /// the debt or the limit says so.
+    /// Bytes that may still be allocated before the limit, counting
+    /// uncollected garbage as used.
+    pub(crate) fn room(&self) -> usize {
+        self.space.room()
+    }
+
+    /// Work of a full collection, for charging it: the blocks in use.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.space.used * space::BLOCK_LINES
+    }
+
+    // ----- accounting -------------------------------------------------
+
+    /// Charges `bytes` of memory kept outside the heap's blocks (the value
+    /// stack) against the limit, collecting first if that makes room.
     pub(crate) fn charge(&mut self, bytes: usize, roots: &[&[Value]]) -> Result<(), OutOfMemory> {
-        let over_limit = self.live_bytes.saturating_add(bytes) > self.limit;
-        if self.stress || over_limit || self.debt.saturating_add(bytes) > self.threshold {
-            self.collect(roots);
+        if self.space.room() < bytes {
+            self.collect_major(roots);
         }
-        if self.live_bytes.saturating_add(bytes) > self.limit {
+        if self.space.room() < bytes || !self.space.make_resident_room(bytes) {
             return Err(OutOfMemory);
         }
-        self.live_bytes += bytes;
-        self.debt += bytes;
-        self.stats.allocated_bytes += bytes as u64;
-        self.stats.peak_bytes = self.stats.peak_bytes.max(self.live_bytes as u64);
+        self.space.external += bytes;
+        self.note_peak();
         Ok(())
     }
 
-    /// Gives back bytes charged by [`Heap::charge`] that were not used.
+    /// Gives back bytes charged by [`Heap::charge`].
     pub(crate) fn uncharge(&mut self, bytes: usize) {
-        self.live_bytes -= bytes;
-        self.debt = self.debt.saturating_sub(bytes);
-        self.stats.allocated_bytes -= bytes as u64;
+        self.space.external = self.space.external.saturating_sub(bytes);
     }
 
-    /// Allocates `obj`, returning a value tagged `tag` that refers to it.
-    /// For objects whose size is only known after building them; large
-    /// objects should [`Heap::charge`] first and use [`Heap::insert_charged`].
-    pub(crate) fn alloc(
+    /// Whether `bytes` more would fit (after collecting if needed),
+    /// without taking them: for a library function that builds a result
+    /// in host memory before it allocates it.
+    pub(crate) fn ensure_room(
         &mut self,
-        tag: Tag,
-        obj: Object,
-        roots: &[&[Value]],
-    ) -> Result<Value, OutOfMemory> {
-        let size = obj.size();
-        self.charge(size, roots)?;
-        Ok(self.insert_charged(tag, obj, size))
-    }
-
-    /// Stores an object whose `size` bytes were already charged.
-    pub(crate) fn insert_charged(&mut self, tag: Tag, obj: Object, size: usize) -> Value {
-        let slot = Slot {
-            obj: Some(obj),
-            size,
-            marked: false,
-        };
-        let index = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = slot;
-                i
-            }
-            None => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        Value::object(tag, index)
-    }
-
-    /// Charges `delta` more bytes to object `index` (before growing it).
-    pub(crate) fn grow(
-        &mut self,
-        index: u32,
-        delta: usize,
+        bytes: usize,
         roots: &[&[Value]],
     ) -> Result<(), OutOfMemory> {
-        self.charge(delta, roots)?;
-        self.slots[index as usize].size += delta;
+        self.charge(bytes, roots)?;
+        self.uncharge(bytes);
         Ok(())
     }
 
-    /// Credits `delta` bytes back from object `index` (after shrinking it).
-    pub(crate) fn shrink(&mut self, index: u32, delta: usize) {
-        let slot = &mut self.slots[index as usize];
-        let delta = delta.min(slot.size);
-        slot.size -= delta;
-        self.live_bytes -= delta;
+    fn note_peak(&mut self) {
+        let now = self.space.committed() as u64;
+        if now > self.stats.peak_bytes {
+            self.stats.peak_bytes = now;
+        }
+    }
+
+    /// Allocates `words` words, collecting when the nursery is full (or
+    /// under stress at every allocation) and, if the space is full, once
+    /// more with a major collection. The words are not initialized.
+    fn alloc_words(&mut self, words: usize, roots: &[&[Value]]) -> Result<usize, OutOfMemory> {
+        let bytes = words.saturating_mul(8);
+        if bytes > self.limit {
+            return Err(OutOfMemory);
+        }
+        if self.stress || self.young_bytes >= NURSERY_BYTES.min(self.limit / 4).max(1 << 16) {
+            self.collect_auto(roots);
+        }
+        let at = match self.space.alloc(words) {
+            Some(at) => at,
+            None => {
+                self.collect_major(roots);
+                self.space.alloc(words).ok_or(OutOfMemory)?
+            }
+        };
+        self.young_bytes += bytes;
+        self.stats.allocated_bytes += bytes as u64;
+        self.note_peak();
+        Ok(at)
     }
 
     #[inline]
-    pub(crate) fn get(&self, index: u32) -> &Object {
-        match &self.slots[index as usize].obj {
-            Some(o) => o,
-            None => dangling(index),
+    fn header(&self, at: usize) -> Header {
+        Header::decode(self.space.region.get(at))
+    }
+
+    #[inline]
+    fn write_header(&mut self, at: usize, h: Header) {
+        self.space.region.set(at, h.encode());
+    }
+
+    /// Writes a buffer header at `at` for `words` payload words.
+    fn init_buf(&mut self, at: usize, words: usize) {
+        self.write_header(at, Header::new(Kind::Buf, 0, words as u32));
+    }
+
+    /// The header of object `v`, checked to be of `kind`.
+    #[inline]
+    fn obj(&self, v: Value, kind: Kind) -> (usize, Header) {
+        let at = v.obj() as usize;
+        let h = self.header(at);
+        if h.kind != kind as u8 {
+            wrong_kind(v.obj(), kind);
+        }
+        (at, h)
+    }
+
+    /// The kind of object value `v`.
+    pub(crate) fn kind(&self, v: Value) -> Option<Kind> {
+        Kind::from_u8(self.header(v.obj() as usize).kind)
+    }
+
+    // ----- interning --------------------------------------------------
+
+    fn type_id(&mut self, t: &Type) -> u32 {
+        if let Some(&id) = self.type_ids.get(t) {
+            return id;
+        }
+        let id = self.types.len() as u32;
+        self.types.push(t.clone());
+        self.type_ids.insert(t.clone(), id);
+        id
+    }
+
+    /// The id records of `shape` carry; the same `Arc` gets the same id.
+    pub(crate) fn shape_id(&mut self, shape: &Arc<Shape>) -> u32 {
+        let key = Arc::as_ptr(shape) as usize;
+        if let Some(&id) = self.shape_ids.get(&key) {
+            return id;
+        }
+        let id = self.shapes.len() as u32;
+        self.shapes.push(shape.clone());
+        self.shape_ids.insert(key, id);
+        id
+    }
+
+    // ----- values in words --------------------------------------------
+
+    #[inline]
+    fn read_val(&self, at: usize) -> Value {
+        let w = self.space.region.words(at, 2);
+        Value {
+            tag: Tag::from_u8(w[0] as u8),
+            bits: w[1],
         }
     }
 
     #[inline]
-    pub(crate) fn get_mut(&mut self, index: u32) -> &mut Object {
-        match &mut self.slots[index as usize].obj {
-            Some(o) => o,
-            None => dangling(index),
+    fn write_val(&mut self, at: usize, v: Value) {
+        let w = self.space.region.words_mut(at, 2);
+        w[0] = v.tag as u64;
+        w[1] = v.bits;
+    }
+
+    // ----- strings ----------------------------------------------------
+
+    /// A new string.
+    pub(crate) fn new_str(&mut self, s: &str, roots: &[&[Value]]) -> Result<Value, OutOfMemory> {
+        let len = u32::try_from(s.len()).map_err(|_| OutOfMemory)?;
+        let at = self.alloc_words(1 + s.len().div_ceil(8), roots)?;
+        self.write_header(at, Header::new(Kind::Str, 0, len));
+        self.space
+            .region
+            .bytes_mut(at + 1, s.len())
+            .copy_from_slice(s.as_bytes());
+        Ok(Value::object(Tag::Str, at as u32))
+    }
+
+    /// `a` and `b` joined (both `str`, rooted by the caller).
+    pub(crate) fn concat(
+        &mut self,
+        a: Value,
+        b: Value,
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
+        let (la, lb) = (self.str(a).len(), self.str(b).len());
+        let len = la.checked_add(lb).ok_or(OutOfMemory)?;
+        let len32 = u32::try_from(len).map_err(|_| OutOfMemory)?;
+        let at = self.alloc_words(1 + len.div_ceil(8), roots)?;
+        self.write_header(at, Header::new(Kind::Str, 0, len32));
+        // The sources are rooted, so the allocation left them in place;
+        // copy through a small buffer since source and target share the
+        // region.
+        let mut off = 0;
+        for src in [a, b] {
+            let n = self.str(src).len();
+            let from = src.obj() as usize + 1;
+            let mut done = 0;
+            let mut chunk = [0u8; 4096];
+            while done < n {
+                let k = (n - done).min(chunk.len());
+                chunk[..k].copy_from_slice(&self.space.region.bytes(from, n)[done..done + k]);
+                self.space.region.bytes_mut(at + 1, len)[off + done..off + done + k]
+                    .copy_from_slice(&chunk[..k]);
+                done += k;
+            }
+            off += n;
         }
+        Ok(Value::object(Tag::Str, at as u32))
     }
 
-    /// The object at `index`, or `None` for no live object (for callers
-    /// that must not panic, such as the JIT's helpers).
-    #[inline]
-    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
-    pub(crate) fn try_get_mut(&mut self, index: u32) -> Option<&mut Object> {
-        self.slots.get_mut(index as usize)?.obj.as_mut()
-    }
-
-    /// The text a `str` (or `strbuf`) value refers to.
+    /// The text of a `str` or `strbuf` value.
     #[inline]
     pub(crate) fn str(&self, v: Value) -> &str {
-        match self.get(v.obj()) {
-            Object::Str(s) => s,
-            Object::StrBuf(s) => s,
-            _ => wrong_kind(v.obj(), "str"),
+        let at = v.obj() as usize;
+        let h = self.header(at);
+        let bytes = if h.kind == Kind::Str as u8 {
+            self.space.region.bytes(at + 1, h.n as usize)
+        } else if h.kind == Kind::StrBuf as u8 {
+            let (_, buf) = unpack(self.space.region.get(at + 1));
+            self.space.region.bytes(buf as usize + 1, h.n as usize)
+        } else {
+            wrong_kind(v.obj(), Kind::Str)
+        };
+        as_str(bytes)
+    }
+
+    // ----- arrays -----------------------------------------------------
+
+    fn elem_of(t: &Type) -> Elem {
+        match t {
+            Type::Int => Elem::Int,
+            Type::Float => Elem::Float,
+            Type::Bool => Elem::Bool,
+            _ => Elem::Val,
         }
+    }
+
+    /// A new array of `n` elements of type `elem`, each `fill`.
+    pub(crate) fn new_array(
+        &mut self,
+        elem: &Type,
+        n: usize,
+        fill: Value,
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
+        let v = self.alloc_array(elem, n, roots)?;
+        let (data, _) = self.array_data(v);
+        let e = Self::elem_of(elem);
+        let words = e.words_for(n);
+        let w = self.space.region.words_mut(data, words);
+        match e {
+            Elem::Int | Elem::Float => w.fill(fill.bits),
+            Elem::Bool => w.fill(if fill.b() { 0x0101_0101_0101_0101 } else { 0 }),
+            Elem::Val => {
+                for pair in w.chunks_exact_mut(2) {
+                    pair[0] = fill.tag as u64;
+                    pair[1] = fill.bits;
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    /// A new array holding `items` (each already of type `elem`).
+    pub(crate) fn new_array_from(
+        &mut self,
+        elem: &Type,
+        items: &[Value],
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
+        let v = self.alloc_array(elem, items.len(), roots)?;
+        self.write_elems(v, 0, items);
+        Ok(v)
+    }
+
+    /// An array of `n` elements with its buffer, elements unwritten.
+    fn alloc_array(
+        &mut self,
+        elem: &Type,
+        n: usize,
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
+        let n32 = u32::try_from(n).map_err(|_| OutOfMemory)?;
+        let e = Self::elem_of(elem);
+        let data_words = e.words_for(n);
+        let ty = if e == Elem::Val {
+            self.type_id(elem)
+        } else {
+            NO_TYPE
+        };
+        let at = self.alloc_words(3 + 1 + data_words, roots)?;
+        let buf = at + 3;
+        self.write_header(at, Header::new(Kind::Array, e as u8, n32));
+        self.space.region.set(at + 1, pack(n32, buf as u32));
+        self.space.region.set(at + 2, u64::from(ty));
+        self.init_buf(buf, data_words);
+        Ok(Value::object(Tag::Array, at as u32))
+    }
+
+    /// The first word of array `v`'s elements and its length.
+    #[inline]
+    fn array_data(&self, v: Value) -> (usize, usize) {
+        let (at, h) = self.obj(v, Kind::Array);
+        let (_, buf) = unpack(self.space.region.get(at + 1));
+        (buf as usize + 1, h.n as usize)
+    }
+
+    /// Number of elements of array `v`.
+    #[inline]
+    pub(crate) fn array_len(&self, v: Value) -> usize {
+        self.obj(v, Kind::Array).1.n as usize
+    }
+
+    /// How array `v` stores its elements.
+    #[inline]
+    pub(crate) fn array_elem(&self, v: Value) -> Elem {
+        Elem::from_u8(self.obj(v, Kind::Array).1.aux)
+    }
+
+    /// The element type of array `v`.
+    pub(crate) fn array_elem_type(&self, v: Value) -> Type {
+        let (at, h) = self.obj(v, Kind::Array);
+        match Elem::from_u8(h.aux) {
+            Elem::Int => Type::Int,
+            Elem::Float => Type::Float,
+            Elem::Bool => Type::Bool,
+            Elem::Val => self.types[self.space.region.get(at + 2) as usize].clone(),
+        }
+    }
+
+    /// The elements of an `array<int>`, writable.
+    #[inline]
+    pub(crate) fn ints_mut(&mut self, v: Value) -> &mut [i64] {
+        let (data, n) = self.array_data(v);
+        as_i64s_mut(self.space.region.words_mut(data, n))
+    }
+
+    /// The elements of an `array<float>`, writable.
+    #[inline]
+    pub(crate) fn floats_mut(&mut self, v: Value) -> &mut [f64] {
+        let (data, n) = self.array_data(v);
+        as_f64s_mut(self.space.region.words_mut(data, n))
+    }
+
+    /// Element `i` of array `v`, or `None` out of bounds.
+    #[inline]
+    pub(crate) fn array_get(&self, v: Value, i: usize) -> Option<Value> {
+        let (at, h) = self.obj(v, Kind::Array);
+        if i >= h.n as usize {
+            return None;
+        }
+        let (_, buf) = unpack(self.space.region.get(at + 1));
+        let data = buf as usize + 1;
+        Some(match Elem::from_u8(h.aux) {
+            Elem::Int => Value::int(self.space.region.get(data + i) as i64),
+            Elem::Float => Value::float(f64::from_bits(self.space.region.get(data + i))),
+            Elem::Bool => Value::bool(self.space.region.bytes(data, i + 1)[i] != 0),
+            Elem::Val => self.read_val(data + 2 * i),
+        })
+    }
+
+    /// Sets element `i` of array `v` to `x` (of the element type); false
+    /// out of bounds.
+    #[inline]
+    pub(crate) fn array_set(&mut self, v: Value, i: usize, x: Value) -> bool {
+        let (at, h) = self.obj(v, Kind::Array);
+        if i >= h.n as usize {
+            return false;
+        }
+        let (_, buf) = unpack(self.space.region.get(at + 1));
+        let data = buf as usize + 1;
+        match Elem::from_u8(h.aux) {
+            Elem::Int | Elem::Float => self.space.region.set(data + i, x.bits),
+            Elem::Bool => self.space.region.bytes_mut(data, i + 1)[i] = u8::from(x.b()),
+            Elem::Val => {
+                self.write_val(data + 2 * i, x);
+                if x.tag.is_object() {
+                    self.barrier(at);
+                }
+            }
+        }
+        true
+    }
+
+    /// Writes `items` as elements `from..` of array `v` (in bounds).
+    fn write_elems(&mut self, v: Value, from: usize, items: &[Value]) {
+        let (at, h) = self.obj(v, Kind::Array);
+        let (_, buf) = unpack(self.space.region.get(at + 1));
+        let data = buf as usize + 1;
+        let e = Elem::from_u8(h.aux);
+        match e {
+            Elem::Int | Elem::Float => {
+                let w = self.space.region.words_mut(data + from, items.len());
+                for (w, x) in w.iter_mut().zip(items) {
+                    *w = x.bits;
+                }
+            }
+            Elem::Bool => {
+                let b = &mut self.space.region.bytes_mut(data, from + items.len())[from..];
+                for (b, x) in b.iter_mut().zip(items) {
+                    *b = u8::from(x.b());
+                }
+            }
+            Elem::Val => {
+                let w = self
+                    .space
+                    .region
+                    .words_mut(data + 2 * from, 2 * items.len());
+                let mut any_ref = false;
+                for (pair, x) in w.chunks_exact_mut(2).zip(items) {
+                    pair[0] = x.tag as u64;
+                    pair[1] = x.bits;
+                    any_ref |= x.tag.is_object();
+                }
+                if any_ref {
+                    self.barrier(at);
+                }
+            }
+        }
+    }
+
+    /// All elements of array `v`, copied out.
+    pub(crate) fn array_values(&self, v: Value) -> Vec<Value> {
+        (0..self.array_len(v))
+            .filter_map(|i| self.array_get(v, i))
+            .collect()
+    }
+
+    /// Replaces the elements of array `v` with `items` (same length, of
+    /// the element type).
+    pub(crate) fn set_array_values(&mut self, v: Value, items: &[Value]) {
+        let n = self.array_len(v).min(items.len());
+        self.write_elems(v, 0, &items[..n]);
+    }
+
+    /// Reverses array `v` in place.
+    pub(crate) fn array_reverse(&mut self, v: Value) {
+        let (data, n) = self.array_data(v);
+        match self.array_elem(v) {
+            Elem::Int | Elem::Float => self.space.region.words_mut(data, n).reverse(),
+            Elem::Bool => self.space.region.bytes_mut(data, n).reverse(),
+            Elem::Val => {
+                let w = self.space.region.words_mut(data, 2 * n);
+                for i in 0..n / 2 {
+                    let j = n - 1 - i;
+                    w.swap(2 * i, 2 * j);
+                    w.swap(2 * i + 1, 2 * j + 1);
+                }
+            }
+        }
+    }
+
+    /// A new array of elements `from..to` of array `v` (in bounds).
+    pub(crate) fn slice_array(
+        &mut self,
+        v: Value,
+        from: usize,
+        to: usize,
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
+        let elem = self.array_elem_type(v);
+        let n = to.saturating_sub(from);
+        let r = self.alloc_array(&elem, n, roots)?;
+        let e = Self::elem_of(&elem);
+        let (src, _) = self.array_data(v);
+        let (dst, _) = self.array_data(r);
+        match e {
+            Elem::Bool => {
+                let bytes = self.space.region.bytes(src, to)[from..].to_vec();
+                self.space.region.bytes_mut(dst, n).copy_from_slice(&bytes);
+            }
+            _ => {
+                let k = e.words_for(1);
+                self.space.region.copy_words(src + k * from, dst, k * n);
+            }
+        }
+        Ok(r)
+    }
+
+    /// Appends `x` to array `v`, growing its buffer (doubling) when full.
+    pub(crate) fn array_push(
+        &mut self,
+        v: Value,
+        x: Value,
+        roots: &[&[Value]],
+    ) -> Result<(), OutOfMemory> {
+        let (at, h) = self.obj(v, Kind::Array);
+        let (cap, _) = unpack(self.space.region.get(at + 1));
+        let len = h.n;
+        if len == cap {
+            let new_cap = cap
+                .checked_mul(2)
+                .map_or(u32::MAX, |c| c.max(4))
+                .max(cap.saturating_add(1));
+            if new_cap == cap {
+                return Err(OutOfMemory);
+            }
+            self.grow_array(v, new_cap, roots)?;
+        }
+        let (at, mut h) = self.obj(v, Kind::Array);
+        h.n = len + 1;
+        self.write_header(at, h);
+        self.array_set(v, len as usize, x);
+        Ok(())
+    }
+
+    /// Gives array `v` a buffer of `cap` elements holding its elements:
+    /// its own buffer grown in place when that is a large object with
+    /// free blocks after it, else a new one.
+    fn grow_array(&mut self, v: Value, cap: u32, roots: &[&[Value]]) -> Result<(), OutOfMemory> {
+        let e = self.array_elem(v);
+        let words = e.words_for(cap as usize);
+        let (at, _) = self.obj(v, Kind::Array);
+        let (_, old) = unpack(self.space.region.get(at + 1));
+        if self.grow_buf_in_place(old as usize, words) {
+            self.space.region.set(at + 1, pack(cap, old));
+            return Ok(());
+        }
+        // `v` is rooted by the caller, so it and its old buffer survive.
+        let buf = self.alloc_words(1 + words, roots)?;
+        self.init_buf(buf, words);
+        let (at, h) = self.obj(v, Kind::Array);
+        let (_, old) = unpack(self.space.region.get(at + 1));
+        let used = e.words_for(h.n as usize);
+        self.space
+            .region
+            .copy_words(old as usize + 1, buf + 1, used);
+        self.space.region.set(at + 1, pack(cap, buf as u32));
+        self.barrier(at);
+        Ok(())
+    }
+
+    /// The elements of the array at word `at` as raw words, if it is an
+    /// array stored as `elem`; `None` (never a panic) for anything else,
+    /// for the JIT's helpers, which must not unwind.
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+    pub(crate) fn try_words_mut(&mut self, at: u32, elem: Elem) -> Option<&mut [u64]> {
+        let at = at as usize;
+        let len = self.space.region.len();
+        if at == 0 || at + 2 > len {
+            return None;
+        }
+        let h = self.header(at);
+        if h.kind != Kind::Array as u8 || h.aux != elem as u8 {
+            return None;
+        }
+        let (_, buf) = unpack(self.space.region.get(at + 1));
+        let n = elem.words_for(h.n as usize);
+        if (buf as usize).checked_add(1 + n)? > len {
+            return None;
+        }
+        Some(self.space.region.words_mut(buf as usize + 1, n))
+    }
+
+    /// The length of the array at word `at`, or `None` (never a panic).
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+    pub(crate) fn try_array_len(&self, at: u32) -> Option<usize> {
+        let at = at as usize;
+        if at == 0 || at >= self.space.region.len() {
+            return None;
+        }
+        let h = self.header(at);
+        (h.kind == Kind::Array as u8).then_some(h.n as usize)
+    }
+
+    /// Removes and returns the last element of array `v`.
+    pub(crate) fn array_pop(&mut self, v: Value) -> Option<Value> {
+        let (at, mut h) = self.obj(v, Kind::Array);
+        let last = h.n.checked_sub(1)?;
+        let x = self.array_get(v, last as usize);
+        if Elem::from_u8(h.aux) == Elem::Val {
+            // Drop the reference so the collector need not keep it.
+            let (data, _) = self.array_data(v);
+            self.write_val(data + 2 * last as usize, Value::NIL);
+        }
+        h.n = last;
+        self.write_header(at, h);
+        x
+    }
+
+    // ----- records ----------------------------------------------------
+
+    /// A new record of shape `shape` (from [`Heap::shape_id`]) with
+    /// `fields` in declaration order.
+    pub(crate) fn new_record(
+        &mut self,
+        shape: u32,
+        fields: &[Value],
+        roots: &[&[Value]],
+    ) -> Result<Value, OutOfMemory> {
+        let at = self.alloc_words(1 + 2 * fields.len(), roots)?;
+        self.write_header(at, Header::new(Kind::Record, 0, shape));
+        let w = self.space.region.words_mut(at + 1, 2 * fields.len());
+        for (pair, x) in w.chunks_exact_mut(2).zip(fields) {
+            pair[0] = x.tag as u64;
+            pair[1] = x.bits;
+        }
+        Ok(Value::object(Tag::Record, at as u32))
     }
 
     /// Field `i` of record `r`, or `None` when `r` is `nil`.
@@ -237,10 +796,11 @@ impl Heap {
         if r.tag != Tag::Record {
             return None;
         }
-        match self.get(r.obj()) {
-            Object::Record(o) => o.fields.get(usize::from(i)).copied(),
-            _ => wrong_kind(r.obj(), "record"),
+        let (at, h) = self.obj(r, Kind::Record);
+        if usize::from(i) >= self.shapes[h.n as usize].fields.len() {
+            return None;
         }
+        Some(self.read_val(at + 1 + 2 * usize::from(i)))
     }
 
     /// Sets field `i` of record `r` to `v`; false when `r` is `nil`.
@@ -249,22 +809,155 @@ impl Heap {
         if r.tag != Tag::Record {
             return false;
         }
-        match self.get_mut(r.obj()) {
-            Object::Record(o) => match o.fields.get_mut(usize::from(i)) {
-                Some(slot) => {
-                    *slot = v;
-                    true
-                }
-                None => false,
-            },
-            _ => wrong_kind(r.obj(), "record"),
+        let (at, h) = self.obj(r, Kind::Record);
+        if usize::from(i) >= self.shapes[h.n as usize].fields.len() {
+            return false;
+        }
+        self.write_val(at + 1 + 2 * usize::from(i), v);
+        if v.tag.is_object() {
+            self.barrier(at);
+        }
+        true
+    }
+
+    /// The shape of record `r`.
+    pub(crate) fn record_shape(&self, r: Value) -> &Arc<Shape> {
+        let (_, h) = self.obj(r, Kind::Record);
+        &self.shapes[h.n as usize]
+    }
+
+    /// The fields of record `r`, copied out.
+    pub(crate) fn record_fields(&self, r: Value) -> Vec<Value> {
+        let n = self.record_shape(r).fields.len();
+        (0..n)
+            .map(|i| self.read_val(r.obj() as usize + 1 + 2 * i))
+            .collect()
+    }
+
+    // ----- string buffers ---------------------------------------------
+
+    /// A new, empty string buffer.
+    pub(crate) fn new_strbuf(&mut self, roots: &[&[Value]]) -> Result<Value, OutOfMemory> {
+        let at = self.alloc_words(3, roots)?;
+        self.write_header(at, Header::new(Kind::StrBuf, 0, 0));
+        self.init_buf(at + 2, 0);
+        self.space.region.set(at + 1, pack(0, at as u32 + 2));
+        Ok(Value::object(Tag::StrBuf, at as u32))
+    }
+
+    /// Grows buffer `buf` to `words` payload words where it lies, when it
+    /// is a large object of its own and the blocks after it are free (as
+    /// `realloc` does): no copy, and no second buffer held until the next
+    /// collection.
+    fn grow_buf_in_place(&mut self, buf: usize, words: usize) -> bool {
+        let mut h = self.header(buf);
+        if h.kind != Kind::Buf as u8 || words <= h.n as usize {
+            return false;
+        }
+        let Ok(n) = u32::try_from(words) else {
+            return false;
+        };
+        if !self.space.extend_large(buf, 1 + words) {
+            return false;
+        }
+        let added = (words - h.n as usize) * 8;
+        h.n = n;
+        self.write_header(buf, h);
+        self.young_bytes += added;
+        self.stats.allocated_bytes += added as u64;
+        self.note_peak();
+        true
+    }
+
+    /// Length and capacity in bytes of buffer `b`.
+    pub(crate) fn strbuf_len_cap(&self, b: Value) -> (usize, usize) {
+        let (at, h) = self.obj(b, Kind::StrBuf);
+        let (cap, _) = unpack(self.space.region.get(at + 1));
+        (h.n as usize, cap as usize)
+    }
+
+    /// Gives buffer `b` a capacity of `cap` bytes (at least its length).
+    pub(crate) fn strbuf_set_capacity(
+        &mut self,
+        b: Value,
+        cap: usize,
+        roots: &[&[Value]],
+    ) -> Result<(), OutOfMemory> {
+        let cap32 = u32::try_from(cap).map_err(|_| OutOfMemory)?;
+        let words = cap.div_ceil(8);
+        let (at, _) = self.obj(b, Kind::StrBuf);
+        let (_, old) = unpack(self.space.region.get(at + 1));
+        if self.grow_buf_in_place(old as usize, words) {
+            self.space.region.set(at + 1, pack(cap32, old));
+            return Ok(());
+        }
+        let buf = self.alloc_words(1 + words, roots)?;
+        self.init_buf(buf, words);
+        let (at, h) = self.obj(b, Kind::StrBuf);
+        let (_, old) = unpack(self.space.region.get(at + 1));
+        let used = (h.n as usize).div_ceil(8);
+        self.space
+            .region
+            .copy_words(old as usize + 1, buf + 1, used);
+        self.space.region.set(at + 1, pack(cap32, buf as u32));
+        self.barrier(at);
+        Ok(())
+    }
+
+    /// Appends the text of `src` (a `str` or `strbuf`, possibly `b`
+    /// itself) to buffer `b`, whose capacity must already hold it.
+    pub(crate) fn strbuf_append(&mut self, b: Value, src: Value) {
+        let n = self.str(src).len();
+        let (len, cap) = self.strbuf_len_cap(b);
+        if len + n > cap {
+            wrong_kind(b.obj(), Kind::StrBuf);
+        }
+        let text = self.str(src).to_owned();
+        self.strbuf_append_str(b, &text);
+    }
+
+    /// Appends `s` to buffer `b`, whose capacity must already hold it.
+    pub(crate) fn strbuf_append_str(&mut self, b: Value, s: &str) {
+        let (at, mut h) = self.obj(b, Kind::StrBuf);
+        let (cap, buf) = unpack(self.space.region.get(at + 1));
+        let len = h.n as usize;
+        let end = len + s.len();
+        if end > cap as usize {
+            wrong_kind(b.obj(), Kind::StrBuf);
+        }
+        self.space.region.bytes_mut(buf as usize + 1, end)[len..].copy_from_slice(s.as_bytes());
+        h.n = end as u32;
+        self.write_header(at, h);
+    }
+
+    /// Empties buffer `b`, keeping its capacity.
+    pub(crate) fn strbuf_clear(&mut self, b: Value) {
+        let (at, mut h) = self.obj(b, Kind::StrBuf);
+        h.n = 0;
+        self.write_header(at, h);
+    }
+
+    // ----- types ------------------------------------------------------
+
+    /// The full static type of object value `v`.
+    pub(crate) fn ty(&self, v: Value) -> Type {
+        match self.kind(v) {
+            Some(Kind::Str) => Type::Str,
+            Some(Kind::StrBuf) => Type::StrBuf,
+            Some(Kind::Array) => Type::array(self.array_elem_type(v)),
+            Some(Kind::Map) => {
+                let (k, val) = self.map_types(v);
+                Type::map(k, val)
+            }
+            Some(Kind::Record) => Type::Record(self.record_shape(v).name.clone()),
+            _ => wrong_kind(v.obj(), Kind::Str),
         }
     }
 
-    /// Marks everything reachable from `roots` and the scratch list, then
-    /// frees the rest.
-    /// Keeps object `v` alive for a host handle until [`Heap::released`]
-    /// reports the handle dropped.
+    // ----- host handles -----------------------------------------------
+
+    /// Keeps object `v` alive for a host handle until the handle's drop
+    /// is reported through [`Handles::released`].
     pub(crate) fn pin(&mut self, v: Value) {
         if v.tag.is_object() {
             *self.handles.pinned.entry(v.obj()).or_insert(0) += 1;
@@ -284,146 +977,12 @@ impl Heap {
             }
         }
     }
-
-    pub(crate) fn collect(&mut self, roots: &[&[Value]]) {
-        let finished = self.collect_polled(roots, &mut || false);
-        debug_assert!(finished, "a collection that is never stopped finishes");
-    }
-
-    /// Objects marked between calls of the `stop` callback of
-    /// [`Heap::collect_polled`].
-    const MARK_STEP: usize = 1 << 16;
-
-    /// Number of object slots, live or free: the work of one collection.
-    pub(crate) fn slot_count(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// A full collection that asks `stop` every [`Heap::MARK_STEP`] objects
-    /// marked whether to give up (for `gc.collect` under a deadline). On a
-    /// stop it clears the marks and frees nothing, leaving the heap as it
-    /// was, and returns false; the sweep, once started, always finishes.
-    pub(crate) fn collect_polled(
-        &mut self,
-        roots: &[&[Value]],
-        stop: &mut dyn FnMut() -> bool,
-    ) -> bool {
-        let start = Instant::now();
-        self.unpin_released();
-        let mut gray: Vec<u32> = Vec::new();
-        let mark = |slots: &mut Vec<Slot>, gray: &mut Vec<u32>, v: Value| {
-            if v.tag.is_object() {
-                let s = &mut slots[v.obj() as usize];
-                if !s.marked {
-                    s.marked = true;
-                    gray.push(v.obj());
-                }
-            }
-        };
-        for set in roots {
-            for &v in *set {
-                mark(&mut self.slots, &mut gray, v);
-            }
-        }
-        for &v in &self.scratch {
-            mark(&mut self.slots, &mut gray, v);
-        }
-        let pinned: Vec<u32> = self.handles.pinned.keys().copied().collect();
-        for i in pinned {
-            let s = &mut self.slots[i as usize];
-            if !s.marked {
-                s.marked = true;
-                gray.push(i);
-            }
-        }
-        let mut since = 0;
-        while let Some(i) = gray.pop() {
-            since += 1;
-            if since >= Self::MARK_STEP {
-                since = 0;
-                if stop() {
-                    for slot in &mut self.slots {
-                        slot.marked = false;
-                    }
-                    self.stats.pause += start.elapsed();
-                    return false;
-                }
-            }
-            // Children are read by index so no borrow of this slot is held
-            // while marking others; only value arrays, maps and records
-            // have any.
-            let n = match &self.slots[i as usize].obj {
-                Some(Object::ValArray { items, .. }) => items.len(),
-                Some(Object::Map(m)) => m.entries.len(),
-                Some(Object::Record(r)) => r.fields.len(),
-                _ => continue,
-            };
-            for k in 0..n {
-                let child = match &self.slots[i as usize].obj {
-                    Some(Object::ValArray { items, .. }) => items[k],
-                    Some(Object::Map(m)) => m.entries.value_at(k).unwrap_or(Value::NIL),
-                    Some(Object::Record(r)) => r.fields[k],
-                    _ => unreachable!("kind checked above"),
-                };
-                mark(&mut self.slots, &mut gray, child);
-            }
-        }
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            if slot.marked {
-                slot.marked = false;
-            } else if slot.obj.is_some() {
-                slot.obj = None;
-                self.live_bytes -= slot.size;
-                slot.size = 0;
-                self.free.push(i as u32);
-            }
-        }
-        self.debt = 0;
-        self.threshold = self.live_bytes.max(MIN_GC_THRESHOLD);
-        self.stats.collections += 1;
-        self.stats.pause += start.elapsed();
-        true
-    }
-
-    /// Checks the heap's internal consistency (for tests): accounting adds
-    /// up and every reference inside a live object names a live object.
-    #[cfg(test)]
-    pub(crate) fn check(&self) {
-        let total: usize = self
-            .slots
-            .iter()
-            .filter(|s| s.obj.is_some())
-            .map(|s| s.size)
-            .sum();
-        assert_eq!(total, self.live_bytes, "live byte count drifted");
-        for s in self.slots.iter().filter_map(|s| s.obj.as_ref()) {
-            let refs: Vec<Value> = match s {
-                Object::ValArray { items, .. } => items.clone(),
-                Object::Map(m) => m.entries.values().copied().collect(),
-                Object::Record(r) => r.fields.to_vec(),
-                _ => vec![],
-            };
-            for v in refs.into_iter().filter(|v| v.tag.is_object()) {
-                assert!(
-                    self.slots[v.obj() as usize].obj.is_some(),
-                    "reference to freed object {}",
-                    v.obj()
-                );
-            }
-        }
-    }
 }
 
 #[cold]
 #[inline(never)]
-fn dangling(index: u32) -> ! {
-    panic!("heap invariant violated: object {index} was freed while referenced")
-}
-
-#[cold]
-#[inline(never)]
-fn wrong_kind(index: u32, want: &str) -> ! {
-    panic!("heap invariant violated: object {index} is not a {want}")
+fn wrong_kind(index: u32, want: Kind) -> ! {
+    panic!("heap invariant violated: object {index} is not a {want:?}")
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
-use super::{Instance, LinkError, default_value, empty_object};
-use crate::heap::{Object, OutOfMemory};
+use super::{Instance, LinkError, default_value, new_empty_object};
+use crate::heap::OutOfMemory;
 use crate::module::GlobalInit;
 use crate::native::{Linker, NativeFunc};
-use crate::value::{Tag, Value};
+use crate::value::Value;
 use crate::verify::{Const, ModuleEdit, VerifyErrors};
 
 /// Why [`Instance::edit_module`] refused an edit.
@@ -68,11 +68,7 @@ impl Instance {
         for s in &edit.strings {
             let v = self
                 .heap
-                .alloc(
-                    Tag::Str,
-                    Object::Str(s.as_str().into()),
-                    &[&strings, &self.strings, &self.globals],
-                )
+                .new_str(s, &[&strings, &self.strings, &self.globals])
                 .map_err(oom)?;
             strings.push(v);
         }
@@ -97,25 +93,21 @@ impl Instance {
                     // As for string initializers: the pool as it will be
                     // once the edit lands (old constants, then new ones).
                     let pool: Vec<Value> = self.strings.iter().chain(&strings).copied().collect();
-                    self.heap
-                        .alloc(
-                            Tag::Array,
-                            super::array_lit_object(lit, &pool),
-                            &[&strings, &globals, &self.strings, &self.globals],
-                        )
-                        .map_err(oom)?
+                    super::new_array_lit(
+                        &mut self.heap,
+                        lit,
+                        &pool,
+                        &[&strings, &globals, &self.strings, &self.globals],
+                    )
+                    .map_err(oom)?
                 }
                 (GlobalInit::Default, ty) => {
-                    let empty = empty_object(ty);
-                    match empty {
-                        Some((tag, obj)) => self
-                            .heap
-                            .alloc(
-                                tag,
-                                obj,
-                                &[&strings, &globals, &self.strings, &self.globals],
-                            )
-                            .map_err(oom)?,
+                    match new_empty_object(
+                        &mut self.heap,
+                        ty,
+                        &[&strings, &globals, &self.strings, &self.globals],
+                    ) {
+                        Some(v) => v.map_err(oom)?,
                         None => default_value(ty),
                     }
                 }

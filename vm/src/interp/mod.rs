@@ -32,14 +32,11 @@ mod missing_key;
 
 use std::sync::Arc;
 
-use crate::heap::{
-    Heap, MapKey, MapObj, OBJECT_HEADER_BYTES, Object, OutOfMemory, RecordObj, Shape,
-};
+use crate::heap::{Heap, OBJECT_HEADER_BYTES, OutOfMemory, Shape};
 use crate::isa::ArrayLit;
 use crate::module::GlobalInit;
 use crate::native::{
-    Linker, NativeCtx, NativeFunc, POLL_STEP, WORK_PER_FUEL, conforms, is_type, key_ref,
-    make_array, map_insert, value_type_name,
+    Linker, NativeCtx, NativeFunc, POLL_STEP, WORK_PER_FUEL, conforms, is_type, value_type_name,
 };
 use crate::trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 use crate::types::Type;
@@ -297,6 +294,8 @@ pub struct Instance {
     local_defaults: Arc<[Vec<Value>]>,
     /// One shape per record type of the module, shared by its records.
     shapes: Arc<[Arc<Shape>]>,
+    /// The heap's id of each shape, for allocating records.
+    shape_ids: Vec<u32>,
     /// Whether any module this instance ran could take a function
     /// reference (`fn.ref`): then [`Instance::replace_module`] keeps every
     /// callee's index and signature.
@@ -328,28 +327,27 @@ pub struct Instance {
     jit: Box<crate::jit::Jit>,
 }
 
-/// A new array object holding the elements of `lit` (`strings`: the
-/// instance's string constants, which `str` elements index).
-pub(crate) fn array_lit_object(lit: &ArrayLit, strings: &[Value]) -> Object {
-    match lit {
-        ArrayLit::Int(v) => Object::IntArray(v.clone()),
-        ArrayLit::Float(v) => Object::FloatArray(v.clone()),
-        ArrayLit::Bool(v) => Object::ValArray {
-            elem: Type::Bool,
-            items: v.iter().map(|b| Value::bool(*b)).collect(),
-        },
-        ArrayLit::Str(v) => Object::ValArray {
-            elem: Type::Str,
-            items: v
-                .iter()
+/// A new array holding the elements of `lit` (`strings`: the instance's
+/// string constants, which `str` elements index).
+pub(crate) fn new_array_lit(
+    heap: &mut Heap,
+    lit: &ArrayLit,
+    strings: &[Value],
+    roots: &[&[Value]],
+) -> Result<Value, OutOfMemory> {
+    let (elem, items): (Type, Vec<Value>) = match lit {
+        ArrayLit::Int(v) => (Type::Int, v.iter().map(|x| Value::int(*x)).collect()),
+        ArrayLit::Float(v) => (Type::Float, v.iter().map(|x| Value::float(*x)).collect()),
+        ArrayLit::Bool(v) => (Type::Bool, v.iter().map(|b| Value::bool(*b)).collect()),
+        ArrayLit::Str(v) => (
+            Type::Str,
+            v.iter()
                 .map(|s| strings.get(*s as usize).copied().unwrap_or(Value::NIL))
                 .collect(),
-        },
-        ArrayLit::Empty(t) => Object::ValArray {
-            elem: t.clone(),
-            items: Vec::new(),
-        },
-    }
+        ),
+        ArrayLit::Empty(t) => (t.clone(), Vec::new()),
+    };
+    heap.new_array_from(&elem, &items, roots)
 }
 
 fn shape_of(r: &crate::module::RecordDef) -> Arc<Shape> {
@@ -406,6 +404,7 @@ impl Instance {
             consts: Arc::new([]),
             local_defaults: Arc::new([]),
             shapes: Arc::new([]),
+            shape_ids: Vec::new(),
             refs_taken: false,
             heap: Heap::new(config.max_heap_bytes, config.gc_stress),
             globals: Vec::new(),
@@ -535,11 +534,7 @@ impl Instance {
         let mut strings = Vec::with_capacity(m.strings.len());
         for s in &m.strings {
             let v = heap
-                .alloc(
-                    Tag::Str,
-                    Object::Str(s.as_str().into()),
-                    &[&strings, &old_strings, &self.globals],
-                )
+                .new_str(s, &[&strings, &old_strings, &self.globals])
                 .map_err(oom)?;
             strings.push(v);
         }
@@ -551,19 +546,13 @@ impl Instance {
                 (GlobalInit::Bool(v), _) => Value::bool(*v),
                 (GlobalInit::Str(i), _) => strings[*i as usize],
                 (GlobalInit::Nil, _) => Value::NIL,
-                (GlobalInit::Array(lit), _) => heap
-                    .alloc(
-                        Tag::Array,
-                        array_lit_object(lit, &strings),
-                        &[&strings, &old_strings, globals],
-                    )
-                    .map_err(oom)?,
+                (GlobalInit::Array(lit), _) => {
+                    new_array_lit(heap, lit, &strings, &[&strings, &old_strings, globals])
+                        .map_err(oom)?
+                }
                 (GlobalInit::Default, ty) => {
-                    let empty = empty_object(ty);
-                    match empty {
-                        Some((tag, obj)) => heap
-                            .alloc(tag, obj, &[&strings, &old_strings, globals])
-                            .map_err(oom)?,
+                    match new_empty_object(heap, ty, &[&strings, &old_strings, globals]) {
+                        Some(v) => v.map_err(oom)?,
                         None => default_value(ty),
                     }
                 }
@@ -604,6 +593,7 @@ impl Instance {
     pub(crate) fn install_names(&mut self) {
         let m = self.module.module();
         self.shapes = m.records.iter().map(shape_of).collect();
+        self.shape_ids = self.shapes.iter().map(|s| self.heap.shape_id(s)).collect();
         self.heap.callee_names = m
             .funcs
             .iter()
@@ -623,11 +613,23 @@ impl Instance {
         let mut all = self.shapes.to_vec();
         all.extend(m.records[all.len()..].iter().map(shape_of));
         self.shapes = all.into();
+        self.shape_ids = self.shapes.iter().map(|s| self.heap.shape_id(s)).collect();
     }
 
-    /// The shared shape of record type `index`.
-    pub(crate) fn shape(&self, index: usize) -> Arc<Shape> {
-        self.shapes[index].clone()
+    /// Collects everything (the roots between calls: globals and string
+    /// constants) and runs the heap verifier, panicking on any
+    /// inconsistency (for tests).
+    #[cfg(test)]
+    pub(crate) fn check_heap(&mut self) {
+        self.heap.collect(&[&self.globals, &self.strings]);
+        if let Err(e) = self.heap.verify_heap(&[&self.globals, &self.strings]) {
+            panic!("heap verifier: {e}");
+        }
+    }
+
+    /// The heap's id of record type `index`'s shape.
+    pub(crate) fn shape_id(&self, index: usize) -> u32 {
+        self.shape_ids[index]
     }
 
     /// The module this instance runs.
@@ -1238,7 +1240,7 @@ impl Instance {
                 Op::ArrayGetInt | Op::ArrayGetFloat | Op::ArrayGetVal => {
                     let a = stack[sp - 2];
                     let i = stack[sp - 1].i();
-                    let got = element(self.heap.get(a.obj()), i);
+                    let got = element(&self.heap, a, i);
                     match got {
                         Ok(v) => {
                             sp -= 1;
@@ -1251,19 +1253,13 @@ impl Instance {
                     let a = stack[sp - 3];
                     let i = stack[sp - 2].i();
                     let v = stack[sp - 1];
-                    let res = match self.heap.get_mut(a.obj()) {
-                        Object::IntArray(xs) => set_at(xs, i, v.i()),
-                        Object::FloatArray(xs) => set_at(xs, i, v.f()),
-                        Object::ValArray { items, .. } => set_at(items, i, v),
-                        _ => unreachable!("verified array operand"),
-                    };
-                    if let Err(len) = res {
+                    if let Err(len) = set_element(&mut self.heap, a, i, v) {
                         break 'run Err(Trap::index(i, len));
                     }
                     sp -= 3;
                 }
                 Op::ArrayLen => {
-                    let len = self.heap.get(stack[sp - 1].obj()).array_len().unwrap_or(0);
+                    let len = self.heap.array_len(stack[sp - 1]);
                     stack[sp - 1] = Value::int(len as i64);
                 }
                 Op::Jmp(t) => {
@@ -1444,10 +1440,7 @@ impl Instance {
                 Op::ArraySetIntLocalsConst { arr, i, k } => {
                     let a = stack[base + arr as usize];
                     let idx = stack[base + i as usize].i();
-                    let res = match self.heap.get_mut(a.obj()) {
-                        Object::IntArray(xs) => set_at(xs, idx, i64::from(k)),
-                        _ => unreachable!("verified array operand"),
-                    };
+                    let res = set_at(self.heap.ints_mut(a), idx, i64::from(k));
                     pc += 3;
                     if let Err(len) = res {
                         break 'run Err(Trap::index(idx, len));
@@ -1457,7 +1450,7 @@ impl Instance {
                 Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
                     let arr = stack[base + a as usize];
                     let i = stack[base + i as usize].i();
-                    let got = element(self.heap.get(arr.obj()), i);
+                    let got = element(&self.heap, arr, i);
                     match got {
                         Ok(v) => {
                             stack[sp] = v;
@@ -1845,22 +1838,6 @@ impl Instance {
                 )
             };
         }
-        macro_rules! array {
-            ($v:expr, $kind:ident) => {
-                match self.heap.get_mut($v.obj()) {
-                    Object::$kind(xs) => xs,
-                    _ => unreachable!("verified array kind"),
-                }
-            };
-        }
-        macro_rules! map {
-            ($v:expr) => {
-                match self.heap.get($v.obj()) {
-                    Object::Map(m) => m,
-                    _ => unreachable!("verified map operand"),
-                }
-            };
-        }
         let work = self.op_work(op, stack, sp);
         if work > 0 {
             self.charge_op_work(work)?;
@@ -1957,15 +1934,10 @@ impl Instance {
                     return Err(oom!());
                 }
                 self.charge_native_work(len as u64 / WORK_PER_FUEL)?;
-                if self.heap.charge(bytes, &roots!()).is_err() {
-                    return Err(oom!());
-                }
-                let mut s = String::with_capacity(len);
-                s.push_str(self.heap.str(stack[sp - 2]));
-                s.push_str(self.heap.str(stack[sp - 1]));
-                let v = self
-                    .heap
-                    .insert_charged(Tag::Str, Object::Str(s.into_boxed_str()), bytes);
+                let v = match self.heap.concat(stack[sp - 2], stack[sp - 1], &roots!()) {
+                    Ok(v) => v,
+                    Err(OutOfMemory) => return Err(oom!()),
+                };
                 sp -= 1;
                 stack[sp - 1] = v;
             }
@@ -1975,81 +1947,43 @@ impl Instance {
                 if n < 0 {
                     return Err(Trap::invalid(format!("negative array length {n}")));
                 }
-                let elem_bytes = if matches!(op, Op::ArrayNewVal(_)) {
-                    16
-                } else {
-                    8
+                let elem = match op {
+                    Op::ArrayNewInt => Type::Int,
+                    Op::ArrayNewFloat => Type::Float,
+                    Op::ArrayNewVal(t) => types[t as usize].clone(),
+                    _ => unreachable!(),
+                };
+                let elem_bytes: u64 = match elem {
+                    Type::Bool => 1,
+                    Type::Int | Type::Float => 8,
+                    _ => 16,
                 };
                 let bytes = (n as u64)
                     .checked_mul(elem_bytes)
-                    .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES as u64))
+                    .and_then(|b| b.checked_add(4 * OBJECT_HEADER_BYTES as u64))
                     .and_then(|b| usize::try_from(b).ok());
-                let Some(bytes) = bytes.filter(|&b| b <= self.heap.limit()) else {
-                    return Err(oom!());
-                };
-                self.charge_native_work(n as u64 / WORK_PER_FUEL)?;
-                if self.heap.charge(bytes, &roots!()).is_err() {
+                if bytes.is_none_or(|b| b > self.heap.limit()) {
                     return Err(oom!());
                 }
-                let n = n as usize;
-                let obj = match op {
-                    Op::ArrayNewInt => Object::IntArray(vec![fill.i(); n]),
-                    Op::ArrayNewFloat => Object::FloatArray(vec![fill.f(); n]),
-                    Op::ArrayNewVal(t) => Object::ValArray {
-                        elem: types[t as usize].clone(),
-                        items: vec![fill; n],
-                    },
-                    _ => unreachable!(),
+                self.charge_native_work(n as u64 / WORK_PER_FUEL)?;
+                let v = match self.heap.new_array(&elem, n as usize, fill, &roots!()) {
+                    Ok(v) => v,
+                    Err(OutOfMemory) => return Err(oom!()),
                 };
-                let v = self.heap.insert_charged(Tag::Array, obj, bytes);
                 sp -= 1;
                 stack[sp - 1] = v;
             }
             Op::ArrayPushInt | Op::ArrayPushFloat | Op::ArrayPushVal => {
                 let a = stack[sp - 2];
                 let v = stack[sp - 1];
-                let (len, cap, elem_bytes) = match self.heap.get(a.obj()) {
-                    Object::IntArray(xs) => (xs.len(), xs.capacity(), 8),
-                    Object::FloatArray(xs) => (xs.len(), xs.capacity(), 8),
-                    Object::ValArray { items, .. } => (items.len(), items.capacity(), 16),
-                    _ => unreachable!("verified array operand"),
-                };
-                if len == cap {
-                    // Grow by doubling, charging the new capacity first.
-                    let extra = cap.max(4);
-                    if self
-                        .heap
-                        .grow(a.obj(), extra * elem_bytes, &roots!())
-                        .is_err()
-                    {
-                        return Err(oom!());
-                    }
-                    match self.heap.get_mut(a.obj()) {
-                        Object::IntArray(xs) => xs.reserve_exact(extra),
-                        Object::FloatArray(xs) => xs.reserve_exact(extra),
-                        Object::ValArray { items, .. } => items.reserve_exact(extra),
-                        _ => unreachable!(),
-                    }
-                }
-                match op {
-                    Op::ArrayPushInt => array!(a, IntArray).push(v.i()),
-                    Op::ArrayPushFloat => array!(a, FloatArray).push(v.f()),
-                    _ => match self.heap.get_mut(a.obj()) {
-                        Object::ValArray { items, .. } => items.push(v),
-                        _ => unreachable!("verified array operand"),
-                    },
+                if self.heap.array_push(a, v, &roots!()).is_err() {
+                    return Err(oom!());
                 }
                 sp -= 2;
             }
             Op::ArrayPopInt | Op::ArrayPopFloat | Op::ArrayPopVal => {
                 let a = stack[sp - 1];
-                let popped = match self.heap.get_mut(a.obj()) {
-                    Object::IntArray(xs) => xs.pop().map(Value::int),
-                    Object::FloatArray(xs) => xs.pop().map(Value::float),
-                    Object::ValArray { items, .. } => items.pop(),
-                    _ => unreachable!("verified array operand"),
-                };
-                match popped {
+                match self.heap.array_pop(a) {
                     Some(v) => stack[sp - 1] = v,
                     None => {
                         return Err(Trap::new(
@@ -2063,12 +1997,7 @@ impl Instance {
                 let Type::Map(key, val) = &types[t as usize] else {
                     unreachable!("verified map type")
                 };
-                let obj = Object::Map(Box::new(MapObj {
-                    key: *key,
-                    val: (**val).clone(),
-                    entries: Default::default(),
-                }));
-                match self.heap.alloc(Tag::Map, obj, &roots!()) {
+                match self.heap.new_map(*key, val, &roots!()) {
                     Ok(v) => {
                         stack[sp] = v;
                         sp += 1;
@@ -2077,8 +2006,8 @@ impl Instance {
                 }
             }
             Op::MapGet => {
-                let key = key_ref(&self.heap, stack[sp - 1]);
-                match map!(stack[sp - 2]).entries.get(&key).copied() {
+                let key = self.heap.key_ref(stack[sp - 1]);
+                match self.heap.map_get(stack[sp - 2], key) {
                     Some(v) => {
                         sp -= 1;
                         stack[sp - 1] = v;
@@ -2087,101 +2016,60 @@ impl Instance {
                 }
             }
             Op::MapGetOr => {
-                let got = map!(stack[sp - 3])
-                    .entries
-                    .get(&key_ref(&self.heap, stack[sp - 2]))
-                    .copied();
+                let got = self
+                    .heap
+                    .map_get(stack[sp - 3], self.heap.key_ref(stack[sp - 2]));
                 let v = got.unwrap_or(stack[sp - 1]);
                 sp -= 2;
                 stack[sp - 1] = v;
             }
             Op::MapHas => {
-                let has = map!(stack[sp - 2])
-                    .entries
-                    .contains_key(&key_ref(&self.heap, stack[sp - 1]));
+                let has = self
+                    .heap
+                    .map_has(stack[sp - 2], self.heap.key_ref(stack[sp - 1]));
                 sp -= 1;
                 stack[sp - 1] = Value::bool(has);
             }
             Op::MapSet => {
-                let m = stack[sp - 3];
-                let key = key_ref(&self.heap, stack[sp - 2]).to_owned();
-                if map_insert(&mut self.heap, m, key, stack[sp - 1], &roots!()).is_err() {
+                let (m, k, v) = (stack[sp - 3], stack[sp - 2], stack[sp - 1]);
+                if self.heap.map_set(m, k, v, &roots!()).is_err() {
                     return Err(oom!());
                 }
                 sp -= 3;
             }
             Op::MapDel => {
-                let m = stack[sp - 2];
-                let k = key_ref(&self.heap, stack[sp - 1]);
-                let cost = k.cost();
-                if let Some(i) = map!(m).entries.get_index_of(&k) {
-                    if let Object::Map(map) = self.heap.get_mut(m.obj()) {
-                        map.entries.remove_index(i);
-                    }
-                    self.heap.shrink(m.obj(), cost);
-                }
+                let (m, k) = (stack[sp - 2], stack[sp - 1]);
+                self.heap.map_del_value(m, k);
                 sp -= 2;
             }
             Op::MapLen => {
-                let n = map!(stack[sp - 1]).entries.len();
+                let n = self.heap.map_len(stack[sp - 1]);
                 stack[sp - 1] = Value::int(n as i64);
             }
             Op::MapKeys => {
-                // Scratch roots nest: a host function below this run (a
-                // re-entrant call) may still hold entries under the mark.
-                let mark = self.heap.scratch.len();
                 let m = stack[sp - 1];
-                let len = map!(m).entries.len();
+                let len = self.heap.map_len(m);
                 // The array (16 bytes a key) must fit before anything is
-                // built; string keys are then copied one at a time, each
-                // charged as it is allocated, so the host never holds a
-                // copy of all the keys.
+                // built; `str` keys are the map's own key strings, shared.
                 let array_bytes = len
                     .checked_mul(16)
-                    .and_then(|b| b.checked_add(OBJECT_HEADER_BYTES))
+                    .and_then(|b| b.checked_add(4 * OBJECT_HEADER_BYTES))
                     .filter(|&b| b <= self.heap.limit());
                 if array_bytes.is_none() {
                     return Err(oom!());
                 }
                 self.charge_native_work(len as u64 / WORK_PER_FUEL)?;
-                let elem = map!(m).key.to_type();
+                let elem = self.heap.map_types(m).0.to_type();
                 let mut items = Vec::with_capacity(len);
-                let mut failed = false;
-                // Positions stay put while keys are copied: the map is on
-                // the stack (rooted) and nothing deletes from it meanwhile.
                 let mut pos = 0;
-                while let Some(p) = map!(m).entries.next_slot(pos) {
+                while let Some(p) = self.heap.map_next_slot(m, pos) {
                     pos = p + 1;
-                    let Some(k) = map!(m).entries.at_slot(p).map(|(k, _)| k.clone()) else {
-                        break;
-                    };
-                    items.push(match k {
-                        MapKey::Int(i) => Value::int(i),
-                        MapKey::Bool(b) => Value::bool(b),
-                        MapKey::Str(s) => {
-                            match self.heap.alloc(Tag::Str, Object::Str(s), &roots!()) {
-                                Ok(v) => {
-                                    // Rooted until the array holds it.
-                                    self.heap.scratch.push(v);
-                                    v
-                                }
-                                Err(OutOfMemory) => {
-                                    failed = true;
-                                    break;
-                                }
-                            }
-                        }
-                    });
+                    if let Some((k, _)) = self.heap.map_entry_at(m, p) {
+                        items.push(k);
+                    }
                 }
-                if failed {
-                    self.heap.scratch.truncate(mark);
-                    return Err(oom!());
-                }
-                let arr = self
-                    .heap
-                    .alloc(Tag::Array, make_array(elem, items), &roots!());
-                self.heap.scratch.truncate(mark);
-                match arr {
+                // The keys are reachable from the map, which is rooted.
+                match self.heap.new_array_from(&elem, &items, &roots!()) {
                     Ok(v) => stack[sp - 1] = v,
                     Err(OutOfMemory) => return Err(oom!()),
                 }
@@ -2202,14 +2090,10 @@ impl Instance {
             }
             Op::RecNew(r) => {
                 let n = module.module().records[r as usize].fields.len();
-                let shape = self.shapes[r as usize].clone();
-                let obj = Object::Record(RecordObj {
-                    shape,
-                    fields: stack[sp - n..sp].into(),
-                });
+                let shape = self.shape_ids[r as usize];
                 let v = self
                     .heap
-                    .alloc(Tag::Record, obj, &roots!())
+                    .new_record(shape, &stack[sp - n..sp], &roots!())
                     .map_err(|_| oom!())?;
                 sp -= n;
                 stack[sp] = v;
@@ -2219,10 +2103,7 @@ impl Instance {
                 let lit = &module.array_lits()[i as usize];
                 let n = lit.len();
                 self.charge_native_work(n as u64 / WORK_PER_FUEL)?;
-                let obj = array_lit_object(lit, &self.strings);
-                let v = self
-                    .heap
-                    .alloc(Tag::Array, obj, &roots!())
+                let v = new_array_lit(&mut self.heap, lit, &self.strings, &roots!())
                     .map_err(|_| oom!())?;
                 stack[sp] = v;
                 sp += 1;
@@ -2366,22 +2247,23 @@ fn jump(pc: usize, rel: i16) -> usize {
     (pc as isize - 1 + rel as isize) as usize
 }
 
-/// Element `i` of an array object, or the array's length when `i` is out
-/// of bounds.
+/// Element `i` of array `a`, or the array's length when `i` is out of
+/// bounds.
 #[inline(always)]
-fn element(array: &Object, i: i64) -> Result<Value, usize> {
-    let at = usize::try_from(i).ok();
-    match array {
-        Object::IntArray(xs) => at
-            .and_then(|i| xs.get(i))
-            .map(|x| Value::int(*x))
-            .ok_or(xs.len()),
-        Object::FloatArray(xs) => at
-            .and_then(|i| xs.get(i))
-            .map(|x| Value::float(*x))
-            .ok_or(xs.len()),
-        Object::ValArray { items, .. } => at.and_then(|i| items.get(i)).copied().ok_or(items.len()),
-        _ => unreachable!("verified array operand"),
+fn element(heap: &Heap, a: Value, i: i64) -> Result<Value, usize> {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| heap.array_get(a, i))
+        .ok_or_else(|| heap.array_len(a))
+}
+
+/// Sets element `i` of array `a`, or gives the array's length when `i` is
+/// out of bounds.
+#[inline(always)]
+fn set_element(heap: &mut Heap, a: Value, i: i64, v: Value) -> Result<(), usize> {
+    match usize::try_from(i) {
+        Ok(i) if heap.array_set(a, i, v) => Ok(()),
+        _ => Err(heap.array_len(a)),
     }
 }
 
@@ -2423,23 +2305,21 @@ impl InterruptHandle {
     }
 }
 
-/// The object a global of type `ty` starts as by default (an empty string,
-/// string buffer, array or map), or `None` for a scalar type, whose default is a value.
-pub(crate) fn empty_object(ty: &Type) -> Option<(Tag, Object)> {
-    match ty {
-        Type::Str => Some((Tag::Str, Object::Str("".into()))),
-        Type::StrBuf => Some((Tag::StrBuf, Object::StrBuf(String::new()))),
-        Type::Array(e) => Some((Tag::Array, make_array((**e).clone(), Vec::new()))),
-        Type::Map(k, v) => Some((
-            Tag::Map,
-            Object::Map(Box::new(MapObj {
-                key: *k,
-                val: (**v).clone(),
-                entries: Default::default(),
-            })),
-        )),
-        _ => None,
-    }
+/// A new object of the default value of type `ty` (an empty string,
+/// string buffer, array or map), or `None` for a type whose default is
+/// not an object.
+pub(crate) fn new_empty_object(
+    heap: &mut Heap,
+    ty: &Type,
+    roots: &[&[Value]],
+) -> Option<Result<Value, OutOfMemory>> {
+    Some(match ty {
+        Type::Str => heap.new_str("", roots),
+        Type::StrBuf => heap.new_strbuf(roots),
+        Type::Array(e) => heap.new_array_from(e, &[], roots),
+        Type::Map(k, v) => heap.new_map(*k, v, roots),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

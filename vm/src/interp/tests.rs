@@ -29,7 +29,7 @@ fn run(
     let v = Arc::new(verify(m).expect("verifies"));
     let mut inst = Instance::new(v, &Linker::new(), config).expect("links");
     let r = inst.call_index(0, args);
-    inst.heap.check();
+    inst.check_heap();
     r
 }
 
@@ -181,7 +181,7 @@ fn gc_stress_keeps_live_objects() {
     )
     .unwrap();
     assert_eq!(inst.call_index(0, &[]).unwrap().unwrap().as_int(), Some(0));
-    inst.heap.check();
+    inst.check_heap();
 }
 
 fn spin_instance(config: Config) -> Instance {
@@ -946,7 +946,7 @@ mod records {
 
     fn call(inst: &mut Instance, name: &str, args: &[Value]) -> Result<Option<Value>, crate::Trap> {
         let r = inst.call_index(index(name), args);
-        inst.heap.check();
+        inst.check_heap();
         r
     }
 

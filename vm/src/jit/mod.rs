@@ -61,7 +61,7 @@ use std::mem::offset_of;
 use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
 
-use crate::heap::{Heap, Object};
+use crate::heap::{Elem, Heap};
 use crate::value::{Tag, Value};
 use crate::verify::{Cmp, Const, Op, VerifiedFunc, VerifiedModule};
 
@@ -1042,99 +1042,90 @@ enum Arg {
     Hoisted(usize),
 }
 
-/// The array object a verified `array<int>`/`array<float>` operand names.
+/// The elements (as raw words) of the verified array operand `arr`
+/// stored as `elem`, or `None` when it is not one.
 ///
 /// # Safety
 ///
 /// `heap` is `JitCtx::heap`: valid, and not otherwise borrowed while
 /// compiled code runs (see `enter`).
-unsafe fn array<'h>(heap: *mut Heap, arr: u64) -> Option<&'h mut Object> {
+unsafe fn words<'h>(heap: *mut Heap, arr: u64, elem: Elem) -> Option<&'h mut [u64]> {
     // SAFETY: the caller's contract. (The payload of a verified array
-    // operand names a live object; a helper must not unwind into compiled
-    // code, so even so a missing one is an answer, not a panic.)
-    unsafe { (*heap).try_get_mut(arr as u32) }
+    // operand names a live array; a helper must not unwind into compiled
+    // code, so even so a wrong one is an answer, not a panic.)
+    unsafe { (*heap).try_words_mut(arr as u32, elem) }
 }
 
 /// `array.get` on `array<int>`: 0 with the element in `*out`, or 1 when
 /// the index is out of bounds (nothing written).
 extern "sysv64" fn helper_get_int(heap: *mut Heap, arr: u64, idx: i64, out: *mut i64) -> u32 {
-    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
-    let obj = unsafe { array(heap, arr) };
-    match obj {
-        Some(Object::IntArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get(i)) {
-            Some(x) => {
-                // SAFETY: `out` is the payload address of a frame slot
-                // below `Compiled::slots` (see `enter`).
-                unsafe { *out = *x };
-                0
-            }
-            None => 1,
-        },
-        _ => 1,
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `words`).
+    let xs = unsafe { words(heap, arr, Elem::Int) };
+    match xs.and_then(|xs| usize::try_from(idx).ok().and_then(|i| xs.get(i))) {
+        Some(x) => {
+            // SAFETY: `out` is the payload address of a frame slot below
+            // `Compiled::slots` (see `enter`).
+            unsafe { *out = *x as i64 };
+            0
+        }
+        None => 1,
     }
 }
 
 /// `array.get` on `array<float>`, as [`helper_get_int`].
 extern "sysv64" fn helper_get_float(heap: *mut Heap, arr: u64, idx: i64, out: *mut f64) -> u32 {
-    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
-    let obj = unsafe { array(heap, arr) };
-    match obj {
-        Some(Object::FloatArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get(i)) {
-            Some(x) => {
-                // SAFETY: as in `helper_get_int`.
-                unsafe { *out = *x };
-                0
-            }
-            None => 1,
-        },
-        _ => 1,
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `words`).
+    let xs = unsafe { words(heap, arr, Elem::Float) };
+    match xs.and_then(|xs| usize::try_from(idx).ok().and_then(|i| xs.get(i))) {
+        Some(x) => {
+            // SAFETY: as in `helper_get_int`.
+            unsafe { *out = f64::from_bits(*x) };
+            0
+        }
+        None => 1,
     }
 }
 
 /// `array.set` on `array<int>`: 0, or 1 when out of bounds (no change).
 extern "sysv64" fn helper_set_int(heap: *mut Heap, arr: u64, idx: i64, val: i64) -> u32 {
-    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
-    let obj = unsafe { array(heap, arr) };
-    match obj {
-        Some(Object::IntArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get_mut(i)) {
-            Some(x) => {
-                *x = val;
-                0
-            }
-            None => 1,
-        },
-        _ => 1,
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `words`).
+    let xs = unsafe { words(heap, arr, Elem::Int) };
+    match xs.and_then(|xs| usize::try_from(idx).ok().and_then(|i| xs.get_mut(i))) {
+        Some(x) => {
+            *x = val as u64;
+            0
+        }
+        None => 1,
     }
 }
 
 /// `array.set` on `array<float>` (the value as its bits), as
 /// [`helper_set_int`].
 extern "sysv64" fn helper_set_float(heap: *mut Heap, arr: u64, idx: i64, val: u64) -> u32 {
-    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
-    let obj = unsafe { array(heap, arr) };
-    match obj {
-        Some(Object::FloatArray(xs)) => match usize::try_from(idx).ok().and_then(|i| xs.get_mut(i))
-        {
-            Some(x) => {
-                *x = f64::from_bits(val);
-                0
-            }
-            None => 1,
-        },
-        _ => 1,
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `words`).
+    let xs = unsafe { words(heap, arr, Elem::Float) };
+    match xs.and_then(|xs| usize::try_from(idx).ok().and_then(|i| xs.get_mut(i))) {
+        Some(x) => {
+            *x = val;
+            0
+        }
+        None => 1,
     }
 }
 
 /// The data pointer and length of an `array<int>` or `array<float>` into
-/// `*out`: 0, or 1 for any other object (nothing written).
+/// `*out`: 0, or 1 for any other object (nothing written). The pointer
+/// stays valid while the loop runs: compiled loops do not allocate, and
+/// heap objects never move.
 extern "sysv64" fn helper_array_raw(heap: *mut Heap, arr: u64, out: *mut [u64; 2], _: u64) -> u32 {
-    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
-    let obj = unsafe { array(heap, arr) };
-    let raw = match obj {
-        Some(Object::IntArray(xs)) => [xs.as_mut_ptr() as u64, xs.len() as u64],
-        Some(Object::FloatArray(xs)) => [xs.as_mut_ptr() as u64, xs.len() as u64],
-        _ => return 1,
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `words`).
+    let xs = unsafe { words(heap, arr, Elem::Int) }
+        // SAFETY: as above.
+        .or_else(|| unsafe { words(heap, arr, Elem::Float) });
+    let Some(xs) = xs else {
+        return 1;
     };
+    let raw = [xs.as_mut_ptr() as u64, xs.len() as u64];
     // SAFETY: `out` is an entry of the `arrays` buffer `enter` passes in
     // `ctx`, which has one entry per hoisted array.
     unsafe { *out = raw };
@@ -1169,9 +1160,8 @@ fn invariant_arrays(module: &VerifiedModule, header: usize, back_edge: usize) ->
 
 /// `array.len`: the length into `*out`; returns 0.
 extern "sysv64" fn helper_len(heap: *mut Heap, arr: u64, out: *mut i64, _: u64) -> u32 {
-    // SAFETY: called only by compiled code, with `ctx.heap` (see `array`).
-    let obj = unsafe { array(heap, arr) };
-    let len = obj.and_then(|o| o.array_len()).unwrap_or(0);
+    // SAFETY: called only by compiled code, with `ctx.heap` (see `words`).
+    let len = unsafe { (*heap).try_array_len(arr as u32) }.unwrap_or(0);
     // SAFETY: as in `helper_get_int`.
     unsafe { *out = len as i64 };
     0
