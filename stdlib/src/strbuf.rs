@@ -9,7 +9,7 @@
 //! before allocating (the growth rule is documented with
 //! [`NativeCtx::strbuf_push`] in keel-vm).
 
-use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Trap, Type, Value};
+use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Tag, Trap, Type, Value};
 
 type Native = fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap>;
 
@@ -32,10 +32,7 @@ pub(crate) fn install_strbuf(linker: &mut Linker) {
             vec![StrBuf, Any],
             None,
             "Append the display form of a value (as print shows it; a str as is); amortized O(1) per byte.",
-            |cx, a| {
-                cx.strbuf_push(a[0], a[1])?;
-                Ok(None)
-            },
+            strbuf_push,
         ),
         (
             "strbuf.str",
@@ -65,6 +62,23 @@ pub(crate) fn install_strbuf(linker: &mut Linker) {
     for (name, params, result, doc, f) in defs {
         linker.define_with_doc(name, FuncType::new(params, result), doc, f);
     }
+}
+
+/// Appends `a[1]` to buffer `a[0]`. Any value but a string is first
+/// turned into a heap string of its display form (built as `str.from`
+/// builds it), so that while the buffer grows the text it copies from is
+/// charged to the heap like the buffer: the host holds both, and both
+/// count against the limit.
+fn strbuf_push(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    let v = match a[1].tag() {
+        Tag::Str | Tag::StrBuf => a[1],
+        _ => {
+            let text = cx.display(a[1])?;
+            cx.new_str(text)?
+        }
+    };
+    cx.strbuf_push(a[0], v)?;
+    Ok(None)
 }
 
 /// Copies the text out, checking the heap for it first.

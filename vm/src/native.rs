@@ -777,3 +777,5 @@ impl NativeCtx<'_> {
         Ok(())
     }
 }
+
+mod charge;
