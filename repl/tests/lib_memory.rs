@@ -185,12 +185,11 @@ fn results_near_the_limit_stay_within_it() {
         ),
         (
             "sort_by_comparator",
-            format!(
-                ".global buf: strbuf\n.global piece: str\n\
-                 .func fill(x: int, y: int) -> bool\n\
-                 \x20   gload buf gload piece call strbuf.push\n\
-                 \x20   load x load y lt ret\n.end\n"
-            ),
+            ".global buf: strbuf\n.global piece: str\n\
+             .func fill(x: int, y: int) -> bool\n\
+             \x20   gload buf gload piece call strbuf.push\n\
+             \x20   load x load y lt ret\n.end\n"
+                .into(),
             format!(
                 "    {} gstore piece\n    push 1_000_000 push 1 array.new fn.ref fill call array.sort_by",
                 big(65_536)

@@ -101,7 +101,9 @@ pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {
                 }
                 Ok(())
             })?;
-            names.sort();
+            // In place: names in a directory are distinct, and a stable
+            // sort would allocate a scratch buffer the room did not count.
+            names.sort_unstable();
             let mut items = Vec::with_capacity(names.len());
             for n in names {
                 items.push(cx.new_str(n)?);

@@ -387,7 +387,7 @@ fn ret_str(cx: &mut NativeCtx<'_>, s: impl Into<Box<str>>) -> Result<Option<Valu
 /// Host bytes per element of an `array<str>` under construction: one
 /// value each for the element in the list the array takes over, on the
 /// native call's root list, and that list's slack when it doubles.
-const BUILD_ELEM_BYTES: usize = 3 * std::mem::size_of::<Value>();
+pub(crate) const BUILD_ELEM_BYTES: usize = 3 * std::mem::size_of::<Value>();
 
 /// Bytes needed to build an `array<str>` of `n` strings holding `payload`
 /// bytes in all: each string's header and bytes, and the array.

@@ -116,8 +116,10 @@ pub(crate) fn section() -> String {
      `out of memory` and leaves the buffer unchanged. The display form of a container is \
      built as `str.from` builds it: checked against the heap limit and charged as work piece \
      by piece, so a value whose display form is larger than the heap traps `out of memory` \
-     instead of exhausting the process.\n\
-     - Appends cost fuel like other library work (one unit per {wpf} bytes appended); \
+     instead of exhausting the process; it is a heap string while the buffer grows to take \
+     it, so the buffer's growth must fit beside it.\n\
+     - Appends cost fuel like other library work (one unit per {wpf} bytes appended; for a \
+     value that is not a string, building its display form costs as much again); \
      `strbuf.str` checks the heap for its copy before making it.\n\
      - `strbuf.clear` keeps the capacity, so a buffer reused in a loop stops growing.\n\
      - A `strbuf` global starts as an empty buffer; a `strbuf` local must be assigned before \
