@@ -85,7 +85,7 @@ fn limits_section() -> String {
          - Results of unknown size are checked as they grow: `str.from` builds the display \
          form in pieces of {chunk} bytes, each checked as if the text so far were a heap string, \
          so a value whose display form is far larger than the heap traps at the limit. \
-         `strbuf.push` of a value that is not a string makes its display form a heap string \
+         `strbuf.push` of a container (array, map or record) makes its display form a heap string \
          that way before the buffer grows to take it, so the text and the buffer both count. \
          `io.read_line` and `fs.read` never hold more of their input than the heap has room \
          for: past it they trap `out of memory` without reading further. `io.read_bytes` \

@@ -64,18 +64,19 @@ pub(crate) fn install_strbuf(linker: &mut Linker) {
     }
 }
 
-/// Appends `a[1]` to buffer `a[0]`. Any value but a string is first
-/// turned into a heap string of its display form (built as `str.from`
-/// builds it), so that while the buffer grows the text it copies from is
-/// charged to the heap like the buffer: the host holds both, and both
-/// count against the limit.
+/// Appends `a[1]` to buffer `a[0]`. A container (whose display form can
+/// be as large as the heap) is first turned into a heap string of its
+/// display form (built as `str.from` builds it), so that while the buffer
+/// grows the text it copies from is charged to the heap like the buffer:
+/// the host holds both, and both count against the limit. Strings are
+/// copied from the heap, and a scalar's display form is a few bytes.
 fn strbuf_push(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let v = match a[1].tag() {
-        Tag::Str | Tag::StrBuf => a[1],
-        _ => {
+        Tag::Array | Tag::Map | Tag::Record => {
             let text = cx.display(a[1])?;
             cx.new_str(text)?
         }
+        _ => a[1],
     };
     cx.strbuf_push(a[0], v)?;
     Ok(None)
@@ -119,7 +120,7 @@ pub(crate) fn section() -> String {
      instead of exhausting the process; it is a heap string while the buffer grows to take \
      it, so the buffer's growth must fit beside it.\n\
      - Appends cost fuel like other library work (one unit per {wpf} bytes appended; for a \
-     value that is not a string, building its display form costs as much again); \
+     container, building its display form costs as much again); \
      `strbuf.str` checks the heap for its copy before making it.\n\
      - `strbuf.clear` keeps the capacity, so a buffer reused in a loop stops growing.\n\
      - A `strbuf` global starts as an empty buffer; a `strbuf` local must be assigned before \
