@@ -30,8 +30,9 @@ struct Run {
 }
 
 /// Writes `program` to `NAME.kasm` in the test directory and runs it with
-/// `flags` under `/usr/bin/time -f %M`, with `stdin` (a file) as input.
-fn run(name: &str, flags: &[&str], program: &str, stdin: Option<&PathBuf>) -> Run {
+/// `flags` under `/usr/bin/time -f %M`, with `stdin` (a file) as input and
+/// `KEEL_BIG` set to `big` in its environment.
+fn run(name: &str, flags: &[&str], program: &str, stdin: Option<&PathBuf>, big: &str) -> Run {
     let dir = tmp_dir();
     let file = dir.join(format!("{name}.kasm"));
     std::fs::write(&file, program).unwrap();
@@ -50,6 +51,7 @@ fn run(name: &str, flags: &[&str], program: &str, stdin: Option<&PathBuf>) -> Ru
         .args(flags)
         .arg(format!("{name}.kasm"))
         .current_dir(&dir)
+        .env("KEEL_BIG", big)
         .stdin(input)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -207,7 +209,13 @@ fn results_near_the_limit_stay_within_it() {
         ),
     ];
     for (name, before, body, want) in cases {
-        let r = run(name, &["--max-heap", "64M"], &program(&before, &body), None);
+        let r = run(
+            name,
+            &["--max-heap", "64M"],
+            &program(&before, &body),
+            None,
+            "",
+        );
         eprintln!("{name}: peak {} KiB", r.kib);
         match want {
             Ok(frame) => assert_oom(name, &r, limit, frame),
@@ -224,8 +232,8 @@ fn results_near_the_limit_stay_within_it() {
     }
 }
 
-/// The functions that read input stop at the limit: `io.read_line` of an
-/// 8 MB line, `io.read_bytes` of 1 MB (25 host bytes a byte read),
+/// The functions that read input stop at the limit: `env.get` of a
+/// 120 KB variable, `io.read_line` of an 8 MB line, `io.read_bytes` of 1 MB (25 host bytes a byte read),
 /// `fs.read` of an 8 MB file, `fs.list` of 3,000 long names, each under a
 /// limit their result does not fit; and `io.read_line` of a line of
 /// invalid UTF-8, whose replaced copy (three bytes for each bad byte) is
@@ -249,8 +257,16 @@ fn input_functions_trap_at_the_limit() {
             std::fs::write(f, "").unwrap();
         }
     }
+    // Linux takes at most 128 KiB for one environment string.
+    let big = "x".repeat(120_000);
     let grant = format!("--allow-read={}", dir.display());
     let cases: Vec<(&str, &str, String, Option<&PathBuf>)> = vec![
+        (
+            "env_get",
+            "64K",
+            r#"    push "KEEL_BIG" call env.get pop"#.into(),
+            None,
+        ),
         (
             "read_line",
             "4M",
@@ -283,11 +299,15 @@ fn input_functions_trap_at_the_limit() {
         ),
     ];
     for (name, heap, body, stdin) in cases {
-        let limit = if heap == "4M" { 4 << 20 } else { 256 << 10 };
+        let limit = match heap {
+            "4M" => 4 << 20,
+            "256K" => 256 << 10,
+            _ => 64 << 10,
+        };
         for mode in [&[][..], &["--gc-stress", "--checked"][..]] {
-            let mut flags = vec!["--max-heap", heap, &grant];
+            let mut flags = vec!["--max-heap", heap, &grant, "--allow-env"];
             flags.extend_from_slice(mode);
-            let r = run(name, &flags, &program("", &body), stdin);
+            let r = run(name, &flags, &program("", &body), stdin, &big);
             assert_oom(name, &r, limit, "main");
             assert_eq!(r.out, "", "{name}");
         }
