@@ -150,12 +150,6 @@ fn results_near_the_limit_stay_within_it() {
             Ok("main"),
         ),
         (
-            "lower_over",
-            String::new(),
-            format!("    {} call str.lower pop", big(36_000_000)),
-            Ok("main"),
-        ),
-        (
             "chars_over",
             String::new(),
             format!("    {} call str.chars pop", big(8_000_000)),
