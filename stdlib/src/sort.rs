@@ -753,6 +753,29 @@ mod higher_order_tests {
         assert_eq!(cut, (50, 51));
     }
 
+    /// The copy and merge buffer charged to the heap while the comparator
+    /// runs are given back however the sort ends: under a 4 MiB limit,
+    /// sorts of 50,000 ints (1.6 MB of scratch each) whose comparator
+    /// traps, alternating with sorts that finish, never run out of memory
+    /// (kept charged, two of them would fill the heap).
+    #[test]
+    fn the_scratch_is_given_back_on_every_path() {
+        let config = Config {
+            max_heap_bytes: 4 << 20,
+            ..Config::default()
+        };
+        let mut inst = instance(&defs(), vec![], config);
+        let xs: Vec<i64> = (0..50_000).collect();
+        let mut want: Vec<i64> = xs.clone();
+        want.reverse();
+        for round in 0..4 {
+            let t = trap(inst.call("sort_boom", &[ints(&xs)]));
+            assert_eq!(t.code, TrapCode::DivisionByZero, "round {round}");
+            let sorted = inst.call("sort_ints", &[ints(&xs)]);
+            assert_eq!(sorted.unwrap(), Some(ints(&want)), "round {round}");
+        }
+    }
+
     /// A comparator without loops or calls has no check point of its own:
     /// the sort stops when the tank is empty instead of running on free.
     #[test]
