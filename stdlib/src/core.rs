@@ -609,12 +609,13 @@ fn case_map(cx: &mut NativeCtx<'_>, v: Value, upper: bool) -> Result<Option<Valu
             .map(|c| c.to_lowercase().map(char::len_utf8).sum::<usize>())
             .sum()
     };
-    // The standard library starts at the input's length and doubles when
+    // The standard library's buffer starts at the input's length (also
+    // when the result is shorter: `ſ` uppercases to `S`) and doubles when
     // the result is longer.
     let host = if exact > len {
         exact.saturating_mul(2)
     } else {
-        exact
+        len
     };
     cx.ensure_room(host.saturating_add(OBJECT_BYTES))?;
     cx.charge_work(as_work(len))?;

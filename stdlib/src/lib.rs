@@ -81,7 +81,8 @@ fn limits_section() -> String {
          `array<int>` and `array<float>`), and {build} more per element of an `array<str>` \
          being built, for the host's lists. `str.split` counts its pieces first; `str.upper` \
          and `str.lower` count the exact length of their result (a char can map to up to three) \
-         and twice that when it is longer than the input, as the host's buffer doubles.\n\
+         and check room for the host's buffer: the input's length, or twice the result's when \
+         it is longer, as the buffer doubles.\n\
          - Results of unknown size are checked as they grow: `str.from` builds the display \
          form in pieces of {chunk} bytes, each checked as if the text so far were a heap string, \
          so a value whose display form is far larger than the heap traps at the limit. \
