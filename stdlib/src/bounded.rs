@@ -95,18 +95,56 @@ impl BoundedBuf {
 }
 
 /// `bytes` as a string, replacing invalid UTF-8 with U+FFFD. The lossy copy
-/// can be up to three times as long, so its room is checked first.
+/// is made while the bytes are still held, so the room for both is
+/// checked first, from the copy's exact length ([`lossy_len`]).
 ///
 /// # Errors
 ///
-/// `out of memory` when the replaced text would not fit.
+/// `out of memory` when the bytes and the replaced text would not fit.
 pub(crate) fn lossy_utf8(cx: &mut NativeCtx<'_>, bytes: Vec<u8>) -> Result<String, Trap> {
     match String::from_utf8(bytes) {
         Ok(s) => Ok(s),
         Err(e) => {
             let bytes = e.into_bytes();
-            cx.ensure_room(bytes.len().saturating_mul(3).saturating_add(OBJECT_BYTES))?;
+            let need = bytes
+                .capacity()
+                .saturating_add(lossy_len(&bytes))
+                .saturating_add(OBJECT_BYTES);
+            cx.ensure_room(need)?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
+}
+
+/// The length of `String::from_utf8_lossy(bytes)`, computed without
+/// allocating: each invalid sequence becomes one U+FFFD (3 bytes).
+pub(crate) fn lossy_len(bytes: &[u8]) -> usize {
+    bytes
+        .utf8_chunks()
+        .map(|c| {
+            let bad = if c.invalid().is_empty() { 0 } else { 3 };
+            c.valid().len() + bad
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lossy_len;
+
+    #[test]
+    fn lossy_len_is_the_length_of_the_lossy_copy() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"plain",
+            b"\xff",
+            b"a\xffb\xfe\xfd",
+            b"\xe2\x82",         // a cut 3-byte sequence: one replacement
+            b"\xe2\x82\xac\xc3", // a euro sign, then a cut 2-byte one
+            "h\u{e9}llo".as_bytes(),
+        ];
+        for b in cases {
+            assert_eq!(lossy_len(b), String::from_utf8_lossy(b).len(), "{b:?}");
         }
     }
 }

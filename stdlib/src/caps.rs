@@ -88,22 +88,22 @@ pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {
         "Names in a directory, sorted (needs --allow-read).",
         move |cx, a| {
             let path = cx.str(a[0]).to_owned();
-            // Each name becomes a string and an array element: check the
-            // room for what has been read so far at every doubling.
-            let (mut names, mut bytes, mut checked) = (Vec::new(), 0usize, 0usize);
+            // Each name becomes a string and an array element: before what
+            // has been read passes the room checked, check room for twice
+            // as much (or, once that fails, take the room left as a cap).
+            let (mut names, mut bytes, mut room) = (Vec::new(), 0usize, Room::default());
             grant.list("fs.list", &path, |name| {
-                bytes = bytes.saturating_add(name.len() + OBJECT_BYTES + 16 + 24);
+                bytes = bytes.saturating_add(name.len() + OBJECT_BYTES + LIST_NAME_BYTES);
+                room.ensure(cx, bytes)?;
                 names.push(name);
-                if bytes > checked.saturating_mul(2) {
-                    cx.ensure_room(bytes)?;
-                    checked = bytes;
-                }
                 if names.len() % 1024 == 0 {
                     cx.charge_work(1024)?;
                 }
                 Ok(())
             })?;
-            names.sort();
+            // In place: names in a directory are distinct, and a stable
+            // sort would allocate a scratch buffer the room did not count.
+            names.sort_unstable();
             let mut items = Vec::with_capacity(names.len());
             for n in names {
                 items.push(cx.new_str(n)?);
@@ -111,6 +111,42 @@ pub fn install_fs_read(linker: &mut Linker, dirs: &[PathBuf]) {
             Ok(Some(cx.new_array(Type::Str, items)?))
         },
     );
+}
+
+/// Host bytes per name `fs.list` holds besides the name's own bytes: its
+/// `String` in the list of names read and its element in the array built.
+const LIST_NAME_BYTES: usize = std::mem::size_of::<String>() + std::mem::size_of::<Value>();
+
+/// Room in the heap checked ahead for a result that grows as it is read:
+/// doubling while the heap has room, then capped at the room left.
+#[derive(Default)]
+struct Room {
+    checked: usize,
+    capped: bool,
+}
+
+impl Room {
+    /// Fails with `out of memory` unless `need` bytes are within the room
+    /// checked, checking more when they are not.
+    fn ensure(&mut self, cx: &mut NativeCtx<'_>, need: usize) -> Result<(), Trap> {
+        if need <= self.checked {
+            return Ok(());
+        }
+        if !self.capped {
+            let ahead = need.saturating_mul(2);
+            if cx.ensure_room(ahead).is_ok() {
+                self.checked = ahead;
+                return Ok(());
+            }
+            // ensure_room collected: the room left is exact now.
+            self.checked = cx.heap_room();
+            self.capped = true;
+            if need <= self.checked {
+                return Ok(());
+            }
+        }
+        Err(cx.out_of_memory())
+    }
 }
 
 /// Reads an open file in steps, within the heap limit: a file's stated

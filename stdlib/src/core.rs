@@ -384,10 +384,10 @@ fn ret_str(cx: &mut NativeCtx<'_>, s: impl AsRef<str>) -> Result<Option<Value>, 
     Ok(Some(cx.new_str(s)?))
 }
 
-/// Host bytes per element of an `array<str>` under construction: the
-/// element in the array (16), in the list it is built from (16) and on the
-/// native call's root list (16).
-const BUILD_ELEM_BYTES: usize = 48;
+/// Host bytes per element of an `array<str>` under construction: one
+/// value each for the element in the list the array takes over, on the
+/// native call's root list, and that list's slack when it doubles.
+pub(crate) const BUILD_ELEM_BYTES: usize = 3 * std::mem::size_of::<Value>();
 
 /// Bytes needed to build an `array<str>` of `n` strings holding `payload`
 /// bytes in all: each string's header and bytes, and the array.
@@ -609,12 +609,13 @@ fn case_map(cx: &mut NativeCtx<'_>, v: Value, upper: bool) -> Result<Option<Valu
             .map(|c| c.to_lowercase().map(char::len_utf8).sum::<usize>())
             .sum()
     };
-    // The standard library starts at the input's length and doubles when
+    // The standard library's buffer starts at the input's length (also
+    // when the result is shorter: `ſ` uppercases to `S`) and doubles when
     // the result is longer.
     let host = if exact > len {
         exact.saturating_mul(2)
     } else {
-        exact
+        len
     };
     cx.ensure_room(host.saturating_add(OBJECT_BYTES))?;
     cx.charge_work(as_work(len))?;
@@ -758,9 +759,11 @@ fn sort_type_error(cx: &NativeCtx<'_>, arr: Value) -> Trap {
     )
 }
 
-/// Sorts in place. Work: n * log2(n) comparisons. Host memory: one buffer
-/// of the array's length (8 bytes an element for int and float arrays; for
-/// strings, a copy of the 16-byte elements plus the buffer).
+/// Sorts in place. Work: n * log2(n) comparisons. Host memory, checked
+/// against the heap limit first (nothing else allocates while it sorts):
+/// one buffer of the array's length (8 bytes an element for int and float
+/// arrays; for strings, a copy of the elements plus the buffer, one value
+/// each).
 fn array_sort(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let elem = cx.array_elem_type(a[0]);
     if !matches!(elem, Type::Int | Type::Float | Type::Str) {
@@ -768,7 +771,12 @@ fn array_sort(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap
     }
     let n = cx.array_len(a[0]);
     let log = (usize::BITS - n.leading_zeros()) as usize;
-    let per = if elem == Type::Str { 32 } else { 8 };
+    // The merge buffer of elements; for strings also the copy sorted.
+    let per = if elem == Type::Str {
+        2 * std::mem::size_of::<Value>()
+    } else {
+        std::mem::size_of::<i64>()
+    };
     cx.ensure_room(n.saturating_mul(per))?;
     cx.charge_work(as_work(n.saturating_mul(log)))?;
     let handle = cx.interrupt_handle();

@@ -67,21 +67,43 @@ pub fn render_reference(linker: &Linker) -> String {
 fn limits_section() -> String {
     format!(
         "\n## Memory, fuel and interrupts\n\n\
-         - A function whose result grows with its input or a count (`str.chars`, `str.split`, \
-         `str.join`, `str.repeat`, `str.upper`, `str.lower`, `str.trim`, `str.slice`, \
-         `array.slice`) checks that the whole result fits under the heap limit \
-         before building any of it, from its exact size: {obj} bytes per object plus the \
-         string's bytes, 16 per array element, and 48 per element of an `array<str>` being \
-         built for the host's lists. Otherwise it traps `out of memory` having allocated nothing. \
-         `fs.list` checks the room for the names read so far each time they double.\n\
-         - `array.sort` sorts in place with one buffer of the array's length (8 bytes an element \
-         for `array<int>` and `array<float>`, 32 for `array<str>`), which must fit under the \
-         heap limit; `array.reverse` needs no extra memory.\n\
-         - `io.read_line` and `fs.read` never hold more of their input than the heap has room \
+         **Memory.** Every byte a library function builds in host memory counts against the \
+         heap limit before it is allocated, so a program cannot make the host hold more than \
+         the limit (plus the fixed overhead `spec/semantics.md` states) whatever it asks for. \
+         A call that would pass the limit traps `out of memory: heap limit of N bytes exceeded` \
+         having built nothing it keeps.\n\n\
+         - Results of known size: a function whose result grows with its input or a count \
+         (`str.slice`, `str.split`, `str.join`, `str.upper`, `str.lower`, `str.trim`, \
+         `str.repeat`, `str.chars`, `array.slice`, `strbuf.str`; also the `concat` instruction) \
+         computes the size of the whole result from its inputs without allocating and checks \
+         that it fits beside what is live (collecting first if needed) before building any of \
+         it: {obj} bytes per object plus a string's bytes, {val} per array element (8 in \
+         `array<int>` and `array<float>`), and {build} more per element of an `array<str>` \
+         being built, for the host's lists. `str.split` counts its pieces first; `str.upper` \
+         and `str.lower` count the exact length of their result (a char can map to up to three) \
+         and check room for the host's buffer: the input's length, or twice the result's when \
+         it is longer, as the buffer doubles.\n\
+         - Results of unknown size are checked as they grow: `str.from` builds the display \
+         form in pieces of {chunk} bytes, each checked as if the text so far were a heap string, \
+         so a value whose display form is far larger than the heap traps at the limit. \
+         `strbuf.push` of a container (array, map or record) makes its display form a heap string \
+         that way before the buffer grows to take it, so the text and the buffer both count. \
+         `io.read_line` and `fs.read` never hold more of their input than the heap has room \
          for: past it they trap `out of memory` without reading further. `io.read_bytes` \
          counts {read_byte} bytes for each byte it reads (the byte, and the element in the \
          list and in the array it builds), and reads in the input's own buffer-sized steps, \
-         so asking for far more than the input holds costs nothing.\n\
+         so asking for far more than the input holds costs nothing. A line of invalid UTF-8 \
+         needs room for the bytes read and for the exact length of its copy with each bad \
+         sequence replaced by U+FFFD (3 bytes). `fs.list` checks room for twice the names read \
+         so far whenever they pass the room checked, and once that fails, caps them at the \
+         room left.\n\
+         - Scratch: `array.sort` sorts in place with one merge buffer of the array's length \
+         (8 bytes an element for `array<int>` and `array<float>`; for `array<str>` {sort_str}, \
+         a copy of the elements and the buffer), checked before it is made (nothing else runs \
+         while it sorts). `array.sort_by` holds a copy of the elements and a merge buffer \
+         ({sort_by} bytes an element) while its function runs, and charges them to the heap for \
+         that long, so what the function allocates meets the limit with them counted. \
+         `array.reverse` needs no extra memory.\n\
          - Library work costs fuel: one unit per {wpf} bytes or elements read, written, compared \
          or moved (`array.sort`: n*log2(n) comparisons; `gc.collect`: one per object slot; \
          `io.write_bytes`: one per element; `str.find`, `str.find_from`: the bytes searched), \
@@ -102,6 +124,11 @@ fn limits_section() -> String {
          links are never followed, and only regular files are read or written (a FIFO or device \
          is refused without blocking).\n",
         obj = keel_vm::OBJECT_BYTES,
+        val = std::mem::size_of::<keel_vm::Value>(),
+        build = crate::core::BUILD_ELEM_BYTES,
+        chunk = keel_vm::DISPLAY_CHUNK,
+        sort_str = 2 * std::mem::size_of::<keel_vm::Value>(),
+        sort_by = crate::sort::SORT_BY_SCRATCH_VALUES * std::mem::size_of::<keel_vm::Value>(),
         wpf = keel_vm::WORK_PER_FUEL,
         step = keel_vm::POLL_STEP,
         read_byte = crate::io::READ_BYTE_COST,

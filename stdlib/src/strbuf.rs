@@ -9,7 +9,7 @@
 //! before allocating (the growth rule is documented with
 //! [`NativeCtx::strbuf_push`] in keel-vm).
 
-use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Trap, Type, Value};
+use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Tag, Trap, Type, Value};
 
 type Native = fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap>;
 
@@ -32,10 +32,7 @@ pub(crate) fn install_strbuf(linker: &mut Linker) {
             vec![StrBuf, Any],
             None,
             "Append the display form of a value (as print shows it; a str as is); amortized O(1) per byte.",
-            |cx, a| {
-                cx.strbuf_push(a[0], a[1])?;
-                Ok(None)
-            },
+            strbuf_push,
         ),
         (
             "strbuf.str",
@@ -65,6 +62,24 @@ pub(crate) fn install_strbuf(linker: &mut Linker) {
     for (name, params, result, doc, f) in defs {
         linker.define_with_doc(name, FuncType::new(params, result), doc, f);
     }
+}
+
+/// Appends `a[1]` to buffer `a[0]`. A container (whose display form can
+/// be as large as the heap) is first turned into a heap string of its
+/// display form (built as `str.from` builds it), so that while the buffer
+/// grows the text it copies from is charged to the heap like the buffer:
+/// the host holds both, and both count against the limit. Strings are
+/// copied from the heap, and a scalar's display form is a few bytes.
+fn strbuf_push(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
+    let v = match a[1].tag() {
+        Tag::Array | Tag::Map | Tag::Record => {
+            let text = cx.display(a[1])?;
+            cx.new_str(text)?
+        }
+        _ => a[1],
+    };
+    cx.strbuf_push(a[0], v)?;
+    Ok(None)
 }
 
 /// Copies the text out, checking the heap for it first.
@@ -102,8 +117,10 @@ pub(crate) fn section() -> String {
      `out of memory` and leaves the buffer unchanged. The display form of a container is \
      built as `str.from` builds it: checked against the heap limit and charged as work piece \
      by piece, so a value whose display form is larger than the heap traps `out of memory` \
-     instead of exhausting the process.\n\
-     - Appends cost fuel like other library work (one unit per {wpf} bytes appended); \
+     instead of exhausting the process; it is a heap string while the buffer grows to take \
+     it, so the buffer's growth must fit beside it.\n\
+     - Appends cost fuel like other library work (one unit per {wpf} bytes appended; for a \
+     container, building its display form costs as much again); \
      `strbuf.str` checks the heap for its copy before making it.\n\
      - `strbuf.clear` keeps the capacity, so a buffer reused in a loop stops growing.\n\
      - A `strbuf` global starts as an empty buffer; a `strbuf` local must be assigned before \

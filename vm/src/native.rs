@@ -652,3 +652,5 @@ impl NativeCtx<'_> {
         Err(self.out_of_memory())
     }
 }
+
+mod charge;
