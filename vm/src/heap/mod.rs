@@ -19,7 +19,9 @@
 //! growth go through one chokepoint ([`Heap::charge`]) that triggers a
 //! collection when the bytes allocated since the last one exceed the heap
 //! that survived it (at least [`MIN_GC_THRESHOLD`]), and fails with out-of-memory when
-//! the heap limit would be exceeded even after collecting.
+//! the heap limit would be exceeded even after collecting. The instance's
+//! value stack is charged the same way as it grows ([`Heap::charge_stack`]),
+//! so objects and stack together stay within the limit.
 
 pub(crate) mod map;
 mod object;
@@ -79,6 +81,9 @@ pub(crate) struct Heap {
     /// Names of the instance's callees (module functions, then imports),
     /// for displaying function references.
     pub(crate) callee_names: Vec<Box<str>>,
+    /// Bytes of `live_bytes` that are the instance's value stack, not
+    /// objects (see [`Heap::charge_stack`]).
+    stack_bytes: usize,
 }
 
 /// Objects the host holds handles to.
@@ -105,6 +110,7 @@ impl Heap {
             scratch: Vec::new(),
             handles: Box::default(),
             callee_names: Vec::new(),
+            stack_bytes: 0,
         }
     }
 
@@ -395,7 +401,11 @@ impl Heap {
             .filter(|s| s.obj.is_some())
             .map(|s| s.size)
             .sum();
-        assert_eq!(total, self.live_bytes, "live byte count drifted");
+        assert_eq!(
+            total + self.stack_bytes,
+            self.live_bytes,
+            "live byte count drifted"
+        );
         for s in self.slots.iter().filter_map(|s| s.obj.as_ref()) {
             let refs: Vec<Value> = match s {
                 Object::ValArray { items, .. } => items.clone(),
@@ -424,6 +434,28 @@ fn dangling(index: u32) -> ! {
 #[inline(never)]
 fn wrong_kind(index: u32, want: &str) -> ! {
     panic!("heap invariant violated: object {index} is not a {want}")
+}
+
+/// The value stack's share of the heap limit: its memory counts toward
+/// `live_bytes` like an object's, so objects and stack together stay
+/// within the limit.
+impl Heap {
+    /// [`Heap::charge`]s `bytes` of value-stack growth.
+    pub(crate) fn charge_stack(
+        &mut self,
+        bytes: usize,
+        roots: &[&[Value]],
+    ) -> Result<(), OutOfMemory> {
+        self.charge(bytes, roots)?;
+        self.stack_bytes += bytes;
+        Ok(())
+    }
+
+    /// Gives back `bytes` charged by [`Heap::charge_stack`].
+    pub(crate) fn uncharge_stack(&mut self, bytes: usize) {
+        self.stack_bytes -= bytes;
+        self.uncharge(bytes);
+    }
 }
 
 #[cfg(test)]
