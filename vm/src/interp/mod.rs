@@ -97,7 +97,7 @@ pub struct Config {
     /// handle without copying.
     pub max_val_bytes: usize,
     /// Value-stack limit in bytes (default [`MAX_STACK_SLOTS`] slots of 16
-    /// bytes: 256 MiB, which is also the most it may be set to; it is
+    /// bytes: 256 MiB, which is also its cap: a larger value acts as it;
     /// rounded down to whole slots). The value stack holds the frames of
     /// every active Keel call of the instance (locals, a record slot and
     /// the operand stack), host re-entries included. A call whose frame
