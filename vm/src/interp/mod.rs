@@ -17,7 +17,9 @@
 //! **Safepoints.** The collector runs only inside heap allocation calls.
 //! Every allocating op keeps its operands below `sp` until the allocation has
 //! returned, so the roots `[stack[..sp], globals, string constants]` (plus
-//! the heap's scratch list for natives) cover every live object.
+//! the heap's scratch list for natives) cover every live object. A call
+//! that grows the value stack is a safepoint too (the growth is charged to
+//! the heap, see [`Config::max_stack_bytes`]), with its arguments below `sp`.
 //!
 //! **Scratch roots nest.** A native call keeps what it allocates on the
 //! heap's scratch list until it returns. Natives nest (a host function may
