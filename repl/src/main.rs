@@ -93,6 +93,10 @@ struct Common {
     /// Heap limit, in bytes or with a K, M or G suffix (default 2G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_heap: Option<usize>,
+    /// Value-stack limit, in bytes or with a K, M or G suffix (default and
+    /// most 256M); the stack also counts toward --max-heap.
+    #[arg(long, value_name = "SIZE", value_parser = parse_stack_size)]
+    max_stack: Option<usize>,
     /// Call depth limit (default 100000).
     #[arg(long, value_name = "N")]
     max_depth: Option<usize>,
@@ -147,6 +151,9 @@ impl Common {
         if let Some(h) = self.max_heap {
             config.max_heap_bytes = h;
         }
+        if let Some(s) = self.max_stack {
+            config.max_stack_bytes = s;
+        }
         if let Some(d) = self.max_depth {
             config.max_call_depth = d;
         }
@@ -188,6 +195,19 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok()
         .and_then(|n| n.checked_mul(mul))
         .ok_or_else(|| format!("`{s}` is not a size (use bytes, or a number with K, M or G)"))
+}
+
+/// A `--max-stack` size: as [`parse_size`], at most the VM's cap.
+fn parse_stack_size(s: &str) -> Result<usize, String> {
+    let bytes = parse_size(s)?;
+    let cap = keel_vm::Config::default().max_stack_bytes;
+    if bytes > cap {
+        return Err(format!(
+            "`{s}` is over the value-stack cap of {}M",
+            cap >> 20
+        ));
+    }
+    Ok(bytes)
 }
 
 /// `500ms`, `2s`, `1.5s`, `3m`: the duration and how the user wrote it.

@@ -99,6 +99,9 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         // A result is copied out: no copy may outgrow the plugin's heap
         // (a value sharing its children copies each share again).
         max_val_bytes: 16 << 20,
+        // The value stack (every active call's frame) also counts toward
+        // max_heap_bytes, so heap and stack together stay within 16 MiB.
+        max_stack_bytes: 16 << 20,
     };
     let mut instance = match Instance::new(verified, linker, config) {
         Ok(i) => i,

@@ -748,3 +748,117 @@ mod func_refs {
         );
     }
 }
+
+/// The value stack: its own limit ([`Config::max_stack_bytes`]) and its
+/// share of the heap limit.
+mod value_stack {
+    use super::*;
+
+    /// `deep(n) = deep(n)` with `locals` int locals besides `n`, recursing
+    /// until a limit stops it. Each level takes `locals + 2` slots: the
+    /// parameter, the locals and the record slot (its one operand slot is
+    /// the next level's parameter).
+    fn instance(locals: usize, config: Config) -> Instance {
+        let m = Module {
+            funcs: vec![Func {
+                name: "deep".into(),
+                ty: FuncType::new(vec![Type::Int], Some(Type::Int)),
+                locals: vec![Type::Int; locals],
+                exported: true,
+                code: code(&[
+                    load(0),
+                    Instr {
+                        op: Opcode::Call,
+                        operand: Operand::Func(0),
+                    },
+                    Instr::simple(Opcode::Ret),
+                ]),
+            }],
+            ..Module::default()
+        };
+        Instance::new(Arc::new(verify(m).unwrap()), &Linker::new(), config).unwrap()
+    }
+
+    fn trap(inst: &mut Instance) -> Trap {
+        let r = inst.call("deep", &[Val::Int(0)]);
+        inst.heap.check();
+        match r {
+            Err(CallError::Trap(t)) => t,
+            other => panic!("expected a trap, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn max_stack_bytes_sets_the_value_stack_limit() {
+        let mut inst = instance(
+            0,
+            Config {
+                max_stack_bytes: 1 << 20,
+                ..Config::default()
+            },
+        );
+        for _ in 0..2 {
+            let t = trap(&mut inst);
+            assert_eq!(t.code, TrapCode::StackOverflow);
+            assert_eq!(
+                t.message,
+                "stack overflow: value stack limit of 1048576 bytes exceeded"
+            );
+            // Two slots a level: the frame that no longer fits is the
+            // 32,768th.
+            let depth = t.backtrace.len() + t.omitted_frames;
+            assert_eq!(depth, (1 << 20) / 32 - 1);
+        }
+        // The default is the 256 MiB cap.
+        assert_eq!(
+            Config::default().max_stack_bytes,
+            crate::MAX_STACK_SLOTS * 16
+        );
+    }
+
+    #[test]
+    fn the_value_stack_counts_toward_the_heap_limit() {
+        // 1000 locals (16 KB frames) and a depth limit of 10,000 would take
+        // 160 MB of value stack: under a 4 MiB heap it runs out of memory
+        // instead, however often it is called.
+        let mut inst = instance(
+            1000,
+            Config {
+                max_heap_bytes: 4 << 20,
+                max_call_depth: 10_000,
+                ..Config::default()
+            },
+        );
+        for _ in 0..2 {
+            let t = trap(&mut inst);
+            assert_eq!(t.code, TrapCode::OutOfMemory);
+            assert_eq!(
+                t.message,
+                format!("out of memory: heap limit of {} bytes exceeded", 4 << 20)
+            );
+            // As many levels as 4 MiB holds.
+            let depth = t.backtrace.len() + t.omitted_frames;
+            assert_eq!(depth, (4 << 20) / (1002 * 16));
+            assert!(inst.gc_stats().live_bytes <= 4 << 20);
+        }
+    }
+
+    #[test]
+    fn a_stack_just_under_the_heap_limit_still_fits() {
+        // 200 levels of 1002 slots need 3.2 MB under a 3.5 MiB heap: the
+        // growth that would double the stack to 4 MiB is cut to the room
+        // left, so the run reaches its depth limit rather than running out
+        // of memory.
+        let mut inst = instance(
+            1000,
+            Config {
+                max_heap_bytes: 7 << 19,
+                max_call_depth: 200,
+                ..Config::default()
+            },
+        );
+        let t = trap(&mut inst);
+        assert_eq!(t.message, "stack overflow: call depth limit 200 exceeded");
+        assert!(inst.gc_stats().live_bytes <= 7 << 19);
+    }
+}

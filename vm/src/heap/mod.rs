@@ -231,6 +231,21 @@ impl Heap {
         Ok(())
     }
 
+    /// Charges `bytes` of value-stack growth: the stack's memory counts
+    /// toward the limit with the objects' (see [`Heap::charge`]).
+    pub(crate) fn charge_stack(
+        &mut self,
+        bytes: usize,
+        roots: &[&[Value]],
+    ) -> Result<(), OutOfMemory> {
+        self.charge(bytes, roots)
+    }
+
+    /// Gives back `bytes` charged by [`Heap::charge_stack`].
+    pub(crate) fn uncharge_stack(&mut self, bytes: usize) {
+        self.uncharge(bytes);
+    }
+
     /// Gives back bytes charged by [`Heap::charge`].
     pub(crate) fn uncharge(&mut self, bytes: usize) {
         self.space.external = self.space.external.saturating_sub(bytes);

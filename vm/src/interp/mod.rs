@@ -17,7 +17,9 @@
 //! **Safepoints.** The collector runs only inside heap allocation calls.
 //! Every allocating op keeps its operands below `sp` until the allocation has
 //! returned, so the roots `[stack[..sp], globals, string constants]` (plus
-//! the heap's scratch list for natives) cover every live object.
+//! the heap's scratch list for natives) cover every live object. A call
+//! that grows the value stack is a safepoint too (the growth is charged to
+//! the heap, see [`Config::max_stack_bytes`]), with its arguments below `sp`.
 //!
 //! **Scratch roots nest.** A native call keeps what it allocates on the
 //! heap's scratch list until it returns. Natives nest (a host function may
@@ -93,6 +95,21 @@ pub struct Config {
     /// `out of memory` trap) instead. [`Instance::call_keep`] returns a
     /// handle without copying.
     pub max_val_bytes: usize,
+    /// Value-stack limit in bytes (default [`MAX_STACK_SLOTS`] slots of 16
+    /// bytes: 256 MiB, which is also its cap: a larger value acts as it;
+    /// rounded down to whole slots). The value stack holds the frames of
+    /// every active Keel call of the instance (locals, a record slot and
+    /// the operand stack), host re-entries included. A call whose frame
+    /// would pass it traps `stack overflow: value stack limit of N bytes
+    /// exceeded`.
+    ///
+    /// The stack's memory also counts toward [`Config::max_heap_bytes`],
+    /// so heap objects and value stack together stay within that limit:
+    /// the stack grows by doubling, each growth is charged to the heap
+    /// (collecting first when it would not fit) and clamped to the room
+    /// left, and a growth that cannot hold the new frame even then traps
+    /// `out of memory: heap limit of N bytes exceeded`.
+    pub max_stack_bytes: usize,
 }
 
 /// The default of [`Config::max_host_depth`]: 32 levels.
@@ -138,12 +155,18 @@ impl Default for Config {
             jit: JitMode::default(),
             max_host_depth: DEFAULT_MAX_HOST_DEPTH,
             max_val_bytes: 64 << 20,
+            max_stack_bytes: MAX_STACK_SLOTS * STACK_SLOT_BYTES,
         }
     }
 }
 
-/// Most value-stack slots an instance may use (16 bytes each).
+/// Most value-stack slots an instance may use (16 bytes each): the
+/// default and the cap of [`Config::max_stack_bytes`].
 pub const MAX_STACK_SLOTS: usize = 1 << 24;
+
+/// Bytes of one value-stack slot, as [`Config::max_stack_bytes`] counts
+/// them.
+const STACK_SLOT_BYTES: usize = 16;
 
 /// Execution counters of an instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -909,11 +932,9 @@ impl Instance {
         }
         let f = &module.funcs()[func];
         let need = base + f.num_locals as usize + 1 + f.max_stack as usize;
-        if need > MAX_STACK_SLOTS {
-            return Err(Trap::value_stack(MAX_STACK_SLOTS));
-        }
         if stack.len() < need {
-            stack.resize(need.max(1024), Value::NIL);
+            let roots = [&self.globals[..], &self.strings[..], args];
+            grow_stack(stack, need, base, &mut self.heap, roots, &self.config)?;
         }
         stack[base..base + args.len()].copy_from_slice(args);
         let defaults = &self.local_defaults[func];
@@ -965,12 +986,13 @@ impl Instance {
         let base = nglobals + operands.len();
         let locals = f.num_locals as usize;
         let need = base + locals + 1 + f.max_stack as usize;
-        if need > MAX_STACK_SLOTS {
-            return Err(Trap::value_stack(MAX_STACK_SLOTS));
-        }
         let mut stack = std::mem::take(&mut self.stack);
         if stack.len() < need {
-            stack.resize(need.max(1024), Value::NIL);
+            let roots = [&self.globals[..], &self.strings[..], operands];
+            if let Err(t) = grow_stack(&mut stack, need, 0, &mut self.heap, roots, &self.config) {
+                self.stack = stack;
+                return Err(t);
+            }
         }
         stack[..nglobals].copy_from_slice(&self.globals);
         stack[nglobals..base].copy_from_slice(operands);
@@ -1049,7 +1071,8 @@ impl Instance {
         macro_rules! enter {
             ($run:lifetime, $f:expr) => {{
                 check_fuel!($run);
-                match enter(depth + self.depth_offset, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base) {
+                let roots = [&self.globals[..], &self.strings[..], &[][..]];
+                match enter(depth + self.depth_offset, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base, &mut self.heap, roots, &self.config) {
                     Ok((new_base, new_sp, new_pc)) => {
                         calls += 1;
                         depth += 1;
@@ -2197,6 +2220,9 @@ fn enter(
     sp: usize,
     pc: usize,
     base: usize,
+    heap: &mut Heap,
+    roots: [&[Value]; 3],
+    config: &Config,
 ) -> Result<(usize, usize, usize), Trap> {
     let callee = &funcs[f as usize];
     if depth >= max_depth {
@@ -2210,16 +2236,7 @@ fn enter(
     let new_base = sp - np;
     let need = new_base + nl + 1 + callee.max_stack as usize;
     if need > stack.len() {
-        if need > MAX_STACK_SLOTS {
-            return Err(Trap::new(
-                TrapCode::StackOverflow,
-                format!(
-                    "stack overflow: value stack limit of {} bytes exceeded",
-                    MAX_STACK_SLOTS * 16
-                ),
-            ));
-        }
-        stack.resize(need.max(stack.len() * 2).min(MAX_STACK_SLOTS), Value::NIL);
+        grow_stack(stack, need, sp, heap, roots, config)?;
     }
     if nl > np {
         stack[new_base + np..new_base + nl].copy_from_slice(&local_defaults[f as usize]);
@@ -2227,6 +2244,56 @@ fn enter(
     stack[new_base + nl] = frame_record(pc, base);
     Ok((new_base, new_base + nl + 1, callee.start as usize))
 }
+
+/// Grows `stack` to at least `need` slots, of which the first `live` are
+/// in use (roots of a collection, with `roots`).
+///
+/// Past [`Config::max_stack_bytes`] this is a `stack overflow` trap. The
+/// stack's memory counts toward the heap limit: the growth (doubling, so
+/// amortized, and at least [`MIN_STACK_SLOTS`]) is charged to the heap, and
+/// when that does not fit even after the collection the charge made, the
+/// growth shrinks to the room left, so a program just under the limit still
+/// runs; when that room cannot hold `need` slots, an `out of memory` trap.
+/// The stack never shrinks, so its length is what stays charged.
+#[cold]
+#[inline(never)]
+fn grow_stack(
+    stack: &mut Vec<Value>,
+    need: usize,
+    live: usize,
+    heap: &mut Heap,
+    roots: [&[Value]; 3],
+    config: &Config,
+) -> Result<(), Trap> {
+    let max_slots = (config.max_stack_bytes / STACK_SLOT_BYTES).min(MAX_STACK_SLOTS);
+    if need > max_slots {
+        return Err(Trap::value_stack(max_slots));
+    }
+    let len = stack.len();
+    if need <= len {
+        return Ok(());
+    }
+    let slot = std::mem::size_of::<Value>();
+    let want = need.max(len * 2).max(MIN_STACK_SLOTS).min(max_slots);
+    let mut extra = want - len;
+    let rooted = [&stack[..live], roots[0], roots[1], roots[2]];
+    if heap.charge_stack(extra * slot, &rooted).is_err() {
+        let used = usize::try_from(heap.stats().live_bytes).unwrap_or(usize::MAX);
+        extra = extra.min(heap.limit().saturating_sub(used) / slot);
+        if len + extra < need || heap.charge_stack(extra * slot, &rooted).is_err() {
+            return Err(Trap::out_of_memory(heap.limit()));
+        }
+    }
+    if stack.try_reserve_exact(extra).is_err() {
+        heap.uncharge_stack(extra * slot);
+        return Err(Trap::out_of_memory(heap.limit()));
+    }
+    stack.resize(len + extra, Value::NIL);
+    Ok(())
+}
+
+/// Slots the value stack starts with at its first growth.
+const MIN_STACK_SLOTS: usize = 1024;
 
 /// The fall-through pc of a fused branch, `skip` ops on. Written so the
 /// compiler emits a real branch: computing the next pc with a conditional
