@@ -604,14 +604,17 @@ fn run(args: RunArgs) -> ExitCode {
         let st = instance.stats();
         let gc = instance.gc_stats();
         output::err(&format!(
-            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\ngc collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\nwall time: {:.3} ms\n",
+            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\ngc collections: {}\ngc minor collections: {}\ngc major collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\ngc longest pause: {:.3} ms\nwall time: {:.3} ms\n",
             st.instructions,
             st.calls,
             st.jit_loops,
             st.jit_rejected,
             gc.collections,
+            gc.minor_collections,
+            gc.major_collections,
             gc.peak_bytes,
             gc.pause.as_secs_f64() * 1e3,
+            gc.max_pause.as_secs_f64() * 1e3,
             start.elapsed().as_secs_f64() * 1e3
         ));
     }

@@ -332,7 +332,7 @@ pub fn install_core(linker: &mut Linker) {
             "gc.stats",
             vec![],
             Some(Type::map(KeyType::Str, Int)),
-            "Heap counters: collections, live_bytes, peak_bytes, allocated_bytes.",
+            "Heap counters: collections, minor_collections, major_collections, live_bytes, peak_bytes, allocated_bytes, pause_us (total), max_pause_us (longest collection).",
             gc_stats,
         ),
     ];
@@ -653,17 +653,23 @@ fn str_repeat(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap
         .unwrap_or(usize::MAX);
     cx.ensure_room(total.saturating_add(OBJECT_BYTES))?;
     cx.charge_work(as_work(total))?;
-    // Built by doubling, in steps of at most POLL_STEP bytes (or one copy),
-    // with a look at the interrupt flag after each step.
-    let mut out = String::with_capacity(total);
-    out.push_str(cx.str(a[0]));
-    while out.len() < total {
-        let step = out.len().min(total - out.len()).min(POLL_STEP) / len * len;
-        let step = step.max(len);
-        out.extend_from_within(..step);
+    // Built in the heap by doubling what is there, so neither the host
+    // nor a second heap string holds a copy; the fuel for the whole copy
+    // was charged above, and a huge one looks at the interrupt flag
+    // first.
+    if total > POLL_STEP {
         cx.poll()?;
     }
-    ret_str(cx, out)
+    let v = cx.new_str_with(total, Some(a[0]), |unit, out| {
+        out[..len].copy_from_slice(unit);
+        let mut done = len;
+        while done < total {
+            let step = done.min(total - done);
+            out.copy_within(..step, done);
+            done += step;
+        }
+    })?;
+    Ok(Some(v))
 }
 
 fn str_byte_at(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
@@ -820,9 +826,13 @@ fn gc_stats(cx: &mut NativeCtx<'_>, _: &[Value]) -> Result<Option<Value>, Trap> 
     let m = cx.new_map(KeyType::Str, Type::Int)?;
     for (k, v) in [
         ("collections", st.collections),
+        ("minor_collections", st.minor_collections),
+        ("major_collections", st.major_collections),
         ("live_bytes", st.live_bytes),
         ("peak_bytes", st.peak_bytes),
         ("allocated_bytes", st.allocated_bytes),
+        ("pause_us", st.pause.as_micros() as u64),
+        ("max_pause_us", st.max_pause.as_micros() as u64),
     ] {
         let key = cx.new_str(k)?;
         cx.map_set(m, key, Value::int(v as i64))?;

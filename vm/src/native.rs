@@ -185,6 +185,31 @@ impl NativeCtx<'_> {
         self.rooted(r)
     }
 
+    /// A new string of `len` bytes written in place by `fill`, which also
+    /// gets the text of `src` (a `str` or `strbuf` argument) to read, or
+    /// nothing: for results built from an input without a copy of either
+    /// in host memory. Check the room first ([`NativeCtx::ensure_room`]).
+    ///
+    /// # Errors
+    ///
+    /// Out of memory, or an invalid-argument trap when `fill` did not
+    /// write UTF-8.
+    pub fn new_str_with(
+        &mut self,
+        len: usize,
+        src: Option<Value>,
+        fill: impl FnOnce(&[u8], &mut [u8]),
+    ) -> Result<Value, Trap> {
+        let r = self.inst.heap.new_str_with(len, src, &roots!(self), fill);
+        match r {
+            Ok(Some(v)) => self.rooted(Ok(v)),
+            Ok(None) => Err(Trap::invalid(
+                "a library function built text that is not UTF-8",
+            )),
+            Err(e) => self.rooted(Err(e)),
+        }
+    }
+
     /// The display form of `v`, as `str.from` returns it. Values that
     /// share children can have display forms exponentially larger than the
     /// heap, so the text is built in pieces of [`DISPLAY_CHUNK`] bytes,

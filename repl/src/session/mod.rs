@@ -847,9 +847,11 @@ impl Session {
                 self.instance.collect_garbage();
                 let s = self.instance.gc_stats();
                 show(format!(
-                    "gc: {} collection{}, {} live bytes, {} peak bytes, {} bytes allocated\n",
+                    "gc: {} collection{} ({} minor, {} major), {} live bytes, {} peak bytes, {} bytes allocated\n",
                     s.collections,
                     plural(s.collections as usize),
+                    s.minor_collections,
+                    s.major_collections,
                     s.live_bytes,
                     s.peak_bytes,
                     s.allocated_bytes

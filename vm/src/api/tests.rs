@@ -781,7 +781,7 @@ mod value_stack {
 
     fn trap(inst: &mut Instance) -> Trap {
         let r = inst.call("deep", &[Val::Int(0)]);
-        inst.heap.check();
+        inst.check_heap();
         match r {
             Err(CallError::Trap(t)) => t,
             other => panic!("expected a trap, got {other:?}"),

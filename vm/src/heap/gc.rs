@@ -17,13 +17,19 @@
 //! generational invariant: an old object that is not remembered refers
 //! only to old objects.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use super::layout::{Elem, Header, Kind, LOGGED, body_words, unpack};
 use super::space::{BLOCK_LINES, BLOCK_WORDS, BlockState, LARGE_WORDS, LINE_WORDS};
 use super::{Heap, Value};
 use crate::value::Tag;
+
+/// The heap verifier's state: objects seen (one bit per word of the
+/// heap) and containers still to look into.
+struct Walk {
+    seen: Vec<u64>,
+    todo: Vec<(u32, bool)>,
+}
 
 /// Objects traced between calls of the `stop` callback of
 /// [`Heap::collect_polled`].
@@ -224,7 +230,7 @@ impl Heap {
 
     /// A major (full) collection.
     pub(crate) fn collect_major(&mut self, roots: &[&[Value]]) {
-        let done = self.major(roots, &mut || false);
+        let done = self.major(roots, None);
         debug_assert!(done, "a collection that is never stopped finishes");
     }
 
@@ -242,14 +248,23 @@ impl Heap {
         roots: &[&[Value]],
         stop: &mut dyn FnMut() -> bool,
     ) -> bool {
-        self.major(roots, stop)
+        self.major(roots, Some(stop))
     }
 
-    fn major(&mut self, roots: &[&[Value]], stop: &mut dyn FnMut() -> bool) -> bool {
+    /// A major collection; one with a `stop` callback logs what it marks
+    /// (and saves the line marks) so a stop can put everything back.
+    fn major(&mut self, roots: &[&[Value]], stop: Option<&mut dyn FnMut() -> bool>) -> bool {
         let start = Instant::now();
         let old_epoch = self.epoch;
-        let saved_lines = self.space.lines.clone();
-        self.mark_log = Some(Vec::new());
+        let stoppable = stop.is_some();
+        let mut never = || false;
+        let stop = stop.unwrap_or(&mut never);
+        let saved_lines = if stoppable {
+            self.mark_log = Some(Vec::new());
+            self.space.lines.clone()
+        } else {
+            Vec::new()
+        };
         self.space.reset_holes();
         self.epoch = 3 - self.epoch;
         let mut gray = Vec::new();
@@ -378,55 +393,27 @@ impl Heap {
                 used, self.space.used
             ));
         }
-        let mut seen: HashSet<u32> = HashSet::new();
-        // Values to check, and whether to look inside them.
-        let mut todo: Vec<(Value, bool)> = Vec::new();
-        for set in roots {
-            todo.extend(set.iter().map(|&v| (v, true)));
-        }
-        todo.extend(self.scratch.iter().map(|&v| (v, true)));
-        let as_value = |at: u32| -> Result<Value, String> {
-            let kind = self.header(at as usize).kind;
-            let tag = match Kind::from_u8(kind) {
-                Some(Kind::Str) => Tag::Str,
-                Some(Kind::Array) => Tag::Array,
-                Some(Kind::Map) => Tag::Map,
-                Some(Kind::Record) => Tag::Record,
-                Some(Kind::StrBuf) => Tag::StrBuf,
-                // A buffer marked by its owner: checked with it.
-                Some(Kind::Buf) => return Ok(Value::NIL),
-                _ => return Err(format!("object {at} has kind {kind}")),
-            };
-            Ok(Value::object(tag, at))
+        let mut walk = Walk {
+            seen: vec![0u64; (self.space.states.len() * BLOCK_WORDS).div_ceil(64)],
+            todo: Vec::new(),
         };
-        for &at in self.handles.pinned.keys() {
-            todo.push((as_value(at)?, true));
-        }
-        for &at in extra {
-            todo.push((as_value(at)?, true));
-        }
-        while let Some((v, inside)) = todo.pop() {
-            if !v.tag.is_object() || !seen.insert(v.obj()) {
-                continue;
+        for set in roots {
+            for &v in *set {
+                self.visit(&mut walk, v, true)?;
             }
-            let child = deep;
-            let at = v.obj() as usize;
-            let h = self.check_object(at, "object")?;
-            let want = match v.tag {
-                Tag::Str => Kind::Str,
-                Tag::Array => Kind::Array,
-                Tag::Map => Kind::Map,
-                Tag::Record => Kind::Record,
-                _ => Kind::StrBuf,
-            };
-            if h.kind != want as u8 {
-                return Err(format!(
-                    "a {:?} value names object {at} of kind {}",
-                    v.tag, h.kind
-                ));
-            }
-            match want {
-                Kind::Array => {
+        }
+        for &v in &self.scratch {
+            self.visit(&mut walk, v, true)?;
+        }
+        for &at in self.handles.pinned.keys().chain(extra) {
+            let v = self.as_value(at)?;
+            self.visit(&mut walk, v, true)?;
+        }
+        while let Some((at, inside)) = walk.todo.pop() {
+            let at = at as usize;
+            let h = self.header(at);
+            match Kind::from_u8(h.kind) {
+                Some(Kind::Array) => {
                     let (cap, buf) = unpack(self.space.region.get(at + 1));
                     let bh = self.check_object(buf as usize, "array buffer")?;
                     let e = Elem::from_u8(h.aux);
@@ -446,12 +433,13 @@ impl Heap {
                         }
                         if inside {
                             for i in 0..h.n as usize {
-                                todo.push((self.read_val(buf as usize + 1 + 2 * i), child));
+                                let x = self.read_val(buf as usize + 1 + 2 * i);
+                                self.visit(&mut walk, x, deep)?;
                             }
                         }
                     }
                 }
-                Kind::StrBuf => {
+                Some(Kind::StrBuf) => {
                     let (cap, buf) = unpack(self.space.region.get(at + 1));
                     let bh = self.check_object(buf as usize, "strbuf buffer")?;
                     if bh.kind != Kind::Buf as u8 || h.n > cap || (bh.n as usize) * 8 < cap as usize
@@ -459,39 +447,97 @@ impl Heap {
                         return Err(format!("strbuf {at}: length {}, capacity {cap}", h.n));
                     }
                 }
-                Kind::Map => {
+                Some(Kind::Map) => {
+                    let m = Value::object(Tag::Map, at as u32);
                     if inside {
-                        self.map_check(v)?;
+                        self.map_check(m)?;
                     }
                     let mut bufs = Vec::new();
                     let mut vals = Vec::new();
-                    self.map_children(at, |b| bufs.push(b), |x| vals.push(x));
+                    self.map_children(
+                        at,
+                        |b| bufs.push(b),
+                        |x| {
+                            if inside {
+                                vals.push(x);
+                            }
+                        },
+                    );
                     for b in bufs {
                         let bh = self.check_object(b, "map buffer")?;
                         if bh.kind != Kind::Buf as u8 {
                             return Err(format!("map {at}: buffer {b} of kind {}", bh.kind));
                         }
                     }
-                    if inside {
-                        todo.extend(vals.into_iter().map(|x| (x, child)));
+                    for x in vals {
+                        self.visit(&mut walk, x, deep)?;
                     }
                 }
-                Kind::Record => {
+                Some(Kind::Record) => {
                     let Some(shape) = self.shapes.get(h.n as usize) else {
                         return Err(format!("record {at}: shape id {}", h.n));
                     };
                     if inside {
                         for i in 0..shape.fields.len() {
-                            todo.push((self.read_val(at + 1 + 2 * i), child));
+                            let x = self.read_val(at + 1 + 2 * i);
+                            self.visit(&mut walk, x, deep)?;
                         }
                     }
                 }
-                Kind::Str if inside => {
-                    std::str::from_utf8(self.space.region.bytes(at + 1, h.n as usize))
-                        .map_err(|_| format!("string {at} is not UTF-8"))?;
-                }
-                Kind::Str | Kind::Buf => {}
+                _ => {}
             }
+        }
+        Ok(())
+    }
+
+    /// A value for the object at `at` (for starting points named by
+    /// offset); `nil` for a buffer, which its owner's check covers.
+    fn as_value(&self, at: u32) -> Result<Value, String> {
+        let kind = self.header(at as usize).kind;
+        let tag = match Kind::from_u8(kind) {
+            Some(Kind::Str) => Tag::Str,
+            Some(Kind::Array) => Tag::Array,
+            Some(Kind::Map) => Tag::Map,
+            Some(Kind::Record) => Tag::Record,
+            Some(Kind::StrBuf) => Tag::StrBuf,
+            Some(Kind::Buf) => return Ok(Value::NIL),
+            None => return Err(format!("object {at} has kind {kind}")),
+        };
+        Ok(Value::object(tag, at))
+    }
+
+    /// Checks value `v` where the walk meets it: an object of its tag's
+    /// kind, marked; a string's text is checked at once, containers are
+    /// queued (`inside`: to look at their children too).
+    fn visit(&self, walk: &mut Walk, v: Value, inside: bool) -> Result<(), String> {
+        if !v.tag.is_object() {
+            return Ok(());
+        }
+        let at = v.obj() as usize;
+        let h = self.check_object(at, "object")?;
+        let (word, bit) = (at / 64, 1u64 << (at % 64));
+        if walk.seen[word] & bit != 0 {
+            return Ok(());
+        }
+        walk.seen[word] |= bit;
+        let want = match v.tag {
+            Tag::Str => Kind::Str,
+            Tag::Array => Kind::Array,
+            Tag::Map => Kind::Map,
+            Tag::Record => Kind::Record,
+            _ => Kind::StrBuf,
+        };
+        if h.kind != want as u8 {
+            return Err(format!(
+                "a {:?} value names object {at} of kind {}",
+                v.tag, h.kind
+            ));
+        }
+        if want == Kind::Str {
+            std::str::from_utf8(self.space.region.bytes(at + 1, h.n as usize))
+                .map_err(|_| format!("string {at} is not UTF-8"))?;
+        } else {
+            walk.todo.push((at as u32, inside));
         }
         Ok(())
     }

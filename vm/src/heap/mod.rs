@@ -382,6 +382,35 @@ impl Heap {
         Ok(Value::object(Tag::Str, at as u32))
     }
 
+    /// A new string of `len` bytes that `fill` writes in place, given the
+    /// bytes of `src` (a rooted `str` or `strbuf`, or `None`) to read from
+    /// meanwhile: a result is built in the heap directly, never first in
+    /// host memory. `Ok(None)` (the new object left as garbage) when the
+    /// bytes written are not UTF-8.
+    pub(crate) fn new_str_with(
+        &mut self,
+        len: usize,
+        src: Option<Value>,
+        roots: &[&[Value]],
+        fill: impl FnOnce(&[u8], &mut [u8]),
+    ) -> Result<Option<Value>, OutOfMemory> {
+        let len32 = u32::try_from(len).map_err(|_| OutOfMemory)?;
+        let at = self.alloc_words(1 + len.div_ceil(8), roots)?;
+        // A buffer until the bytes are known to be text.
+        self.write_header(at, Header::new(Kind::Buf, 0, len.div_ceil(8) as u32));
+        let (src_at, n) = match src {
+            Some(v) => self.text_at(v),
+            None => (0, 0),
+        };
+        let (input, out) = self.space.region.split_bytes(src_at, n, at + 1, len);
+        fill(input, out);
+        if std::str::from_utf8(out).is_err() {
+            return Ok(None);
+        }
+        self.write_header(at, Header::new(Kind::Str, 0, len32));
+        Ok(Some(Value::object(Tag::Str, at as u32)))
+    }
+
     /// `a` and `b` joined (both `str`, rooted by the caller).
     pub(crate) fn concat(
         &mut self,
@@ -415,20 +444,27 @@ impl Heap {
         Ok(Value::object(Tag::Str, at as u32))
     }
 
+    /// Where the text of a `str` or `strbuf` value is: its first word and
+    /// its length in bytes.
+    #[inline]
+    fn text_at(&self, v: Value) -> (usize, usize) {
+        let at = v.obj() as usize;
+        let h = self.header(at);
+        if h.kind == Kind::Str as u8 {
+            (at + 1, h.n as usize)
+        } else if h.kind == Kind::StrBuf as u8 {
+            let (_, buf) = unpack(self.space.region.get(at + 1));
+            (buf as usize + 1, h.n as usize)
+        } else {
+            wrong_kind(v.obj(), Kind::Str)
+        }
+    }
+
     /// The text of a `str` or `strbuf` value.
     #[inline]
     pub(crate) fn str(&self, v: Value) -> &str {
-        let at = v.obj() as usize;
-        let h = self.header(at);
-        let bytes = if h.kind == Kind::Str as u8 {
-            self.space.region.bytes(at + 1, h.n as usize)
-        } else if h.kind == Kind::StrBuf as u8 {
-            let (_, buf) = unpack(self.space.region.get(at + 1));
-            self.space.region.bytes(buf as usize + 1, h.n as usize)
-        } else {
-            wrong_kind(v.obj(), Kind::Str)
-        };
-        as_str(bytes)
+        let (at, n) = self.text_at(v);
+        as_str(self.space.region.bytes(at, n))
     }
 
     // ----- arrays -----------------------------------------------------

@@ -139,6 +139,39 @@ impl Region {
         unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<u8>(), n) }
     }
 
+    /// Bytes `0..n` of the words at `src` to read, and bytes `0..m` of the
+    /// words at `dst` to write; the two ranges must not overlap.
+    ///
+    /// # Panics
+    ///
+    /// When a range is outside the region or they overlap (a heap
+    /// invariant violation).
+    pub(crate) fn split_bytes(
+        &mut self,
+        src: usize,
+        n: usize,
+        dst: usize,
+        m: usize,
+    ) -> (&[u8], &mut [u8]) {
+        let (sw, dw) = (n.div_ceil(8), m.div_ceil(8));
+        check(src, sw, self.len);
+        check(dst, dw, self.len);
+        if sw > 0 && dw > 0 && src < dst + dw && dst < src + sw {
+            out_of_region(dst, dw, self.len);
+        }
+        // SAFETY: both ranges are inside the region (checked above) and do
+        // not overlap (checked above), so a shared slice of one and a
+        // unique slice of the other alias nothing; `&mut self` keeps any
+        // other access out while they live.
+        unsafe {
+            let base = self.base.as_ptr();
+            (
+                std::slice::from_raw_parts(base.add(src).cast::<u8>(), n),
+                std::slice::from_raw_parts_mut(base.add(dst).cast::<u8>(), m),
+            )
+        }
+    }
+
     /// Copies `n` words from `from` to `to` (the ranges may overlap).
     pub(crate) fn copy_words(&mut self, from: usize, to: usize, n: usize) {
         check(from, n, self.len);
