@@ -306,7 +306,7 @@ impl Space {
     /// it; false (nothing changed) when it is not such an object or they
     /// are not free or do not fit the limit.
     pub(crate) fn extend_large(&mut self, at: usize, words: usize) -> bool {
-        if at % BLOCK_WORDS != 0 {
+        if !at.is_multiple_of(BLOCK_WORDS) {
             return false;
         }
         let b = at / BLOCK_WORDS;
