@@ -14,8 +14,9 @@
 # that run's exit status, output and peak resident size (/usr/bin/time -f %M)
 # are kept, and for Keel it runs with --stats to collect the GC figures. A
 # command that exits non-zero shows as "fail" and is not timed; one whose
-# output differs from the reference (the first of gcc, lua5.4, luajit,
-# python3, keel that ran) shows as "wrong".
+# output (its words, numbers compared as numbers) differs from the
+# reference's (the first of gcc, lua5.4, luajit, python3, keel that ran)
+# shows as "wrong".
 #
 # Prints: the machine; a table of median wall times (ms) with the ratios of
 # keel (JIT on, the default) to gcc, luajit and lua5.4 and of keel-interp
@@ -147,6 +148,17 @@ def read(path):
         return None
 
 
+def words(text):
+    """The output's words, numbers as floats (luajit prints 4.99999995e+15
+    where lua5.4 prints 4999999950000000)."""
+    def word(w):
+        try:
+            return float(w)
+        except ValueError:
+            return w
+    return [word(w) for w in (text or "").split()]
+
+
 def ran(k):
     return any(os.path.exists(f"{out}/{k}-{i}.rc") for i in interps)
 
@@ -159,7 +171,7 @@ def status(k, i):
     if rc.strip() != "0":
         return "fail"
     ref = next((r for r in ref_order if r in interps and read(f"{out}/{k}-{r}.rc") == "0\n"), None)
-    if ref and read(f"{out}/{k}-{i}.stdout") != read(f"{out}/{k}-{ref}.stdout"):
+    if ref and words(read(f"{out}/{k}-{i}.stdout")) != words(read(f"{out}/{k}-{ref}.stdout")):
         return "wrong"
     return "ok"
 
