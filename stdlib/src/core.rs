@@ -9,8 +9,8 @@
 //! [`POLL_STEP`] units of work while it runs ([`NativeCtx::poll`]).
 
 use keel_vm::{
-    FuncType, IntLiteralError, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, Trap, TrapCode,
-    Type, Value, parse_int_literal,
+    FuncType, IntLiteralError, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, Tag, Trap,
+    TrapCode, Type, Value, parse_int_literal,
 };
 
 use crate::sort::sort_polled;
@@ -522,8 +522,47 @@ fn join_item<'c>(cx: &'c NativeCtx<'_>, arr: Value, i: usize) -> &'c str {
 }
 
 fn str_from(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
-    let s = cx.display(a[0])?;
-    ret_str(cx, s)
+    let v = a[0];
+    match v.tag() {
+        // The common case, without the display machinery: an int's
+        // digits, formatted on the stack.
+        Tag::Int => {
+            let mut buf = [0u8; 20];
+            let mut at = buf.len();
+            let neg = int(v) < 0;
+            let mut n = int(v).unsigned_abs();
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            let digits = &buf[at..];
+            let len = digits.len() + usize::from(neg);
+            let s = cx.new_str_with(len, None, |_, out| {
+                if neg {
+                    out[0] = b'-';
+                }
+                out[usize::from(neg)..].copy_from_slice(digits);
+            })?;
+            Ok(Some(s))
+        }
+        // A container's display form can be as large as the heap: built in
+        // the heap, then copied into the string, both charged.
+        Tag::Array | Tag::Map | Tag::Record => {
+            let text = cx.display_in_heap(v)?;
+            let n = cx.strbuf_text(text).len();
+            cx.ensure_room(n.saturating_add(OBJECT_BYTES))?;
+            let s = cx.new_str_with(n, Some(text), |src, out| out.copy_from_slice(src))?;
+            Ok(Some(s))
+        }
+        _ => {
+            let s = cx.display(v)?;
+            ret_str(cx, s)
+        }
+    }
 }
 
 /// `FUNC: WHAT "input"`, the input quoted and cut at 80 chars.
@@ -609,23 +648,34 @@ fn case_map(cx: &mut NativeCtx<'_>, v: Value, upper: bool) -> Result<Option<Valu
             .map(|c| c.to_lowercase().map(char::len_utf8).sum::<usize>())
             .sum()
     };
-    // The standard library's buffer starts at the input's length (also
-    // when the result is shorter: `ſ` uppercases to `S`) and doubles when
-    // the result is longer.
-    let host = if exact > len {
-        exact.saturating_mul(2)
-    } else {
-        len
-    };
-    cx.ensure_room(host.saturating_add(OBJECT_BYTES))?;
+    // Written straight into the new string: no host copy of either.
+    cx.ensure_room(exact.saturating_add(OBJECT_BYTES))?;
     cx.charge_work(as_work(len))?;
-    let s = cx.str(v);
-    let out = if upper {
-        s.to_uppercase()
-    } else {
-        s.to_lowercase()
-    };
-    ret_str(cx, out)
+    let v = cx.new_str_with(exact, Some(v), |src, out| {
+        let Ok(text) = std::str::from_utf8(src) else {
+            return; // cannot happen: a string's bytes are UTF-8
+        };
+        let mut at = 0;
+        let mut put = |c: char| {
+            let n = c.len_utf8();
+            if let Some(dst) = out.get_mut(at..at + n) {
+                c.encode_utf8(dst);
+            }
+            at += n;
+        };
+        if upper {
+            text.chars().flat_map(char::to_uppercase).for_each(&mut put);
+        } else if text.contains('Σ') {
+            // Only `Σ` lowercases differently in context (the final-sigma
+            // rule `str::to_lowercase` applies, same length either way):
+            // text holding one takes the standard library's whole-string
+            // mapping, through a host copy.
+            text.to_lowercase().chars().for_each(&mut put);
+        } else {
+            text.chars().flat_map(char::to_lowercase).for_each(&mut put);
+        }
+    })?;
+    Ok(Some(v))
 }
 
 fn str_trim(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {

@@ -65,17 +65,15 @@ pub(crate) fn install_strbuf(linker: &mut Linker) {
 }
 
 /// Appends `a[1]` to buffer `a[0]`. A container (whose display form can
-/// be as large as the heap) is first turned into a heap string of its
-/// display form (built as `str.from` builds it), so that while the buffer
-/// grows the text it copies from is charged to the heap like the buffer:
-/// the host holds both, and both count against the limit. Strings are
-/// copied from the heap, and a scalar's display form is a few bytes.
+/// be as large as the heap) is first displayed into a buffer of its own in
+/// the heap ([`NativeCtx::display_in_heap`]), so that while the buffer
+/// grows the text it copies from is charged to the heap like the buffer,
+/// and a buffer reachable from the container shows the text it had before
+/// the call. Strings are copied from the heap, and a scalar's display form
+/// is a few bytes.
 fn strbuf_push(cx: &mut NativeCtx<'_>, a: &[Value]) -> Result<Option<Value>, Trap> {
     let v = match a[1].tag() {
-        Tag::Array | Tag::Map | Tag::Record => {
-            let text = cx.display(a[1])?;
-            cx.new_str(text)?
-        }
+        Tag::Array | Tag::Map | Tag::Record => cx.display_in_heap(a[1])?,
         _ => a[1],
     };
     cx.strbuf_push(a[0], v)?;

@@ -210,6 +210,32 @@ impl NativeCtx<'_> {
         }
     }
 
+    /// The display form of `v` built straight into the heap, as a new
+    /// string buffer (`strbuf`) holding it: pieces of [`DISPLAY_CHUNK`]
+    /// bytes are appended as they are made, each charged as work, so the
+    /// host never holds more than one piece and the buffer meets the heap
+    /// limit as it grows. A buffer reachable from `v` shows its text as
+    /// it is (the new buffer is not reachable from `v`).
+    ///
+    /// # Errors
+    ///
+    /// `out of memory`, `out of fuel` or `interrupted`.
+    pub fn display_in_heap(&mut self, v: Value) -> Result<Value, Trap> {
+        let buf = self.new_strbuf()?;
+        let mut piece = String::new();
+        let mut cursor = display::Cursor::new(v, false);
+        loop {
+            piece.clear();
+            let done = cursor.fill(&self.inst.heap, &mut piece, DISPLAY_CHUNK);
+            self.charge_work(piece.len() as u64)?;
+            self.strbuf_reserve(buf, piece.len())?;
+            self.inst.heap.strbuf_append_str(buf, &piece);
+            if done {
+                return Ok(buf);
+            }
+        }
+    }
+
     /// The display form of `v`, as `str.from` returns it. Values that
     /// share children can have display forms exponentially larger than the
     /// heap, so the text is built in pieces of [`DISPLAY_CHUNK`] bytes,

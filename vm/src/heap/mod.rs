@@ -423,22 +423,13 @@ impl Heap {
         let len32 = u32::try_from(len).map_err(|_| OutOfMemory)?;
         let at = self.alloc_words(1 + len.div_ceil(8), roots)?;
         self.write_header(at, Header::new(Kind::Str, 0, len32));
-        // The sources are rooted, so the allocation left them in place;
-        // copy through a small buffer since source and target share the
-        // region.
+        // The sources are rooted, so the allocation left them in place,
+        // and the new object overlaps neither.
         let mut off = 0;
         for src in [a, b] {
-            let n = self.str(src).len();
-            let from = src.obj() as usize + 1;
-            let mut done = 0;
-            let mut chunk = [0u8; 4096];
-            while done < n {
-                let k = (n - done).min(chunk.len());
-                chunk[..k].copy_from_slice(&self.space.region.bytes(from, n)[done..done + k]);
-                self.space.region.bytes_mut(at + 1, len)[off + done..off + done + k]
-                    .copy_from_slice(&chunk[..k]);
-                done += k;
-            }
+            let (from, n) = self.text_at(src);
+            let (input, out) = self.space.region.split_bytes(from, n, at + 1, len);
+            out[off..off + n].copy_from_slice(input);
             off += n;
         }
         Ok(Value::object(Tag::Str, at as u32))
