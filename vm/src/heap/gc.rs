@@ -59,7 +59,7 @@ impl Heap {
             return 1;
         };
         1 + body_words(kind, h.n, |s| {
-            self.shapes.get(s as usize).map_or(0, |sh| sh.fields.len())
+            self.shapes.get(s as usize).map_or(0, |sh| sh.words())
         })
     }
 
@@ -136,8 +136,9 @@ impl Heap {
             Some(Kind::Record) => {
                 let n = self.shapes.get(h.n as usize).map_or(0, |s| s.fields.len());
                 for i in 0..n {
-                    let v = self.read_val(at + 1 + 2 * i);
-                    self.mark_value(v, gray);
+                    if let Some(v) = self.get_field(at, h.n, i) {
+                        self.mark_value(v, gray);
+                    }
                 }
             }
             Some(Kind::Str | Kind::Buf) | None => {}
@@ -479,8 +480,9 @@ impl Heap {
                     };
                     if inside {
                         for i in 0..shape.fields.len() {
-                            let x = self.read_val(at + 1 + 2 * i);
-                            self.visit(&mut walk, x, deep)?;
+                            if let Some(x) = self.get_field(at, h.n, i) {
+                                self.visit(&mut walk, x, deep)?;
+                            }
                         }
                     }
                 }

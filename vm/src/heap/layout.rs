@@ -128,12 +128,12 @@ impl Header {
 
 /// Words of the object fields after the header, by kind (for buffers and
 /// strings, from the header's `n`).
-pub(crate) fn body_words(kind: Kind, n: u32, record_fields: impl Fn(u32) -> usize) -> usize {
+pub(crate) fn body_words(kind: Kind, n: u32, record_words: impl Fn(u32) -> usize) -> usize {
     match kind {
         Kind::Str => (n as usize).div_ceil(8),
         Kind::Array | Kind::StrBuf => 2,
         Kind::Map => super::map::MAP_WORDS,
-        Kind::Record => 2 * record_fields(n),
+        Kind::Record => record_words(n),
         Kind::Buf => n as usize,
     }
 }

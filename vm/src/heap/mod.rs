@@ -90,11 +90,69 @@ pub struct GcStats {
 pub(crate) struct OutOfMemory;
 
 /// A record type as objects know it: its name (records are typed by
-/// name, see [`Type::Record`]) and its field names, for display and hosts.
+/// name, see [`Type::Record`]), its field names (for display and hosts)
+/// and where each field lies in the object.
+///
+/// **Layout.** Fields follow the header in declaration order. A field
+/// whose type fixes its tag takes one word: an `int`, `float` or `bool`
+/// its payload, a `str`, `strbuf`, array or map its object's offset, a
+/// record type its record's offset or 0 for `nil`. Any other field (`any`,
+/// function types) takes two: tag, then payload. So reading a typed field
+/// is one load.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Shape {
     pub(crate) name: Arc<str>,
     pub(crate) fields: Box<[Box<str>]>,
+    slots: Box<[FieldSlot]>,
+    words: usize,
+}
+
+/// Where one field of a record lies, and how it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FieldSlot {
+    /// Word offset after the header.
+    at: u32,
+    /// The tag a one-word field's value has; `None` for a two-word field.
+    tag: Option<Tag>,
+}
+
+impl Shape {
+    /// The shape of record `name` with `fields` (names and types).
+    pub(crate) fn new<'a>(
+        name: &str,
+        fields: impl IntoIterator<Item = (&'a str, &'a Type)>,
+    ) -> Shape {
+        let mut names = Vec::new();
+        let mut slots = Vec::new();
+        let mut at = 0u32;
+        for (n, ty) in fields {
+            names.push(Box::from(n));
+            let tag = match ty {
+                Type::Int => Some(Tag::Int),
+                Type::Float => Some(Tag::Float),
+                Type::Bool => Some(Tag::Bool),
+                Type::Str => Some(Tag::Str),
+                Type::StrBuf => Some(Tag::StrBuf),
+                Type::Array(_) => Some(Tag::Array),
+                Type::Map(..) => Some(Tag::Map),
+                Type::Record(_) => Some(Tag::Record),
+                _ => None,
+            };
+            slots.push(FieldSlot { at, tag });
+            at += if tag.is_some() { 1 } else { 2 };
+        }
+        Shape {
+            name: Arc::from(name),
+            fields: names.into(),
+            slots: slots.into(),
+            words: at as usize,
+        }
+    }
+
+    /// Words the fields take.
+    pub(crate) fn words(&self) -> usize {
+        self.words
+    }
 }
 
 /// A borrowed map key for lookups.
@@ -822,12 +880,11 @@ impl Heap {
         fields: &[Value],
         roots: &[&[Value]],
     ) -> Result<Value, OutOfMemory> {
-        let at = self.alloc_words(1 + 2 * fields.len(), roots)?;
+        let words = self.shapes[shape as usize].words;
+        let at = self.alloc_words(1 + words, roots)?;
         self.write_header(at, Header::new(Kind::Record, 0, shape));
-        let w = self.space.region.words_mut(at + 1, 2 * fields.len());
-        for (pair, x) in w.chunks_exact_mut(2).zip(fields) {
-            pair[0] = x.tag as u64;
-            pair[1] = x.bits;
+        for (i, &x) in fields.iter().enumerate() {
+            self.put_field(at, shape, i, x);
         }
         Ok(Value::object(Tag::Record, at as u32))
     }
@@ -839,10 +896,52 @@ impl Heap {
             return None;
         }
         let (at, h) = self.obj(r, Kind::Record);
-        if usize::from(i) >= self.shapes[h.n as usize].fields.len() {
-            return None;
+        self.get_field(at, h.n, usize::from(i))
+    }
+
+    /// Field `i` of the record at `at` of shape `shape`.
+    #[inline]
+    fn get_field(&self, at: usize, shape: u32, i: usize) -> Option<Value> {
+        let slot = *self.shapes.get(shape as usize)?.slots.get(i)?;
+        let w = at + 1 + slot.at as usize;
+        Some(match slot.tag {
+            Some(Tag::Record) => match self.space.region.get(w) {
+                0 => Value::NIL,
+                bits => Value {
+                    tag: Tag::Record,
+                    bits,
+                },
+            },
+            Some(tag) => Value {
+                tag,
+                bits: self.space.region.get(w),
+            },
+            None => self.read_val(w),
+        })
+    }
+
+    /// Writes field `i` of the record at `at` of shape `shape` (no
+    /// barrier); false past the fields.
+    #[inline]
+    fn put_field(&mut self, at: usize, shape: u32, i: usize, v: Value) -> bool {
+        let Some(slot) = self
+            .shapes
+            .get(shape as usize)
+            .and_then(|s| s.slots.get(i))
+            .copied()
+        else {
+            return false;
+        };
+        let w = at + 1 + slot.at as usize;
+        match slot.tag {
+            // `nil` is 0: no record is at offset 0.
+            Some(_) => self
+                .space
+                .region
+                .set(w, if v.tag == Tag::Nil { 0 } else { v.bits }),
+            None => self.write_val(w, v),
         }
-        Some(self.read_val(at + 1 + 2 * usize::from(i)))
+        true
     }
 
     /// Sets field `i` of record `r` to `v`; false when `r` is `nil`.
@@ -852,10 +951,9 @@ impl Heap {
             return false;
         }
         let (at, h) = self.obj(r, Kind::Record);
-        if usize::from(i) >= self.shapes[h.n as usize].fields.len() {
+        if !self.put_field(at, h.n, usize::from(i), v) {
             return false;
         }
-        self.write_val(at + 1 + 2 * usize::from(i), v);
         if v.tag.is_object() {
             self.barrier(at);
         }
@@ -870,10 +968,9 @@ impl Heap {
 
     /// The fields of record `r`, copied out.
     pub(crate) fn record_fields(&self, r: Value) -> Vec<Value> {
-        let n = self.record_shape(r).fields.len();
-        (0..n)
-            .map(|i| self.read_val(r.obj() as usize + 1 + 2 * i))
-            .collect()
+        let (at, h) = self.obj(r, Kind::Record);
+        let n = self.shapes[h.n as usize].fields.len();
+        (0..n).filter_map(|i| self.get_field(at, h.n, i)).collect()
     }
 
     // ----- string buffers ---------------------------------------------

@@ -56,10 +56,7 @@ fn containers_keep_their_children_alive_through_minor_and_major() {
 fn the_write_barrier_keeps_young_objects_stored_into_old_ones() {
     let mut h = heap(64 << 20);
     let arr = h.new_array(&Type::Any, 3, Value::NIL, &[]).unwrap();
-    let rec_shape = Arc::new(Shape {
-        name: "P".into(),
-        fields: vec!["x".into()].into(),
-    });
+    let rec_shape = Arc::new(Shape::new("P", [("x", &Type::Any)]));
     let id = h.shape_id(&rec_shape);
     let rec = h.new_record(id, &[Value::NIL], &[&[arr]]).unwrap();
     let m = h.new_map(KeyType::Int, &Type::Str, &[&[arr, rec]]).unwrap();
@@ -279,4 +276,46 @@ fn wrong_references_stay_inside_the_region() {
     assert!(std::panic::catch_unwind(|| h.str(bogus).len()).is_err());
     let past = Value::object(Tag::Str, u32::MAX);
     assert!(std::panic::catch_unwind(|| h.str(past).len()).is_err());
+}
+
+#[test]
+fn typed_record_fields_take_one_word_and_keep_their_values() {
+    let mut h = heap(64 << 20);
+    let node = Type::Record("Node".into());
+    let shape = Arc::new(Shape::new(
+        "Node",
+        [
+            ("n", &Type::Int),
+            ("x", &Type::Float),
+            ("ok", &Type::Bool),
+            ("name", &Type::Str),
+            ("next", &node),
+            ("any", &Type::Any),
+        ],
+    ));
+    // Five one-word fields and one two-word field.
+    assert_eq!(shape.words(), 7);
+    let id = h.shape_id(&shape);
+    let name = h.new_str("first", &[]).unwrap();
+    let fields = [
+        Value::int(-3),
+        Value::float(2.5),
+        Value::bool(true),
+        name,
+        Value::NIL,
+        Value::int(9),
+    ];
+    let a = h.new_record(id, &fields, &[&[name]]).unwrap();
+    assert_eq!(h.record_fields(a), fields.to_vec());
+    let b = h.new_record(id, &fields, &[&[a]]).unwrap();
+    h.collect_minor(&[&[b]]); // b is old now, a is garbage
+    let s = h.new_str("young", &[&[b]]).unwrap();
+    assert!(h.set_field(b, 4, b)); // a cycle through a typed field
+    assert!(h.set_field(b, 5, s)); // a young string in an old record
+    check_collects(&mut h, &[b]);
+    assert_eq!(h.field(b, 4), Some(b));
+    assert_eq!(h.str(h.field(b, 5).unwrap()), "young");
+    assert!(h.set_field(b, 4, Value::NIL));
+    assert_eq!(h.field(b, 4), Some(Value::NIL));
+    assert_eq!(h.field(b, 6), None, "past the fields");
 }

@@ -374,10 +374,10 @@ pub(crate) fn new_array_lit(
 }
 
 fn shape_of(r: &crate::module::RecordDef) -> Arc<Shape> {
-    Arc::new(Shape {
-        name: Arc::from(r.name.as_str()),
-        fields: r.fields.iter().map(|(n, _)| n.as_str().into()).collect(),
-    })
+    Arc::new(Shape::new(
+        &r.name,
+        r.fields.iter().map(|(n, t)| (n.as_str(), t)),
+    ))
 }
 
 /// What `call.ref` does next.
