@@ -515,15 +515,15 @@ impl NativeCtx<'_> {
         self.inst.heap.room()
     }
 
-    /// Runs a full collection now, charging one unit of work per object
-    /// slot and stopping part-way (having freed nothing) when the run is
-    /// interrupted.
+    /// Runs a full collection now, charging one unit of work per 256-byte
+    /// line of the heap blocks in use and stopping part-way (having freed
+    /// nothing) when the run is interrupted.
     ///
     /// # Errors
     ///
     /// `out of fuel` or `interrupted`.
     pub fn collect_garbage_polled(&mut self) -> Result<(), Trap> {
-        let slots = self.inst.heap.slot_count();
+        let slots = self.inst.heap.gc_work();
         self.charge_work(u64::try_from(slots).unwrap_or(u64::MAX))?;
         let handle = self.inst.interrupt_handle();
         let mut interrupted = None;

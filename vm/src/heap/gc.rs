@@ -211,6 +211,10 @@ impl Heap {
             let mut h = self.header(at as usize);
             h.flags &= !LOGGED;
             self.write_header(at as usize, h);
+            // The verifier looks into what this collection traced.
+            if let Some(log) = &mut self.mark_log {
+                log.push((at, h.mark));
+            }
             self.trace(at as usize, &mut gray);
         }
         self.drain(&mut gray, &mut || false);
@@ -333,9 +337,9 @@ impl Heap {
 
     /// Counts the collection and runs the verifier when it is on: the
     /// whole heap after a major collection or under stress; after a minor
-    /// one outside stress, the objects it marked (`survivors`), the roots
-    /// and their direct children, so debug builds keep collections
-    /// proportional to what they touch.
+    /// one outside stress, the objects it marked or traced (`survivors`)
+    /// with their children, and the roots, so debug builds keep
+    /// collections proportional to what they touch.
     fn finish(
         &mut self,
         start: Instant,
@@ -398,17 +402,24 @@ impl Heap {
             seen: vec![0u64; (self.space.states.len() * BLOCK_WORDS).div_ceil(64)],
             todo: Vec::new(),
         };
+        // What a minor collection traced first, looked into; then the
+        // roots (looked into only by a full walk: a minor collection did
+        // not trace old roots' children either).
+        for &at in extra {
+            let v = self.as_value(at)?;
+            self.visit(&mut walk, v, true)?;
+        }
         for set in roots {
             for &v in *set {
-                self.visit(&mut walk, v, true)?;
+                self.visit(&mut walk, v, deep)?;
             }
         }
         for &v in &self.scratch {
-            self.visit(&mut walk, v, true)?;
+            self.visit(&mut walk, v, deep)?;
         }
-        for &at in self.handles.pinned.keys().chain(extra) {
+        for &at in self.handles.pinned.keys() {
             let v = self.as_value(at)?;
-            self.visit(&mut walk, v, true)?;
+            self.visit(&mut walk, v, deep)?;
         }
         while let Some((at, inside)) = walk.todo.pop() {
             let at = at as usize;
@@ -450,7 +461,9 @@ impl Heap {
                 }
                 Some(Kind::Map) => {
                     let m = Value::object(Tag::Map, at as u32);
-                    if inside {
+                    // Finding every entry through the index hashes every
+                    // key: full walks only.
+                    if inside && deep {
                         self.map_check(m)?;
                     }
                     let mut bufs = Vec::new();

@@ -53,9 +53,9 @@ use space::Space;
 use crate::types::Type;
 use crate::value::{Tag, Value};
 
-/// Words a small object's header takes; what each object costs on top of
-/// its payload (arrays, maps and string buffers also have a second
-/// object, their buffer, with its own header).
+/// Bytes of an object's header: what each object costs on top of its
+/// payload (arrays, maps and string buffers also have a second object,
+/// their buffer, with its own header).
 pub(crate) const OBJECT_HEADER_BYTES: usize = 8;
 
 /// Bytes allocated between minor collections, at most.
@@ -268,8 +268,9 @@ impl Heap {
         self.space.room()
     }
 
-    /// Work of a full collection, for charging it: the blocks in use.
-    pub(crate) fn slot_count(&self) -> usize {
+    /// Work of a full collection, for charging it: the lines of the
+    /// blocks in use.
+    pub(crate) fn gc_work(&self) -> usize {
         self.space.used * space::BLOCK_LINES
     }
 
