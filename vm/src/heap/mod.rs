@@ -59,9 +59,9 @@ use crate::value::{Tag, Value};
 pub(crate) const OBJECT_HEADER_BYTES: usize = 8;
 
 /// Bytes allocated between minor collections, at most.
-const NURSERY_BYTES: usize = 4 << 20;
+const NURSERY_BYTES: usize = 2 << 20;
 /// Smallest heap footprint that starts a major collection.
-const MIN_MAJOR_BYTES: usize = 8 << 20;
+const MIN_MAJOR_BYTES: usize = 6 << 20;
 
 /// Counters kept by the collector.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
