@@ -11,9 +11,13 @@
 //! object at once, marks everything reachable, and sweeps every block.
 //!
 //! **Write barrier.** [`Heap::barrier`] is called after every store of a
-//! reference into an object (and after an object gets a new buffer): an
-//! old object not yet logged is logged and remembered, so the next minor
-//! collection traces its children. Between collections this keeps the
+//! reference into an object (and after an object gets a new buffer or its
+//! elements move): an old object not yet logged is logged and remembered,
+//! so the next minor collection traces its children. A store into one
+//! element of an array or map calls [`Heap::barrier_element`] instead,
+//! which remembers just that element (the card-marking idea at element
+//! granularity), so a big old container written a little between
+//! collections is not traced whole by every minor collection. Between collections this keeps the
 //! generational invariant: an old object that is not remembered refers
 //! only to old objects.
 
@@ -31,6 +35,10 @@ struct Walk {
     todo: Vec<(u32, bool)>,
 }
 
+/// Most array and map elements remembered one by one between collections;
+/// past it, their containers are remembered whole.
+const MAX_REMEMBERED_ELEMENTS: usize = 1 << 16;
+
 /// Objects traced between calls of the `stop` callback of
 /// [`Heap::collect_polled`].
 pub(crate) const MARK_STEP: usize = 1 << 16;
@@ -43,6 +51,52 @@ impl Heap {
         let h = self.header(at);
         if h.mark == self.epoch && h.flags & LOGGED == 0 {
             self.remember(at, h);
+        }
+    }
+
+    /// The write barrier for a store of a reference into element `pos`
+    /// of the array or map at `at`: an old container remembers just that
+    /// element, so a minor collection looks at it instead of tracing the
+    /// whole container (the remembered elements are bounded; past
+    /// [`MAX_REMEMBERED_ELEMENTS`] the container itself is remembered).
+    #[inline]
+    pub(super) fn barrier_element(&mut self, at: usize, pos: usize) {
+        let h = self.header(at);
+        if h.mark == self.epoch && h.flags & LOGGED == 0 {
+            self.remember_element(at, pos, h);
+        }
+    }
+
+    #[cold]
+    fn remember_element(&mut self, at: usize, pos: usize, h: Header) {
+        if self.remembered_elements.len() < MAX_REMEMBERED_ELEMENTS {
+            self.remembered_elements.push((at as u32, pos as u32));
+        } else {
+            self.remember(at, h);
+        }
+    }
+
+    /// Marks what a remembered element holds, if the element is still
+    /// one (within the length, not a deleted entry) and its container was
+    /// not remembered whole meanwhile.
+    fn trace_element(&mut self, at: usize, pos: usize, gray: &mut Vec<u32>) {
+        let h = self.header(at);
+        if h.flags & LOGGED != 0 {
+            return; // traced whole
+        }
+        match Kind::from_u8(h.kind) {
+            Some(Kind::Array) if Elem::from_u8(h.aux) == Elem::Val && pos < h.n as usize => {
+                let (_, buf) = unpack(self.space.region.get(at + 1));
+                let v = self.read_val(buf as usize + 1 + 2 * pos);
+                self.mark_value(v, gray);
+            }
+            Some(Kind::Map) => {
+                if let Some((k, v)) = self.map_entry_at(Value::object(Tag::Map, at as u32), pos) {
+                    self.mark_value(k, gray);
+                    self.mark_value(v, gray);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -207,6 +261,9 @@ impl Heap {
         self.space.reset_holes();
         let mut gray = Vec::new();
         self.mark_roots(roots, &mut gray);
+        for (at, pos) in std::mem::take(&mut self.remembered_elements) {
+            self.trace_element(at as usize, pos as usize, &mut gray);
+        }
         for at in std::mem::take(&mut self.remembered) {
             let mut h = self.header(at as usize);
             h.flags &= !LOGGED;
@@ -294,6 +351,7 @@ impl Heap {
             h.flags &= !LOGGED;
             self.write_header(at as usize, h);
         }
+        self.remembered_elements.clear();
         self.space.fresh.clear();
         self.space.fresh_large.clear();
         self.space.clear_lists();
@@ -383,7 +441,7 @@ impl Heap {
     /// `deep`: through everything reachable, else only one step from
     /// each of them.
     fn verify_walk(&self, roots: &[&[Value]], extra: &[u32], deep: bool) -> Result<(), String> {
-        if !self.remembered.is_empty() {
+        if !self.remembered.is_empty() || !self.remembered_elements.is_empty() {
             return Err("remembered set not empty after a collection".into());
         }
         let used = self

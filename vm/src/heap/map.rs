@@ -216,7 +216,7 @@ impl Heap {
         if let Some(pos) = self.find(&p, self.key_ref(key)) {
             self.write_val(p.entries + 1 + pos as usize * ENTRY + 2, val);
             if val.tag.is_object() {
-                self.barrier(p.at);
+                self.barrier_element(p.at, pos as usize);
             }
             return Ok(());
         }
@@ -237,7 +237,7 @@ impl Heap {
         self.index_insert(&p, hash, pos);
         self.set_parts(&p);
         if key.tag.is_object() || val.tag.is_object() {
-            self.barrier(p.at);
+            self.barrier_element(p.at, pos as usize);
         }
         Ok(())
     }
@@ -324,6 +324,8 @@ impl Heap {
             self.index_insert(&p, hash, pos);
         }
         self.set_parts(&p);
+        // Entries moved: a remembered entry's position no longer holds it.
+        self.barrier(p.at);
     }
 
     /// Deletes key `k` (a value of the map's key type) from map `m`;

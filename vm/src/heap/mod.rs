@@ -171,6 +171,9 @@ pub(crate) struct Heap {
     epoch: u8,
     /// Old objects written with references since the last collection.
     remembered: Vec<u32>,
+    /// Elements (container, position) of old arrays and maps written with
+    /// references since the last collection.
+    remembered_elements: Vec<(u32, u32)>,
     /// Record shapes by id (the `n` of a record header).
     shapes: Vec<Arc<Shape>>,
     shape_ids: HashMap<usize, u32>,
@@ -229,6 +232,7 @@ impl Heap {
             space: Space::new(limit),
             epoch: 1,
             remembered: Vec::new(),
+            remembered_elements: Vec::new(),
             shapes: Vec::new(),
             shape_ids: HashMap::new(),
             types: Vec::new(),
@@ -668,7 +672,7 @@ impl Heap {
             Elem::Val => {
                 self.write_val(data + 2 * i, x);
                 if x.tag.is_object() {
-                    self.barrier(at);
+                    self.barrier_element(at, i);
                 }
             }
         }
@@ -729,6 +733,8 @@ impl Heap {
     /// Reverses array `v` in place.
     pub(crate) fn array_reverse(&mut self, v: Value) {
         let (data, n) = self.array_data(v);
+        // Elements move: a remembered element's position no longer holds it.
+        self.barrier(v.obj() as usize);
         match self.array_elem(v) {
             Elem::Int | Elem::Float => self.space.region.words_mut(data, n).reverse(),
             Elem::Bool => self.space.region.bytes_mut(data, n).reverse(),

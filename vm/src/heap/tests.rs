@@ -319,3 +319,38 @@ fn typed_record_fields_take_one_word_and_keep_their_values() {
     assert_eq!(h.field(b, 4), Some(Value::NIL));
     assert_eq!(h.field(b, 6), None, "past the fields");
 }
+
+#[test]
+fn elements_written_into_old_containers_are_remembered_one_by_one() {
+    let mut h = heap(64 << 20);
+    let arr = h.new_array(&Type::Str, 1000, Value::NIL, &[]).unwrap();
+    let m = h.new_map(KeyType::Str, &Type::Str, &[&[arr]]).unwrap();
+    let roots = [arr, m];
+    h.collect_minor(&[&roots]); // both old
+    for round in 0..3 {
+        for i in 0..50 {
+            let s = h.new_str(&format!("{round}-{i}"), &[&roots]).unwrap();
+            assert!(h.array_set(arr, i * 7, s));
+            h.map_set(m, s, s, &[&roots, &[s]]).unwrap();
+        }
+        // Only the written elements of the array are remembered, not the
+        // array (the map is remembered whole when it grows new buffers).
+        assert!(!h.remembered.contains(&arr.obj()), "round {round}");
+        assert!(h.remembered_elements.len() >= 50, "round {round}");
+        check_collects(&mut h, &roots);
+        assert_eq!(
+            h.str(h.array_get(arr, 49 * 7).unwrap()),
+            format!("{round}-49")
+        );
+        assert_eq!(h.map_len(m), 50 * (round + 1));
+    }
+    // Deleting enough entries compacts the map (entries move): the map is
+    // then remembered whole, and a young value set after survives.
+    for i in 0..50 {
+        h.map_del_value(m, h.map_entry_at(m, i).unwrap().0);
+    }
+    let s = h.new_str("late", &[&roots]).unwrap();
+    h.map_set(m, s, s, &[&roots, &[s]]).unwrap();
+    check_collects(&mut h, &roots);
+    assert_eq!(h.str(h.map_get(m, KeyRef::Str("late")).unwrap()), "late");
+}
