@@ -79,15 +79,17 @@ fn limits_section() -> String {
          that it fits beside what is live (collecting first if needed) before building any of \
          it: {obj} bytes per object plus a string's bytes, {val} per array element (8 in \
          `array<int>` and `array<float>`), and {build} more per element of an `array<str>` \
-         being built, for the host's lists. `str.split` counts its pieces first; `str.upper` \
-         and `str.lower` count the exact length of their result (a char can map to up to three) \
-         and check room for the host's buffer: the input's length, or twice the result's when \
-         it is longer, as the buffer doubles.\n\
-         - Results of unknown size are checked as they grow: `str.from` builds the display \
-         form in pieces of {chunk} bytes, each checked as if the text so far were a heap string, \
-         so a value whose display form is far larger than the heap traps at the limit. \
-         `strbuf.push` of a container (array, map or record) makes its display form a heap string \
-         that way before the buffer grows to take it, so the text and the buffer both count. \
+         being built, for the host's lists ({obj} is an upper bound: a header word, an array's \
+         buffer header and length words, padding). `str.split` counts its pieces first; \
+         `str.upper` and `str.lower` count the exact length of their result (a char can map to \
+         up to three) and write it straight into the new string, as `str.repeat` does, so no \
+         copy of the text is held in host memory.\n\
+         - Results of unknown size are checked as they grow: `str.from` of a container builds \
+         the display form in the heap, in pieces of {chunk} bytes appended to a string buffer \
+         that meets the heap limit as it grows (an int's digits are formatted directly), so a \
+         value whose display form is far larger than the heap traps at the limit. \
+         `strbuf.push` of a container (array, map or record) builds its display form that way \
+         before the buffer grows to take it, so the text and the buffer both count. \
          `io.read_line` and `fs.read` never hold more of their input than the heap has room \
          for: past it they trap `out of memory` without reading further. `io.read_bytes` \
          counts {read_byte} bytes for each byte it reads (the byte, and the element in the \
