@@ -29,9 +29,12 @@ use super::{Heap, Value};
 use crate::value::Tag;
 
 /// The heap verifier's state: objects seen (one bit per word of the
-/// heap) and containers still to look into.
-struct Walk {
-    seen: Vec<u64>,
+/// heap, kept by the heap between walks, with the words set so they can
+/// be cleared in time proportional to the walk) and containers still to
+/// look into.
+struct Walk<'a> {
+    seen: &'a mut Vec<u64>,
+    set: Vec<u32>,
     todo: Vec<(u32, bool)>,
 }
 
@@ -433,14 +436,14 @@ impl Heap {
     /// Walks everything reachable from the roots and checks every header,
     /// reference, buffer, line mark, map table and the accounting. Run
     /// after each collection under GC stress and in debug builds.
-    pub(crate) fn verify_heap(&self, roots: &[&[Value]]) -> Result<(), String> {
+    pub(crate) fn verify_heap(&mut self, roots: &[&[Value]]) -> Result<(), String> {
         self.verify_walk(roots, &[], true)
     }
 
     /// The verifier's walk from the roots and the objects at `extra`;
     /// `deep`: through everything reachable, else only one step from
     /// each of them.
-    fn verify_walk(&self, roots: &[&[Value]], extra: &[u32], deep: bool) -> Result<(), String> {
+    fn verify_walk(&mut self, roots: &[&[Value]], extra: &[u32], deep: bool) -> Result<(), String> {
         if !self.remembered.is_empty() || !self.remembered_elements.is_empty() {
             return Err("remembered set not empty after a collection".into());
         }
@@ -456,28 +459,46 @@ impl Heap {
                 used, self.space.used
             ));
         }
+        let mut bits = std::mem::take(&mut self.verify_seen);
+        bits.resize((self.space.states.len() * BLOCK_WORDS).div_ceil(64), 0);
         let mut walk = Walk {
-            seen: vec![0u64; (self.space.states.len() * BLOCK_WORDS).div_ceil(64)],
+            seen: &mut bits,
+            set: Vec::new(),
             todo: Vec::new(),
         };
+        let result = self.verify_walk_from(&mut walk, roots, extra, deep);
+        for w in walk.set {
+            bits[w as usize] = 0;
+        }
+        self.verify_seen = bits;
+        result
+    }
+
+    fn verify_walk_from(
+        &self,
+        walk: &mut Walk<'_>,
+        roots: &[&[Value]],
+        extra: &[u32],
+        deep: bool,
+    ) -> Result<(), String> {
         // What a minor collection traced first, looked into; then the
         // roots (looked into only by a full walk: a minor collection did
         // not trace old roots' children either).
         for &at in extra {
             let v = self.as_value(at)?;
-            self.visit(&mut walk, v, true)?;
+            self.visit(walk, v, true)?;
         }
         for set in roots {
             for &v in *set {
-                self.visit(&mut walk, v, deep)?;
+                self.visit(walk, v, deep)?;
             }
         }
         for &v in &self.scratch {
-            self.visit(&mut walk, v, deep)?;
+            self.visit(walk, v, deep)?;
         }
         for &at in self.handles.pinned.keys() {
             let v = self.as_value(at)?;
-            self.visit(&mut walk, v, deep)?;
+            self.visit(walk, v, deep)?;
         }
         while let Some((at, inside)) = walk.todo.pop() {
             let at = at as usize;
@@ -504,7 +525,7 @@ impl Heap {
                         if inside {
                             for i in 0..h.n as usize {
                                 let x = self.read_val(buf as usize + 1 + 2 * i);
-                                self.visit(&mut walk, x, deep)?;
+                                self.visit(walk, x, deep)?;
                             }
                         }
                     }
@@ -542,7 +563,7 @@ impl Heap {
                         }
                     }
                     for x in vals {
-                        self.visit(&mut walk, x, deep)?;
+                        self.visit(walk, x, deep)?;
                     }
                 }
                 Some(Kind::Record) => {
@@ -552,7 +573,7 @@ impl Heap {
                     if inside {
                         for i in 0..shape.fields.len() {
                             if let Some(x) = self.get_field(at, h.n, i) {
-                                self.visit(&mut walk, x, deep)?;
+                                self.visit(walk, x, deep)?;
                             }
                         }
                     }
@@ -582,7 +603,7 @@ impl Heap {
     /// Checks value `v` where the walk meets it: an object of its tag's
     /// kind, marked; a string's text is checked at once, containers are
     /// queued (`inside`: to look at their children too).
-    fn visit(&self, walk: &mut Walk, v: Value, inside: bool) -> Result<(), String> {
+    fn visit(&self, walk: &mut Walk<'_>, v: Value, inside: bool) -> Result<(), String> {
         if !v.tag.is_object() {
             return Ok(());
         }
@@ -591,6 +612,9 @@ impl Heap {
         let (word, bit) = (at / 64, 1u64 << (at % 64));
         if walk.seen[word] & bit != 0 {
             return Ok(());
+        }
+        if walk.seen[word] == 0 {
+            walk.set.push(word as u32);
         }
         walk.seen[word] |= bit;
         let want = match v.tag {

@@ -201,6 +201,8 @@ pub(crate) struct Heap {
     mark_log: Option<Vec<(u32, u8)>>,
     /// Objects marked, ever (for pacing stoppable collections).
     marked: u64,
+    /// The heap verifier's bitmap, all zero between walks.
+    verify_seen: Vec<u64>,
     /// Reused by the collector for a map's children.
     trace_scratch: Vec<Value>,
     /// Objects a native function allocated during the current call.
@@ -248,6 +250,7 @@ impl Heap {
             stats: GcStats::default(),
             mark_log: None,
             marked: 0,
+            verify_seen: Vec::new(),
             trace_scratch: Vec::new(),
             scratch: Vec::new(),
             handles: Box::default(),
@@ -417,10 +420,9 @@ impl Heap {
 
     #[inline]
     fn read_val(&self, at: usize) -> Value {
-        let w = self.space.region.words(at, 2);
         Value {
-            tag: Tag::from_u8(w[0] as u8),
-            bits: w[1],
+            tag: Tag::from_u8(self.space.region.get(at) as u8),
+            bits: self.space.region.get(at + 1),
         }
     }
 

@@ -111,15 +111,32 @@ impl Region {
     }
 
     /// One word.
+    ///
+    /// # Panics
+    ///
+    /// When `at` is outside the region (a heap invariant violation).
     #[inline]
     pub(crate) fn get(&self, at: usize) -> u64 {
-        self.words(at, 1)[0]
+        if at >= self.len {
+            out_of_region(at, 1, self.len);
+        }
+        // SAFETY: `at < len` (checked above): the word is mapped,
+        // initialized and owned by `self`, and `base` is 8-aligned.
+        unsafe { self.base.as_ptr().add(at).read() }
     }
 
     /// Writes one word.
+    ///
+    /// # Panics
+    ///
+    /// When `at` is outside the region (a heap invariant violation).
     #[inline]
     pub(crate) fn set(&mut self, at: usize, w: u64) {
-        self.words_mut(at, 1)[0] = w;
+        if at >= self.len {
+            out_of_region(at, 1, self.len);
+        }
+        // SAFETY: as in `get`; `&mut self` makes this the only access.
+        unsafe { self.base.as_ptr().add(at).write(w) }
     }
 
     /// Bytes `0..n` of the words starting at `at`.
