@@ -132,11 +132,23 @@ impl Space {
             <= self.limit_bytes
     }
 
+    /// Reserves the region on first use. When the system refuses a
+    /// reservation the size of the limit (a strict overcommit policy, or
+    /// little address space left), it takes the largest half, quarter, ...
+    /// it grants: the instance then runs with that smaller heap.
     fn ensure_region(&mut self) -> bool {
         if self.region.len() == 0 {
-            match Region::reserve(self.max_blocks * BLOCK_WORDS) {
-                Some(r) => self.region = r,
-                None => return false,
+            let mut blocks = self.max_blocks;
+            loop {
+                if let Some(r) = Region::reserve(blocks * BLOCK_WORDS) {
+                    self.region = r;
+                    self.max_blocks = blocks;
+                    break;
+                }
+                if blocks == 1 {
+                    return false;
+                }
+                blocks /= 2;
             }
         }
         true
