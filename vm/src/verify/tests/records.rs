@@ -951,13 +951,17 @@ fn an_edit_costs_the_same_however_many_records_the_module_has() {
         }
         t.elapsed().as_secs_f64()
     };
+    // Best of five for each size: the tests beside this one share two cores,
+    // and a single 20 ms sample has been seen to vary threefold.
+    let best = |n: usize| (0..5).map(|_| time(n)).fold(f64::INFINITY, f64::min);
     let _ = time(100);
-    let (small, big) = (time(1_000), time(8_000));
+    let (small, big) = (best(1_000), best(8_000));
     let ratio = big / small;
     eprintln!("1500 edits: {small:.3}s with 1000 records, {big:.3}s with 8000 (x{ratio:.2})");
     // Independent of the record count (8x here); a table rebuilt per edit
-    // grows with it.
-    assert!(ratio < 2.5, "8x the records made edits {ratio:.2}x slower");
+    // grows with it, and would make this near 8. The bigger module's lookups
+    // miss the cache more, which has cost up to 2x.
+    assert!(ratio < 4.0, "8x the records made edits {ratio:.2}x slower");
 }
 
 #[test]
