@@ -604,11 +604,15 @@ fn run(args: RunArgs) -> ExitCode {
         let st = instance.stats();
         let gc = instance.gc_stats();
         output::err(&format!(
-            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\ngc collections: {}\ngc minor collections: {}\ngc major collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\ngc longest pause: {:.3} ms\nwall time: {:.3} ms\n",
+            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\njit functions compiled: {}\njit loops entered by osr: {}\njit compile time: {:.3} ms\njit code bytes: {}\ngc collections: {}\ngc minor collections: {}\ngc major collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\ngc longest pause: {:.3} ms\nwall time: {:.3} ms\n",
             st.instructions,
             st.calls,
             st.jit_loops,
             st.jit_rejected,
+            st.jit_functions,
+            st.jit_osr_entries,
+            st.jit_compile_ns as f64 / 1e6,
+            st.jit_code_bytes,
             gc.collections,
             gc.minor_collections,
             gc.major_collections,

@@ -830,39 +830,13 @@ impl Heap {
         self.barrier(at);
         Ok(())
     }
-
-    /// The elements of the array at word `at` as raw words, if it is an
-    /// array stored as `elem`; `None` (never a panic) for anything else,
-    /// for the JIT's helpers, which must not unwind.
+    /// The address of the heap's word 0 and its length in words, for
+    /// compiled code (see `Region::raw_base`).
     #[cfg(all(feature = "jit", target_arch = "x86_64"))]
-    pub(crate) fn try_words_mut(&mut self, at: u32, elem: Elem) -> Option<&mut [u64]> {
-        let at = at as usize;
-        let len = self.space.region.len();
-        if at == 0 || at + 2 > len {
-            return None;
-        }
-        let h = self.header(at);
-        if h.kind != Kind::Array as u8 || h.aux != elem as u8 {
-            return None;
-        }
-        let (_, buf) = unpack(self.space.region.get(at + 1));
-        let n = elem.words_for(h.n as usize);
-        if (buf as usize).checked_add(1 + n)? > len {
-            return None;
-        }
-        Some(self.space.region.words_mut(buf as usize + 1, n))
+    pub(crate) fn region_raw(&self) -> (*mut u64, usize) {
+        (self.space.region.raw_base(), self.space.region.len())
     }
 
-    /// The length of the array at word `at`, or `None` (never a panic).
-    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
-    pub(crate) fn try_array_len(&self, at: u32) -> Option<usize> {
-        let at = at as usize;
-        if at == 0 || at >= self.space.region.len() {
-            return None;
-        }
-        let h = self.header(at);
-        (h.kind == Kind::Array as u8).then_some(h.n as usize)
-    }
 
     /// Removes and returns the last element of array `v`.
     pub(crate) fn array_pop(&mut self, v: Value) -> Option<Value> {

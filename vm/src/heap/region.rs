@@ -77,6 +77,14 @@ impl Region {
         })
     }
 
+    /// The address of word 0, for compiled code, which reads array
+    /// headers and elements in place (see `jit::compile`); it stays the
+    /// same for the region's life.
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+    pub(crate) fn raw_base(&self) -> *mut u64 {
+        self.base.as_ptr()
+    }
+
     /// Length in words.
     #[inline]
     pub(crate) fn len(&self) -> usize {

@@ -160,9 +160,12 @@ impl Instance {
             }
         }
         self.update_names(&replaced);
-        // Compiled loops name op indices of the old code.
+        // Compiled code names op indices of the old code.
         #[cfg(all(feature = "jit", target_arch = "x86_64"))]
-        self.jit.clear();
+        {
+            self.jit.clear();
+            self.reset_tiers();
+        }
         Ok(())
     }
 

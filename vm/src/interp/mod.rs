@@ -30,6 +30,8 @@
 
 mod dynamic;
 mod edit;
+#[cfg(all(feature = "jit", target_arch = "x86_64"))]
+pub(crate) mod jit_glue;
 mod missing_key;
 
 use std::sync::Arc;
@@ -75,8 +77,15 @@ pub struct Config {
     /// for fuzzing, so a verifier hole shows up as a failed assertion
     /// rather than as silently wrong results.
     pub checked: bool,
-    /// Whether hot loops run as machine code (see [`JitMode`]).
+    /// Whether hot functions and loops run as machine code (see
+    /// [`JitMode`]).
     pub jit: JitMode,
+    /// Calls of a function, in [`JitMode::On`], before it is compiled
+    /// (default 200).
+    pub jit_call_threshold: u32,
+    /// Taken back edges of a loop, in [`JitMode::On`], before its function
+    /// is compiled and the loop entered as machine code (default 1000).
+    pub jit_loop_threshold: u32,
     /// Deepest nesting of host calls back into the instance
     /// ([`NativeCtx::call`]: Keel → host → Keel → host ...) before a
     /// stack-overflow trap (default [`DEFAULT_MAX_HOST_DEPTH`]). Unlike
@@ -126,7 +135,7 @@ pub struct Config {
 /// per level.
 pub const DEFAULT_MAX_HOST_DEPTH: usize = 32;
 
-/// Whether an instance compiles hot loops to machine code.
+/// Whether an instance compiles hot functions to machine code.
 ///
 /// The JIT exists on x86_64 when the `jit` feature (on by default) is
 /// enabled; elsewhere every mode interprets. Results, traps, instruction
@@ -135,11 +144,13 @@ pub const DEFAULT_MAX_HOST_DEPTH: usize = 32;
 pub enum JitMode {
     /// Interpret everything.
     Off,
-    /// Compile a loop once it has run through a budget chunk (65536
-    /// instructions) without leaving.
+    /// Compile a function once it has been called
+    /// [`Config::jit_call_threshold`] times, or once one of its loops has
+    /// gone round [`Config::jit_loop_threshold`] times (that loop is then
+    /// entered as machine code at its header).
     #[default]
     On,
-    /// Compile every loop the first time its back edge is taken (for
+    /// Compile every function at its first call or first back edge (for
     /// testing the JIT on short programs).
     Eager,
 }
@@ -153,6 +164,8 @@ impl Default for Config {
             fuel: None,
             checked: false,
             jit: JitMode::default(),
+            jit_call_threshold: 200,
+            jit_loop_threshold: 1000,
             max_host_depth: DEFAULT_MAX_HOST_DEPTH,
             max_val_bytes: 64 << 20,
             max_stack_bytes: MAX_STACK_SLOTS * STACK_SLOT_BYTES,
@@ -175,11 +188,21 @@ pub struct ExecStats {
     pub instructions: u64,
     /// Keel and native calls made.
     pub calls: u64,
-    /// Loops compiled to machine code.
+    /// Loops compiled to machine code (the loops of the compiled
+    /// functions).
     pub jit_loops: u64,
-    /// Loops the JIT looked at and left to the interpreter (an op it does
-    /// not compile).
+    /// Functions the JIT looked at and left to the interpreter (a snippet,
+    /// too large, or past the code limit).
     pub jit_rejected: u64,
+    /// Functions compiled to machine code.
+    pub jit_functions: u64,
+    /// Times a loop running in the interpreter was entered as machine code
+    /// at its header (on-stack replacement).
+    pub jit_osr_entries: u64,
+    /// Time spent compiling, in nanoseconds.
+    pub jit_compile_ns: u64,
+    /// Bytes of machine code generated.
+    pub jit_code_bytes: u64,
     /// Budget chunks spent: check points at which the run charged a chunk
     /// and looked at the fuel tank and the interrupt flag. About one per
     /// 65 536 instructions, whatever the fuel.
@@ -348,6 +371,17 @@ pub struct Instance {
     /// layout of `Instance`).
     #[cfg(all(feature = "jit", target_arch = "x86_64"))]
     jit: Box<crate::jit::Jit>,
+    /// Calls left before each function is compiled, and taken back edges
+    /// left before each loop header's function is (by op index); see
+    /// `jit_glue`.
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+    tier_calls: Vec<i32>,
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+    tier_loops: Vec<i32>,
+    /// Nonzero while compiled code runs a callee in the interpreter: no
+    /// compiled code is entered meanwhile (see `jit_glue`).
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+    jit_suspended: u32,
 }
 
 /// A new array holding the elements of `lit` (`strings`: the instance's
@@ -443,6 +477,12 @@ impl Instance {
             halt_sp: 0,
             #[cfg(all(feature = "jit", target_arch = "x86_64"))]
             jit: Box::default(),
+            #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+            tier_calls: Vec::new(),
+            #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+            tier_loops: Vec::new(),
+            #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+            jit_suspended: 0,
             module: module.clone(),
         };
         inst.link(module, linker)?;
@@ -521,6 +561,11 @@ impl Instance {
                 self.strings = strings;
                 self.globals.truncate(globals);
                 self.module = module;
+                #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+                {
+                    self.jit.clear();
+                    self.reset_tiers();
+                }
                 Err(e)
             }
         }
@@ -605,9 +650,12 @@ impl Instance {
         self.refs_taken |= module.code().iter().any(|op| matches!(op, Op::FnRef(_)));
         self.module = module;
         self.install_names();
-        // Compiled loops name op indices of the old module.
+        // Compiled code names op indices of the old module.
         #[cfg(all(feature = "jit", target_arch = "x86_64"))]
-        self.jit.clear();
+        {
+            self.jit.clear();
+            self.reset_tiers();
+        }
         Ok(())
     }
 
@@ -662,7 +710,19 @@ impl Instance {
 
     /// Execution counters so far.
     pub fn stats(&self) -> ExecStats {
-        self.stats
+        #[cfg_attr(not(all(feature = "jit", target_arch = "x86_64")), allow(unused_mut))]
+        let mut st = self.stats;
+        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+        {
+            let j = self.jit.stats;
+            st.jit_loops = j.loops;
+            st.jit_rejected = j.rejected;
+            st.jit_functions = j.functions;
+            st.jit_osr_entries = j.osr_entries;
+            st.jit_compile_ns = j.compile_ns;
+            st.jit_code_bytes = j.code_bytes;
+        }
+        st
     }
 
     pub(crate) fn config_max_depth(&self) -> usize {
@@ -1066,13 +1126,31 @@ impl Instance {
                 stack[sp - 1] = $f(a, b);
             }};
         }
+        // What compiled code came to: a return from the function whose
+        // frame is at `base` (its record at `base + $rec`), or a trap.
+        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+        macro_rules! jit_ran {
+            ($run:lifetime, $outcome:expr, $rec:expr) => {{
+                match $outcome {
+                    jit_glue::JitRun::NotRun => {}
+                    jit_glue::JitRun::Returned(v) => ret!($run, $rec, v),
+                    jit_glue::JitRun::Trapped(t, at, at_base, at_depth) => {
+                        pc = at;
+                        base = at_base;
+                        depth = at_depth;
+                        break $run Err(t);
+                    }
+                }
+            }};
+        }
         // Enters function `f` whose arguments are on top of the stack;
         // `pc` must already point at the instruction to resume at.
         macro_rules! enter {
             ($run:lifetime, $f:expr) => {{
                 check_fuel!($run);
                 let roots = [&self.globals[..], &self.strings[..], &[][..]];
-                match enter(depth + self.depth_offset, stack, funcs, &local_defaults, max_depth, $f, sp, pc, base, &mut self.heap, roots, &self.config) {
+                let callee: u32 = $f;
+                match enter(depth + self.depth_offset, stack, funcs, &local_defaults, max_depth, callee, sp, pc, base, &mut self.heap, roots, &self.config) {
                     Ok((new_base, new_sp, new_pc)) => {
                         calls += 1;
                         depth += 1;
@@ -1081,6 +1159,11 @@ impl Instance {
                         pc = new_pc;
                     }
                     Err(t) => break $run Err(t),
+                }
+                #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+                if self.hot_call(callee) {
+                    let run = self.jit_enter(module, stack, callee as usize, base, depth, None, &mut chunk, &mut budget);
+                    jit_ran!($run, run, funcs[callee as usize].num_locals);
                 }
             }};
         }
@@ -1107,10 +1190,12 @@ impl Instance {
 
         // A taken branch to `$target` that checks the budget (every
         // backward jump, and every fused compare-and-branch): when the
-        // chunk is spent, refuel or stop, and maybe run the loop compiled.
+        // chunk is spent, refuel or stop; a hot loop goes on compiled.
         macro_rules! take_branch {
             ($run:lifetime, $target:expr) => {{
                 let target: usize = $target;
+                #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+                let branch_at = pc - 1;
                 if budget <= 0 {
                     match self.check_point(module, stack, base, sp, pc - 1, target, chunk, budget) {
                         Ok(next) => {
@@ -1129,6 +1214,14 @@ impl Instance {
                     }
                 } else {
                     pc = target;
+                }
+                // A hot loop of a function running here goes on as
+                // machine code from its header.
+                #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+                if target <= branch_at && self.hot_loop(target) {
+                    let f = module.func_at(target);
+                    let run = self.jit_enter(module, stack, f, base, depth, Some(target), &mut chunk, &mut budget);
+                    jit_ran!($run, run, funcs[f].num_locals);
                 }
             }};
         }
@@ -1153,7 +1246,25 @@ impl Instance {
             }};
         }
 
-        let outcome: Result<Option<Value>, Trap> = 'run: loop {
+        // A hot function called from the host runs compiled from its start.
+        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+        let early = if self.hot_call(func) {
+            match self.jit_enter(module, stack, func as usize, base, 0, None, &mut chunk, &mut budget) {
+                jit_glue::JitRun::NotRun => None,
+                jit_glue::JitRun::Returned(v) => Some(Ok(v)),
+                jit_glue::JitRun::Trapped(t, at, at_base, at_depth) => {
+                    pc = at;
+                    base = at_base;
+                    depth = at_depth;
+                    Some(Err(t))
+                }
+            }
+        } else {
+            None
+        };
+        #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
+        let early: Option<Result<Option<Value>, Trap>> = None;
+        let outcome: Result<Option<Value>, Trap> = if let Some(early) = early { early } else { 'run: loop {
             if CHECKED {
                 self.check_state(module, stack, pc, sp, base);
             }
@@ -1570,7 +1681,7 @@ impl Instance {
                     }
                 }
             }
-        };
+        }};
 
         self.charge_chunk(chunk, budget);
         self.stats.calls += calls;
@@ -1626,17 +1737,16 @@ impl Instance {
 
     /// A check point at a taken branch from op `branch` to `target` whose
     /// budget chunk is spent: charges the chunk and looks at fuel and
-    /// interrupts (a trap here is reported at the branch), then, for a
-    /// back edge, runs the loop as machine code when it compiles. Returns
-    /// where the interpreter goes on.
+    /// interrupts (a trap here is reported at the branch). Returns where
+    /// the interpreter goes on.
     #[cold]
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn check_point(
         &mut self,
-        module: &VerifiedModule,
-        stack: &mut [Value],
-        base: usize,
+        _module: &VerifiedModule,
+        _stack: &mut [Value],
+        _base: usize,
         sp: usize,
         branch: usize,
         target: usize,
@@ -1644,64 +1754,12 @@ impl Instance {
         budget: i64,
     ) -> Result<Resume, (Trap, usize)> {
         let chunk = self.refuel(chunk, budget).map_err(|t| (t, branch + 1))?;
-        #[cfg_attr(not(all(feature = "jit", target_arch = "x86_64")), allow(unused_mut))]
-        let mut at = Resume {
+        Ok(Resume {
             chunk,
             budget: chunk,
             pc: target,
             sp,
-        };
-        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
-        if target <= branch && self.config.jit != JitMode::Off && !self.config.checked {
-            use crate::jit::Exit;
-            let operands = base + module.funcs()[module.func_at(target)].num_locals as usize + 1;
-            loop {
-                let (exit, fresh) = self.jit.run(
-                    module,
-                    target,
-                    branch,
-                    &mut stack[base..],
-                    &mut self.heap,
-                    &mut self.globals,
-                    &mut at.budget,
-                );
-                match (fresh, &exit) {
-                    (Some(true), _) => self.stats.jit_loops += 1,
-                    (Some(false), _) => self.stats.jit_rejected += 1,
-                    _ => {}
-                }
-                let Some(exit) = exit else {
-                    break;
-                };
-                match exit {
-                    Exit::Resume { pc, depth } => {
-                        at.pc = pc;
-                        at.sp = operands + depth;
-                        break;
-                    }
-                    Exit::Checkpoint {
-                        branch: from,
-                        target: to,
-                        depth,
-                    } => {
-                        at.pc = to;
-                        at.sp = operands + depth;
-                        let next = self
-                            .refuel(at.chunk, at.budget)
-                            .map_err(|t| (t, from + 1))?;
-                        at.chunk = next;
-                        at.budget = next;
-                        // Compiled code is entered at its loop's header only.
-                        if to != target {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
-        let _ = (module, stack, base);
-        Ok(at)
+        })
     }
 
     /// A snippet's end: notes where its operand stack ends (for
@@ -2226,10 +2284,7 @@ fn enter(
 ) -> Result<(usize, usize, usize), Trap> {
     let callee = &funcs[f as usize];
     if depth >= max_depth {
-        return Err(Trap::new(
-            TrapCode::StackOverflow,
-            format!("stack overflow: call depth limit {max_depth} exceeded"),
-        ));
+        return Err(depth_trap(max_depth));
     }
     let np = callee.num_params as usize;
     let nl = callee.num_locals as usize;
@@ -2243,6 +2298,14 @@ fn enter(
     }
     stack[new_base + nl] = frame_record(pc, base);
     Ok((new_base, new_base + nl + 1, callee.start as usize))
+}
+
+/// The trap of a call past [`Config::max_call_depth`].
+fn depth_trap(max_depth: usize) -> Trap {
+    Trap::new(
+        TrapCode::StackOverflow,
+        format!("stack overflow: call depth limit {max_depth} exceeded"),
+    )
 }
 
 /// Grows `stack` to at least `need` slots, of which the first `live` are

@@ -1,0 +1,1926 @@
+//! The function compiler: one pass over a function's specialized code,
+//! emitting x86_64 with the operand stack cached in registers.
+//!
+//! **What it compiles.** A whole function, all its loops included. Fused
+//! superinstructions are compiled as the plain sequence they stand for
+//! (its later ops stay in the code after it): the register cache gives
+//! that sequence the code the superinstruction was fused for, and every
+//! constant, however large, is an immediate alike. What the fused form
+//! changes for the interpreter is kept where it can be seen: a fused
+//! compare-and-branch checks the budget when taken even forward, and an
+//! array access fused with its loads that traps counts one instruction.
+//!
+//! **Invariant at every label** (jump target, loop header, OSR entry):
+//! every operand is in its frame slot with its tag, pinned locals are in
+//! their registers, and every instruction before the label is charged to
+//! the budget. Between labels the operand stack lives in [`Cache`]: a value
+//! may be in a register, a constant, or a reference to a local, and is
+//! written to its slot only when something could look: a call or helper
+//! (the collector scans the slots below the stack pointer; the helper
+//! reads its operands there), a branch, a label.
+//!
+//! **Exactness.** Every op either runs inline, with the interpreter's
+//! semantics (wrapping int arithmetic, `idiv` never reached with 0 or -1,
+//! IEEE compares with NaN), or through `helpers::op`, which runs the
+//! interpreter's own code for it. Instructions are charged per run of
+//! straight-line code, before anything that looks at the budget (helpers,
+//! checks, trap stubs, returns); a trap stub charges exactly what the
+//! interpreter had counted at that trap.
+
+use dynasmrt::x64::Assembler;
+use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
+
+use super::abi::{reg::*, *};
+use super::cache::{Cache, Loc, Pin, Rep, Slot, choose_pins};
+use super::helpers;
+use crate::types::Type;
+use crate::value::Tag;
+use crate::verify::{Cmp, Const, Op, VerifiedFunc, VerifiedModule};
+
+/// Most ops one compiled function may have; larger ones stay interpreted.
+pub(super) const MAX_FUNC_OPS: usize = 1 << 20;
+
+/// A compiled function.
+pub(crate) struct FuncCode {
+    pub(super) buf: ExecutableBuffer,
+    /// Entered by compiled callers (writes the frame record and locals).
+    pub(super) call_entry: AssemblyOffset,
+    /// Entered from the interpreter, whose `enter` set the frame up.
+    pub(super) interp_entry: AssemblyOffset,
+    /// OSR entries: (loop header pc, entry), by header.
+    pub(super) osr: Vec<(u32, AssemblyOffset)>,
+    /// Machine code of each op: (op pc, start, end) code offsets.
+    pub(super) ranges: Vec<(u32, u32, u32)>,
+}
+
+/// What the compiler needs from the instance's JIT: where calls go.
+pub(super) struct Env {
+    /// The function table (one entry address per module function).
+    pub(super) table: *const u64,
+}
+
+/// The x86 condition under which a compare makes `cmp` hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Cc {
+    L,
+    Le,
+    G,
+    Ge,
+    E,
+    Ne,
+    /// Unsigned, for float compares (`ucomisd`).
+    A,
+    Ae,
+}
+
+fn invert(cc: Cc) -> Option<Cc> {
+    Some(match cc {
+        Cc::L => Cc::Ge,
+        Cc::Le => Cc::G,
+        Cc::G => Cc::Le,
+        Cc::Ge => Cc::L,
+        Cc::E => Cc::Ne,
+        Cc::Ne => Cc::E,
+        // `not above` also holds on NaN, which `below or equal` is.
+        Cc::A | Cc::Ae => return None,
+    })
+}
+
+fn jcc(a: &mut Assembler, cc: Cc, to: DynamicLabel) {
+    match cc {
+        Cc::L => dynasm!(a ; .arch x64 ; jl =>to),
+        Cc::Le => dynasm!(a ; .arch x64 ; jle =>to),
+        Cc::G => dynasm!(a ; .arch x64 ; jg =>to),
+        Cc::Ge => dynasm!(a ; .arch x64 ; jge =>to),
+        Cc::E => dynasm!(a ; .arch x64 ; je =>to),
+        Cc::Ne => dynasm!(a ; .arch x64 ; jne =>to),
+        Cc::A => dynasm!(a ; .arch x64 ; ja =>to),
+        Cc::Ae => dynasm!(a ; .arch x64 ; jae =>to),
+    }
+}
+
+/// A jump taken when `cc` does not hold.
+fn jncc(a: &mut Assembler, cc: Cc, to: DynamicLabel) {
+    match cc {
+        Cc::A => dynasm!(a ; .arch x64 ; jbe =>to),
+        Cc::Ae => dynasm!(a ; .arch x64 ; jb =>to),
+        _ => jcc(a, invert(cc).unwrap_or(cc), to),
+    }
+}
+
+fn setcc(a: &mut Assembler, cc: Cc) {
+    match cc {
+        Cc::L => dynasm!(a ; .arch x64 ; setl al),
+        Cc::Le => dynasm!(a ; .arch x64 ; setle al),
+        Cc::G => dynasm!(a ; .arch x64 ; setg al),
+        Cc::Ge => dynasm!(a ; .arch x64 ; setge al),
+        Cc::E => dynasm!(a ; .arch x64 ; sete al),
+        Cc::Ne => dynasm!(a ; .arch x64 ; setne al),
+        Cc::A => dynasm!(a ; .arch x64 ; seta al),
+        Cc::Ae => dynasm!(a ; .arch x64 ; setae al),
+    }
+}
+
+fn int_cmp_op(cmp: Cmp) -> Op {
+    match cmp {
+        Cmp::Lt => Op::LtInt,
+        Cmp::Le => Op::LeInt,
+        Cmp::Gt => Op::GtInt,
+        Cmp::Ge => Op::GeInt,
+        Cmp::Eq => Op::EqBits,
+        Cmp::Ne => Op::NeBits,
+    }
+}
+
+fn negate(cmp: Cmp) -> Cmp {
+    match cmp {
+        Cmp::Lt => Cmp::Ge,
+        Cmp::Le => Cmp::Gt,
+        Cmp::Gt => Cmp::Le,
+        Cmp::Ge => Cmp::Lt,
+        Cmp::Eq => Cmp::Ne,
+        Cmp::Ne => Cmp::Eq,
+    }
+}
+
+/// The plain op a superinstruction at `pc` replaced (the first of its
+/// sequence), or the op itself. `next` is the op after it.
+pub(crate) fn plain(op: Op, next: Option<Op>) -> Op {
+    match op {
+        Op::LoadLoad(a, _)
+        | Op::AddLocalConst(a, _)
+        | Op::IncLocal(a, _)
+        | Op::BrLocalConst { a, .. }
+        | Op::BrLocalLocal { a, .. }
+        | Op::RetLocal(a, _)
+        | Op::AddLocalsTo { a, .. }
+        | Op::ArraySetIntLocalsConst { arr: a, .. }
+        | Op::ArrayGetIntLocals(a, _)
+        | Op::ArrayGetFloatLocals(a, _) => Op::Load(u32::from(a)),
+        Op::IncBrLocal { i, .. } => Op::Load(u32::from(i)),
+        Op::BrCmp { cmp, .. } => {
+            // `<cmp>; jmpifnot` was fused with the compare negated.
+            if matches!(next, Some(Op::JmpIfNot(_))) {
+                int_cmp_op(negate(cmp))
+            } else {
+                int_cmp_op(cmp)
+            }
+        }
+        Op::AddIntStore(_) | Op::AddIntRet(_) => Op::AddInt,
+        op => op,
+    }
+}
+
+/// How a superinstruction changes what the interpreter does inside its
+/// sequence: whether its branch checks the budget even forward, and the
+/// instructions its trap counts.
+#[derive(Clone, Copy)]
+struct Seq {
+    /// One past the sequence's last op.
+    end: usize,
+    /// The branch at `end - 1` checks the budget when taken.
+    checks: bool,
+    /// A trap inside counts one instruction for the whole sequence.
+    traps_count_one: bool,
+    start: usize,
+}
+
+fn seq_of(op: Op, pc: usize) -> Option<Seq> {
+    let span = op.span();
+    if span == 1 {
+        return None;
+    }
+    Some(Seq {
+        end: pc + span,
+        start: pc,
+        checks: matches!(
+            op,
+            Op::BrLocalConst { .. } | Op::BrLocalLocal { .. } | Op::IncBrLocal { .. }
+        ),
+        traps_count_one: matches!(
+            op,
+            Op::ArraySetIntLocalsConst { .. } | Op::ArrayGetIntLocals(..) | Op::ArrayGetFloatLocals(..)
+        ),
+    })
+}
+
+/// A helper argument for a trap stub.
+#[derive(Clone, Copy)]
+enum Arg {
+    Reg(u8),
+    Imm(i64),
+}
+
+/// Out-of-line code, emitted after the body.
+enum Stub {
+    /// Raise trap `kind` (see `helpers::trap`) with arguments `a` and
+    /// `b` at op `pc`, first charging `charge` instructions.
+    Trap {
+        pc: usize,
+        charge: i64,
+        kind: u32,
+        a: Arg,
+        b: Arg,
+    },
+    /// The budget is spent at the branch or call at `pc`: refuel (which
+    /// may trap there), then go on at `back`.
+    Refuel { pc: usize, back: DynamicLabel },
+    /// The value stack is too short for a callee needing `need` bytes past
+    /// the caller's frame: grow it (may trap at `pc`), then go on at
+    /// `back`.
+    Grow {
+        pc: usize,
+        need: i32,
+        back: DynamicLabel,
+    },
+    /// The native stack is low: run the callee in the interpreter, then
+    /// go on at `back`.
+    Nested { back: DynamicLabel },
+}
+
+/// The element kind of an array type the compiler accesses inline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inline {
+    Int,
+    Float,
+    Bool,
+}
+
+fn inline_elem(t: &Type) -> Option<Inline> {
+    match t {
+        Type::Array(e) => match **e {
+            Type::Int => Some(Inline::Int),
+            Type::Float => Some(Inline::Float),
+            Type::Bool => Some(Inline::Bool),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+struct Cx<'m> {
+    a: Assembler,
+    m: &'m VerifiedModule,
+    f: &'m VerifiedFunc,
+    start: usize,
+    end: usize,
+    /// Byte offset of operand slot 0 in the frame.
+    operands: i32,
+    cache: Cache,
+    pins: Vec<Option<Pin>>,
+    /// (local, pin) of every pinned local.
+    pinned: Vec<(u32, Pin)>,
+    /// Label of each op that is a jump target, by pc - start.
+    labels: Vec<Option<DynamicLabel>>,
+    /// Loop headers (targets of backward jumps).
+    headers: Vec<usize>,
+    /// Instructions run but not yet charged to `r14`.
+    pending: i64,
+    stubs: Vec<(DynamicLabel, Stub)>,
+    /// Returns the status in `eax` through the epilogue.
+    propagate: DynamicLabel,
+    /// The superinstruction sequence the current op is in.
+    seq: Option<Seq>,
+    /// After an unconditional jump or return: nothing reaches the code
+    /// until the next label.
+    dead: bool,
+    ranges: Vec<(u32, u32, u32)>,
+    table: *const u64,
+}
+
+/// The compiled code of function `fi`, or `None` when it cannot be
+/// compiled (a snippet, a function too large, or a verifier fact missing).
+pub(super) fn compile(module: &VerifiedModule, fi: usize, env: &Env) -> Option<FuncCode> {
+    let f = module.funcs().get(fi)?;
+    if module.snippet().is_some_and(|s| s.func == fi) {
+        return None;
+    }
+    let start = f.start as usize;
+    let end = start.checked_add(f.offsets.len())?;
+    if end - start > MAX_FUNC_OPS || end > u32::MAX as usize / 2 || end > module.code().len() {
+        return None;
+    }
+    let nl = f.num_locals as usize;
+    // Every frame offset fits an i32 displacement with room to spare.
+    slot(nl.checked_add(f.max_stack as usize)?.checked_add(8)?)?.checked_mul(2)?;
+    let code = &module.code()[start..end];
+    let mut a = Assembler::new().ok()?;
+    let mut labels = vec![None; end - start];
+    let mut headers = Vec::new();
+    for (i, op) in code.iter().enumerate() {
+        if let Op::Jmp(t) | Op::JmpIf(t) | Op::JmpIfNot(t) = *op {
+            let t = t as usize;
+            if !(start..end).contains(&t) {
+                return None;
+            }
+            if labels[t - start].is_none() {
+                labels[t - start] = Some(a.new_dynamic_label());
+            }
+            if t <= start + i && !headers.contains(&t) {
+                headers.push(t);
+            }
+        }
+        if matches!(op, Op::Halt | Op::Unreachable) && f.stack_at(i).is_some() {
+            return None;
+        }
+    }
+    headers.sort_unstable();
+    let (pins, pinned) = choose_pins(module, f, &headers);
+    let propagate = a.new_dynamic_label();
+    let cx = Cx {
+        a,
+        m: module,
+        f,
+        start,
+        end,
+        operands: slot(nl + 1)?,
+        cache: Cache::new(),
+        pins,
+        pinned,
+        labels,
+        headers,
+        pending: 0,
+        stubs: Vec::new(),
+        propagate,
+        seq: None,
+        dead: false,
+        ranges: Vec::new(),
+        table: env.table,
+    };
+    cx.body_and_entries()
+}
+
+impl Cx<'_> {
+    fn local(&self, l: u32) -> i32 {
+        l as i32 * SLOT
+    }
+
+    fn operand(&self, d: usize) -> i32 {
+        self.operands + d as i32 * SLOT
+    }
+
+    fn label_at(&self, pc: usize) -> Option<DynamicLabel> {
+        self.labels.get(pc.checked_sub(self.start)?).copied().flatten()
+    }
+
+    fn local_type(&self, l: u32) -> Option<&Type> {
+        self.f.local_types.get(l as usize)
+    }
+
+    /// The representation of each operand at op `pc`, bottom first.
+    fn reps_at(&self, pc: usize) -> Option<Vec<Rep>> {
+        let types = self.f.stack_at(pc - self.start)?;
+        types
+            .iter()
+            .map(|&t| self.m.types().get(t as usize).map(Rep::of))
+            .collect()
+    }
+
+    /// The type of the operand `k` below the top at op `pc`.
+    fn operand_type(&self, pc: usize, k: usize) -> Option<&Type> {
+        let types = self.f.stack_at(pc - self.start)?;
+        let t = *types.get(types.len().checked_sub(k + 1)?)?;
+        self.m.types().get(t as usize)
+    }
+
+    fn new_stub(&mut self, stub: Stub) -> DynamicLabel {
+        let l = self.a.new_dynamic_label();
+        self.stubs.push((l, stub));
+        l
+    }
+
+    /// Charges the pending instructions to `r14`, keeping the flags.
+    fn charge(&mut self) {
+        if self.pending != 0 {
+            let n = i32::try_from(-self.pending).unwrap_or(i32::MIN);
+            dynasm!(self.a ; .arch x64 ; lea r14, [r14 + n]);
+            self.pending = 0;
+        }
+    }
+
+    // ---- the operand cache --------------------------------------------
+
+    /// Writes operand `d` to its slot.
+    fn store_operand(&mut self, d: usize) {
+        let s = self.cache.slots[d];
+        let off = self.operand(d);
+        self.write_value(s, off);
+        if let Loc::Gpr(r) = s.loc {
+            self.cache.free_gpr(r);
+        }
+        if let Loc::Xmm(x) = s.loc {
+            self.cache.free_xmm(x);
+        }
+        self.cache.slots[d].loc = Loc::Mem;
+    }
+
+    /// Writes the value `s` (not `Mem`) as a tagged value at frame offset
+    /// `off`.
+    fn write_value(&mut self, s: Slot, off: i32) {
+        let tag = s.tag as i8;
+        match s.loc {
+            Loc::Mem => {}
+            Loc::Gpr(r) => dynasm!(self.a ; .arch x64
+                ; mov BYTE [r13 + off + TAG], tag
+                ; mov QWORD [r13 + off + BITS], Rq(r)
+            ),
+            Loc::Xmm(x) => dynasm!(self.a ; .arch x64
+                ; mov BYTE [r13 + off + TAG], tag
+                ; movsd QWORD [r13 + off + BITS], Rx(x)
+            ),
+            Loc::Imm(v) => {
+                dynasm!(self.a ; .arch x64 ; mov BYTE [r13 + off + TAG], tag);
+                self.store_imm(off + BITS, v);
+            }
+            Loc::Local(l) => match self.pins[l as usize] {
+                Some(Pin::Gpr(p)) => dynasm!(self.a ; .arch x64
+                    ; mov BYTE [r13 + off + TAG], tag
+                    ; mov QWORD [r13 + off + BITS], Rq(p)
+                ),
+                Some(Pin::Xmm(p)) => dynasm!(self.a ; .arch x64
+                    ; mov BYTE [r13 + off + TAG], tag
+                    ; movsd QWORD [r13 + off + BITS], Rx(p)
+                ),
+                None => {
+                    let lo = self.local(l);
+                    dynasm!(self.a ; .arch x64
+                        ; movups xmm0, [r13 + lo]
+                        ; movups [r13 + off], xmm0
+                    );
+                }
+            },
+        }
+    }
+
+    fn store_imm(&mut self, off: i32, v: i64) {
+        if let Ok(k) = i32::try_from(v) {
+            dynasm!(self.a ; .arch x64 ; mov QWORD [r13 + off], k);
+        } else {
+            dynasm!(self.a ; .arch x64 ; mov r11, QWORD v ; mov [r13 + off], r11);
+        }
+    }
+
+    /// Writes every cached operand to its slot.
+    fn flush(&mut self) {
+        for d in 0..self.cache.slots.len() {
+            self.store_operand(d);
+        }
+    }
+
+    /// Before a store to local `l`: operands that still read it take their
+    /// value now.
+    fn detach_local(&mut self, l: u32) {
+        for d in 0..self.cache.slots.len() {
+            if self.cache.slots[d].loc == Loc::Local(l) {
+                let s = self.cache.slots[d];
+                match s.rep {
+                    Rep::Int | Rep::Bool => {
+                        let r = self.alloc_gpr();
+                        self.load_gpr(r, s, d);
+                        self.cache.slots[d].loc = Loc::Gpr(r);
+                    }
+                    Rep::Float => {
+                        let x = self.alloc_xmm();
+                        self.load_xmm(x, s, d);
+                        self.cache.slots[d].loc = Loc::Xmm(x);
+                    }
+                    Rep::Val => self.store_operand(d),
+                }
+            }
+        }
+    }
+
+    fn alloc_gpr(&mut self) -> u8 {
+        if let Some(r) = self.cache.take_gpr() {
+            return r;
+        }
+        // Spill the deepest operand held in a register.
+        let d = self
+            .cache
+            .slots
+            .iter()
+            .position(|s| matches!(s.loc, Loc::Gpr(_)))
+            .expect("five cache registers, at most three held by one op's operands");
+        self.store_operand(d);
+        self.cache.take_gpr().expect("just freed")
+    }
+
+    fn alloc_xmm(&mut self) -> u8 {
+        if let Some(x) = self.cache.take_xmm() {
+            return x;
+        }
+        let d = self
+            .cache
+            .slots
+            .iter()
+            .position(|s| matches!(s.loc, Loc::Xmm(_)))
+            .expect("six cache registers, at most three held by one op's operands");
+        self.store_operand(d);
+        self.cache.take_xmm().expect("just freed")
+    }
+
+    fn push(&mut self, loc: Loc, rep: Rep, tag: Tag) {
+        self.cache.slots.push(Slot { loc, rep, tag });
+    }
+
+    /// Pops the top operand: its slot and depth. Its register, if any,
+    /// stays taken until [`Cx::release`].
+    fn pop(&mut self) -> Option<(Slot, usize)> {
+        let s = self.cache.slots.pop()?;
+        Some((s, self.cache.slots.len()))
+    }
+
+    fn release(&mut self, s: Slot) {
+        match s.loc {
+            Loc::Gpr(r) => self.cache.free_gpr(r),
+            Loc::Xmm(x) => self.cache.free_xmm(x),
+            _ => {}
+        }
+    }
+
+    /// The payload of `s` (popped from depth `d`) as an operand: a
+    /// register, an immediate, or a frame offset.
+    fn src(&mut self, s: Slot, d: usize) -> Src {
+        match s.loc {
+            Loc::Gpr(r) => Src::Reg(r),
+            Loc::Imm(v) => match i32::try_from(v) {
+                Ok(k) => Src::Imm(k),
+                Err(_) => {
+                    dynasm!(self.a ; .arch x64 ; mov r11, QWORD v);
+                    Src::Reg(R11)
+                }
+            },
+            Loc::Local(l) => match self.pins[l as usize] {
+                Some(Pin::Gpr(p)) => Src::Reg(p),
+                Some(Pin::Xmm(p)) => {
+                    dynasm!(self.a ; .arch x64 ; movq r11, Rx(p));
+                    Src::Reg(R11)
+                }
+                None => Src::Mem(self.local(l) + BITS),
+            },
+            Loc::Xmm(x) => {
+                dynasm!(self.a ; .arch x64 ; movq r11, Rx(x));
+                Src::Reg(R11)
+            }
+            Loc::Mem => Src::Mem(self.operand(d) + BITS),
+        }
+    }
+
+    /// Loads the payload of `s` (from depth `d`) into register `r`.
+    fn load_gpr(&mut self, r: u8, s: Slot, d: usize) {
+        match self.src(s, d) {
+            Src::Reg(x) if x == r => {}
+            Src::Reg(x) => dynasm!(self.a ; .arch x64 ; mov Rq(r), Rq(x)),
+            Src::Imm(k) => dynasm!(self.a ; .arch x64 ; mov Rq(r), QWORD k as i64),
+            Src::Mem(o) => dynasm!(self.a ; .arch x64 ; mov Rq(r), QWORD [r13 + o]),
+        }
+    }
+
+    /// `s` in a register this op may overwrite.
+    fn owned_gpr(&mut self, s: Slot, d: usize) -> u8 {
+        if let Loc::Gpr(r) = s.loc {
+            return r;
+        }
+        let r = self.alloc_gpr();
+        self.load_gpr(r, s, d);
+        r
+    }
+
+    fn load_xmm(&mut self, x: u8, s: Slot, d: usize) {
+        match s.loc {
+            Loc::Xmm(y) if y == x => {}
+            Loc::Xmm(y) => dynasm!(self.a ; .arch x64 ; movaps Rx(x), Rx(y)),
+            Loc::Local(l) => match self.pins[l as usize] {
+                Some(Pin::Xmm(p)) => dynasm!(self.a ; .arch x64 ; movaps Rx(x), Rx(p)),
+                _ => {
+                    let o = self.local(l) + BITS;
+                    dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [r13 + o]);
+                }
+            },
+            Loc::Imm(v) => dynasm!(self.a ; .arch x64 ; mov r11, QWORD v ; movq Rx(x), r11),
+            Loc::Gpr(r) => dynasm!(self.a ; .arch x64 ; movq Rx(x), Rq(r)),
+            Loc::Mem => {
+                let o = self.operand(d) + BITS;
+                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [r13 + o]);
+            }
+        }
+    }
+
+    fn owned_xmm(&mut self, s: Slot, d: usize) -> u8 {
+        if let Loc::Xmm(x) = s.loc {
+            return x;
+        }
+        let x = self.alloc_xmm();
+        self.load_xmm(x, s, d);
+        x
+    }
+
+    /// A float operand as a register or frame offset.
+    fn xsrc(&mut self, s: Slot, d: usize) -> XSrc {
+        match s.loc {
+            Loc::Xmm(x) => XSrc::Reg(x),
+            Loc::Local(l) => match self.pins[l as usize] {
+                Some(Pin::Xmm(p)) => XSrc::Reg(p),
+                _ => XSrc::Mem(self.local(l) + BITS),
+            },
+            Loc::Mem => XSrc::Mem(self.operand(d) + BITS),
+            _ => {
+                self.load_xmm(1, s, d);
+                XSrc::Reg(1)
+            }
+        }
+    }
+
+    // ---- pins, helpers and calls ----------------------------------------
+
+    fn load_pins(&mut self, xmm_only: bool) {
+        for k in 0..self.pinned.len() {
+            let (l, p) = self.pinned[k];
+            let o = self.local(l) + BITS;
+            match p {
+                Pin::Gpr(r) if !xmm_only => dynasm!(self.a ; .arch x64 ; mov Rq(r), [r13 + o]),
+                Pin::Xmm(x) => dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [r13 + o]),
+                _ => {}
+            }
+        }
+    }
+
+    fn store_pins(&mut self, xmm_only: bool) {
+        for k in 0..self.pinned.len() {
+            let (l, p) = self.pinned[k];
+            let o = self.local(l) + BITS;
+            match p {
+                Pin::Gpr(r) if !xmm_only => dynasm!(self.a ; .arch x64 ; mov [r13 + o], Rq(r)),
+                Pin::Xmm(x) => dynasm!(self.a ; .arch x64 ; movsd QWORD [r13 + o], Rx(x)),
+                _ => {}
+            }
+        }
+    }
+
+    fn reload_frame(&mut self) {
+        dynasm!(self.a ; .arch x64
+            ; mov r13, [r12 + CTX_STACK_BASE]
+            ; add r13, [rsp]
+        );
+    }
+
+    /// Calls Rust `helper` with `rdi` = ctx, `rsi` = frame and the given
+    /// `rdx`, `rcx`; the budget goes through the context. Leaves the status
+    /// in `eax` and jumps to the epilogue when it is a trap. The caller has
+    /// flushed the operands.
+    fn call_helper(&mut self, helper: usize, arg3: i64, arg4: i64) {
+        self.store_pins(true);
+        let helper = helper as i64;
+        dynasm!(self.a ; .arch x64
+            ; mov [r12 + CTX_BUDGET], r14
+            ; mov rdi, r12
+            ; mov rsi, r13
+            ; mov rdx, QWORD arg3
+            ; mov rcx, QWORD arg4
+            ; mov rax, QWORD helper
+            ; call rax
+            ; mov r14, [r12 + CTX_BUDGET]
+        );
+        self.reload_frame();
+        let out = self.propagate;
+        dynasm!(self.a ; .arch x64 ; test eax, eax ; jnz =>out);
+        self.load_pins(true);
+    }
+
+    /// Op `pc` through `helpers::op` (the interpreter's code for it).
+    fn delegate(&mut self, pc: usize) -> Option<()> {
+        let depth = self.cache.slots.len();
+        self.flush();
+        self.charge();
+        self.call_helper(helpers::op as *const () as usize, pc as i64, depth as i64);
+        self.after_helper(pc)
+    }
+
+    /// The operands after an op done out of line: all in their slots, as
+    /// the verifier typed them at the next op.
+    fn after_helper(&mut self, pc: usize) -> Option<()> {
+        self.cache = Cache::new();
+        match self.reps_at(pc + 1) {
+            Some(reps) if pc + 1 < self.end => {
+                for rep in reps {
+                    self.push(Loc::Mem, rep, rep.tag());
+                }
+            }
+            _ => self.dead = true,
+        }
+        Some(())
+    }
+
+    /// A trap stub for op `pc`, charging what the interpreter counted.
+    fn trap_stub(&mut self, pc: usize, kind: u32, a: Arg, b: Arg) -> DynamicLabel {
+        let mut charge = self.pending;
+        if let Some(seq) = self.seq.filter(|s| s.traps_count_one) {
+            // The interpreter counted the fused op once; this sequence has
+            // run `pc - start + 1` plain ops by now, counted by `pending`.
+            charge -= (pc - seq.start) as i64;
+        }
+        self.new_stub(Stub::Trap {
+            pc,
+            charge,
+            kind,
+            a,
+            b,
+        })
+    }
+
+    // ---- the body -------------------------------------------------------
+
+    fn body_and_entries(mut self) -> Option<FuncCode> {
+        // Entries first, each ending in a jump to the body or a header.
+        let body = self.a.new_dynamic_label();
+        let nl = self.f.num_locals as usize;
+        let np = self.f.num_params as usize;
+        let rec = self.local(nl as u32);
+        let prologue = |cx: &mut Self| {
+            dynasm!(cx.a ; .arch x64
+                ; push rbx
+                ; push rbp
+                ; push r15
+                ; sub rsp, 16
+                ; mov rcx, r13
+                ; sub rcx, [r12 + CTX_STACK_BASE]
+                ; mov [rsp], rcx
+            );
+        };
+        let call_entry = self.a.offset();
+        prologue(&mut self);
+        dynasm!(self.a ; .arch x64
+            ; mov BYTE [r13 + rec + TAG], Tag::Nil as i8
+            ; mov [r13 + rec + BITS], rax
+        );
+        for l in np..nl {
+            let tag = self
+                .local_type(l as u32)
+                .map_or(Tag::Nil, |t| Rep::of(t).tag_or_nil());
+            let o = self.local(l as u32);
+            dynasm!(self.a ; .arch x64
+                ; mov BYTE [r13 + o + TAG], tag as i8
+                ; mov QWORD [r13 + o + BITS], 0
+            );
+        }
+        self.load_pins(false);
+        dynasm!(self.a ; .arch x64 ; jmp =>body);
+        let interp_entry = self.a.offset();
+        prologue(&mut self);
+        self.load_pins(false);
+        dynasm!(self.a ; .arch x64 ; jmp =>body);
+        let mut osr = Vec::new();
+        for k in 0..self.headers.len() {
+            let h = self.headers[k];
+            let label = self.label_at(h)?;
+            osr.push((h as u32, self.a.offset()));
+            prologue(&mut self);
+            self.load_pins(false);
+            dynasm!(self.a ; .arch x64 ; jmp =>label);
+        }
+        dynasm!(self.a ; .arch x64 ; =>body);
+        let mut pc = self.start;
+        while pc < self.end {
+            let op = self.m.code()[pc];
+            if let Some(seq) = self.seq
+                && pc >= seq.end
+            {
+                self.seq = None;
+            }
+            if let Some(label) = self.label_at(pc) {
+                if !self.dead {
+                    self.flush();
+                    self.charge();
+                }
+                dynasm!(self.a ; .arch x64 ; =>label);
+                self.dead = false;
+                self.cache = Cache::new();
+                for rep in self.reps_at(pc)? {
+                    self.push(Loc::Mem, rep, rep.tag());
+                }
+            }
+            if self.dead || self.f.stack_at(pc - self.start).is_none() {
+                self.dead = true;
+                pc += 1;
+                continue;
+            }
+            if self.cache.slots.len() != self.reps_at(pc)?.len() {
+                return None;
+            }
+            if let Some(seq) = seq_of(op, pc) {
+                self.seq = Some(seq);
+            }
+            let from = self.a.offset().0 as u32;
+            let next = self.m.code().get(pc + 1).copied();
+            let plain = plain(op, next);
+            let skip = self.op(pc, plain)?;
+            let to = self.a.offset().0 as u32;
+            self.ranges.push((pc as u32, from, to));
+            pc += 1 + skip;
+        }
+        if !self.dead {
+            // Control cannot fall off the end of verified code.
+            return None;
+        }
+        self.epilogue_and_stubs();
+        let buf = self.a.finalize().ok()?;
+        Some(FuncCode {
+            buf,
+            call_entry,
+            interp_entry,
+            osr,
+            ranges: self.ranges,
+        })
+    }
+
+    fn epilogue(&mut self) {
+        dynasm!(self.a ; .arch x64
+            ; add rsp, 16
+            ; pop r15
+            ; pop rbp
+            ; pop rbx
+            ; ret
+        );
+    }
+
+    fn epilogue_and_stubs(&mut self) {
+        let out = self.propagate;
+        dynasm!(self.a ; .arch x64 ; =>out);
+        self.epilogue();
+        let stubs = std::mem::take(&mut self.stubs);
+        for (label, stub) in stubs {
+            dynasm!(self.a ; .arch x64 ; =>label);
+            match stub {
+                Stub::Trap {
+                    pc,
+                    charge,
+                    kind,
+                    a,
+                    b,
+                } => {
+                    // Arguments first: they may be in registers the call
+                    // sequence uses.
+                    self.arg_to(R11, a);
+                    self.arg_to(R9, b);
+                    dynasm!(self.a ; .arch x64 ; mov r8, r11);
+                    if charge != 0 {
+                        let n = i32::try_from(-charge).unwrap_or(i32::MIN);
+                        dynasm!(self.a ; .arch x64 ; lea r14, [r14 + n]);
+                    }
+                    self.store_pins(false);
+                    let helper = helpers::trap as *const () as usize as i64;
+                    let (pc, kind) = (pc as i64, kind as i32);
+                    dynasm!(self.a ; .arch x64
+                        ; mov [r12 + CTX_BUDGET], r14
+                        ; mov rdi, r12
+                        ; mov rsi, r13
+                        ; mov rdx, QWORD pc
+                        ; mov ecx, kind
+                        ; mov rax, QWORD helper
+                        ; call rax
+                        ; jmp =>out
+                    );
+                }
+                Stub::Refuel { pc, back } => {
+                    self.store_pins(false);
+                    let helper = helpers::refuel as *const () as usize as i64;
+                    let pc = pc as i64;
+                    dynasm!(self.a ; .arch x64
+                        ; mov [r12 + CTX_BUDGET], r14
+                        ; mov rdi, r12
+                        ; mov rsi, r13
+                        ; mov rdx, QWORD pc
+                        ; mov rax, QWORD helper
+                        ; call rax
+                        ; mov r14, [r12 + CTX_BUDGET]
+                        ; test eax, eax
+                        ; jnz =>out
+                    );
+                    self.load_pins(true);
+                    dynasm!(self.a ; .arch x64 ; jmp =>back);
+                }
+                Stub::Grow { pc, need, back } => {
+                    self.store_pins(true);
+                    let helper = helpers::grow as *const () as usize as i64;
+                    let pc = pc as i64;
+                    dynasm!(self.a ; .arch x64
+                        ; mov [r12 + CTX_BUDGET], r14
+                        ; mov rdi, r12
+                        ; mov rsi, r13
+                        ; mov rdx, QWORD pc
+                        ; mov ecx, need
+                        ; mov rax, QWORD helper
+                        ; call rax
+                        ; mov r14, [r12 + CTX_BUDGET]
+                    );
+                    self.reload_frame();
+                    dynasm!(self.a ; .arch x64 ; test eax, eax ; jnz =>out);
+                    self.load_pins(true);
+                    dynasm!(self.a ; .arch x64 ; jmp =>back);
+                }
+                Stub::Nested { back } => {
+                    let helper = helpers::call_nested as *const () as usize as i64;
+                    dynasm!(self.a ; .arch x64
+                        ; mov [r12 + CTX_BUDGET], r14
+                        ; mov rdi, r12
+                        ; mov esi, edx
+                        ; mov rdx, rax
+                        ; mov rcx, r13
+                        ; mov rax, QWORD helper
+                        ; call rax
+                        ; mov r14, [r12 + CTX_BUDGET]
+                        ; mov rdx, [r12 + CTX_RET_BITS]
+                        ; mov rcx, [r12 + CTX_RET_TAG]
+                        ; jmp =>back
+                    );
+                }
+            }
+        }
+    }
+
+    fn arg_to(&mut self, r: u8, a: Arg) {
+        match a {
+            Arg::Reg(x) if x == r => {}
+            Arg::Reg(x) => dynasm!(self.a ; .arch x64 ; mov Rq(r), Rq(x)),
+            Arg::Imm(v) => dynasm!(self.a ; .arch x64 ; mov Rq(r), QWORD v),
+        }
+    }
+
+    /// Emits op `pc` (`op` is its plain form); returns how many following
+    /// ops it consumed as well (a compare fused with its branch).
+    fn op(&mut self, pc: usize, op: Op) -> Option<usize> {
+        self.pending += 1;
+        match op {
+            Op::Nop => {}
+            Op::PushSmallInt(v) => self.push(Loc::Imm(i64::from(v)), Rep::Int, Tag::Int),
+            Op::PushConst(i) => match *self.m.consts().get(i as usize)? {
+                Const::Int(v) => self.push(Loc::Imm(v), Rep::Int, Tag::Int),
+                Const::Float(x) => self.push(Loc::Imm(x.to_bits() as i64), Rep::Float, Tag::Float),
+            },
+            Op::PushBool(b) => self.push(Loc::Imm(i64::from(b)), Rep::Bool, Tag::Bool),
+            Op::PushNil => self.push(Loc::Imm(0), Rep::Val, Tag::Nil),
+            Op::FnRef(f) => self.push(Loc::Imm(i64::from(f)), Rep::Val, Tag::Func),
+            Op::PushStr(i) => {
+                let d = self.cache.slots.len();
+                let (from, to) = (slot(i as usize)?, self.operand(d));
+                dynasm!(self.a ; .arch x64
+                    ; mov r11, [r12 + CTX_STRINGS]
+                    ; movups xmm0, [r11 + from]
+                    ; movups [r13 + to], xmm0
+                );
+                self.push(Loc::Mem, Rep::Val, Tag::Str);
+            }
+            Op::Pop => {
+                let (s, _) = self.pop()?;
+                self.release(s);
+            }
+            Op::Dup => {
+                let (s, d) = self.pop()?;
+                self.cache.slots.push(s);
+                self.dup(s, d);
+            }
+            Op::Over => {
+                let (b, _) = self.pop()?;
+                let (s, d) = self.pop()?;
+                self.cache.slots.push(s);
+                self.cache.slots.push(b);
+                self.dup(s, d);
+            }
+            Op::Swap => {
+                let (b, db) = self.pop()?;
+                let (a, da) = self.pop()?;
+                let a = self.unpin_mem(a, da);
+                let b = self.unpin_mem(b, db);
+                if a.loc == Loc::Mem || b.loc == Loc::Mem {
+                    // Both in memory: swap the slots.
+                    self.cache.slots.push(a);
+                    self.cache.slots.push(b);
+                    self.store_operand(da);
+                    self.store_operand(db);
+                    let (x, y) = (self.operand(da), self.operand(db));
+                    dynasm!(self.a ; .arch x64
+                        ; movups xmm0, [r13 + x]
+                        ; movups xmm1, [r13 + y]
+                        ; movups [r13 + x], xmm1
+                        ; movups [r13 + y], xmm0
+                    );
+                    self.cache.slots[da].rep = b.rep;
+                    self.cache.slots[da].tag = b.tag;
+                    self.cache.slots[db].rep = a.rep;
+                    self.cache.slots[db].tag = a.tag;
+                } else {
+                    self.cache.slots.push(b);
+                    self.cache.slots.push(a);
+                }
+            }
+            Op::Load(l) => {
+                let rep = Rep::of(self.local_type(l)?);
+                self.push(Loc::Local(l), rep, rep.tag());
+            }
+            Op::Store(l) => self.store_local(l)?,
+            Op::GLoad(g) => {
+                let ty = &self.m.module().globals.get(g as usize)?.ty;
+                let rep = Rep::of(ty);
+                let off = slot(g as usize)?;
+                dynasm!(self.a ; .arch x64 ; mov r11, [r12 + CTX_GLOBALS]);
+                match rep {
+                    Rep::Int | Rep::Bool => {
+                        let r = self.alloc_gpr();
+                        dynasm!(self.a ; .arch x64 ; mov Rq(r), [r11 + off + BITS]);
+                        self.push(Loc::Gpr(r), rep, rep.tag());
+                    }
+                    Rep::Float => {
+                        let x = self.alloc_xmm();
+                        dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [r11 + off + BITS]);
+                        self.push(Loc::Xmm(x), rep, rep.tag());
+                    }
+                    Rep::Val => {
+                        let to = self.operand(self.cache.slots.len());
+                        dynasm!(self.a ; .arch x64
+                            ; movups xmm0, [r11 + off]
+                            ; movups [r13 + to], xmm0
+                        );
+                        self.push(Loc::Mem, rep, Tag::Nil);
+                    }
+                }
+            }
+            Op::GStore(g) => {
+                let off = slot(g as usize)?;
+                let (s, d) = self.pop()?;
+                let s = self.unpin_mem(s, d);
+                if s.loc == Loc::Mem {
+                    let from = self.operand(d);
+                    dynasm!(self.a ; .arch x64
+                        ; mov r11, [r12 + CTX_GLOBALS]
+                        ; movups xmm0, [r13 + from]
+                        ; movups [r11 + off], xmm0
+                    );
+                } else {
+                    // Through the operand's own slot, which is free now.
+                    let to = self.operand(d);
+                    self.write_value(s, to);
+                    dynasm!(self.a ; .arch x64
+                        ; mov r11, [r12 + CTX_GLOBALS]
+                        ; movups xmm0, [r13 + to]
+                        ; movups [r11 + off], xmm0
+                    );
+                }
+                self.release(s);
+            }
+            Op::AddInt
+            | Op::SubInt
+            | Op::MulInt
+            | Op::AndInt
+            | Op::OrInt
+            | Op::XorInt
+            | Op::AndBool
+            | Op::OrBool
+            | Op::XorBool => {
+                let (b, db) = self.pop()?;
+                let (a, da) = self.pop()?;
+                let dst = self.owned_gpr(a, da);
+                let src = self.src(b, db);
+                match (op, src) {
+                    (Op::AddInt, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; add Rq(dst), Rq(r)),
+                    (Op::AddInt, Src::Imm(k)) => dynasm!(self.a ; .arch x64 ; add Rq(dst), k),
+                    (Op::AddInt, Src::Mem(o)) => dynasm!(self.a ; .arch x64 ; add Rq(dst), [r13 + o]),
+                    (Op::SubInt, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; sub Rq(dst), Rq(r)),
+                    (Op::SubInt, Src::Imm(k)) => dynasm!(self.a ; .arch x64 ; sub Rq(dst), k),
+                    (Op::SubInt, Src::Mem(o)) => dynasm!(self.a ; .arch x64 ; sub Rq(dst), [r13 + o]),
+                    (Op::MulInt, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; imul Rq(dst), Rq(r)),
+                    (Op::MulInt, Src::Imm(k)) => {
+                        dynasm!(self.a ; .arch x64 ; imul Rq(dst), Rq(dst), k)
+                    }
+                    (Op::MulInt, Src::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; imul Rq(dst), [r13 + o])
+                    }
+                    (Op::AndInt | Op::AndBool, Src::Reg(r)) => {
+                        dynasm!(self.a ; .arch x64 ; and Rq(dst), Rq(r))
+                    }
+                    (Op::AndInt | Op::AndBool, Src::Imm(k)) => {
+                        dynasm!(self.a ; .arch x64 ; and Rq(dst), k)
+                    }
+                    (Op::AndInt | Op::AndBool, Src::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; and Rq(dst), [r13 + o])
+                    }
+                    (Op::OrInt | Op::OrBool, Src::Reg(r)) => {
+                        dynasm!(self.a ; .arch x64 ; or Rq(dst), Rq(r))
+                    }
+                    (Op::OrInt | Op::OrBool, Src::Imm(k)) => {
+                        dynasm!(self.a ; .arch x64 ; or Rq(dst), k)
+                    }
+                    (Op::OrInt | Op::OrBool, Src::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; or Rq(dst), [r13 + o])
+                    }
+                    (_, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; xor Rq(dst), Rq(r)),
+                    (_, Src::Imm(k)) => dynasm!(self.a ; .arch x64 ; xor Rq(dst), k),
+                    (_, Src::Mem(o)) => dynasm!(self.a ; .arch x64 ; xor Rq(dst), [r13 + o]),
+                }
+                self.release(b);
+                let rep = if matches!(op, Op::AndBool | Op::OrBool | Op::XorBool) {
+                    Rep::Bool
+                } else {
+                    Rep::Int
+                };
+                self.push(Loc::Gpr(dst), rep, rep.tag());
+            }
+            Op::Shl | Op::Shr => {
+                let (b, db) = self.pop()?;
+                let (a, da) = self.pop()?;
+                let dst = self.owned_gpr(a, da);
+                if let Loc::Imm(k) = b.loc {
+                    // The hardware masks the count with 63, as Keel does.
+                    let k = (k & 63) as i8;
+                    if op == Op::Shl {
+                        dynasm!(self.a ; .arch x64 ; shl Rq(dst), k);
+                    } else {
+                        dynasm!(self.a ; .arch x64 ; sar Rq(dst), k);
+                    }
+                } else {
+                    self.load_gpr(RCX, b, db);
+                    if op == Op::Shl {
+                        dynasm!(self.a ; .arch x64 ; shl Rq(dst), cl);
+                    } else {
+                        dynasm!(self.a ; .arch x64 ; sar Rq(dst), cl);
+                    }
+                }
+                self.release(b);
+                self.push(Loc::Gpr(dst), Rep::Int, Tag::Int);
+            }
+            Op::NegInt | Op::NotInt | Op::NotBool => {
+                let (a, da) = self.pop()?;
+                let dst = self.owned_gpr(a, da);
+                match op {
+                    Op::NegInt => dynasm!(self.a ; .arch x64 ; neg Rq(dst)),
+                    Op::NotInt => dynasm!(self.a ; .arch x64 ; not Rq(dst)),
+                    _ => dynasm!(self.a ; .arch x64 ; xor Rq(dst), 1),
+                }
+                let rep = if op == Op::NotBool {
+                    Rep::Bool
+                } else {
+                    Rep::Int
+                };
+                self.push(Loc::Gpr(dst), rep, rep.tag());
+            }
+            Op::DivInt | Op::RemInt => self.div(pc, op == Op::RemInt)?,
+            Op::AddFloat | Op::SubFloat | Op::MulFloat | Op::DivFloat => {
+                let (b, db) = self.pop()?;
+                let (a, da) = self.pop()?;
+                let dst = self.owned_xmm(a, da);
+                let src = self.xsrc(b, db);
+                match (op, src) {
+                    (Op::AddFloat, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; addsd Rx(dst), Rx(x)),
+                    (Op::AddFloat, XSrc::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; addsd Rx(dst), QWORD [r13 + o])
+                    }
+                    (Op::SubFloat, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; subsd Rx(dst), Rx(x)),
+                    (Op::SubFloat, XSrc::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; subsd Rx(dst), QWORD [r13 + o])
+                    }
+                    (Op::MulFloat, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; mulsd Rx(dst), Rx(x)),
+                    (Op::MulFloat, XSrc::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; mulsd Rx(dst), QWORD [r13 + o])
+                    }
+                    (_, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; divsd Rx(dst), Rx(x)),
+                    (_, XSrc::Mem(o)) => dynasm!(self.a ; .arch x64 ; divsd Rx(dst), QWORD [r13 + o]),
+                }
+                self.release(b);
+                self.push(Loc::Xmm(dst), Rep::Float, Tag::Float);
+            }
+            Op::RemFloat => {
+                let (b, db) = self.pop()?;
+                let (a, da) = self.pop()?;
+                self.flush();
+                self.load_xmm(0, a, da);
+                self.load_xmm(1, b, db);
+                self.release(a);
+                self.release(b);
+                self.store_pins(true);
+                let helper = helpers::fmod as *const () as usize as i64;
+                dynasm!(self.a ; .arch x64 ; mov rax, QWORD helper ; call rax);
+                self.load_pins(true);
+                let x = self.alloc_xmm();
+                dynasm!(self.a ; .arch x64 ; movaps Rx(x), xmm0);
+                self.push(Loc::Xmm(x), Rep::Float, Tag::Float);
+            }
+            Op::NegFloat => {
+                let (a, da) = self.pop()?;
+                let dst = self.owned_xmm(a, da);
+                dynasm!(self.a ; .arch x64
+                    ; mov r11, QWORD i64::MIN
+                    ; movq xmm0, r11
+                    ; xorpd Rx(dst), xmm0
+                );
+                self.push(Loc::Xmm(dst), Rep::Float, Tag::Float);
+            }
+            Op::IToF => {
+                let (a, da) = self.pop()?;
+                let x = self.alloc_xmm();
+                match self.src(a, da) {
+                    Src::Reg(r) => dynasm!(self.a ; .arch x64 ; cvtsi2sd Rx(x), Rq(r)),
+                    Src::Mem(o) => dynasm!(self.a ; .arch x64 ; cvtsi2sd Rx(x), QWORD [r13 + o]),
+                    Src::Imm(k) => dynasm!(self.a ; .arch x64
+                        ; mov r11, QWORD i64::from(k)
+                        ; cvtsi2sd Rx(x), r11
+                    ),
+                }
+                self.release(a);
+                self.push(Loc::Xmm(x), Rep::Float, Tag::Float);
+            }
+            Op::LtInt | Op::LeInt | Op::GtInt | Op::GeInt | Op::EqBits | Op::NeBits => {
+                let cc = match op {
+                    Op::LtInt => Cc::L,
+                    Op::LeInt => Cc::Le,
+                    Op::GtInt => Cc::G,
+                    Op::GeInt => Cc::Ge,
+                    Op::EqBits => Cc::E,
+                    _ => Cc::Ne,
+                };
+                let (b, db) = self.pop()?;
+                let (a, da) = self.pop()?;
+                return self.compare(pc, a, da, b, db, cc, false);
+            }
+            Op::LtFloat | Op::LeFloat | Op::GtFloat | Op::GeFloat | Op::EqFloat | Op::NeFloat => {
+                let (b, db) = self.pop()?;
+                let (a, da) = self.pop()?;
+                // `ucomisd x, y` sets the flags of an unsigned compare, and
+                // all of ZF, PF, CF on NaN: `above` and `above or equal`
+                // are false on NaN, as IEEE wants.
+                let ((x, dx), (y, dy)) = match op {
+                    Op::LtFloat | Op::LeFloat => ((b, db), (a, da)),
+                    _ => ((a, da), (b, db)),
+                };
+                let cc = match op {
+                    Op::LtFloat | Op::GtFloat => Cc::A,
+                    Op::LeFloat | Op::GeFloat => Cc::Ae,
+                    Op::EqFloat => Cc::E,
+                    _ => Cc::Ne,
+                };
+                return self.compare(pc, x, dx, y, dy, cc, true);
+            }
+            Op::IsNil => {
+                let (a, da) = self.pop()?;
+                let a = self.unpin_mem(a, da);
+                let r = self.alloc_gpr();
+                if let Loc::Imm(_) = a.loc {
+                    let nil = i32::from(a.tag == Tag::Nil);
+                    dynasm!(self.a ; .arch x64 ; mov Rd(r), nil);
+                } else {
+                    let o = match a.loc {
+                        Loc::Local(l) => self.local(l),
+                        _ => self.operand(da),
+                    };
+                    dynasm!(self.a ; .arch x64
+                        ; cmp BYTE [r13 + o + TAG], Tag::Nil as i8
+                        ; sete al
+                        ; movzx Rd(r), al
+                    );
+                }
+                self.push(Loc::Gpr(r), Rep::Bool, Tag::Bool);
+            }
+            Op::ArrayLen => {
+                let (a, da) = self.pop()?;
+                let o = self.val_offset(a, da)?;
+                let r = self.alloc_gpr();
+                dynasm!(self.a ; .arch x64
+                    ; mov eax, [r13 + o + BITS]
+                    ; mov r11, [r12 + CTX_HEAP_BASE]
+                    ; mov Rd(r), [r11 + rax * 8 + 4]
+                );
+                self.push(Loc::Gpr(r), Rep::Int, Tag::Int);
+            }
+            Op::ArrayGetInt | Op::ArrayGetFloat | Op::ArrayGetVal => {
+                let Some(elem) = inline_elem(self.operand_type(pc, 1)?) else {
+                    return self.delegate(pc).map(|()| 0);
+                };
+                let (i, di) = self.pop()?;
+                let (a, da) = self.pop()?;
+                let idx = self.index_arg(i, di);
+                self.element_address(pc, a, da, idx)?;
+                match elem {
+                    Inline::Int | Inline::Bool => {
+                        let r = self.alloc_gpr();
+                        match (elem, idx) {
+                            (Inline::Int, Arg::Reg(x)) => {
+                                dynasm!(self.a ; .arch x64 ; mov Rq(r), [rdx + Rq(x) * 8])
+                            }
+                            (Inline::Int, Arg::Imm(k)) => {
+                                let k = (k * 8) as i32;
+                                dynasm!(self.a ; .arch x64 ; mov Rq(r), [rdx + k])
+                            }
+                            (_, Arg::Reg(x)) => {
+                                dynasm!(self.a ; .arch x64 ; movzx Rd(r), BYTE [rdx + Rq(x)])
+                            }
+                            (_, Arg::Imm(k)) => {
+                                let k = k as i32;
+                                dynasm!(self.a ; .arch x64 ; movzx Rd(r), BYTE [rdx + k])
+                            }
+                        }
+                        self.release(i);
+                        let rep = if elem == Inline::Int {
+                            Rep::Int
+                        } else {
+                            Rep::Bool
+                        };
+                        self.push(Loc::Gpr(r), rep, rep.tag());
+                    }
+                    Inline::Float => {
+                        let x = self.alloc_xmm();
+                        match idx {
+                            Arg::Reg(r) => {
+                                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [rdx + Rq(r) * 8])
+                            }
+                            Arg::Imm(k) => {
+                                let k = (k * 8) as i32;
+                                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [rdx + k])
+                            }
+                        }
+                        self.release(i);
+                        self.push(Loc::Xmm(x), Rep::Float, Tag::Float);
+                    }
+                }
+            }
+            Op::ArraySetInt | Op::ArraySetFloat | Op::ArraySetVal => {
+                let Some(elem) = inline_elem(self.operand_type(pc, 2)?) else {
+                    return self.delegate(pc).map(|()| 0);
+                };
+                let (v, dv) = self.pop()?;
+                let (i, di) = self.pop()?;
+                let (a, da) = self.pop()?;
+                let idx = self.index_arg(i, di);
+                // The value in a register or immediate before the address
+                // (which takes rax, rcx, rdx, r11).
+                let val = match v.loc {
+                    Loc::Imm(k) if i32::try_from(k).is_ok() && elem != Inline::Float => {
+                        Arg::Imm(k)
+                    }
+                    _ if elem == Inline::Float => {
+                        let x = self.owned_xmm(v, dv);
+                        Arg::Reg(x)
+                    }
+                    _ => Arg::Reg(self.owned_gpr(v, dv)),
+                };
+                self.element_address(pc, a, da, idx)?;
+                match (elem, idx, val) {
+                    (Inline::Int, Arg::Reg(x), Arg::Reg(r)) => {
+                        dynasm!(self.a ; .arch x64 ; mov [rdx + Rq(x) * 8], Rq(r))
+                    }
+                    (Inline::Int, Arg::Reg(x), Arg::Imm(k)) => {
+                        let k = k as i32;
+                        dynasm!(self.a ; .arch x64 ; mov QWORD [rdx + Rq(x) * 8], k)
+                    }
+                    (Inline::Int, Arg::Imm(n), Arg::Reg(r)) => {
+                        let n = (n * 8) as i32;
+                        dynasm!(self.a ; .arch x64 ; mov [rdx + n], Rq(r))
+                    }
+                    (Inline::Int, Arg::Imm(n), Arg::Imm(k)) => {
+                        let (n, k) = ((n * 8) as i32, k as i32);
+                        dynasm!(self.a ; .arch x64 ; mov QWORD [rdx + n], k)
+                    }
+                    (Inline::Float, Arg::Reg(x), Arg::Reg(r)) => {
+                        dynasm!(self.a ; .arch x64 ; movsd QWORD [rdx + Rq(x) * 8], Rx(r))
+                    }
+                    (Inline::Float, Arg::Imm(n), Arg::Reg(r)) => {
+                        let n = (n * 8) as i32;
+                        dynasm!(self.a ; .arch x64 ; movsd QWORD [rdx + n], Rx(r))
+                    }
+                    (Inline::Bool, Arg::Reg(x), Arg::Reg(r)) => {
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + Rq(x)], Rb(r))
+                    }
+                    (Inline::Bool, Arg::Reg(x), Arg::Imm(k)) => {
+                        let k = k as i8;
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + Rq(x)], k)
+                    }
+                    (Inline::Bool, Arg::Imm(n), Arg::Reg(r)) => {
+                        let n = n as i32;
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + n], Rb(r))
+                    }
+                    (Inline::Bool, Arg::Imm(n), Arg::Imm(k)) => {
+                        let (n, k) = (n as i32, k as i8);
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + n], k)
+                    }
+                    (Inline::Float, _, Arg::Imm(_)) => return None,
+                }
+                if let Arg::Reg(r) = val {
+                    if elem == Inline::Float {
+                        self.cache.free_xmm(r);
+                    } else {
+                        self.cache.free_gpr(r);
+                    }
+                }
+                self.release(i);
+            }
+            Op::Jmp(t) => {
+                let t = t as usize;
+                self.flush();
+                self.charge();
+                let to = self.label_at(t)?;
+                if t <= pc {
+                    let cp = self.new_stub(Stub::Refuel { pc, back: to });
+                    dynasm!(self.a ; .arch x64 ; test r14, r14 ; jle =>cp);
+                }
+                dynasm!(self.a ; .arch x64 ; jmp =>to);
+                self.dead = true;
+            }
+            Op::JmpIf(t) | Op::JmpIfNot(t) => {
+                let (c, dc) = self.pop()?;
+                let cond = match c.loc {
+                    Loc::Imm(v) => Err(v != 0),
+                    _ => Ok(self.src(c, dc)),
+                };
+                // Hold a register operand past the flush.
+                self.flush();
+                self.charge();
+                let want = matches!(op, Op::JmpIf(_));
+                match cond {
+                    Err(b) => {
+                        self.release(c);
+                        if b == want {
+                            self.take_branch(pc, t as usize, None)?;
+                            self.dead = true;
+                        }
+                    }
+                    Ok(src) => {
+                        match src {
+                            Src::Reg(r) => dynasm!(self.a ; .arch x64 ; test Rq(r), Rq(r)),
+                            Src::Mem(o) => dynasm!(self.a ; .arch x64 ; cmp QWORD [r13 + o], 0),
+                            Src::Imm(_) => unreachable!("immediates are decided above"),
+                        }
+                        self.release(c);
+                        let cc = if want { Cc::Ne } else { Cc::E };
+                        self.take_branch(pc, t as usize, Some(cc))?;
+                    }
+                }
+            }
+            Op::Call(f) => self.call(pc, f)?,
+            Op::Ret(_) => {
+                self.charge();
+                dynasm!(self.a ; .arch x64 ; xor eax, eax);
+                self.epilogue();
+                self.dead = true;
+            }
+            Op::RetVal(_) => {
+                let (v, dv) = self.pop()?;
+                self.charge();
+                match v.loc {
+                    Loc::Mem => {
+                        let o = self.operand(dv);
+                        dynasm!(self.a ; .arch x64
+                            ; mov rdx, [r13 + o + BITS]
+                            ; movzx ecx, BYTE [r13 + o + TAG]
+                        );
+                    }
+                    Loc::Local(l) if self.pins[l as usize].is_none() => {
+                        let o = self.local(l);
+                        dynasm!(self.a ; .arch x64
+                            ; mov rdx, [r13 + o + BITS]
+                            ; movzx ecx, BYTE [r13 + o + TAG]
+                        );
+                    }
+                    _ => {
+                        self.load_gpr(RDX, v, dv);
+                        let tag = v.tag as i32;
+                        dynasm!(self.a ; .arch x64 ; mov ecx, tag);
+                    }
+                }
+                dynasm!(self.a ; .arch x64 ; xor eax, eax);
+                self.epilogue();
+                self.dead = true;
+            }
+            _ => {
+                if !helpers::delegated(op) {
+                    return None;
+                }
+                self.delegate(pc)?;
+            }
+        }
+        Some(0)
+    }
+
+    /// A copy of `s` (at depth `d`, still on the stack) pushed on top.
+    fn dup(&mut self, s: Slot, d: usize) {
+        match (s.loc, s.rep) {
+            (Loc::Imm(_) | Loc::Local(_), _) => self.cache.slots.push(s),
+            (_, Rep::Int | Rep::Bool) => {
+                let r = self.alloc_gpr();
+                let s = self.cache.slots[d];
+                self.load_gpr(r, s, d);
+                self.push(Loc::Gpr(r), s.rep, s.tag);
+            }
+            (_, Rep::Float) => {
+                let x = self.alloc_xmm();
+                let s = self.cache.slots[d];
+                self.load_xmm(x, s, d);
+                self.push(Loc::Xmm(x), s.rep, s.tag);
+            }
+            (_, Rep::Val) => {
+                let (from, to) = (self.operand(d), self.operand(self.cache.slots.len()));
+                dynasm!(self.a ; .arch x64
+                    ; movups xmm0, [r13 + from]
+                    ; movups [r13 + to], xmm0
+                );
+                self.push(Loc::Mem, s.rep, s.tag);
+            }
+        }
+    }
+
+    /// A `Val` operand that refers to a local, copied into its own slot
+    /// (so it can move); scalars and slots as they are.
+    fn unpin_mem(&mut self, s: Slot, d: usize) -> Slot {
+        if let (Loc::Local(l), Rep::Val) = (s.loc, s.rep) {
+            let (from, to) = (self.local(l), self.operand(d));
+            dynasm!(self.a ; .arch x64
+                ; movups xmm0, [r13 + from]
+                ; movups [r13 + to], xmm0
+            );
+            return Slot { loc: Loc::Mem, ..s };
+        }
+        s
+    }
+
+    /// The frame offset of a reference operand's value.
+    fn val_offset(&mut self, s: Slot, d: usize) -> Option<i32> {
+        match s.loc {
+            Loc::Mem => Some(self.operand(d)),
+            Loc::Local(l) => Some(self.local(l)),
+            _ => None,
+        }
+    }
+
+    /// An index operand as a register or a small immediate.
+    fn index_arg(&mut self, s: Slot, d: usize) -> Arg {
+        match s.loc {
+            Loc::Imm(k) if (0..1 << 27).contains(&k) => Arg::Imm(k),
+            Loc::Gpr(r) => Arg::Reg(r),
+            Loc::Local(l) if matches!(self.pins[l as usize], Some(Pin::Gpr(_))) => {
+                let Some(Pin::Gpr(p)) = self.pins[l as usize] else {
+                    unreachable!()
+                };
+                Arg::Reg(p)
+            }
+            _ => {
+                let r = self.owned_gpr(s, d);
+                self.cache.slots.push(Slot {
+                    loc: Loc::Gpr(r),
+                    ..s
+                });
+                // Keep it taken: the caller releases the popped slot, which
+                // now names this register.
+                self.cache.slots.pop();
+                Arg::Reg(r)
+            }
+        }
+    }
+
+    /// Leaves `rdx` = the element data of the array operand `a` (at depth
+    /// `da`), after checking `idx` against its length (trapping at `pc`).
+    fn element_address(&mut self, pc: usize, a: Slot, da: usize, idx: Arg) -> Option<()> {
+        let o = self.val_offset(a, da)?;
+        dynasm!(self.a ; .arch x64
+            ; mov eax, [r13 + o + BITS]
+            ; mov r11, [r12 + CTX_HEAP_BASE]
+            ; lea rax, [r11 + rax * 8]
+            ; mov ecx, [rax + 4]
+        );
+        let oob = self.trap_stub(pc, helpers::TRAP_INDEX, idx, Arg::Reg(RCX));
+        match idx {
+            Arg::Reg(r) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), rcx ; jae =>oob),
+            Arg::Imm(k) => {
+                let k = k as i32;
+                dynasm!(self.a ; .arch x64 ; cmp rcx, k ; jbe =>oob);
+            }
+        }
+        dynasm!(self.a ; .arch x64
+            ; mov edx, [rax + 12]
+            ; lea rdx, [r11 + rdx * 8 + 8]
+        );
+        Some(())
+    }
+
+    fn store_local(&mut self, l: u32) -> Option<()> {
+        let (s, d) = self.pop()?;
+        let rep = Rep::of(self.local_type(l)?);
+        if s.loc == Loc::Local(l) {
+            return Some(());
+        }
+        self.detach_local(l);
+        let o = self.local(l);
+        match (self.pins[l as usize], rep) {
+            (Some(Pin::Gpr(p)), _) => self.load_gpr(p, s, d),
+            (Some(Pin::Xmm(p)), _) => self.load_xmm(p, s, d),
+            (None, Rep::Int | Rep::Bool | Rep::Float) => match s.loc {
+                Loc::Xmm(x) => dynasm!(self.a ; .arch x64 ; movsd QWORD [r13 + o + BITS], Rx(x)),
+                _ => match self.src(s, d) {
+                    Src::Reg(r) => dynasm!(self.a ; .arch x64 ; mov [r13 + o + BITS], Rq(r)),
+                    Src::Imm(k) => dynasm!(self.a ; .arch x64 ; mov QWORD [r13 + o + BITS], k),
+                    Src::Mem(m) => dynasm!(self.a ; .arch x64
+                        ; mov r11, [r13 + m]
+                        ; mov [r13 + o + BITS], r11
+                    ),
+                },
+            },
+            (None, Rep::Val) => {
+                let s = self.unpin_mem(s, d);
+                match s.loc {
+                    Loc::Mem => {
+                        let from = self.operand(d);
+                        dynasm!(self.a ; .arch x64
+                            ; movups xmm0, [r13 + from]
+                            ; movups [r13 + o], xmm0
+                        );
+                    }
+                    _ => self.write_value(s, o),
+                }
+            }
+        }
+        self.release(s);
+        Some(())
+    }
+
+    /// A compare of `a` with `b`; fused with the next op when that is a
+    /// conditional branch (returns 1: the branch is consumed), else a bool.
+    #[allow(clippy::too_many_arguments)]
+    fn compare(
+        &mut self,
+        pc: usize,
+        a: Slot,
+        da: usize,
+        b: Slot,
+        db: usize,
+        cc: Cc,
+        float: bool,
+    ) -> Option<usize> {
+        let next = self.m.code().get(pc + 1).copied();
+        let fuse = match next {
+            Some(Op::JmpIf(t) | Op::JmpIfNot(t))
+                if pc + 1 < self.end
+                    && self.label_at(pc + 1).is_none()
+                    && !(float && matches!(cc, Cc::E | Cc::Ne)) =>
+            {
+                Some((t as usize, matches!(next, Some(Op::JmpIf(_)))))
+            }
+            _ => None,
+        };
+        // Operands into a register and an operand.
+        let emit_cmp = |cx: &mut Self| {
+            if float {
+                let x = cx.owned_xmm(a, da);
+                match cx.xsrc(b, db) {
+                    XSrc::Reg(y) => dynasm!(cx.a ; .arch x64 ; ucomisd Rx(x), Rx(y)),
+                    XSrc::Mem(o) => dynasm!(cx.a ; .arch x64 ; ucomisd Rx(x), QWORD [r13 + o]),
+                }
+                cx.cache.free_xmm(x);
+            } else {
+                let x = match cx.src(a, da) {
+                    Src::Reg(r) => r,
+                    Src::Imm(k) => {
+                        dynasm!(cx.a ; .arch x64 ; mov rax, QWORD i64::from(k));
+                        RAX
+                    }
+                    Src::Mem(o) => {
+                        dynasm!(cx.a ; .arch x64 ; mov rax, [r13 + o]);
+                        RAX
+                    }
+                };
+                match cx.src(b, db) {
+                    Src::Reg(r) => dynasm!(cx.a ; .arch x64 ; cmp Rq(x), Rq(r)),
+                    Src::Imm(k) => dynasm!(cx.a ; .arch x64 ; cmp Rq(x), k),
+                    Src::Mem(o) => dynasm!(cx.a ; .arch x64 ; cmp Rq(x), [r13 + o]),
+                }
+            }
+        };
+        match fuse {
+            Some((t, if_true)) => {
+                // Values of the rest of the stack go to their slots first;
+                // the compared ones stay where they are.
+                let (a, b) = (self.unpin_mem(a, da), self.unpin_mem(b, db));
+                self.flush();
+                self.pending += 1;
+                self.charge();
+                self.seq_enter(pc + 1);
+                emit_cmp(self);
+                self.release(a);
+                self.release(b);
+                let cc = if if_true {
+                    cc
+                } else {
+                    match cc {
+                        Cc::A | Cc::Ae => {
+                            // `not above`: branch when the compare fails.
+                            let skip = self.a.new_dynamic_label();
+                            jcc(&mut self.a, cc, skip);
+                            self.take_branch(pc + 1, t, None)?;
+                            dynasm!(self.a ; .arch x64 ; =>skip);
+                            return Some(1);
+                        }
+                        cc => invert(cc)?,
+                    }
+                };
+                self.take_branch(pc + 1, t, Some(cc))?;
+                Some(1)
+            }
+            None => {
+                emit_cmp(self);
+                self.release(a);
+                self.release(b);
+                let r = self.alloc_gpr();
+                if float && cc == Cc::E {
+                    dynasm!(self.a ; .arch x64 ; sete al ; setnp cl ; and al, cl);
+                } else if float && cc == Cc::Ne {
+                    dynasm!(self.a ; .arch x64 ; setne al ; setp cl ; or al, cl);
+                } else {
+                    setcc(&mut self.a, cc);
+                }
+                dynasm!(self.a ; .arch x64 ; movzx Rd(r), al);
+                self.push(Loc::Gpr(r), Rep::Bool, Tag::Bool);
+                Some(0)
+            }
+        }
+    }
+
+    /// Notes the superinstruction a fused-into op at `pc` belongs to (the
+    /// compare's branch may end one).
+    fn seq_enter(&mut self, pc: usize) {
+        if let Some(seq) = self.seq
+            && pc >= seq.end
+        {
+            self.seq = None;
+        }
+    }
+
+    /// A conditional (`cc` after the flags are set) or unconditional
+    /// branch from op `pc` to `t`; the stack is flushed and charged. A
+    /// taken branch checks the budget where the interpreter's does.
+    fn take_branch(&mut self, pc: usize, t: usize, cc: Option<Cc>) -> Option<()> {
+        let to = self.label_at(t)?;
+        let checks = t <= pc || self.seq.is_some_and(|s| s.checks && s.end == pc + 1);
+        match (cc, checks) {
+            (Some(cc), false) => jcc(&mut self.a, cc, to),
+            (None, false) => dynasm!(self.a ; .arch x64 ; jmp =>to),
+            (cc, true) => {
+                let skip = self.a.new_dynamic_label();
+                if let Some(cc) = cc {
+                    jncc(&mut self.a, cc, skip);
+                }
+                let cp = self.new_stub(Stub::Refuel { pc, back: to });
+                dynasm!(self.a ; .arch x64
+                    ; test r14, r14
+                    ; jle =>cp
+                    ; jmp =>to
+                    ; =>skip
+                );
+            }
+        }
+        Some(())
+    }
+
+    /// `div` / `rem` on ints: by a constant other than 0 and -1 with a
+    /// multiply, else with `idiv` after the checks the interpreter makes.
+    fn div(&mut self, pc: usize, rem: bool) -> Option<()> {
+        let (b, db) = self.pop()?;
+        let (a, da) = self.pop()?;
+        if let Loc::Imm(k) = b.loc
+            && k != 0
+            && k != -1
+        {
+            let n = self.owned_gpr(a, da);
+            super::magic::emit_div_const(&mut self.a, n, k, rem);
+            self.push(Loc::Gpr(n), Rep::Int, Tag::Int);
+            return Some(());
+        }
+        self.load_gpr(RCX, b, db);
+        self.release(b);
+        let n = self.owned_gpr(a, da);
+        let zero = self.trap_stub(pc, helpers::TRAP_DIV_ZERO, Arg::Imm(0), Arg::Imm(0));
+        let (minus, done) = (self.a.new_dynamic_label(), self.a.new_dynamic_label());
+        dynasm!(self.a ; .arch x64
+            ; test rcx, rcx
+            ; jz =>zero
+            ; cmp rcx, -1
+            ; je =>minus
+            ; mov rax, Rq(n)
+            ; cqo
+            ; idiv rcx
+        );
+        if rem {
+            dynasm!(self.a ; .arch x64 ; mov Rq(n), rdx ; jmp =>done ; =>minus ; xor Rd(n), Rd(n));
+        } else {
+            dynasm!(self.a ; .arch x64 ; mov Rq(n), rax ; jmp =>done ; =>minus ; neg Rq(n));
+        }
+        dynasm!(self.a ; .arch x64 ; =>done);
+        self.push(Loc::Gpr(n), Rep::Int, Tag::Int);
+        Some(())
+    }
+
+    /// `call f`: the interpreter's `enter`, inline, then a native call.
+    fn call(&mut self, pc: usize, f: u32) -> Option<()> {
+        let callee = self.m.funcs().get(f as usize)?;
+        let np = callee.num_params as usize;
+        let depth = self.cache.slots.len();
+        let args = self.operand(depth.checked_sub(np)?);
+        let need = args.checked_add(slot(
+            callee.num_locals as usize + 1 + callee.max_stack as usize,
+        )?)?;
+        self.flush();
+        self.charge();
+        self.store_pins(true);
+        // The budget (the interpreter's `check_fuel`).
+        let fueled = self.a.new_dynamic_label();
+        let refuel = self.new_stub(Stub::Refuel { pc, back: fueled });
+        dynasm!(self.a ; .arch x64 ; test r14, r14 ; jle =>refuel ; =>fueled);
+        // The depth limit and the value stack's room (`enter`).
+        let overflow = self.new_stub(Stub::Trap {
+            pc,
+            charge: 0,
+            kind: helpers::TRAP_DEPTH,
+            a: Arg::Imm(0),
+            b: Arg::Imm(0),
+        });
+        let roomy = self.a.new_dynamic_label();
+        let grow = self.new_stub(Stub::Grow {
+            pc,
+            need,
+            back: roomy,
+        });
+        dynasm!(self.a ; .arch x64
+            ; mov rax, [r12 + CTX_DEPTH]
+            ; cmp rax, [r12 + CTX_MAX_DEPTH]
+            ; jae =>overflow
+            ; lea rax, [r13 + need]
+            ; cmp rax, [r12 + CTX_STACK_END]
+            ; ja =>grow
+            ; =>roomy
+        );
+        // The record: resume after this op, the caller's base.
+        let resume = ((pc as i64) + 1) << 32;
+        let table = self.table as i64;
+        let fo = slot(f as usize)? / 2;
+        let join = self.a.new_dynamic_label();
+        let nested = self.new_stub(Stub::Nested { back: join });
+        dynasm!(self.a ; .arch x64
+            ; add QWORD [r12 + CTX_DEPTH], 1
+            ; add QWORD [r12 + CTX_CALLS], 1
+            ; mov rax, [rsp]
+            ; shr rax, 4
+            ; mov rcx, QWORD resume
+            ; or rax, rcx
+            ; mov edx, f as i32
+            ; add r13, args
+            ; cmp rsp, [r12 + CTX_NATIVE_FLOOR]
+            ; jb =>nested
+            ; mov r11, QWORD table
+            ; call QWORD [r11 + fo]
+            ; =>join
+            ; sub QWORD [r12 + CTX_DEPTH], 1
+        );
+        self.reload_frame();
+        let out = self.propagate;
+        dynasm!(self.a ; .arch x64 ; test eax, eax ; jnz =>out);
+        self.load_pins(true);
+        // The arguments are gone; the result takes the first one's place.
+        for _ in 0..np {
+            let (s, _) = self.pop()?;
+            self.release(s);
+        }
+        if callee.has_result {
+            let ty = &self.m.module().funcs.get(f as usize)?.ty.result;
+            let rep = ty.as_ref().map_or(Rep::Val, Rep::of);
+            match rep {
+                Rep::Int | Rep::Bool => {
+                    let r = self.alloc_gpr();
+                    dynasm!(self.a ; .arch x64 ; mov Rq(r), rdx);
+                    self.push(Loc::Gpr(r), rep, rep.tag());
+                }
+                Rep::Float => {
+                    let x = self.alloc_xmm();
+                    dynasm!(self.a ; .arch x64 ; movq Rx(x), rdx);
+                    self.push(Loc::Xmm(x), rep, rep.tag());
+                }
+                Rep::Val => {
+                    dynasm!(self.a ; .arch x64
+                        ; mov BYTE [r13 + args + TAG], cl
+                        ; mov [r13 + args + BITS], rdx
+                    );
+                    self.push(Loc::Mem, rep, Tag::Nil);
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// An integer operand.
+#[derive(Clone, Copy)]
+enum Src {
+    Reg(u8),
+    Imm(i32),
+    /// A frame offset (of the payload).
+    Mem(i32),
+}
+
+/// A float operand.
+#[derive(Clone, Copy)]
+enum XSrc {
+    Reg(u8),
+    Mem(i32),
+}
