@@ -837,7 +837,6 @@ impl Heap {
         (self.space.region.raw_base(), self.space.region.len())
     }
 
-
     /// Removes and returns the last element of array `v`.
     pub(crate) fn array_pop(&mut self, v: Value) -> Option<Value> {
         let (at, mut h) = self.obj(v, Kind::Array);

@@ -144,9 +144,12 @@ pub(crate) fn depth_trap(max_depth: usize) -> Trap {
     super::depth_trap(max_depth)
 }
 
-/// Brings the context's view of the value stack up to date.
+/// Brings the context's view of the value stack and the heap up to date
+/// (after anything that may have grown the stack, or made the heap reserve
+/// its region).
 pub(crate) fn refresh(cx: &mut JitCtx) {
     cx.refresh();
+    cx.heap_base = cx.parts().0.heap.region_raw().0;
 }
 
 /// The interpreter's code for op `pc`, in the frame at `base` with `depth`
@@ -216,10 +219,19 @@ fn internal(what: &str) -> Trap {
 /// A check point: charges the chunk, looks at the fuel and the interrupt.
 pub(crate) fn refuel(cx: &mut JitCtx) -> Result<(), Failure> {
     let (inst, ..) = cx.parts();
-    let next = inst.refuel(cx.chunk, cx.budget)?;
-    cx.chunk = next;
-    cx.budget = next;
-    Ok(())
+    match inst.refuel(cx.chunk, cx.budget) {
+        Ok(next) => {
+            cx.chunk = next;
+            cx.budget = next;
+            Ok(())
+        }
+        Err(t) => {
+            // Already charged: nothing left to count.
+            cx.chunk = 0;
+            cx.budget = 0;
+            Err(t.into())
+        }
+    }
 }
 
 /// Grows the stack so the frame at `base` plus `need` slots fits, for the
@@ -228,12 +240,17 @@ pub(crate) fn grow(cx: &mut JitCtx, base: usize, pc: usize, need: usize) -> Resu
     let (inst, stack, module) = cx.parts();
     let f = module.func_at(pc);
     let vf = &module.funcs()[f];
-    let depth = vf
-        .stack_at(pc - vf.start as usize)
-        .map_or(0, |s| s.len());
+    let depth = vf.stack_at(pc - vf.start as usize).map_or(0, |s| s.len());
     let live = base + vf.num_locals as usize + 1 + depth;
     let roots = [&inst.globals[..], &inst.strings[..], &[][..]];
-    grow_stack(stack, base + need, live, &mut inst.heap, roots, &inst.config)?;
+    grow_stack(
+        stack,
+        base + need,
+        live,
+        &mut inst.heap,
+        roots,
+        &inst.config,
+    )?;
     Ok(())
 }
 
@@ -442,12 +459,7 @@ impl Instance {
         let rel = (cx.trap_depth as usize)
             .saturating_sub(abs)
             .saturating_add(depth);
-        JitRun::Trapped(
-            trap,
-            cx.trap_pc as usize,
-            cx.trap_frame as usize / 16,
-            rel,
-        )
+        JitRun::Trapped(trap, cx.trap_pc as usize, cx.trap_frame as usize / 16, rel)
     }
 
     /// Runs callee `f`, its frame at `base` set up, for compiled code:
@@ -555,4 +567,3 @@ impl Instance {
         Ok(())
     }
 }
-

@@ -1249,7 +1249,16 @@ impl Instance {
         // A hot function called from the host runs compiled from its start.
         #[cfg(all(feature = "jit", target_arch = "x86_64"))]
         let early = if self.hot_call(func) {
-            match self.jit_enter(module, stack, func as usize, base, 0, None, &mut chunk, &mut budget) {
+            match self.jit_enter(
+                module,
+                stack,
+                func as usize,
+                base,
+                0,
+                None,
+                &mut chunk,
+                &mut budget,
+            ) {
                 jit_glue::JitRun::NotRun => None,
                 jit_glue::JitRun::Returned(v) => Some(Ok(v)),
                 jit_glue::JitRun::Trapped(t, at, at_base, at_depth) => {
@@ -1264,424 +1273,448 @@ impl Instance {
         };
         #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
         let early: Option<Result<Option<Value>, Trap>> = None;
-        let outcome: Result<Option<Value>, Trap> = if let Some(early) = early { early } else { 'run: loop {
-            if CHECKED {
-                self.check_state(module, stack, pc, sp, base);
-            }
-            let op = code[pc];
-            pc += 1;
-            budget -= 1;
-            match op {
-                Op::Nop => {}
-                Op::PushSmallInt(v) => {
-                    stack[sp] = Value::int(i64::from(v));
-                    sp += 1;
+        let outcome: Result<Option<Value>, Trap> = if let Some(early) = early {
+            early
+        } else {
+            'run: loop {
+                if CHECKED {
+                    self.check_state(module, stack, pc, sp, base);
                 }
-                Op::PushConst(i) => {
-                    stack[sp] = consts[i as usize];
-                    sp += 1;
-                }
-                Op::PushStr(i) => {
-                    stack[sp] = self.strings[i as usize];
-                    sp += 1;
-                }
-                Op::PushBool(b) => {
-                    stack[sp] = Value::bool(b);
-                    sp += 1;
-                }
-                Op::PushNil => {
-                    stack[sp] = Value::NIL;
-                    sp += 1;
-                }
-                Op::Pop => sp -= 1,
-                Op::Dup => {
-                    stack[sp] = stack[sp - 1];
-                    sp += 1;
-                }
-                Op::Swap => stack.swap(sp - 1, sp - 2),
-                Op::Over => {
-                    stack[sp] = stack[sp - 2];
-                    sp += 1;
-                }
-                Op::Load(l) => {
-                    stack[sp] = stack[base + l as usize];
-                    sp += 1;
-                }
-                Op::Store(l) => {
-                    sp -= 1;
-                    stack[base + l as usize] = stack[sp];
-                }
-                Op::GLoad(g) => {
-                    stack[sp] = self.globals[g as usize];
-                    sp += 1;
-                }
-                Op::GStore(g) => {
-                    sp -= 1;
-                    self.globals[g as usize] = stack[sp];
-                }
-                Op::AddInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_add(b.i()))),
-                Op::SubInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_sub(b.i()))),
-                Op::MulInt => binop!(|a: Value, b: Value| Value::int(a.i().wrapping_mul(b.i()))),
-                Op::DivInt | Op::RemInt => {
-                    let (a, b) = (stack[sp - 2].i(), stack[sp - 1].i());
-                    let arith = if matches!(op, Op::DivInt) {
-                        Arith::Div
-                    } else {
-                        Arith::Rem
-                    };
-                    match dynamic::int_arith(arith, a, b) {
-                        Ok(r) => {
-                            sp -= 1;
-                            stack[sp - 1] = Value::int(r);
-                        }
-                        Err(t) => break 'run Err(t),
+                let op = code[pc];
+                pc += 1;
+                budget -= 1;
+                match op {
+                    Op::Nop => {}
+                    Op::PushSmallInt(v) => {
+                        stack[sp] = Value::int(i64::from(v));
+                        sp += 1;
                     }
-                }
-                Op::AddFloat => binop!(|a: Value, b: Value| Value::float(a.f() + b.f())),
-                Op::SubFloat => binop!(|a: Value, b: Value| Value::float(a.f() - b.f())),
-                Op::MulFloat => binop!(|a: Value, b: Value| Value::float(a.f() * b.f())),
-                Op::DivFloat => binop!(|a: Value, b: Value| Value::float(a.f() / b.f())),
-                Op::RemFloat => binop!(|a: Value, b: Value| Value::float(a.f() % b.f())),
-                Op::NegInt => stack[sp - 1] = Value::int(stack[sp - 1].i().wrapping_neg()),
-                Op::NegFloat => stack[sp - 1] = Value::float(-stack[sp - 1].f()),
-                Op::AndBool => binop!(|a: Value, b: Value| Value::bool(a.b() & b.b())),
-                Op::AndInt => binop!(|a: Value, b: Value| Value::int(a.i() & b.i())),
-                Op::OrBool => binop!(|a: Value, b: Value| Value::bool(a.b() | b.b())),
-                Op::OrInt => binop!(|a: Value, b: Value| Value::int(a.i() | b.i())),
-                Op::XorBool => binop!(|a: Value, b: Value| Value::bool(a.b() ^ b.b())),
-                Op::XorInt => binop!(|a: Value, b: Value| Value::int(a.i() ^ b.i())),
-                Op::NotBool => stack[sp - 1] = Value::bool(!stack[sp - 1].b()),
-                Op::NotInt => stack[sp - 1] = Value::int(!stack[sp - 1].i()),
-                Op::Shl => {
-                    binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shl((b.i() & 63) as u32)))
-                }
-                Op::Shr => {
-                    binop!(|a: Value, b: Value| Value::int(a.i().wrapping_shr((b.i() & 63) as u32)))
-                }
-                Op::EqBits => binop!(|a: Value, b: Value| Value::bool(a.bits == b.bits)),
-                Op::NeBits => binop!(|a: Value, b: Value| Value::bool(a.bits != b.bits)),
-                Op::EqFloat => binop!(|a: Value, b: Value| Value::bool(a.f() == b.f())),
-                Op::NeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() != b.f())),
-                Op::LtInt => binop!(|a: Value, b: Value| Value::bool(a.i() < b.i())),
-                Op::LeInt => binop!(|a: Value, b: Value| Value::bool(a.i() <= b.i())),
-                Op::GtInt => binop!(|a: Value, b: Value| Value::bool(a.i() > b.i())),
-                Op::GeInt => binop!(|a: Value, b: Value| Value::bool(a.i() >= b.i())),
-                Op::LtFloat => binop!(|a: Value, b: Value| Value::bool(a.f() < b.f())),
-                Op::LeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() <= b.f())),
-                Op::GtFloat => binop!(|a: Value, b: Value| Value::bool(a.f() > b.f())),
-                Op::GeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() >= b.f())),
-                Op::IToF => stack[sp - 1] = Value::float(stack[sp - 1].i() as f64),
-                Op::ArrayGetInt | Op::ArrayGetFloat | Op::ArrayGetVal => {
-                    let a = stack[sp - 2];
-                    let i = stack[sp - 1].i();
-                    let got = element(&self.heap, a, i);
-                    match got {
-                        Ok(v) => {
-                            sp -= 1;
-                            stack[sp - 1] = v;
-                        }
-                        Err(len) => break 'run Err(Trap::index(i, len)),
+                    Op::PushConst(i) => {
+                        stack[sp] = consts[i as usize];
+                        sp += 1;
                     }
-                }
-                Op::ArraySetInt | Op::ArraySetFloat | Op::ArraySetVal => {
-                    let a = stack[sp - 3];
-                    let i = stack[sp - 2].i();
-                    let v = stack[sp - 1];
-                    if let Err(len) = set_element(&mut self.heap, a, i, v) {
-                        break 'run Err(Trap::index(i, len));
+                    Op::PushStr(i) => {
+                        stack[sp] = self.strings[i as usize];
+                        sp += 1;
                     }
-                    sp -= 3;
-                }
-                Op::ArrayLen => {
-                    let len = self.heap.array_len(stack[sp - 1]);
-                    stack[sp - 1] = Value::int(len as i64);
-                }
-                Op::Jmp(t) => {
-                    if (t as usize) < pc {
-                        take_branch!('run, t as usize);
-                    } else {
-                        pc = t as usize;
+                    Op::PushBool(b) => {
+                        stack[sp] = Value::bool(b);
+                        sp += 1;
                     }
-                }
-                Op::JmpIf(t) => {
-                    sp -= 1;
-                    if stack[sp].b() {
-                        if (t as usize) < pc {
-                            take_branch!('run, t as usize);
+                    Op::PushNil => {
+                        stack[sp] = Value::NIL;
+                        sp += 1;
+                    }
+                    Op::Pop => sp -= 1,
+                    Op::Dup => {
+                        stack[sp] = stack[sp - 1];
+                        sp += 1;
+                    }
+                    Op::Swap => stack.swap(sp - 1, sp - 2),
+                    Op::Over => {
+                        stack[sp] = stack[sp - 2];
+                        sp += 1;
+                    }
+                    Op::Load(l) => {
+                        stack[sp] = stack[base + l as usize];
+                        sp += 1;
+                    }
+                    Op::Store(l) => {
+                        sp -= 1;
+                        stack[base + l as usize] = stack[sp];
+                    }
+                    Op::GLoad(g) => {
+                        stack[sp] = self.globals[g as usize];
+                        sp += 1;
+                    }
+                    Op::GStore(g) => {
+                        sp -= 1;
+                        self.globals[g as usize] = stack[sp];
+                    }
+                    Op::AddInt => {
+                        binop!(|a: Value, b: Value| Value::int(a.i().wrapping_add(b.i())))
+                    }
+                    Op::SubInt => {
+                        binop!(|a: Value, b: Value| Value::int(a.i().wrapping_sub(b.i())))
+                    }
+                    Op::MulInt => {
+                        binop!(|a: Value, b: Value| Value::int(a.i().wrapping_mul(b.i())))
+                    }
+                    Op::DivInt | Op::RemInt => {
+                        let (a, b) = (stack[sp - 2].i(), stack[sp - 1].i());
+                        let arith = if matches!(op, Op::DivInt) {
+                            Arith::Div
                         } else {
-                            pc = t as usize;
+                            Arith::Rem
+                        };
+                        match dynamic::int_arith(arith, a, b) {
+                            Ok(r) => {
+                                sp -= 1;
+                                stack[sp - 1] = Value::int(r);
+                            }
+                            Err(t) => break 'run Err(t),
                         }
-                    } else {
-                        pc = branch_not_taken(pc, 0);
                     }
-                }
-                Op::JmpIfNot(t) => {
-                    sp -= 1;
-                    if !stack[sp].b() {
-                        if (t as usize) < pc {
-                            take_branch!('run, t as usize);
-                        } else {
-                            pc = t as usize;
+                    Op::AddFloat => binop!(|a: Value, b: Value| Value::float(a.f() + b.f())),
+                    Op::SubFloat => binop!(|a: Value, b: Value| Value::float(a.f() - b.f())),
+                    Op::MulFloat => binop!(|a: Value, b: Value| Value::float(a.f() * b.f())),
+                    Op::DivFloat => binop!(|a: Value, b: Value| Value::float(a.f() / b.f())),
+                    Op::RemFloat => binop!(|a: Value, b: Value| Value::float(a.f() % b.f())),
+                    Op::NegInt => stack[sp - 1] = Value::int(stack[sp - 1].i().wrapping_neg()),
+                    Op::NegFloat => stack[sp - 1] = Value::float(-stack[sp - 1].f()),
+                    Op::AndBool => binop!(|a: Value, b: Value| Value::bool(a.b() & b.b())),
+                    Op::AndInt => binop!(|a: Value, b: Value| Value::int(a.i() & b.i())),
+                    Op::OrBool => binop!(|a: Value, b: Value| Value::bool(a.b() | b.b())),
+                    Op::OrInt => binop!(|a: Value, b: Value| Value::int(a.i() | b.i())),
+                    Op::XorBool => binop!(|a: Value, b: Value| Value::bool(a.b() ^ b.b())),
+                    Op::XorInt => binop!(|a: Value, b: Value| Value::int(a.i() ^ b.i())),
+                    Op::NotBool => stack[sp - 1] = Value::bool(!stack[sp - 1].b()),
+                    Op::NotInt => stack[sp - 1] = Value::int(!stack[sp - 1].i()),
+                    Op::Shl => {
+                        binop!(|a: Value, b: Value| Value::int(
+                            a.i().wrapping_shl((b.i() & 63) as u32)
+                        ))
+                    }
+                    Op::Shr => {
+                        binop!(|a: Value, b: Value| Value::int(
+                            a.i().wrapping_shr((b.i() & 63) as u32)
+                        ))
+                    }
+                    Op::EqBits => binop!(|a: Value, b: Value| Value::bool(a.bits == b.bits)),
+                    Op::NeBits => binop!(|a: Value, b: Value| Value::bool(a.bits != b.bits)),
+                    Op::EqFloat => binop!(|a: Value, b: Value| Value::bool(a.f() == b.f())),
+                    Op::NeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() != b.f())),
+                    Op::LtInt => binop!(|a: Value, b: Value| Value::bool(a.i() < b.i())),
+                    Op::LeInt => binop!(|a: Value, b: Value| Value::bool(a.i() <= b.i())),
+                    Op::GtInt => binop!(|a: Value, b: Value| Value::bool(a.i() > b.i())),
+                    Op::GeInt => binop!(|a: Value, b: Value| Value::bool(a.i() >= b.i())),
+                    Op::LtFloat => binop!(|a: Value, b: Value| Value::bool(a.f() < b.f())),
+                    Op::LeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() <= b.f())),
+                    Op::GtFloat => binop!(|a: Value, b: Value| Value::bool(a.f() > b.f())),
+                    Op::GeFloat => binop!(|a: Value, b: Value| Value::bool(a.f() >= b.f())),
+                    Op::IToF => stack[sp - 1] = Value::float(stack[sp - 1].i() as f64),
+                    Op::ArrayGetInt | Op::ArrayGetFloat | Op::ArrayGetVal => {
+                        let a = stack[sp - 2];
+                        let i = stack[sp - 1].i();
+                        let got = element(&self.heap, a, i);
+                        match got {
+                            Ok(v) => {
+                                sp -= 1;
+                                stack[sp - 1] = v;
+                            }
+                            Err(len) => break 'run Err(Trap::index(i, len)),
                         }
-                    } else {
-                        pc = branch_not_taken(pc, 0);
                     }
-                }
-                Op::Call(f) => enter!('run, f),
-                Op::IsNil => {
-                    stack[sp - 1] = Value::bool(stack[sp - 1].tag() == Tag::Nil);
-                }
-                Op::FnRef(f) => {
-                    stack[sp] = Value::func_ref(f);
-                    sp += 1;
-                }
-                Op::RecGet { rec, field } => match self.heap.field(stack[sp - 1], field) {
-                    Some(v) => stack[sp - 1] = v,
-                    None => break 'run Err(nil_field(module, rec, field)),
-                },
-                Op::RecSet { rec, field } => {
-                    if self.heap.set_field(stack[sp - 2], field, stack[sp - 1]) {
-                        sp -= 2;
-                    } else {
-                        break 'run Err(nil_field(module, rec, field));
-                    }
-                }
-                Op::CallRef { ret } => {
-                    // Out of line: the run loop's frame is on the native
-                    // stack once per host-call nesting level.
-                    let at = depth + self.depth_offset;
-                    match self.call_ref_op(
-                        module,
-                        stack,
-                        sp,
-                        at,
-                        &imports,
-                        ret,
-                        &mut chunk,
-                        &mut budget,
-                    ) {
-                        RefCall::Enter(f) => {
-                            sp -= 1;
-                            enter!('run, f);
-                        }
-                        RefCall::Done(Ok(new_sp)) => sp = new_sp,
-                        RefCall::Done(Err(t)) => break 'run Err(t),
-                    }
-                }
-                Op::AddIntRet(rec) => {
-                    budget -= 1;
-                    let v = Value::int(stack[sp - 2].i().wrapping_add(stack[sp - 1].i()));
-                    ret!('run, rec, Some(v));
-                }
-                Op::Ret(rec) => ret!('run, rec, None),
-                Op::RetVal(rec) => {
-                    let v = stack[sp - 1];
-                    ret!('run, rec, Some(v));
-                }
-                Op::Unreachable => unreachable!("verifier marks only unreachable code Unreachable"),
-                Op::Halt => break 'run Ok(self.halted(sp)),
-                // Superinstructions: `pc` already points past the first op
-                // of the sequence; skip the rest and count all of it.
-                Op::LoadLoad(a, b) => {
-                    stack[sp] = stack[base + a as usize];
-                    stack[sp + 1] = stack[base + b as usize];
-                    sp += 2;
-                    pc += 1;
-                    budget -= 1;
-                }
-                Op::AddLocalConst(a, k) => {
-                    stack[sp] = Value::int(stack[base + a as usize].i().wrapping_add(i64::from(k)));
-                    sp += 1;
-                    pc += 2;
-                    budget -= 2;
-                }
-                Op::IncLocal(x, k) => {
-                    // An int local (fusion checks): only the payload changes.
-                    let slot = &mut stack[base + x as usize];
-                    slot.bits = slot.i().wrapping_add(i64::from(k)) as u64;
-                    pc += 3;
-                    budget -= 3;
-                }
-                Op::BrLocalConst { cmp, a, k, rel } => {
-                    budget -= 3;
-                    if cmp.eval(stack[base + a as usize].i(), i64::from(k)) {
-                        take_branch!('run, jump(pc, rel));
-                    } else {
-                        pc = branch_not_taken(pc, 3);
-                    }
-                }
-                Op::BrLocalLocal { cmp, a, b, rel } => {
-                    budget -= 3;
-                    if cmp.eval(stack[base + a as usize].i(), stack[base + b as usize].i()) {
-                        take_branch!('run, jump(pc, rel));
-                    } else {
-                        pc = branch_not_taken(pc, 3);
-                    }
-                }
-                Op::BrCmp { cmp, t } => {
-                    budget -= 1;
-                    sp -= 2;
-                    if cmp.eval(stack[sp].i(), stack[sp + 1].i()) {
-                        if (t as usize) < pc {
-                            take_branch!('run, t as usize);
-                        } else {
-                            pc = t as usize;
-                        }
-                    } else {
-                        pc = branch_not_taken(pc, 1);
-                    }
-                }
-                Op::RetLocal(a, rec) => {
-                    budget -= 1;
-                    let v = stack[base + a as usize];
-                    ret!('run, rec, Some(v));
-                }
-                Op::AddLocalsTo { a, b, dst } => {
-                    let v = stack[base + a as usize]
-                        .i()
-                        .wrapping_add(stack[base + b as usize].i());
-                    stack[base + dst as usize] = Value::int(v);
-                    pc += 3;
-                    budget -= 3;
-                }
-                Op::AddIntStore(x) => {
-                    sp -= 2;
-                    stack[base + x as usize] =
-                        Value::int(stack[sp].i().wrapping_add(stack[sp + 1].i()));
-                    pc += 1;
-                    budget -= 1;
-                }
-                Op::IncBrLocal { cmp, k, i, n, rel } => {
-                    budget -= 7;
-                    // The local is an int (fusion checks), so only the
-                    // payload changes.
-                    let slot = &mut stack[base + i as usize];
-                    let v = slot.i().wrapping_add(i64::from(k));
-                    slot.bits = v as u64;
-                    let bound = stack[base + n as usize].i();
-                    // `i < n` is the common loop test: a plain compare.
-                    let holds = if cmp == Cmp::Lt {
-                        v < bound
-                    } else {
-                        cmp.eval(v, bound)
-                    };
-                    if holds {
-                        take_branch!('run, jump(pc, rel));
-                    } else {
-                        pc = branch_not_taken(pc, 7);
-                    }
-                }
-                Op::ArraySetIntLocalsConst { arr, i, k } => {
-                    let a = stack[base + arr as usize];
-                    let idx = stack[base + i as usize].i();
-                    let res = set_at(self.heap.ints_mut(a), idx, i64::from(k));
-                    pc += 3;
-                    if let Err(len) = res {
-                        break 'run Err(Trap::index(idx, len));
-                    }
-                    budget -= 3;
-                }
-                Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
-                    let arr = stack[base + a as usize];
-                    let i = stack[base + i as usize].i();
-                    let got = element(&self.heap, arr, i);
-                    match got {
-                        Ok(v) => {
-                            stack[sp] = v;
-                            sp += 1;
-                            pc += 2;
-                            budget -= 2;
-                        }
-                        Err(len) => {
-                            // Report the trap at the `array.get` itself.
-                            pc += 2;
+                    Op::ArraySetInt | Op::ArraySetFloat | Op::ArraySetVal => {
+                        let a = stack[sp - 3];
+                        let i = stack[sp - 2].i();
+                        let v = stack[sp - 1];
+                        if let Err(len) = set_element(&mut self.heap, a, i, v) {
                             break 'run Err(Trap::index(i, len));
                         }
+                        sp -= 3;
                     }
-                }
-                // Ops whose work grows with their operands (a native call,
-                // and the instructions that build a string, an array or a
-                // list of keys) charge that work to the fuel tank: settle
-                // the chunk so far first, so the tank is exact during the
-                // op, and afterwards shrink what is left of the chunk to
-                // what the tank still holds. (Without a fuel limit there is
-                // nothing to settle.)
-                Op::CallImport { .. }
-                | Op::Concat
-                | Op::ArrayNewInt
-                | Op::ArrayNewFloat
-                | Op::ArrayNewVal(_)
-                | Op::MapKeys
-                | Op::PushArray(_)
-                | Op::EqStr
-                | Op::NeStr
-                | Op::EqAny
-                | Op::NeAny
-                | Op::LtStr
-                | Op::LeStr
-                | Op::GtStr
-                | Op::GeStr
-                | Op::LtAny
-                | Op::LeAny
-                | Op::GtAny
-                | Op::GeAny
-                | Op::MapGet
-                | Op::MapGetOr
-                | Op::MapHas
-                | Op::MapSet
-                | Op::MapDel => {
-                    let metered = self.fuel.is_some();
-                    if metered {
-                        self.charge_chunk(chunk, budget);
-                        chunk = budget;
+                    Op::ArrayLen => {
+                        let len = self.heap.array_len(stack[sp - 1]);
+                        stack[sp - 1] = Value::int(len as i64);
                     }
-                    let at = depth + self.depth_offset;
-                    let r = match op {
-                        Op::CallImport { import, ret } => {
-                            self.call_import(import, ret, module, stack, sp, at, &imports)
-                        }
-                        _ => self.slow_op(op, module, stack, sp, at, &imports),
-                    };
-                    if let (true, Some(f)) = (metered, self.fuel) {
-                        let f = i64::try_from(f).unwrap_or(i64::MAX);
-                        if budget > f {
-                            budget = f;
-                            chunk = f;
+                    Op::Jmp(t) => {
+                        if (t as usize) < pc {
+                            take_branch!('run, t as usize);
+                        } else {
+                            pc = t as usize;
                         }
                     }
-                    match r {
-                        Ok(new_sp) => sp = new_sp,
-                        Err(t) => break 'run Err(t),
+                    Op::JmpIf(t) => {
+                        sp -= 1;
+                        if stack[sp].b() {
+                            if (t as usize) < pc {
+                                take_branch!('run, t as usize);
+                            } else {
+                                pc = t as usize;
+                            }
+                        } else {
+                            pc = branch_not_taken(pc, 0);
+                        }
                     }
-                }
-                // Everything else runs out of line, so the hot loop above
-                // keeps its state in registers.
-                Op::AddAny
-                | Op::SubAny
-                | Op::MulAny
-                | Op::DivAny
-                | Op::RemAny
-                | Op::NegAny
-                | Op::FToI
-                | Op::Cast(_)
-                | Op::ArrayPushInt
-                | Op::ArrayPushFloat
-                | Op::ArrayPushVal
-                | Op::ArrayPopInt
-                | Op::ArrayPopFloat
-                | Op::ArrayPopVal
-                | Op::MapNew(_)
-                | Op::MapLen
-                | Op::Is(_)
-                | Op::RecNew(_)
-                | Op::Trap(_) => {
-                    match self.slow_op(op, module, stack, sp, depth + self.depth_offset, &imports) {
-                        Ok(new_sp) => sp = new_sp,
-                        Err(t) => break 'run Err(t),
+                    Op::JmpIfNot(t) => {
+                        sp -= 1;
+                        if !stack[sp].b() {
+                            if (t as usize) < pc {
+                                take_branch!('run, t as usize);
+                            } else {
+                                pc = t as usize;
+                            }
+                        } else {
+                            pc = branch_not_taken(pc, 0);
+                        }
+                    }
+                    Op::Call(f) => enter!('run, f),
+                    Op::IsNil => {
+                        stack[sp - 1] = Value::bool(stack[sp - 1].tag() == Tag::Nil);
+                    }
+                    Op::FnRef(f) => {
+                        stack[sp] = Value::func_ref(f);
+                        sp += 1;
+                    }
+                    Op::RecGet { rec, field } => match self.heap.field(stack[sp - 1], field) {
+                        Some(v) => stack[sp - 1] = v,
+                        None => break 'run Err(nil_field(module, rec, field)),
+                    },
+                    Op::RecSet { rec, field } => {
+                        if self.heap.set_field(stack[sp - 2], field, stack[sp - 1]) {
+                            sp -= 2;
+                        } else {
+                            break 'run Err(nil_field(module, rec, field));
+                        }
+                    }
+                    Op::CallRef { ret } => {
+                        // Out of line: the run loop's frame is on the native
+                        // stack once per host-call nesting level.
+                        let at = depth + self.depth_offset;
+                        match self.call_ref_op(
+                            module,
+                            stack,
+                            sp,
+                            at,
+                            &imports,
+                            ret,
+                            &mut chunk,
+                            &mut budget,
+                        ) {
+                            RefCall::Enter(f) => {
+                                sp -= 1;
+                                enter!('run, f);
+                            }
+                            RefCall::Done(Ok(new_sp)) => sp = new_sp,
+                            RefCall::Done(Err(t)) => break 'run Err(t),
+                        }
+                    }
+                    Op::AddIntRet(rec) => {
+                        budget -= 1;
+                        let v = Value::int(stack[sp - 2].i().wrapping_add(stack[sp - 1].i()));
+                        ret!('run, rec, Some(v));
+                    }
+                    Op::Ret(rec) => ret!('run, rec, None),
+                    Op::RetVal(rec) => {
+                        let v = stack[sp - 1];
+                        ret!('run, rec, Some(v));
+                    }
+                    Op::Unreachable => {
+                        unreachable!("verifier marks only unreachable code Unreachable")
+                    }
+                    Op::Halt => break 'run Ok(self.halted(sp)),
+                    // Superinstructions: `pc` already points past the first op
+                    // of the sequence; skip the rest and count all of it.
+                    Op::LoadLoad(a, b) => {
+                        stack[sp] = stack[base + a as usize];
+                        stack[sp + 1] = stack[base + b as usize];
+                        sp += 2;
+                        pc += 1;
+                        budget -= 1;
+                    }
+                    Op::AddLocalConst(a, k) => {
+                        stack[sp] =
+                            Value::int(stack[base + a as usize].i().wrapping_add(i64::from(k)));
+                        sp += 1;
+                        pc += 2;
+                        budget -= 2;
+                    }
+                    Op::IncLocal(x, k) => {
+                        // An int local (fusion checks): only the payload changes.
+                        let slot = &mut stack[base + x as usize];
+                        slot.bits = slot.i().wrapping_add(i64::from(k)) as u64;
+                        pc += 3;
+                        budget -= 3;
+                    }
+                    Op::BrLocalConst { cmp, a, k, rel } => {
+                        budget -= 3;
+                        if cmp.eval(stack[base + a as usize].i(), i64::from(k)) {
+                            take_branch!('run, jump(pc, rel));
+                        } else {
+                            pc = branch_not_taken(pc, 3);
+                        }
+                    }
+                    Op::BrLocalLocal { cmp, a, b, rel } => {
+                        budget -= 3;
+                        if cmp.eval(stack[base + a as usize].i(), stack[base + b as usize].i()) {
+                            take_branch!('run, jump(pc, rel));
+                        } else {
+                            pc = branch_not_taken(pc, 3);
+                        }
+                    }
+                    Op::BrCmp { cmp, t } => {
+                        budget -= 1;
+                        sp -= 2;
+                        if cmp.eval(stack[sp].i(), stack[sp + 1].i()) {
+                            if (t as usize) < pc {
+                                take_branch!('run, t as usize);
+                            } else {
+                                pc = t as usize;
+                            }
+                        } else {
+                            pc = branch_not_taken(pc, 1);
+                        }
+                    }
+                    Op::RetLocal(a, rec) => {
+                        budget -= 1;
+                        let v = stack[base + a as usize];
+                        ret!('run, rec, Some(v));
+                    }
+                    Op::AddLocalsTo { a, b, dst } => {
+                        let v = stack[base + a as usize]
+                            .i()
+                            .wrapping_add(stack[base + b as usize].i());
+                        stack[base + dst as usize] = Value::int(v);
+                        pc += 3;
+                        budget -= 3;
+                    }
+                    Op::AddIntStore(x) => {
+                        sp -= 2;
+                        stack[base + x as usize] =
+                            Value::int(stack[sp].i().wrapping_add(stack[sp + 1].i()));
+                        pc += 1;
+                        budget -= 1;
+                    }
+                    Op::IncBrLocal { cmp, k, i, n, rel } => {
+                        budget -= 7;
+                        // The local is an int (fusion checks), so only the
+                        // payload changes.
+                        let slot = &mut stack[base + i as usize];
+                        let v = slot.i().wrapping_add(i64::from(k));
+                        slot.bits = v as u64;
+                        let bound = stack[base + n as usize].i();
+                        // `i < n` is the common loop test: a plain compare.
+                        let holds = if cmp == Cmp::Lt {
+                            v < bound
+                        } else {
+                            cmp.eval(v, bound)
+                        };
+                        if holds {
+                            take_branch!('run, jump(pc, rel));
+                        } else {
+                            pc = branch_not_taken(pc, 7);
+                        }
+                    }
+                    Op::ArraySetIntLocalsConst { arr, i, k } => {
+                        let a = stack[base + arr as usize];
+                        let idx = stack[base + i as usize].i();
+                        let res = set_at(self.heap.ints_mut(a), idx, i64::from(k));
+                        pc += 3;
+                        if let Err(len) = res {
+                            break 'run Err(Trap::index(idx, len));
+                        }
+                        budget -= 3;
+                    }
+                    Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
+                        let arr = stack[base + a as usize];
+                        let i = stack[base + i as usize].i();
+                        let got = element(&self.heap, arr, i);
+                        match got {
+                            Ok(v) => {
+                                stack[sp] = v;
+                                sp += 1;
+                                pc += 2;
+                                budget -= 2;
+                            }
+                            Err(len) => {
+                                // Report the trap at the `array.get` itself.
+                                pc += 2;
+                                break 'run Err(Trap::index(i, len));
+                            }
+                        }
+                    }
+                    // Ops whose work grows with their operands (a native call,
+                    // and the instructions that build a string, an array or a
+                    // list of keys) charge that work to the fuel tank: settle
+                    // the chunk so far first, so the tank is exact during the
+                    // op, and afterwards shrink what is left of the chunk to
+                    // what the tank still holds. (Without a fuel limit there is
+                    // nothing to settle.)
+                    Op::CallImport { .. }
+                    | Op::Concat
+                    | Op::ArrayNewInt
+                    | Op::ArrayNewFloat
+                    | Op::ArrayNewVal(_)
+                    | Op::MapKeys
+                    | Op::PushArray(_)
+                    | Op::EqStr
+                    | Op::NeStr
+                    | Op::EqAny
+                    | Op::NeAny
+                    | Op::LtStr
+                    | Op::LeStr
+                    | Op::GtStr
+                    | Op::GeStr
+                    | Op::LtAny
+                    | Op::LeAny
+                    | Op::GtAny
+                    | Op::GeAny
+                    | Op::MapGet
+                    | Op::MapGetOr
+                    | Op::MapHas
+                    | Op::MapSet
+                    | Op::MapDel => {
+                        let metered = self.fuel.is_some();
+                        if metered {
+                            self.charge_chunk(chunk, budget);
+                            chunk = budget;
+                        }
+                        let at = depth + self.depth_offset;
+                        let r = match op {
+                            Op::CallImport { import, ret } => {
+                                self.call_import(import, ret, module, stack, sp, at, &imports)
+                            }
+                            _ => self.slow_op(op, module, stack, sp, at, &imports),
+                        };
+                        if let (true, Some(f)) = (metered, self.fuel) {
+                            let f = i64::try_from(f).unwrap_or(i64::MAX);
+                            if budget > f {
+                                budget = f;
+                                chunk = f;
+                            }
+                        }
+                        match r {
+                            Ok(new_sp) => sp = new_sp,
+                            Err(t) => break 'run Err(t),
+                        }
+                    }
+                    // Everything else runs out of line, so the hot loop above
+                    // keeps its state in registers.
+                    Op::AddAny
+                    | Op::SubAny
+                    | Op::MulAny
+                    | Op::DivAny
+                    | Op::RemAny
+                    | Op::NegAny
+                    | Op::FToI
+                    | Op::Cast(_)
+                    | Op::ArrayPushInt
+                    | Op::ArrayPushFloat
+                    | Op::ArrayPushVal
+                    | Op::ArrayPopInt
+                    | Op::ArrayPopFloat
+                    | Op::ArrayPopVal
+                    | Op::MapNew(_)
+                    | Op::MapLen
+                    | Op::Is(_)
+                    | Op::RecNew(_)
+                    | Op::Trap(_) => {
+                        match self.slow_op(
+                            op,
+                            module,
+                            stack,
+                            sp,
+                            depth + self.depth_offset,
+                            &imports,
+                        ) {
+                            Ok(new_sp) => sp = new_sp,
+                            Err(t) => break 'run Err(t),
+                        }
                     }
                 }
             }
-        }};
+        };
 
         self.charge_chunk(chunk, budget);
         self.stats.calls += calls;

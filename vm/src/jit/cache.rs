@@ -103,13 +103,19 @@ impl Cache {
     }
 
     pub(super) fn take_gpr(&mut self) -> Option<u8> {
-        let r = CACHE_GPRS.iter().copied().find(|&r| self.free_gprs & 1 << r != 0)?;
+        let r = CACHE_GPRS
+            .iter()
+            .copied()
+            .find(|&r| self.free_gprs & 1 << r != 0)?;
         self.free_gprs &= !(1 << r);
         Some(r)
     }
 
     pub(super) fn take_xmm(&mut self) -> Option<u8> {
-        let x = CACHE_XMMS.iter().copied().find(|&x| self.free_xmms & 1 << x != 0)?;
+        let x = CACHE_XMMS
+            .iter()
+            .copied()
+            .find(|&x| self.free_xmms & 1 << x != 0)?;
         self.free_xmms &= !(1 << x);
         Some(x)
     }

@@ -199,7 +199,9 @@ fn seq_of(op: Op, pc: usize) -> Option<Seq> {
         ),
         traps_count_one: matches!(
             op,
-            Op::ArraySetIntLocalsConst { .. } | Op::ArrayGetIntLocals(..) | Op::ArrayGetFloatLocals(..)
+            Op::ArraySetIntLocalsConst { .. }
+                | Op::ArrayGetIntLocals(..)
+                | Op::ArrayGetFloatLocals(..)
         ),
     })
 }
@@ -360,7 +362,10 @@ impl Cx<'_> {
     }
 
     fn label_at(&self, pc: usize) -> Option<DynamicLabel> {
-        self.labels.get(pc.checked_sub(self.start)?).copied().flatten()
+        self.labels
+            .get(pc.checked_sub(self.start)?)
+            .copied()
+            .flatten()
     }
 
     fn local_type(&self, l: u32) -> Option<&Type> {
@@ -1083,10 +1088,14 @@ impl Cx<'_> {
                 match (op, src) {
                     (Op::AddInt, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; add Rq(dst), Rq(r)),
                     (Op::AddInt, Src::Imm(k)) => dynasm!(self.a ; .arch x64 ; add Rq(dst), k),
-                    (Op::AddInt, Src::Mem(o)) => dynasm!(self.a ; .arch x64 ; add Rq(dst), [r13 + o]),
+                    (Op::AddInt, Src::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; add Rq(dst), [r13 + o])
+                    }
                     (Op::SubInt, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; sub Rq(dst), Rq(r)),
                     (Op::SubInt, Src::Imm(k)) => dynasm!(self.a ; .arch x64 ; sub Rq(dst), k),
-                    (Op::SubInt, Src::Mem(o)) => dynasm!(self.a ; .arch x64 ; sub Rq(dst), [r13 + o]),
+                    (Op::SubInt, Src::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; sub Rq(dst), [r13 + o])
+                    }
                     (Op::MulInt, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; imul Rq(dst), Rq(r)),
                     (Op::MulInt, Src::Imm(k)) => {
                         dynasm!(self.a ; .arch x64 ; imul Rq(dst), Rq(dst), k)
@@ -1169,20 +1178,28 @@ impl Cx<'_> {
                 let dst = self.owned_xmm(a, da);
                 let src = self.xsrc(b, db);
                 match (op, src) {
-                    (Op::AddFloat, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; addsd Rx(dst), Rx(x)),
+                    (Op::AddFloat, XSrc::Reg(x)) => {
+                        dynasm!(self.a ; .arch x64 ; addsd Rx(dst), Rx(x))
+                    }
                     (Op::AddFloat, XSrc::Mem(o)) => {
                         dynasm!(self.a ; .arch x64 ; addsd Rx(dst), QWORD [r13 + o])
                     }
-                    (Op::SubFloat, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; subsd Rx(dst), Rx(x)),
+                    (Op::SubFloat, XSrc::Reg(x)) => {
+                        dynasm!(self.a ; .arch x64 ; subsd Rx(dst), Rx(x))
+                    }
                     (Op::SubFloat, XSrc::Mem(o)) => {
                         dynasm!(self.a ; .arch x64 ; subsd Rx(dst), QWORD [r13 + o])
                     }
-                    (Op::MulFloat, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; mulsd Rx(dst), Rx(x)),
+                    (Op::MulFloat, XSrc::Reg(x)) => {
+                        dynasm!(self.a ; .arch x64 ; mulsd Rx(dst), Rx(x))
+                    }
                     (Op::MulFloat, XSrc::Mem(o)) => {
                         dynasm!(self.a ; .arch x64 ; mulsd Rx(dst), QWORD [r13 + o])
                     }
                     (_, XSrc::Reg(x)) => dynasm!(self.a ; .arch x64 ; divsd Rx(dst), Rx(x)),
-                    (_, XSrc::Mem(o)) => dynasm!(self.a ; .arch x64 ; divsd Rx(dst), QWORD [r13 + o]),
+                    (_, XSrc::Mem(o)) => {
+                        dynasm!(self.a ; .arch x64 ; divsd Rx(dst), QWORD [r13 + o])
+                    }
                 }
                 self.release(b);
                 self.push(Loc::Xmm(dst), Rep::Float, Tag::Float);
@@ -1351,9 +1368,7 @@ impl Cx<'_> {
                 // The value in a register or immediate before the address
                 // (which takes rax, rcx, rdx, r11).
                 let val = match v.loc {
-                    Loc::Imm(k) if i32::try_from(k).is_ok() && elem != Inline::Float => {
-                        Arg::Imm(k)
-                    }
+                    Loc::Imm(k) if i32::try_from(k).is_ok() && elem != Inline::Float => Arg::Imm(k),
                     _ if elem == Inline::Float => {
                         let x = self.owned_xmm(v, dv);
                         Arg::Reg(x)
@@ -1753,7 +1768,11 @@ impl Cx<'_> {
     /// taken branch checks the budget where the interpreter's does.
     fn take_branch(&mut self, pc: usize, t: usize, cc: Option<Cc>) -> Option<()> {
         let to = self.label_at(t)?;
-        let checks = t <= pc || self.seq.is_some_and(|s| s.checks && s.end == pc + 1);
+        let seq = self.seq.filter(|s| s.end == pc + 1);
+        let checks = t <= pc || seq.is_some_and(|s| s.checks);
+        // The interpreter checks a fused branch at the superinstruction,
+        // so a trap there (fuel, interrupt) is reported at its first op.
+        let pc = seq.map_or(pc, |s| s.start);
         match (cc, checks) {
             (Some(cc), false) => jcc(&mut self.a, cc, to),
             (None, false) => dynasm!(self.a ; .arch x64 ; jmp =>to),

@@ -34,7 +34,12 @@ fn guard(
     pc: u64,
     f: impl FnOnce(&mut JitCtx, usize) -> Result<(), Failure>,
 ) -> u32 {
-    guard_at(ctx, frame, |cx, base| (pc + 1, base as u64 * 16, cx.depth), f)
+    guard_at(
+        ctx,
+        frame,
+        |cx, base| (pc + 1, base as u64 * 16, cx.depth),
+        f,
+    )
 }
 
 /// [`guard`], with `at` saying where a failure not located yet happened:

@@ -350,6 +350,5 @@ pub(crate) fn floor_below(sp: u64) -> u64 {
     sp.saturating_sub(NATIVE_BUDGET as u64)
 }
 
-
 #[cfg(test)]
 mod tests;
