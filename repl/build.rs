@@ -1,6 +1,7 @@
 //! Generates one named test per conformance file (`spec/conformance/**.kasm`
-//! and `.kbc`), each run plainly, under `--gc-stress --checked` and with
-//! `--jit eager`; the examples plainly and with `--jit eager`.
+//! and `.kbc`), each run plainly, under `--gc-stress --checked`, with
+//! `--jit eager` and with `--jit eager --gc-stress`; the examples plainly
+//! and with `--jit eager`.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -82,6 +83,11 @@ fn main() {
     src.push_str(&tests("Stress", false));
     src.push_str("}\nmod jit {\n    use super::{Mode, examples, run, run_in};\n");
     src.push_str(&tests("Jit", true));
+    // Compiled code under a collection at every allocation (`cargo test
+    // jit_gc_stress::`): what compiled code keeps in registers across a
+    // helper must survive it.
+    src.push_str("}\nmod jit_gc_stress {\n    use super::{Mode, run};\n");
+    src.push_str(&tests("JitStress", false));
     src.push_str("}\n");
     let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("conformance_tests.rs");

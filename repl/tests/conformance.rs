@@ -2,9 +2,9 @@
 //! through the real `vmrun` binary and its stdout, stderr and exit status
 //! compared with the files beside it (`NAME.out`, `NAME.err`, `NAME.status`;
 //! a missing file means empty output or status 0; compared byte for byte, as
-//! stdout may be binary). Each file runs twice:
-//! plainly and with `--gc-stress --checked`, which must not change any
-//! output.
+//! stdout may be binary). Each file runs four times: plainly, with
+//! `--gc-stress --checked`, with `--jit eager` and with `--jit eager
+//! --gc-stress`, none of which may change any output.
 //!
 //! Header lines at the top of a test set its command line:
 //! `; args: a b c` (passed to `main`), `; flags: --max-depth 50` (passed to
@@ -45,8 +45,10 @@ enum Mode {
     Plain,
     /// `--gc-stress --checked`.
     Stress,
-    /// `--jit eager`: every loop compiled at its first back edge.
+    /// `--jit eager`: every function compiled at its first call.
     Jit,
+    /// `--jit eager --gc-stress`.
+    JitStress,
 }
 
 fn run(rel: &str, mode: Mode) {
@@ -67,6 +69,9 @@ fn run_in(root: &Path, rel: &str, mode: Mode) {
         }
         Mode::Jit => {
             cmd.args(["--jit", "eager"]);
+        }
+        Mode::JitStress => {
+            cmd.args(["--jit", "eager", "--gc-stress"]);
         }
     }
     if let Some(flags) = header(&text, "flags:") {
@@ -126,6 +131,7 @@ fn run_in(root: &Path, rel: &str, mode: Mode) {
                 Mode::Plain => "",
                 Mode::Stress => " under --gc-stress --checked",
                 Mode::Jit => " under --jit eager",
+                Mode::JitStress => " under --jit eager --gc-stress",
             }
         );
         // As text for a readable diff; as bytes when only non-UTF-8 differs.

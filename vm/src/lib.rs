@@ -79,7 +79,8 @@ pub use heap::GcStats;
 pub use int_literal::{IntLiteralError, parse_int_literal};
 pub use interp::DEFAULT_MAX_HOST_DEPTH;
 pub use interp::{
-    Config, EditError, ExecStats, Instance, InterruptHandle, JitMode, LinkError, MAX_STACK_SLOTS,
+    Config, EditError, ExecStats, Instance, InterruptHandle, JitListing, JitMode, LinkError,
+    MAX_STACK_SLOTS,
 };
 pub use module::{
     DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,

@@ -94,6 +94,10 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         gc_stress: false,
         checked: false,
         jit: keel_vm::JitMode::On,
+        // Plugins run briefly: compile a function after 100 calls or a loop
+        // after 500 rounds.
+        jit_call_threshold: 100,
+        jit_loop_threshold: 500,
         // Each level of Keel -> host -> Keel nests native frames.
         max_host_depth: keel_vm::DEFAULT_MAX_HOST_DEPTH,
         // A result is copied out: no copy may outgrow the plugin's heap

@@ -209,6 +209,23 @@ pub struct ExecStats {
     pub chunks: u64,
 }
 
+/// The machine code the JIT made for one function (`vmrun dis --jit`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JitListing {
+    /// The address the code runs at.
+    pub address: u64,
+    /// The code.
+    pub code: Vec<u8>,
+    /// Where compiled code is entered: a name (`call`, `interpreter`, `osr
+    /// at N`) and a byte offset in `code`.
+    pub entries: Vec<(String, usize)>,
+    /// The code of each op: its index in the module's specialized code
+    /// (as `vmrun dis --verified` numbers them) and a byte range of `code`,
+    /// in code order. What follows the last range is out-of-line code
+    /// (trap and refuel stubs, the epilogue).
+    pub ops: Vec<(usize, std::ops::Range<usize>)>,
+}
+
 /// Why a module could not be instantiated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -706,6 +723,25 @@ impl Instance {
     /// The module this instance runs.
     pub fn module(&self) -> &Arc<VerifiedModule> {
         &self.module
+    }
+
+    /// The machine code of function `func`, compiling it first; `None`
+    /// when there is no JIT (other targets, or the `jit` feature off) or
+    /// the function does not compile (a snippet, or too large).
+    pub fn jit_listing(&mut self, func: usize) -> Option<JitListing> {
+        #[cfg(all(feature = "jit", target_arch = "x86_64"))]
+        {
+            let module = self.module.clone();
+            if !self.jit.compile(&module, func) {
+                return None;
+            }
+            self.jit.listing(func)
+        }
+        #[cfg(not(all(feature = "jit", target_arch = "x86_64")))]
+        {
+            let _ = func;
+            None
+        }
     }
 
     /// Execution counters so far.

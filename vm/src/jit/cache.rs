@@ -134,34 +134,35 @@ impl Cache {
 }
 
 /// The locals of `f` to pin, by local index, and the list of them. A use
-/// counts 1, plus 16 for each loop around it (a loop is a backward jump's
-/// range); the heaviest scalar locals get the pin registers.
+/// counts 1, times 16 for each loop around it (a loop is a backward jump's
+/// range); the heaviest scalar locals get the pin registers. Linear in the
+/// function's size.
 pub(super) fn choose_pins(
     module: &VerifiedModule,
     f: &VerifiedFunc,
-    _headers: &[usize],
 ) -> (Vec<Option<Pin>>, Vec<(u32, Pin)>) {
     let start = f.start as usize;
     let code = &module.code()[start..start + f.offsets.len()];
-    let loops: Vec<(usize, usize)> = code
-        .iter()
-        .enumerate()
-        .filter_map(|(i, op)| match *op {
-            Op::Jmp(t) | Op::JmpIf(t) | Op::JmpIfNot(t) if (t as usize) <= start + i => {
-                Some((t as usize - start, i))
-            }
-            _ => None,
-        })
-        .collect();
+    // Loop nesting per op: +1 at each header, -1 past each back edge.
+    let mut nesting = vec![0i64; code.len() + 1];
+    for (i, op) in code.iter().enumerate() {
+        if let Op::Jmp(t) | Op::JmpIf(t) | Op::JmpIfNot(t) = *op
+            && (start..=start + i).contains(&(t as usize))
+        {
+            nesting[t as usize - start] += 1;
+            nesting[i + 1] -= 1;
+        }
+    }
     let nl = f.num_locals as usize;
     let mut weight = vec![0u64; nl];
+    let mut depth = 0i64;
     for (i, op) in code.iter().enumerate() {
+        depth += nesting[i];
         let op = super::compile::plain(*op, code.get(i + 1).copied());
         if let Op::Load(l) | Op::Store(l) = op
             && let Some(w) = weight.get_mut(l as usize)
         {
-            let depth = loops.iter().filter(|(h, b)| (*h..=*b).contains(&i)).count();
-            *w = w.saturating_add(16u64.saturating_pow(depth.min(8) as u32));
+            *w = w.saturating_add(16u64.saturating_pow(depth.clamp(0, 8) as u32));
         }
     }
     let mut order: Vec<usize> = (0..nl).filter(|&l| weight[l] > 0).collect();

@@ -27,6 +27,8 @@
 //! checks, trap stubs, returns); a trap stub charges exactly what the
 //! interpreter had counted at that trap.
 
+#![allow(clippy::useless_conversion)] // dynasm's `Rq(r)` expands to `r.into()`
+
 use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
 
@@ -288,6 +290,8 @@ struct Cx<'m> {
     dead: bool,
     ranges: Vec<(u32, u32, u32)>,
     table: *const u64,
+    /// The register allocator ran out (see `alloc_gpr`): give up.
+    broken: bool,
 }
 
 /// The compiled code of function `fi`, or `None` when it cannot be
@@ -308,7 +312,7 @@ pub(super) fn compile(module: &VerifiedModule, fi: usize, env: &Env) -> Option<F
     let code = &module.code()[start..end];
     let mut a = Assembler::new().ok()?;
     let mut labels = vec![None; end - start];
-    let mut headers = Vec::new();
+    let mut is_header = vec![false; end - start];
     for (i, op) in code.iter().enumerate() {
         if let Op::Jmp(t) | Op::JmpIf(t) | Op::JmpIfNot(t) = *op {
             let t = t as usize;
@@ -318,16 +322,19 @@ pub(super) fn compile(module: &VerifiedModule, fi: usize, env: &Env) -> Option<F
             if labels[t - start].is_none() {
                 labels[t - start] = Some(a.new_dynamic_label());
             }
-            if t <= start + i && !headers.contains(&t) {
-                headers.push(t);
+            if t <= start + i {
+                is_header[t - start] = true;
             }
         }
         if matches!(op, Op::Halt | Op::Unreachable) && f.stack_at(i).is_some() {
             return None;
         }
     }
-    headers.sort_unstable();
-    let (pins, pinned) = choose_pins(module, f, &headers);
+    let headers: Vec<usize> = (0..end - start)
+        .filter(|&i| is_header[i])
+        .map(|i| start + i)
+        .collect();
+    let (pins, pinned) = choose_pins(module, f);
     let propagate = a.new_dynamic_label();
     let cx = Cx {
         a,
@@ -348,6 +355,7 @@ pub(super) fn compile(module: &VerifiedModule, fi: usize, env: &Env) -> Option<F
         dead: false,
         ranges: Vec::new(),
         table: env.table,
+        broken: false,
     };
     cx.body_and_entries()
 }
@@ -500,28 +508,39 @@ impl Cx<'_> {
             return r;
         }
         // Spill the deepest operand held in a register.
-        let d = self
+        let held = self
             .cache
             .slots
             .iter()
-            .position(|s| matches!(s.loc, Loc::Gpr(_)))
-            .expect("five cache registers, at most three held by one op's operands");
-        self.store_operand(d);
-        self.cache.take_gpr().expect("just freed")
+            .position(|s| matches!(s.loc, Loc::Gpr(_)));
+        if let Some(d) = held {
+            self.store_operand(d);
+        }
+        self.cache.take_gpr().unwrap_or_else(|| {
+            // Every cache register held by this op's own operands: cannot
+            // happen with five registers and ops of at most three
+            // operands; if it does, the function stays interpreted.
+            self.broken = true;
+            R11
+        })
     }
 
     fn alloc_xmm(&mut self) -> u8 {
         if let Some(x) = self.cache.take_xmm() {
             return x;
         }
-        let d = self
+        let held = self
             .cache
             .slots
             .iter()
-            .position(|s| matches!(s.loc, Loc::Xmm(_)))
-            .expect("six cache registers, at most three held by one op's operands");
-        self.store_operand(d);
-        self.cache.take_xmm().expect("just freed")
+            .position(|s| matches!(s.loc, Loc::Xmm(_)));
+        if let Some(d) = held {
+            self.store_operand(d);
+        }
+        self.cache.take_xmm().unwrap_or_else(|| {
+            self.broken = true;
+            1
+        })
     }
 
     fn push(&mut self, loc: Loc, rep: Rep, tag: Tag) {
@@ -823,7 +842,7 @@ impl Cx<'_> {
             self.ranges.push((pc as u32, from, to));
             pc += 1 + skip;
         }
-        if !self.dead {
+        if !self.dead || self.broken {
             // Control cannot fall off the end of verified code.
             return None;
         }

@@ -4,6 +4,8 @@
 //! `d`'s, shifted right by `s`, plus one when negative (so it rounds toward
 //! zero). The remainder is `n - q * d`.
 
+#![allow(clippy::useless_conversion)] // dynasm's `Rq(r)` expands to `r.into()`
+
 use dynasmrt::x64::Assembler;
 use dynasmrt::{DynasmApi, dynasm};
 

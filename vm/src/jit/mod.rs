@@ -249,11 +249,24 @@ impl Jit {
         }))
     }
 
-    /// The machine code of compiled function `f`: its bytes, the address
-    /// they are at, and the range of each op.
-    pub(crate) fn code_of(&self, f: usize) -> Option<(&[u8], u64, &[(u32, u32, u32)])> {
+    /// The machine code of compiled function `f`, for listings.
+    pub(crate) fn listing(&self, f: usize) -> Option<crate::JitListing> {
         let c = self.func(f)?;
-        Some((&c.buf[..], c.buf.ptr(AssemblyOffset(0)) as u64, &c.ranges))
+        let mut entries = vec![
+            ("call".to_owned(), c.call_entry.0),
+            ("interpreter".to_owned(), c.interp_entry.0),
+        ];
+        entries.extend(c.osr.iter().map(|(h, at)| (format!("osr at {h}"), at.0)));
+        Some(crate::JitListing {
+            address: c.buf.ptr(AssemblyOffset(0)) as u64,
+            code: c.buf[..].to_vec(),
+            entries,
+            ops: c
+                .ranges
+                .iter()
+                .map(|&(pc, from, to)| (pc as usize, from as usize..to as usize))
+                .collect(),
+        })
     }
 }
 
