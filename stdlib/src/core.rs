@@ -9,8 +9,8 @@
 //! [`POLL_STEP`] units of work while it runs ([`NativeCtx::poll`]).
 
 use keel_vm::{
-    FuncType, IntLiteralError, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, Tag, Trap,
-    TrapCode, Type, Value, parse_int_literal,
+    FuncType, IntLiteralError, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, PureFloat, Tag,
+    Trap, TrapCode, Type, Value, parse_int_literal,
 };
 
 use crate::sort::sort_polled;
@@ -338,6 +338,26 @@ pub fn install_core(linker: &mut Linker) {
     ];
     for (name, params, result, doc, f) in defs {
         linker.define_with_doc(name, FuncType::new(params, result), doc, f);
+    }
+    // The float functions again, as pure functions compiled code calls
+    // directly (same place, doc and results).
+    let pure: [(&str, PureFloat); 12] = [
+        ("math.sqrt", PureFloat::Sqrt),
+        ("math.sin", PureFloat::Unary(f64::sin)),
+        ("math.cos", PureFloat::Unary(f64::cos)),
+        ("math.tan", PureFloat::Unary(f64::tan)),
+        ("math.exp", PureFloat::Unary(f64::exp)),
+        ("math.log", PureFloat::Unary(f64::ln)),
+        ("math.floor", PureFloat::Unary(f64::floor)),
+        ("math.ceil", PureFloat::Unary(f64::ceil)),
+        ("math.abs", PureFloat::Unary(f64::abs)),
+        ("math.pow", PureFloat::Binary(f64::powf)),
+        ("math.min", PureFloat::Binary(fmin)),
+        ("math.max", PureFloat::Binary(fmax)),
+    ];
+    for (name, f) in pure {
+        let doc = linker.get(name).map(|d| d.doc.clone()).unwrap_or_default();
+        linker.define_pure_float(name, &doc, f);
     }
     crate::strbuf::install_strbuf(linker);
 }

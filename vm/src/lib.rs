@@ -86,7 +86,7 @@ pub use module::{
     DebugInfo, FORMAT_VERSION, Func, FuncDebug, Global, GlobalInit, Import, MAGIC, Module, Pos,
     RESERVED_WORDS, RecordDef, is_name, is_reserved,
 };
-pub use native::{Linker, NativeCtx, NativeFn, NativeFunc};
+pub use native::{Linker, NativeCtx, NativeFn, NativeFunc, PureFloat};
 pub use native::{OBJECT_BYTES, POLL_STEP, WORK_PER_FUEL};
 pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, TYPE_VAR_NAMES, Type};

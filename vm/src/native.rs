@@ -38,6 +38,36 @@ pub struct NativeFunc {
     /// One-line description for help texts (may be empty).
     pub doc: String,
     pub(crate) func: Arc<NativeFn>,
+    /// Set for the pure float functions of [`Linker::define_pure_float`].
+    pub(crate) pure: Option<PureFloat>,
+}
+
+/// A pure float function: it reads only its float arguments, returns a
+/// float, charges no work and cannot trap. Compiled code calls one of
+/// these directly (or, for [`PureFloat::Sqrt`], runs the instruction)
+/// instead of through a native call; the interpreter calls it like any
+/// other library function. Either way the result and the counts are the
+/// same.
+#[derive(Clone, Copy, Debug)]
+pub enum PureFloat {
+    /// `sqrt` (IEEE 754 square root, correctly rounded).
+    Sqrt,
+    /// A function of one float.
+    Unary(fn(f64) -> f64),
+    /// A function of two floats.
+    Binary(fn(f64, f64) -> f64),
+}
+
+impl PureFloat {
+    /// Applies the function to `args` (one or two floats).
+    fn apply(self, args: &[Value]) -> f64 {
+        let x = |i: usize| args.get(i).map_or(f64::NAN, |v| v.f());
+        match self {
+            PureFloat::Sqrt => x(0).sqrt(),
+            PureFloat::Unary(f) => f(x(0)),
+            PureFloat::Binary(f) => f(x(0), x(1)),
+        }
+    }
 }
 
 impl std::fmt::Debug for NativeFunc {
@@ -85,8 +115,28 @@ impl Linker {
                 ty,
                 doc: doc.to_owned(),
                 func: Arc::new(func),
+                pure: None,
             },
         );
+        self
+    }
+
+    /// Defines (or replaces) `name` as pure float function `f`, of type
+    /// `(float) -> float` or `(float, float) -> float` (see [`PureFloat`]).
+    pub fn define_pure_float(&mut self, name: &str, doc: &str, f: PureFloat) -> &mut Linker {
+        let params = match f {
+            PureFloat::Binary(_) => vec![Type::Float, Type::Float],
+            _ => vec![Type::Float],
+        };
+        self.define_with_doc(
+            name,
+            FuncType::new(params, Some(Type::Float)),
+            doc,
+            move |_, args| Ok(Some(Value::float(f.apply(args)))),
+        );
+        if let Some(n) = self.funcs.get_mut(name) {
+            n.pure = Some(f);
+        }
         self
     }
 

@@ -384,7 +384,7 @@ impl Instance {
             counter(self, 64);
             return JitRun::NotRun;
         }
-        if !self.jit.compile(module, func) {
+        if !self.jit.compile(module, func, &self.imports.clone()) {
             counter(self, i32::MAX);
             return JitRun::NotRun;
         }
@@ -475,7 +475,7 @@ impl Instance {
         jit: bool,
     ) -> Result<Option<Value>, Failure> {
         let here = &raw const base as u64;
-        if jit && here > cx.native_floor && self.jit.compile(module, f) {
+        if jit && here > cx.native_floor && self.jit.compile(module, f, &self.imports.clone()) {
             let entry = self.jit.entry(f, None);
             let tramp = self.jit.trampoline();
             if let (Some(target), Some(trampoline)) = (entry, tramp) {

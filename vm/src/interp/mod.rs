@@ -732,7 +732,7 @@ impl Instance {
         #[cfg(all(feature = "jit", target_arch = "x86_64"))]
         {
             let module = self.module.clone();
-            if !self.jit.compile(&module, func) {
+            if !self.jit.compile(&module, func, &self.imports.clone()) {
                 return None;
             }
             self.jit.listing(func)

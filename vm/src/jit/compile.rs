@@ -35,6 +35,7 @@ use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, Executab
 use super::abi::{reg::*, *};
 use super::cache::{Cache, Loc, Pin, Rep, Slot, choose_pins};
 use super::helpers;
+use crate::native::PureFloat;
 use crate::types::Type;
 use crate::value::Tag;
 use crate::verify::{Cmp, Const, Op, VerifiedFunc, VerifiedModule};
@@ -59,6 +60,8 @@ pub(crate) struct FuncCode {
 pub(super) struct Env {
     /// The function table (one entry address per module function).
     pub(super) table: *const u64,
+    /// The pure float functions among the imports, by import index.
+    pub(super) pure: Vec<Option<PureFloat>>,
 }
 
 /// The x86 condition under which a compare makes `cmp` hold.
@@ -290,13 +293,14 @@ struct Cx<'m> {
     dead: bool,
     ranges: Vec<(u32, u32, u32)>,
     table: *const u64,
+    pure: &'m [Option<PureFloat>],
     /// The register allocator ran out (see `alloc_gpr`): give up.
     broken: bool,
 }
 
 /// The compiled code of function `fi`, or `None` when it cannot be
 /// compiled (a snippet, a function too large, or a verifier fact missing).
-pub(super) fn compile(module: &VerifiedModule, fi: usize, env: &Env) -> Option<FuncCode> {
+pub(super) fn compile<'m>(module: &'m VerifiedModule, fi: usize, env: &'m Env) -> Option<FuncCode> {
     let f = module.funcs().get(fi)?;
     if module.snippet().is_some_and(|s| s.func == fi) {
         return None;
@@ -355,6 +359,7 @@ pub(super) fn compile(module: &VerifiedModule, fi: usize, env: &Env) -> Option<F
         dead: false,
         ranges: Vec::new(),
         table: env.table,
+        pure: &env.pure,
         broken: false,
     };
     cx.body_and_entries()
@@ -1521,6 +1526,12 @@ impl Cx<'_> {
                 self.epilogue();
                 self.dead = true;
             }
+            Op::CallImport { import, .. }
+                if matches!(self.pure.get(import as usize), Some(Some(_))) =>
+            {
+                let f = self.pure[import as usize]?;
+                self.pure_call(f)?;
+            }
             _ => {
                 if !helpers::delegated(op) {
                     return None;
@@ -1529,6 +1540,47 @@ impl Cx<'_> {
             }
         }
         Some(0)
+    }
+
+    /// A call of a pure float function: `sqrtsd`, or a direct call.
+    fn pure_call(&mut self, f: PureFloat) -> Option<()> {
+        // The interpreter counts it as a call.
+        dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_CALLS], 1);
+        if let PureFloat::Sqrt = f {
+            let (a, da) = self.pop()?;
+            let x = self.owned_xmm(a, da);
+            dynasm!(self.a ; .arch x64 ; sqrtsd Rx(x), Rx(x));
+            self.push(Loc::Xmm(x), Rep::Float, Tag::Float);
+            return Some(());
+        }
+        let (helper, fp) = match f {
+            PureFloat::Unary(g) => (helpers::pure1 as *const () as i64, g as *const () as i64),
+            PureFloat::Binary(g) => (helpers::pure2 as *const () as i64, g as *const () as i64),
+            PureFloat::Sqrt => return None,
+        };
+        let b = match f {
+            PureFloat::Binary(_) => Some(self.pop()?),
+            _ => None,
+        };
+        let (a, da) = self.pop()?;
+        self.flush();
+        self.load_xmm(0, a, da);
+        self.release(a);
+        if let Some((b, db)) = b {
+            self.load_xmm(1, b, db);
+            self.release(b);
+        }
+        self.store_pins(true);
+        dynasm!(self.a ; .arch x64
+            ; mov rdi, QWORD fp
+            ; mov rax, QWORD helper
+            ; call rax
+        );
+        self.load_pins(true);
+        let x = self.alloc_xmm();
+        dynasm!(self.a ; .arch x64 ; movaps Rx(x), xmm0);
+        self.push(Loc::Xmm(x), Rep::Float, Tag::Float);
+        Some(())
     }
 
     /// A copy of `s` (at depth `d`, still on the stack) pushed on top.

@@ -153,3 +153,19 @@ fn call(ctx: *mut JitCtx, f: u32, record: u64, frame: *mut Value, jit: bool) -> 
 pub(super) extern "sysv64" fn fmod(a: f64, b: f64) -> f64 {
     a % b
 }
+
+/// A pure float function of one argument (`PureFloat::Unary`), called from
+/// compiled code with the function in `f`.
+pub(super) extern "sysv64" fn pure1(f: usize, x: f64) -> f64 {
+    // SAFETY: compiled code passes the pointer of a `fn(f64) -> f64` (see
+    // `Cx::pure_call`), which stays valid for the program's life.
+    let f = unsafe { std::mem::transmute::<usize, fn(f64) -> f64>(f) };
+    f(x)
+}
+
+/// As [`pure1`], for `PureFloat::Binary`.
+pub(super) extern "sysv64" fn pure2(f: usize, x: f64, y: f64) -> f64 {
+    // SAFETY: as in `pure1`, for a `fn(f64, f64) -> f64`.
+    let f = unsafe { std::mem::transmute::<usize, fn(f64, f64) -> f64>(f) };
+    f(x, y)
+}

@@ -181,7 +181,12 @@ impl Jit {
     }
 
     /// Compiles function `f` unless it is already; whether it now is.
-    pub(crate) fn compile(&mut self, module: &VerifiedModule, f: usize) -> bool {
+    pub(crate) fn compile(
+        &mut self,
+        module: &VerifiedModule,
+        f: usize,
+        imports: &[crate::NativeFunc],
+    ) -> bool {
         if !self.fit(module) {
             return false;
         }
@@ -193,6 +198,7 @@ impl Jit {
         let t0 = Instant::now();
         let env = Env {
             table: self.table.as_ptr(),
+            pure: imports.iter().map(|n| n.pure).collect(),
         };
         let room = self.code_limit.saturating_sub(self.code_bytes);
         let compiled = compile::compile(module, f, &env).filter(|c| mapped(&c.buf) <= room);
