@@ -68,6 +68,8 @@ pub(super) enum Loc {
     Imm(i64),
     /// The value of this local (not copied yet).
     Local(u32),
+    /// The value of this global, a reference (not copied yet).
+    Global(u32),
 }
 
 /// One operand.

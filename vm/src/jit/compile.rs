@@ -467,6 +467,14 @@ impl Cx<'_> {
                     );
                 }
             },
+            Loc::Global(g) => {
+                let go = g as i32 * SLOT;
+                dynasm!(self.a ; .arch x64
+                    ; mov r11, [r12 + CTX_GLOBALS]
+                    ; movups xmm0, [r11 + go]
+                    ; movups [r13 + off], xmm0
+                );
+            }
         }
     }
 
@@ -591,6 +599,14 @@ impl Cx<'_> {
                 dynasm!(self.a ; .arch x64 ; movq r11, Rx(x));
                 Src::Reg(R11)
             }
+            Loc::Global(g) => {
+                let go = g as i32 * SLOT + BITS;
+                dynasm!(self.a ; .arch x64
+                    ; mov r11, [r12 + CTX_GLOBALS]
+                    ; mov r11, [r11 + go]
+                );
+                Src::Reg(R11)
+            }
             Loc::Mem => Src::Mem(self.operand(d) + BITS),
         }
     }
@@ -628,6 +644,13 @@ impl Cx<'_> {
             },
             Loc::Imm(v) => dynasm!(self.a ; .arch x64 ; mov r11, QWORD v ; movq Rx(x), r11),
             Loc::Gpr(r) => dynasm!(self.a ; .arch x64 ; movq Rx(x), Rq(r)),
+            Loc::Global(g) => {
+                let go = g as i32 * SLOT + BITS;
+                dynasm!(self.a ; .arch x64
+                    ; mov r11, [r12 + CTX_GLOBALS]
+                    ; movsd Rx(x), QWORD [r11 + go]
+                );
+            }
             Loc::Mem => {
                 let o = self.operand(d) + BITS;
                 dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [r13 + o]);
@@ -1051,7 +1074,9 @@ impl Cx<'_> {
                 let ty = &self.m.module().globals.get(g as usize)?.ty;
                 let rep = Rep::of(ty);
                 let off = slot(g as usize)?;
-                dynasm!(self.a ; .arch x64 ; mov r11, [r12 + CTX_GLOBALS]);
+                if rep != Rep::Val {
+                    dynasm!(self.a ; .arch x64 ; mov r11, [r12 + CTX_GLOBALS]);
+                }
                 match rep {
                     Rep::Int | Rep::Bool => {
                         let r = self.alloc_gpr();
@@ -1064,12 +1089,9 @@ impl Cx<'_> {
                         self.push(Loc::Xmm(x), rep, rep.tag());
                     }
                     Rep::Val => {
-                        let to = self.operand(self.cache.slots.len());
-                        dynasm!(self.a ; .arch x64
-                            ; movups xmm0, [r11 + off]
-                            ; movups [r13 + to], xmm0
-                        );
-                        self.push(Loc::Mem, rep, Tag::Nil);
+                        // Read where it is used (a `gstore` of it, a call or
+                        // a helper first copies it to its slot).
+                        self.push(Loc::Global(g), rep, Tag::Nil);
                     }
                 }
             }
@@ -1077,6 +1099,14 @@ impl Cx<'_> {
                 let off = slot(g as usize)?;
                 let (s, d) = self.pop()?;
                 let s = self.unpin_mem(s, d);
+                if s.loc == Loc::Global(g) {
+                    return Some(0);
+                }
+                for k in 0..self.cache.slots.len() {
+                    if self.cache.slots[k].loc == Loc::Global(g) {
+                        self.store_operand(k);
+                    }
+                }
                 if s.loc == Loc::Mem {
                     let from = self.operand(d);
                     dynasm!(self.a ; .arch x64
@@ -1321,10 +1351,9 @@ impl Cx<'_> {
             }
             Op::ArrayLen => {
                 let (a, da) = self.pop()?;
-                let o = self.val_offset(a, da)?;
+                self.load_ref(a, da)?;
                 let r = self.alloc_gpr();
                 dynasm!(self.a ; .arch x64
-                    ; mov eax, [r13 + o + BITS]
                     ; mov r11, [r12 + CTX_HEAP_BASE]
                     ; mov Rd(r), [r11 + rax * 8 + 4]
                 );
@@ -1500,6 +1529,7 @@ impl Cx<'_> {
             }
             Op::RetVal(_) => {
                 let (v, dv) = self.pop()?;
+                let v = self.unpin_mem(v, dv);
                 self.charge();
                 match v.loc {
                     Loc::Mem => {
@@ -1586,7 +1616,7 @@ impl Cx<'_> {
     /// A copy of `s` (at depth `d`, still on the stack) pushed on top.
     fn dup(&mut self, s: Slot, d: usize) {
         match (s.loc, s.rep) {
-            (Loc::Imm(_) | Loc::Local(_), _) => self.cache.slots.push(s),
+            (Loc::Imm(_) | Loc::Local(_) | Loc::Global(_), _) => self.cache.slots.push(s),
             (_, Rep::Int | Rep::Bool) => {
                 let r = self.alloc_gpr();
                 let s = self.cache.slots[d];
@@ -1613,24 +1643,34 @@ impl Cx<'_> {
     /// A `Val` operand that refers to a local, copied into its own slot
     /// (so it can move); scalars and slots as they are.
     fn unpin_mem(&mut self, s: Slot, d: usize) -> Slot {
-        if let (Loc::Local(l), Rep::Val) = (s.loc, s.rep) {
-            let (from, to) = (self.local(l), self.operand(d));
-            dynasm!(self.a ; .arch x64
-                ; movups xmm0, [r13 + from]
-                ; movups [r13 + to], xmm0
-            );
-            return Slot { loc: Loc::Mem, ..s };
+        match (s.loc, s.rep) {
+            (Loc::Local(_), Rep::Val) | (Loc::Global(_), _) => {
+                let to = self.operand(d);
+                self.write_value(s, to);
+                Slot { loc: Loc::Mem, ..s }
+            }
+            _ => s,
         }
-        s
     }
 
-    /// The frame offset of a reference operand's value.
-    fn val_offset(&mut self, s: Slot, d: usize) -> Option<i32> {
-        match s.loc {
-            Loc::Mem => Some(self.operand(d)),
-            Loc::Local(l) => Some(self.local(l)),
-            _ => None,
-        }
+    /// Loads the payload (the object's word offset) of a reference
+    /// operand into `eax`.
+    fn load_ref(&mut self, s: Slot, d: usize) -> Option<()> {
+        let o = match s.loc {
+            Loc::Mem => self.operand(d),
+            Loc::Local(l) => self.local(l),
+            Loc::Global(g) => {
+                let go = slot(g as usize)? + BITS;
+                dynasm!(self.a ; .arch x64
+                    ; mov rax, [r12 + CTX_GLOBALS]
+                    ; mov eax, [rax + go]
+                );
+                return Some(());
+            }
+            _ => return None,
+        };
+        dynasm!(self.a ; .arch x64 ; mov eax, [r13 + o + BITS]);
+        Some(())
     }
 
     /// An index operand as a register or a small immediate.
@@ -1661,9 +1701,8 @@ impl Cx<'_> {
     /// Leaves `rdx` = the element data of the array operand `a` (at depth
     /// `da`), after checking `idx` against its length (trapping at `pc`).
     fn element_address(&mut self, pc: usize, a: Slot, da: usize, idx: Arg) -> Option<()> {
-        let o = self.val_offset(a, da)?;
+        self.load_ref(a, da)?;
         dynasm!(self.a ; .arch x64
-            ; mov eax, [r13 + o + BITS]
             ; mov r11, [r12 + CTX_HEAP_BASE]
             ; lea rax, [r11 + rax * 8]
             ; mov ecx, [rax + 4]
@@ -1750,14 +1789,30 @@ impl Cx<'_> {
         // Operands into a register and an operand.
         let emit_cmp = |cx: &mut Self| {
             if float {
-                let x = cx.owned_xmm(a, da);
+                // `a` into xmm0 unless it is in a register already (`b` may
+                // take xmm1).
+                let x = match cx.xsrc(a, da) {
+                    XSrc::Reg(1) => {
+                        dynasm!(cx.a ; .arch x64 ; movaps xmm0, xmm1);
+                        0
+                    }
+                    XSrc::Reg(x) => x,
+                    XSrc::Mem(o) => {
+                        dynasm!(cx.a ; .arch x64 ; movsd xmm0, QWORD [r13 + o]);
+                        0
+                    }
+                };
                 match cx.xsrc(b, db) {
                     XSrc::Reg(y) => dynasm!(cx.a ; .arch x64 ; ucomisd Rx(x), Rx(y)),
                     XSrc::Mem(o) => dynasm!(cx.a ; .arch x64 ; ucomisd Rx(x), QWORD [r13 + o]),
                 }
-                cx.cache.free_xmm(x);
             } else {
                 let x = match cx.src(a, da) {
+                    // Scratch `r11` would be taken again by `b`.
+                    Src::Reg(R11) => {
+                        dynasm!(cx.a ; .arch x64 ; mov rax, r11);
+                        RAX
+                    }
                     Src::Reg(r) => r,
                     Src::Imm(k) => {
                         dynasm!(cx.a ; .arch x64 ; mov rax, QWORD i64::from(k));
