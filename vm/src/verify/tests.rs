@@ -380,3 +380,136 @@ fn stack_mismatch_names_the_jump_by_offset_without_debug_info() {
         )
     );
 }
+
+/// Constants too wide for a superinstruction's own field (past i16, i8 or
+/// i32, a `sub` of `i32::MIN`, `i64` constants) fuse into its `Wide` twin,
+/// which reads the constant (negated for a `sub`) from the constant table.
+#[test]
+fn sequences_with_wide_constants_fuse() {
+    let load = |l| with(Opcode::Load, Operand::Local(l));
+    let store = |l| with(Opcode::Store, Operand::Local(l));
+    let push = |k| with(Opcode::PushInt, Operand::Int(k));
+    // Locals: 0 i, 1 n, 2 arr (params), 3 s. `top` is pc 0, `end` the ret.
+    let mut code = vec![
+        // 0: i < 100000, out when not (a negated compare).
+        load(0),
+        push(100_000),
+        op(Opcode::Lt),
+        with(Opcode::JmpIfNot, Operand::Target(0)),
+        // 4: i == 2^40, out.
+        load(0),
+        push(1 << 40),
+        op(Opcode::Eq),
+        with(Opcode::JmpIf, Operand::Target(0)),
+        // 8, 12, 16: i += 5e9; i -= 3e9; i -= i64::MIN.
+        load(0),
+        push(5_000_000_000),
+        op(Opcode::Add),
+        store(0),
+        load(0),
+        push(3_000_000_000),
+        op(Opcode::Sub),
+        store(0),
+        load(0),
+        push(i64::MIN),
+        op(Opcode::Sub),
+        store(0),
+        // 20: s = i - i32::MIN.
+        load(0),
+        push(i64::from(i32::MIN)),
+        op(Opcode::Sub),
+        store(3),
+        // 24: arr[i] = -70000.
+        load(2),
+        load(0),
+        push(-70_000),
+        op(Opcode::ArraySet),
+        // 28: i += 300; i < n: back to top.
+        load(0),
+        push(300),
+        op(Opcode::Add),
+        store(0),
+        load(0),
+        load(1),
+        op(Opcode::Lt),
+        with(Opcode::JmpIf, Operand::Target(0)),
+        // 36: end.
+        op(Opcode::Ret),
+    ];
+    let offset = |code: &[Instr], pc: usize| -> u32 {
+        code[..pc].iter().map(Instr::encoded_len).sum::<usize>() as u32
+    };
+    for (at, to) in [(3, 36), (7, 36), (35, 0)] {
+        let target = offset(&code, to);
+        code[at].operand = Operand::Target(target);
+    }
+    let m = module_with(
+        vec![Type::Int, Type::Int, Type::array(Type::Int)],
+        None,
+        vec![Type::Int],
+        &code,
+    );
+    let v = verify(m).unwrap();
+    let c = |k: i64| {
+        let at = v.consts().iter().position(|c| *c == Const::Int(k));
+        at.expect("the constant is in the table") as u32
+    };
+    let f = v.func_code(0);
+    let fused: Vec<(usize, Op)> = [0, 4, 8, 12, 16, 20, 24, 28]
+        .into_iter()
+        .map(|pc| (pc, f[pc]))
+        .collect();
+    assert_eq!(
+        fused,
+        [
+            (
+                0,
+                Op::BrLocalConstWide {
+                    cmp: Cmp::Ge,
+                    a: 0,
+                    c: c(100_000) as u16,
+                    rel: 36
+                }
+            ),
+            (
+                4,
+                Op::BrLocalConstWide {
+                    cmp: Cmp::Eq,
+                    a: 0,
+                    c: c(1 << 40) as u16,
+                    rel: 32
+                }
+            ),
+            (8, Op::IncLocalWide(0, c(5_000_000_000))),
+            (12, Op::IncLocalWide(0, c(-3_000_000_000))),
+            (16, Op::IncLocalWide(0, c(i64::MIN))),
+            (20, Op::AddLocalConstWide(0, c(1 << 31))),
+            (
+                24,
+                Op::ArraySetIntLocalsConstWide {
+                    arr: 2,
+                    i: 0,
+                    c: c(-70_000) as u16
+                }
+            ),
+            (
+                28,
+                Op::IncBrLocalWide {
+                    cmp: Cmp::Lt,
+                    i: 0,
+                    n: 1,
+                    c: c(300) as u16,
+                    rel: -28
+                }
+            ),
+        ]
+    );
+    // The rest of each sequence stays as it was: `push 100000` fits a
+    // `PushSmallInt`, `push 2^40` reads the table.
+    assert_eq!(
+        f[1..4],
+        [Op::PushSmallInt(100_000), Op::LtInt, Op::JmpIfNot(36)]
+    );
+    assert_eq!(f[5], Op::PushConst(c(1 << 40)));
+    assert_eq!(f[24].first_op(f[25]), Op::Load(2));
+}
