@@ -7,7 +7,8 @@
 //! instruction indices for jumps; the verifier proved every one in range.
 //!
 //! The enum stays 8 bytes (checked by a test) so fetching an op is one
-//! load; literals that do not fit an `i32` go through the constant table.
+//! load; literals that do not fit an `i32`, and constants too wide for a
+//! superinstruction's field, go through the constant table.
 
 use super::fuse::Cmp;
 use crate::isa::Opcode;

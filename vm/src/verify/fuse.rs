@@ -11,6 +11,12 @@
 //! Only int-specialized forms are fused: their semantics (wrapping
 //! arithmetic, total comparisons whose negation is exact) make the fused
 //! handlers trivially equivalent to the sequence.
+//!
+//! Every int constant fuses alike: one that does not fit the fused op's
+//! own field goes to the op's `Wide` twin, which reads it from the
+//! constant table (added there when needed), so a loop bound of 100,000
+//! runs like one of 100. [`Op::first_op`] undoes a fusion: with the ops
+//! left in place after it, it gives back the plain sequence.
 
 use super::{Const, Op};
 
