@@ -478,3 +478,49 @@ fn array_sets_of_wide_constants_run_as_of_small_ones() {
     let (r, _) = run(&make(i64::MIN), None, JitMode::Off);
     assert_eq!(r, Err(("index 15 out of bounds for length 15".into(), 7)));
 }
+
+/// Past 65,536 constants, a compare with a wide constant stays unfused
+/// (its twin's index field is 16 bits) and still runs; an add takes any
+/// index.
+#[test]
+fn a_full_constant_table_falls_back_to_the_plain_sequence() {
+    let mut items = Vec::new();
+    for j in 0..70_000 {
+        items.push(push((1 << 40) + j));
+        items.push(o(Opcode::Pop));
+    }
+    items.extend([
+        load(0),
+        push(5_000_000_000),
+        o(Opcode::Add),
+        store(0),
+        load(0),
+        push(100_000),
+        o(Opcode::Lt),
+        It::J(Opcode::JmpIf, "end"),
+        push(1),
+        store(0),
+        It::L("end"),
+        load(0),
+        o(Opcode::Ret),
+    ]);
+    let v = verify(program(&items).0).expect("verifies");
+    let f = &v.func_code(0)[140_000..];
+    assert!(
+        matches!(f[0], Op::IncLocalWide(0, c) if c >= 70_000),
+        "{f:?}"
+    );
+    assert_eq!(
+        f[4..8],
+        [
+            Op::Load(0),
+            Op::PushSmallInt(100_000),
+            Op::BrCmp {
+                cmp: Cmp::Lt,
+                t: 140_010
+            },
+            Op::JmpIf(140_010)
+        ],
+    );
+    assert_eq!(run(&items, None, JitMode::Off).0, Ok(1));
+}
