@@ -1642,6 +1642,64 @@ impl Instance {
                         }
                         budget -= 3;
                     }
+                    // The twins of the forms above whose constant is too wide
+                    // for the op: it is read from the constant table (an int
+                    // there, fusion checks); counting, traps and budget checks
+                    // are the twins'.
+                    Op::AddLocalConstWide(a, c) => {
+                        let k = consts[c as usize].i();
+                        stack[sp] = Value::int(stack[base + a as usize].i().wrapping_add(k));
+                        sp += 1;
+                        pc += 2;
+                        budget -= 2;
+                    }
+                    Op::IncLocalWide(x, c) => {
+                        let k = consts[c as usize].i();
+                        // An int local (fusion checks): only the payload changes.
+                        let slot = &mut stack[base + x as usize];
+                        slot.bits = slot.i().wrapping_add(k) as u64;
+                        pc += 3;
+                        budget -= 3;
+                    }
+                    Op::BrLocalConstWide { cmp, a, c, rel } => {
+                        budget -= 3;
+                        let k = consts[c as usize].i();
+                        if cmp.eval(stack[base + a as usize].i(), k) {
+                            take_branch!('run, jump(pc, rel));
+                        } else {
+                            pc = branch_not_taken(pc, 3);
+                        }
+                    }
+                    Op::IncBrLocalWide { cmp, i, n, c, rel } => {
+                        budget -= 7;
+                        let k = consts[c as usize].i();
+                        // The local is an int (fusion checks), so only the
+                        // payload changes.
+                        let slot = &mut stack[base + i as usize];
+                        let v = slot.i().wrapping_add(k);
+                        slot.bits = v as u64;
+                        let bound = stack[base + n as usize].i();
+                        let holds = if cmp == Cmp::Lt {
+                            v < bound
+                        } else {
+                            cmp.eval(v, bound)
+                        };
+                        if holds {
+                            take_branch!('run, jump(pc, rel));
+                        } else {
+                            pc = branch_not_taken(pc, 7);
+                        }
+                    }
+                    Op::ArraySetIntLocalsConstWide { arr, i, c } => {
+                        let a = stack[base + arr as usize];
+                        let idx = stack[base + i as usize].i();
+                        let res = set_at(self.heap.ints_mut(a), idx, consts[c as usize].i());
+                        pc += 3;
+                        if let Err(len) = res {
+                            break 'run Err(Trap::index(idx, len));
+                        }
+                        budget -= 3;
+                    }
                     Op::ArrayGetIntLocals(a, i) | Op::ArrayGetFloatLocals(a, i) => {
                         let arr = stack[base + a as usize];
                         let i = stack[base + i as usize].i();

@@ -38,7 +38,7 @@ use super::helpers;
 use crate::native::PureFloat;
 use crate::types::Type;
 use crate::value::Tag;
-use crate::verify::{Cmp, Const, Op, VerifiedFunc, VerifiedModule};
+use crate::verify::{Const, Op, VerifiedFunc, VerifiedModule};
 
 /// Most ops one compiled function may have; larger ones stay interpreted.
 pub(super) const MAX_FUNC_OPS: usize = 1 << 20;
@@ -126,54 +126,10 @@ fn setcc(a: &mut Assembler, cc: Cc) {
     }
 }
 
-fn int_cmp_op(cmp: Cmp) -> Op {
-    match cmp {
-        Cmp::Lt => Op::LtInt,
-        Cmp::Le => Op::LeInt,
-        Cmp::Gt => Op::GtInt,
-        Cmp::Ge => Op::GeInt,
-        Cmp::Eq => Op::EqBits,
-        Cmp::Ne => Op::NeBits,
-    }
-}
-
-fn negate(cmp: Cmp) -> Cmp {
-    match cmp {
-        Cmp::Lt => Cmp::Ge,
-        Cmp::Le => Cmp::Gt,
-        Cmp::Gt => Cmp::Le,
-        Cmp::Ge => Cmp::Lt,
-        Cmp::Eq => Cmp::Ne,
-        Cmp::Ne => Cmp::Eq,
-    }
-}
-
-/// The plain op a superinstruction at `pc` replaced (the first of its
-/// sequence), or the op itself. `next` is the op after it.
+/// The plain op a superinstruction replaced (the first of its sequence),
+/// or the op itself; `next` is the op after it.
 pub(crate) fn plain(op: Op, next: Option<Op>) -> Op {
-    match op {
-        Op::LoadLoad(a, _)
-        | Op::AddLocalConst(a, _)
-        | Op::IncLocal(a, _)
-        | Op::BrLocalConst { a, .. }
-        | Op::BrLocalLocal { a, .. }
-        | Op::RetLocal(a, _)
-        | Op::AddLocalsTo { a, .. }
-        | Op::ArraySetIntLocalsConst { arr: a, .. }
-        | Op::ArrayGetIntLocals(a, _)
-        | Op::ArrayGetFloatLocals(a, _) => Op::Load(u32::from(a)),
-        Op::IncBrLocal { i, .. } => Op::Load(u32::from(i)),
-        Op::BrCmp { cmp, .. } => {
-            // `<cmp>; jmpifnot` was fused with the compare negated.
-            if matches!(next, Some(Op::JmpIfNot(_))) {
-                int_cmp_op(negate(cmp))
-            } else {
-                int_cmp_op(cmp)
-            }
-        }
-        Op::AddIntStore(_) | Op::AddIntRet(_) => Op::AddInt,
-        op => op,
-    }
+    op.first_op(next.unwrap_or(Op::Nop))
 }
 
 /// How a superinstruction changes what the interpreter does inside its

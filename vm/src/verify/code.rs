@@ -7,7 +7,8 @@
 //! instruction indices for jumps; the verifier proved every one in range.
 //!
 //! The enum stays 8 bytes (checked by a test) so fetching an op is one
-//! load; literals that do not fit an `i32` go through the constant table.
+//! load; literals that do not fit an `i32`, and constants too wide for a
+//! superinstruction's field, go through the constant table.
 
 use super::fuse::Cmp;
 use crate::isa::Opcode;
@@ -229,6 +230,52 @@ pub enum Op {
     ArrayGetIntLocals(u16, u16),
     /// `load arr; load i; array.get` on `array<float>`.
     ArrayGetFloatLocals(u16, u16),
+
+    // Superinstructions with a constant of any size: the twins of the
+    // forms above whose constant field is too narrow. The constant is the
+    // int at index `c` of the constant table (`PushConst`'s table; the
+    // fuser adds it there when the `push` was a `PushSmallInt`, and adds
+    // the negation for a `sub`). Each counts, traps and checks the budget
+    // exactly as its small-constant twin.
+    /// `load a; push k; add` on ints, with k the constant `c` (sub folds
+    /// into the negated constant): the twin of `AddLocalConst`. Replaces
+    /// the `load a`; the `push`, `add`/`sub` follow it.
+    AddLocalConstWide(u16, u32),
+    /// `load x; push k; add; store x` on ints, with k the constant `c` (sub
+    /// folds into the negated constant): the twin of `IncLocal`. Replaces
+    /// the first `load x`; the `push`, `add`/`sub`, `store x` follow it.
+    IncLocalWide(u16, u32),
+    /// `load a; push k; <cmp>; jmpif/jmpifnot` on ints, with k the constant
+    /// `c` (an index below 65,536): the twin of `BrLocalConst`, `rel` as
+    /// there. Replaces the `load a`; the `push`, the compare and the jump
+    /// follow it.
+    BrLocalConstWide {
+        cmp: Cmp,
+        a: u16,
+        c: u16,
+        rel: i16,
+    },
+    /// `load i; push k; add; store i; load i; load n; <cmp>; jmpif/jmpifnot t`
+    /// on ints, with k the constant `c` (an index below 65,536; sub folds
+    /// into the negated constant): the twin of `IncBrLocal`, locals below
+    /// 256, `rel` as there. Replaces the first `load i`; the other seven
+    /// ops follow it.
+    IncBrLocalWide {
+        cmp: Cmp,
+        i: u8,
+        n: u8,
+        c: u16,
+        rel: i16,
+    },
+    /// `load arr; load i; push k; array.set` on `array<int>`, with k the
+    /// constant `c` (an index below 65,536): the twin of
+    /// `ArraySetIntLocalsConst`. Replaces the `load arr`; `load i`, the
+    /// `push` and the `array.set` follow it.
+    ArraySetIntLocalsConstWide {
+        arr: u16,
+        i: u16,
+        c: u16,
+    },
 }
 
 impl Op {
@@ -239,14 +286,53 @@ impl Op {
         use Op::*;
         match self {
             LoadLoad(..) | BrCmp { .. } | AddIntStore(_) | RetLocal(..) | AddIntRet(_) => 2,
-            AddLocalConst(..) | ArrayGetIntLocals(..) | ArrayGetFloatLocals(..) => 3,
+            AddLocalConst(..)
+            | AddLocalConstWide(..)
+            | ArrayGetIntLocals(..)
+            | ArrayGetFloatLocals(..) => 3,
             IncLocal(..)
+            | IncLocalWide(..)
             | BrLocalConst { .. }
+            | BrLocalConstWide { .. }
             | BrLocalLocal { .. }
             | AddLocalsTo { .. }
-            | ArraySetIntLocalsConst { .. } => 4,
-            IncBrLocal { .. } => 8,
+            | ArraySetIntLocalsConst { .. }
+            | ArraySetIntLocalsConstWide { .. } => 4,
+            IncBrLocal { .. } | IncBrLocalWide { .. } => 8,
             _ => 1,
+        }
+    }
+
+    /// The plain op a superinstruction replaced: the first op of the
+    /// sequence it stands for, whose other ops follow it in the code
+    /// unchanged (so the sequence is `first_op`, then the next
+    /// `span() - 1` ops). Any other op is its own first op.
+    ///
+    /// `next` is the op after this one in the code. Only `BrCmp` needs it:
+    /// its `cmp` is the condition for taking the branch, negated from the
+    /// compare when the jump is a `jmpifnot`.
+    pub fn first_op(self, next: Op) -> Op {
+        use Op::*;
+        let load = |l: u16| Load(u32::from(l));
+        match self {
+            LoadLoad(a, _)
+            | AddLocalConst(a, _)
+            | AddLocalConstWide(a, _)
+            | IncLocal(a, _)
+            | IncLocalWide(a, _)
+            | BrLocalConst { a, .. }
+            | BrLocalConstWide { a, .. }
+            | BrLocalLocal { a, .. }
+            | RetLocal(a, _)
+            | AddLocalsTo { a, .. }
+            | ArraySetIntLocalsConst { arr: a, .. }
+            | ArraySetIntLocalsConstWide { arr: a, .. }
+            | ArrayGetIntLocals(a, _)
+            | ArrayGetFloatLocals(a, _) => load(a),
+            IncBrLocal { i, .. } | IncBrLocalWide { i, .. } => load(u16::from(i)),
+            BrCmp { cmp, .. } => cmp.compare_before(next),
+            AddIntStore(_) | AddIntRet(_) => AddInt,
+            op => op,
         }
     }
 
@@ -345,7 +431,12 @@ impl Op {
             | AddIntStore(_)
             | IncBrLocal { .. }
             | ArraySetIntLocalsConst { .. }
-            | AddIntRet(_) => return None,
+            | AddIntRet(_)
+            | AddLocalConstWide(..)
+            | IncLocalWide(..)
+            | BrLocalConstWide { .. }
+            | IncBrLocalWide { .. }
+            | ArraySetIntLocalsConstWide { .. } => return None,
         })
     }
 }

@@ -11,8 +11,14 @@
 //! Only int-specialized forms are fused: their semantics (wrapping
 //! arithmetic, total comparisons whose negation is exact) make the fused
 //! handlers trivially equivalent to the sequence.
+//!
+//! Every int constant fuses alike: one that does not fit the fused op's
+//! own field goes to the op's `Wide` twin, which reads it from the
+//! constant table (added there when needed), so a loop bound of 100,000
+//! runs like one of 100. [`Op::first_op`] undoes a fusion: with the ops
+//! left in place after it, it gives back the plain sequence.
 
-use super::Op;
+use super::{Const, Op};
 
 /// Comparisons on two ints, negatable exactly.
 ///
@@ -62,6 +68,25 @@ impl Cmp {
         }
     }
 
+    /// The int compare that, followed by `jump`, branches exactly when this
+    /// comparison holds: the inverse of how the fuser builds a branch's
+    /// condition from a compare and its `jmpif` or `jmpifnot`.
+    pub(crate) fn compare_before(self, jump: Op) -> Op {
+        let c = if matches!(jump, Op::JmpIfNot(_)) {
+            self.negate()
+        } else {
+            self
+        };
+        match c {
+            Cmp::Lt => Op::LtInt,
+            Cmp::Le => Op::LeInt,
+            Cmp::Gt => Op::GtInt,
+            Cmp::Ge => Op::GeInt,
+            Cmp::Eq => Op::EqBits,
+            Cmp::Ne => Op::NeBits,
+        }
+    }
+
     /// Evaluates the comparison.
     #[inline(always)]
     pub fn eval(self, a: i64, b: i64) -> bool {
@@ -80,10 +105,80 @@ fn branch(cmp: Cmp, jump: Op) -> Option<(Cmp, u32)> {
     }
 }
 
+/// The int constant of a `push` in a fused sequence: its value, and its
+/// index in the constant table when the `push` reads it from there.
+#[derive(Clone, Copy)]
+struct Konst {
+    value: i64,
+    index: Option<u32>,
+}
+
+impl Konst {
+    /// The int that `op` pushes, if it pushes an int constant.
+    fn of(op: Op, consts: &[Const]) -> Option<Konst> {
+        match op {
+            Op::PushSmallInt(k) => Some(Konst {
+                value: i64::from(k),
+                index: None,
+            }),
+            Op::PushConst(c) => match consts.get(c as usize) {
+                Some(Const::Int(v)) => Some(Konst {
+                    value: *v,
+                    index: Some(c),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The constant that adding it stands for when `arith` is the `add` or
+    /// `sub` after the `push`: a `sub` adds the (wrapping) negation, which
+    /// is exact in wrapping arithmetic, `i64::MIN` included.
+    fn added(self, arith: Op) -> Konst {
+        if arith != Op::SubInt {
+            return self;
+        }
+        let value = self.value.wrapping_neg();
+        Konst {
+            value,
+            index: self.index.filter(|_| value == self.value),
+        }
+    }
+
+    /// Its index in the constant table, added there if the `push` did not
+    /// read it from the table.
+    fn index(self, consts: &mut Vec<Const>) -> u32 {
+        match self.index {
+            Some(c) => c,
+            None => super::add_const(consts, Const::Int(self.value)),
+        }
+    }
+
+    /// Its index in the constant table, when that is below 65,536 (as
+    /// `index`; nothing is added when the new index would not fit).
+    fn index16(self, consts: &mut Vec<Const>) -> Option<u16> {
+        match self.index {
+            Some(c) => u16::try_from(c).ok(),
+            None if consts.len() <= usize::from(u16::MAX) => u16::try_from(self.index(consts)).ok(),
+            None => None,
+        }
+    }
+}
+
 /// Fuses sequences in `code`. `is_target[i]` says whether any jump lands on
 /// instruction `i`. `int_locals[l]` says whether local `l` has type int
 /// (EqBits/NeBits also compare bools and objects; only int locals fuse).
-pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
+/// A constant too wide for a fused op's own field is taken by the op's
+/// `Wide` twin from `consts` (the table `PushConst` reads), where it is
+/// added if its `push` was a `PushSmallInt` or it was negated for a `sub`:
+/// every int constant fuses alike.
+pub(crate) fn fuse(
+    code: &mut [Op],
+    is_target: &[bool],
+    int_locals: &[bool],
+    consts: &mut Vec<Const>,
+) {
     let n = code.len();
     let mut i = 0;
     while i < n {
@@ -95,68 +190,72 @@ pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
         };
         // Fused branches store their target relative to the fused op.
         let rel = |t: u32| i16::try_from(i64::from(t) - i as i64).ok();
+        let konst = |op: Op| Konst::of(op, consts);
         let fused: Option<(Op, usize)> = match code[i..] {
             [
                 Op::Load(x),
-                Op::PushSmallInt(k),
-                Op::AddInt | Op::SubInt,
+                p,
+                arith @ (Op::AddInt | Op::SubInt),
                 Op::Store(y),
                 Op::Load(x2),
                 Op::Load(n),
                 c,
                 j,
                 ..,
-            ] if x == y && x == x2 && free(8) && l16(x).is_some() && l16(n).is_some() => {
-                let k = if code[i + 2] == Op::SubInt {
-                    k.checked_neg()
-                } else {
-                    Some(k)
-                };
-                let branch = Cmp::of(c).and_then(|c| branch(c, j));
-                let small = (
-                    k.and_then(|k| i8::try_from(k).ok()),
-                    u8::try_from(x),
-                    u8::try_from(n),
-                );
-                match (small, branch.and_then(|(c, t)| Some((c, rel(t)?)))) {
-                    ((Some(k), Ok(i), Ok(n)), Some((cmp, rel))) => {
-                        Some((Op::IncBrLocal { cmp, k, i, n, rel }, 8))
-                    }
-                    _ => k.map(|k| (Op::IncLocal(x as u16, k), 4)),
+            ] if x == y
+                && x == x2
+                && free(8)
+                && l16(x).is_some()
+                && l16(n).is_some()
+                && konst(p).is_some() =>
+            {
+                let k = konst(p).map(|k| k.added(arith));
+                let branch = Cmp::of(c)
+                    .and_then(|c| branch(c, j))
+                    .and_then(|(c, t)| Some((c, rel(t)?)));
+                match (k, u8::try_from(x), u8::try_from(n), branch) {
+                    (Some(k), Ok(i), Ok(n), Some((cmp, rel))) => match i8::try_from(k.value) {
+                        Ok(k) => Some((Op::IncBrLocal { cmp, k, i, n, rel }, 8)),
+                        Err(_) => match k.index16(consts) {
+                            Some(c) => Some((Op::IncBrLocalWide { cmp, i, n, c, rel }, 8)),
+                            None => Some((inc_local(x as u16, k, consts), 4)),
+                        },
+                    },
+                    (k, ..) => k.map(|k| (inc_local(x as u16, k, consts), 4)),
                 }
             }
             [
                 Op::Load(x),
-                Op::PushSmallInt(k),
-                Op::AddInt | Op::SubInt,
+                p,
+                arith @ (Op::AddInt | Op::SubInt),
                 Op::Store(y),
                 ..,
-            ] if x == y && free(4) && l16(x).is_some() => {
-                let k = if code[i + 2] == Op::SubInt {
-                    k.checked_neg()
-                } else {
-                    Some(k)
-                };
-                k.map(|k| (Op::IncLocal(x as u16, k), 4))
-            }
-            [Op::Load(a), Op::PushSmallInt(k), c, j, ..]
+            ] if x == y && free(4) && l16(x).is_some() && konst(p).is_some() => konst(p)
+                .map(|k| k.added(arith))
+                .map(|k| (inc_local(x as u16, k, consts), 4)),
+            [Op::Load(a), p, c, j, ..]
                 if free(4)
                     && l16(a).is_some()
+                    && konst(p).is_some()
                     && Cmp::of(c).is_some()
                     && matches!(j, Op::JmpIf(_) | Op::JmpIfNot(_)) =>
             {
-                let k = i16::try_from(k).ok();
-                Cmp::of(c).and_then(|c| branch(c, j)).and_then(|(cmp, t)| {
-                    Some((
-                        Op::BrLocalConst {
-                            cmp,
-                            a: a as u16,
-                            k: k?,
-                            rel: rel(t)?,
-                        },
-                        4,
-                    ))
-                })
+                let k = konst(p);
+                let branch = Cmp::of(c)
+                    .and_then(|c| branch(c, j))
+                    .and_then(|(c, t)| Some((c, rel(t)?)));
+                match (k, branch) {
+                    (Some(k), Some((cmp, rel))) => {
+                        let a = a as u16;
+                        match i16::try_from(k.value) {
+                            Ok(k) => Some((Op::BrLocalConst { cmp, a, k, rel }, 4)),
+                            Err(_) => k
+                                .index16(consts)
+                                .map(|c| (Op::BrLocalConstWide { cmp, a, c, rel }, 4)),
+                        }
+                    }
+                    _ => None,
+                }
             }
             [Op::Load(a), Op::Load(b), Op::AddInt, Op::Store(d), ..] if free(4) => {
                 match (u16::try_from(a), u16::try_from(b), u16::try_from(d)) {
@@ -164,16 +263,19 @@ pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
                     _ => None,
                 }
             }
-            [
-                Op::Load(a),
-                Op::Load(b),
-                Op::PushSmallInt(k),
-                Op::ArraySetInt,
-                ..,
-            ] if free(4) => match (u16::try_from(a), u16::try_from(b), i16::try_from(k)) {
-                (Ok(arr), Ok(i), Ok(k)) => Some((Op::ArraySetIntLocalsConst { arr, i, k }, 4)),
-                _ => fuse_load_load(code, i, a, b, false),
-            },
+            [Op::Load(a), Op::Load(b), p, Op::ArraySetInt, ..] if free(4) && konst(p).is_some() => {
+                let k = konst(p);
+                match (u16::try_from(a), u16::try_from(b), k) {
+                    (Ok(arr), Ok(at), Some(k)) => match i16::try_from(k.value) {
+                        Ok(k) => Some((Op::ArraySetIntLocalsConst { arr, i: at, k }, 4)),
+                        Err(_) => match k.index16(consts) {
+                            Some(c) => Some((Op::ArraySetIntLocalsConstWide { arr, i: at, c }, 4)),
+                            None => fuse_load_load(code, i, a, b, false),
+                        },
+                    },
+                    _ => fuse_load_load(code, i, a, b, false),
+                }
+            }
             [Op::Load(a), Op::Load(b), c, j, ..]
                 if free(4) && l16(a).is_some() && l16(b).is_some() =>
             {
@@ -193,18 +295,16 @@ pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
                     None => fuse_load_load(code, i, a, b, free(3)),
                 }
             }
-            [
-                Op::Load(a),
-                Op::PushSmallInt(k),
-                Op::AddInt | Op::SubInt,
-                ..,
-            ] if free(3) && l16(a).is_some() => {
-                let k = if code[i + 2] == Op::SubInt {
-                    k.checked_neg()
-                } else {
-                    Some(k)
-                };
-                k.map(|k| (Op::AddLocalConst(a as u16, k), 3))
+            [Op::Load(a), p, arith @ (Op::AddInt | Op::SubInt), ..]
+                if free(3) && l16(a).is_some() && konst(p).is_some() =>
+            {
+                konst(p).map(|k| {
+                    let (a, k) = (a as u16, k.added(arith));
+                    match i32::try_from(k.value) {
+                        Ok(k) => (Op::AddLocalConst(a, k), 3),
+                        Err(_) => (Op::AddLocalConstWide(a, k.index(consts)), 3),
+                    }
+                })
             }
             // `load x; load arr; load i; array.get`: leave `load x` alone so
             // the array access fuses.
@@ -239,6 +339,14 @@ pub(crate) fn fuse(code: &mut [Op], is_target: &[bool], int_locals: &[bool]) {
     }
 }
 
+/// `load x; push k; add; store x` (k after folding a `sub`).
+fn inc_local(x: u16, k: Konst, consts: &mut Vec<Const>) -> Op {
+    match i32::try_from(k.value) {
+        Ok(k) => Op::IncLocal(x, k),
+        Err(_) => Op::IncLocalWide(x, k.index(consts)),
+    }
+}
+
 /// `load a; load b` then, when the next op is an int array get, the get too.
 fn fuse_load_load(code: &[Op], i: usize, a: u32, b: u32, three_free: bool) -> Option<(Op, usize)> {
     let (a, b) = (u16::try_from(a).ok()?, u16::try_from(b).ok()?);
@@ -251,7 +359,145 @@ fn fuse_load_load(code: &[Op], i: usize, a: u32, b: u32, three_free: bool) -> Op
 
 #[cfg(test)]
 mod tests {
-    use super::Cmp;
+    use super::{Cmp, Const, Op, fuse};
+
+    /// Every superinstruction, old and new, built from its sequence: the
+    /// fused op's `first_op` is the op it replaced, the rest of the
+    /// sequence stays, and a wide constant is the one the sequence pushes.
+    #[test]
+    fn first_op_is_the_op_each_superinstruction_replaced() {
+        use Op::*;
+        let big = 5_000_000_000;
+        // Locals 0, 1 and 2 are ints (2 stands for an array too: the fuser
+        // does not look at array locals' types). Constant 0 is `big`.
+        let cases: Vec<(&str, Vec<Op>, Option<i64>)> = vec![
+            ("LoadLoad", vec![Load(0), Load(1)], None),
+            (
+                "AddLocalConst",
+                vec![Load(0), PushSmallInt(5), SubInt],
+                None,
+            ),
+            (
+                "AddLocalConstWide",
+                vec![Load(0), PushSmallInt(i32::MIN), SubInt],
+                Some(1 << 31),
+            ),
+            (
+                "IncLocal",
+                vec![Load(1), PushSmallInt(1), AddInt, Store(1)],
+                None,
+            ),
+            (
+                "IncLocalWide",
+                vec![Load(1), PushConst(0), AddInt, Store(1)],
+                Some(big),
+            ),
+            (
+                "BrLocalConst",
+                vec![Load(0), PushSmallInt(-9), LtInt, JmpIf(0)],
+                None,
+            ),
+            (
+                "BrLocalConstWide",
+                vec![Load(0), PushSmallInt(32_768), NeBits, JmpIfNot(0)],
+                Some(32_768),
+            ),
+            (
+                "BrLocalLocal",
+                vec![Load(0), Load(1), LeInt, JmpIfNot(0)],
+                None,
+            ),
+            ("BrCmp", vec![LtInt, JmpIfNot(0)], None),
+            ("BrCmp", vec![GeInt, JmpIf(0)], None),
+            ("RetLocal", vec![Load(2), RetVal(3)], None),
+            (
+                "AddLocalsTo",
+                vec![Load(0), Load(1), AddInt, Store(2)],
+                None,
+            ),
+            ("AddIntStore", vec![AddInt, Store(1)], None),
+            (
+                "IncBrLocal",
+                vec![
+                    Load(0),
+                    PushSmallInt(-1),
+                    SubInt,
+                    Store(0),
+                    Load(0),
+                    Load(1),
+                    GtInt,
+                    JmpIf(0),
+                ],
+                None,
+            ),
+            (
+                "IncBrLocalWide",
+                vec![
+                    Load(0),
+                    PushSmallInt(128),
+                    AddInt,
+                    Store(0),
+                    Load(0),
+                    Load(0),
+                    GeInt,
+                    JmpIfNot(0),
+                ],
+                Some(128),
+            ),
+            (
+                "ArraySetIntLocalsConst",
+                vec![Load(2), Load(0), PushSmallInt(7), ArraySetInt],
+                None,
+            ),
+            (
+                "ArraySetIntLocalsConstWide",
+                vec![Load(2), Load(0), PushConst(0), ArraySetInt],
+                Some(big),
+            ),
+            ("AddIntRet", vec![AddInt, RetVal(3)], None),
+            (
+                "ArrayGetIntLocals",
+                vec![Load(2), Load(0), ArrayGetInt],
+                None,
+            ),
+            (
+                "ArrayGetFloatLocals",
+                vec![Load(2), Load(1), ArrayGetFloat],
+                None,
+            ),
+        ];
+        let mut seen = Vec::new();
+        for (name, input, wide) in cases {
+            let mut code = input.clone();
+            let mut consts = vec![Const::Int(big)];
+            let targets = vec![false; code.len()];
+            fuse(&mut code, &targets, &[true; 3], &mut consts);
+            let op = code[0];
+            assert_eq!(
+                format!("{op:?}").split([' ', '(']).next(),
+                Some(name),
+                "{input:?}"
+            );
+            assert_eq!(op.generic(), None, "{op:?} is a superinstruction");
+            assert_eq!(op.span(), input.len(), "{op:?}");
+            assert_eq!(op.first_op(code[1]), input[0], "{op:?}");
+            assert_eq!(code[1..], input[1..], "{op:?} leaves the rest");
+            let c = match op {
+                AddLocalConstWide(_, c) | IncLocalWide(_, c) => Some(c),
+                BrLocalConstWide { c, .. }
+                | IncBrLocalWide { c, .. }
+                | ArraySetIntLocalsConstWide { c, .. } => Some(u32::from(c)),
+                _ => None,
+            };
+            let value = c.map(|c| consts[c as usize]);
+            assert_eq!(value, wide.map(Const::Int), "{op:?}");
+            seen.push(name);
+        }
+        seen.dedup();
+        assert_eq!(seen.len(), 19, "every superinstruction once: {seen:?}");
+        // Plain ops are their own first op.
+        assert_eq!(Load(4).first_op(Nop), Load(4));
+    }
 
     #[test]
     fn masks_evaluate_like_the_operators() {

@@ -64,7 +64,8 @@ pub const MAX_RECORDS: usize = u16::MAX as usize;
 /// A literal the interpreter materializes from the constant table.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Const {
-    /// An int too large for [`Op::PushSmallInt`].
+    /// An int too large for [`Op::PushSmallInt`], or the constant of a
+    /// superinstruction whose own field is too narrow for it (`fuse`).
     Int(i64),
     /// A float.
     Float(f64),
@@ -836,7 +837,7 @@ impl<'m> Verifier<'m> {
             }
         }
         let int_locals: Vec<bool> = local_types.iter().map(|t| *t == Type::Int).collect();
-        fuse::fuse(&mut code, &is_target, &int_locals);
+        fuse::fuse(&mut code, &is_target, &int_locals, &mut self.consts);
         let mut offsets: Vec<u32> = instrs.iter().map(|(o, _)| *o).collect();
         if snippet {
             // The end of a snippet is an op of its own, at the code's end.
@@ -1445,18 +1446,7 @@ impl InstrCx<'_, '_> {
     }
 
     fn add_const(&mut self, c: Const) -> u32 {
-        // Constants are few; a linear scan keeps identical literals shared
-        // without hashing floats. Bounded by scanning only the last 64.
-        let consts = &mut self.v.consts;
-        let start = consts.len().saturating_sub(64);
-        if let Some(i) = consts[start..].iter().position(|x| match (x, &c) {
-            (Const::Float(a), Const::Float(b)) => a.to_bits() == b.to_bits(),
-            (a, b) => a == b,
-        }) {
-            return (start + i) as u32;
-        }
-        consts.push(c);
-        (consts.len() - 1) as u32
+        add_const(&mut self.v.consts, c)
     }
 
     fn call(&mut self, index: u32) -> StepResult<Op> {
@@ -1534,4 +1524,19 @@ fn jump_via(m: &Module, fi: usize, instrs: &[(u32, Instr)], jump: u32) -> String
         Some(p) => format!(" from the {mnemonic} at {}:{}", p.line, p.col),
         None => format!(" from the {mnemonic} at offset {off}"),
     }
+}
+
+/// The index of constant `c` in `consts`, added if it is not among the
+/// last ones. Constants are few; a linear scan keeps identical literals
+/// shared without hashing floats. Bounded by scanning only the last 64.
+fn add_const(consts: &mut Vec<Const>, c: Const) -> u32 {
+    let start = consts.len().saturating_sub(64);
+    if let Some(i) = consts[start..].iter().position(|x| match (x, &c) {
+        (Const::Float(a), Const::Float(b)) => a.to_bits() == b.to_bits(),
+        (a, b) => a == b,
+    }) {
+        return (start + i) as u32;
+    }
+    consts.push(c);
+    (consts.len() - 1) as u32
 }

@@ -223,6 +223,7 @@ fn verification_work_is_bounded() {
 
 mod records;
 mod variance;
+mod wide;
 
 /// The fastest of three verifications of each module, in seconds, taken
 /// alternately so that a burst of load on the machine hits both alike.
