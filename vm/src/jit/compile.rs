@@ -154,16 +154,8 @@ fn seq_of(op: Op, pc: usize) -> Option<Seq> {
     Some(Seq {
         end: pc + span,
         start: pc,
-        checks: matches!(
-            op,
-            Op::BrLocalConst { .. } | Op::BrLocalLocal { .. } | Op::IncBrLocal { .. }
-        ),
-        traps_count_one: matches!(
-            op,
-            Op::ArraySetIntLocalsConst { .. }
-                | Op::ArrayGetIntLocals(..)
-                | Op::ArrayGetFloatLocals(..)
-        ),
+        checks: op.branch_always_checks(),
+        traps_count_one: op.trap_counts_one(),
     })
 }
 

@@ -336,6 +336,37 @@ impl Op {
         }
     }
 
+    /// Whether this superinstruction's branch looks at the budget whenever
+    /// it is taken, forward too (a plain branch does only backward): the
+    /// fused compare-and-branches of a local, which the interpreter runs
+    /// through its check point.
+    pub fn branch_always_checks(self) -> bool {
+        use Op::*;
+        matches!(
+            self,
+            BrLocalConst { .. }
+                | BrLocalConstWide { .. }
+                | BrLocalLocal { .. }
+                | IncBrLocal { .. }
+                | IncBrLocalWide { .. }
+        )
+    }
+
+    /// Whether a trap inside this superinstruction's sequence counts one
+    /// instruction for the sequence (the fused array accesses, which trap
+    /// before counting the rest), where the plain sequence counts each op
+    /// up to the trap.
+    pub fn trap_counts_one(self) -> bool {
+        use Op::*;
+        matches!(
+            self,
+            ArraySetIntLocalsConst { .. }
+                | ArraySetIntLocalsConstWide { .. }
+                | ArrayGetIntLocals(..)
+                | ArrayGetFloatLocals(..)
+        )
+    }
+
     /// This op with its jump target (if any) moved by `delta`, for placing a
     /// function's code at `delta` in the module-wide code vector.
     pub(crate) fn relocated(self, delta: u32) -> Op {
