@@ -18,10 +18,12 @@
 //!   `xmm0`, `xmm1` = scratch.
 //!
 //! **Native frames.** Every compiled function, however entered, pushes
-//! `rbx`, `rbp`, `r15` (its caller's pins) and one 16-byte slot holding its
-//! frame's byte offset from the stack base, so the native stack is 16-byte
-//! aligned in its body (helpers are called directly) and every Keel call
-//! made by compiled code costs [`NATIVE_FRAME`] bytes of native stack.
+//! those of `rbx`, `rbp`, `r15` its own pins use (its caller's pins), then
+//! takes 16 or 24 bytes: `[rsp]` holds its frame's byte offset from the
+//! stack base, `[rsp + 8]` the frame's base slot index (for the records of
+//! its calls), and padding keeps the native stack 16-byte aligned in its
+//! body (helpers are called directly). So every Keel call made by compiled
+//! code costs at most [`NATIVE_FRAME`] bytes of native stack.
 //!
 //! **Calls.** A compiled caller flushes its operands to the frame, checks
 //! the fuel budget, the depth limit and the value stack's room (as the

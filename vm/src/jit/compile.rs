@@ -737,14 +737,17 @@ impl Cx<'_> {
         let np = self.f.num_params as usize;
         let rec = self.local(nl as u32);
         let prologue = |cx: &mut Self| {
+            for r in cx.saved() {
+                dynasm!(cx.a ; .arch x64 ; push Rq(r));
+            }
+            let room = cx.room();
             dynasm!(cx.a ; .arch x64
-                ; push rbx
-                ; push rbp
-                ; push r15
-                ; sub rsp, 16
+                ; sub rsp, room
                 ; mov rcx, r13
                 ; sub rcx, [r12 + CTX_STACK_BASE]
                 ; mov [rsp], rcx
+                ; shr rcx, 4
+                ; mov [rsp + 8], rcx
             );
         };
         let call_entry = self.a.offset();
@@ -833,14 +836,30 @@ impl Cx<'_> {
         })
     }
 
+    /// The callee-saved registers this function's pins use: its prologue
+    /// saves them for its caller.
+    fn saved(&self) -> Vec<u8> {
+        PIN_GPRS
+            .iter()
+            .copied()
+            .filter(|r| self.pinned.iter().any(|(_, p)| *p == Pin::Gpr(*r)))
+            .collect()
+    }
+
+    /// The native frame's slots below the saved registers: the frame's
+    /// byte offset at `[rsp]`, its base slot index at `[rsp + 8]`, and
+    /// padding to keep `rsp` 16-byte aligned in the body.
+    fn room(&self) -> i32 {
+        if self.saved().len() % 2 == 1 { 16 } else { 24 }
+    }
+
     fn epilogue(&mut self) {
-        dynasm!(self.a ; .arch x64
-            ; add rsp, 16
-            ; pop r15
-            ; pop rbp
-            ; pop rbx
-            ; ret
-        );
+        let room = self.room();
+        dynasm!(self.a ; .arch x64 ; add rsp, room);
+        for r in self.saved().into_iter().rev() {
+            dynasm!(self.a ; .arch x64 ; pop Rq(r));
+        }
+        dynasm!(self.a ; .arch x64 ; ret);
     }
 
     fn epilogue_and_stubs(&mut self) {
@@ -1953,10 +1972,8 @@ impl Cx<'_> {
         dynasm!(self.a ; .arch x64
             ; add QWORD [r12 + CTX_DEPTH], 1
             ; add QWORD [r12 + CTX_CALLS], 1
-            ; mov rax, [rsp]
-            ; shr rax, 4
-            ; mov rcx, QWORD resume
-            ; or rax, rcx
+            ; mov rax, QWORD resume
+            ; or rax, [rsp + 8]
             ; mov edx, f as i32
             ; add r13, args
             ; cmp rsp, [r12 + CTX_NATIVE_FLOOR]
