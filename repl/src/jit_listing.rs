@@ -244,6 +244,70 @@ mod tests {
         }
     }
 
+    fn module() -> VerifiedModule {
+        let src = ".func two() -> int\n    push 1  push 1  add  ret\n.end\n";
+        let m = keel_assembler::assemble(src, "t.kasm", &keel_vm::Linker::new()).unwrap();
+        keel_vm::verify(m).unwrap()
+    }
+
+    #[test]
+    fn a_function_the_jit_left_alone_says_so() {
+        let mut text = String::new();
+        write_function(&mut text, &module(), 0, None);
+        assert_eq!(
+            text,
+            ".func two() -> int\n    ; not compiled: the JIT leaves this function to the interpreter\n.end\n"
+        );
+    }
+
+    /// Prologue, op lines with their code, the bytes between ops, the
+    /// out-of-line part, in that order; ops outside the function are
+    /// listed as code without a line.
+    #[test]
+    fn sections_come_in_code_order() {
+        let m = module();
+        let start = m.funcs()[0].start as usize;
+        let l = JitListing {
+            address: 0x1000,
+            code: vec![0x90; 8],
+            entries: vec![("call".to_owned(), 0)],
+            ops: vec![(start, 1..3), (start + 1, 4..5), (start + 99, 5..6)],
+        };
+        let mut text = String::new();
+        write_function(&mut text, &m, 0, Some(&l));
+        let notes: Vec<&str> = text
+            .lines()
+            .filter(|line| !line.starts_with(CODE_INDENT))
+            .collect();
+        let mut op0 = String::new();
+        crate::write_op_line(&mut op0, &m, 0, start);
+        let mut op1 = String::new();
+        crate::write_op_line(&mut op1, &m, 0, start + 1);
+        assert_eq!(
+            notes,
+            [
+                ".func two() -> int",
+                "    ; 8 bytes of machine code at 0x1000",
+                "    ; entry call at +0",
+                "    ; prologue",
+                "        call:",
+                op0.trim_end(),
+                "    ; between ops",
+                op1.trim_end(),
+                "    ; out of line: stubs and epilogue",
+                ".end",
+            ],
+            "{text}"
+        );
+        // One line per nop; without the decoder, a row per listed piece.
+        let rows = if cfg!(feature = "jit-listing") { 8 } else { 6 };
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with(CODE_INDENT)).count(),
+            rows,
+            "{text}"
+        );
+    }
+
     /// Each byte is listed once, whatever the ranges claim.
     #[test]
     fn malformed_ranges_list_each_byte_once() {

@@ -83,7 +83,8 @@ enum Command {
         verified: bool,
         /// Instead, compile each function (or FUNC) with the JIT and print
         /// its machine code, each range under the specialized op (as
-        /// --verified prints it) it came from; x86_64 only.
+        /// --verified prints it) it came from (x86_64 only; not with
+        /// --verified; addresses differ from run to run).
         #[arg(long, conflicts_with = "verified")]
         jit: bool,
     },
