@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod jit_listing;
 mod load;
 mod output;
 mod session;
@@ -73,10 +74,19 @@ enum Command {
     Dis {
         /// A .kbc or .kasm file.
         file: PathBuf,
+        /// With --jit, list only the function of this name.
+        #[arg(requires = "jit")]
+        func: Option<String>,
         /// Instead, verify and print the specialized code the interpreter
         /// runs (typed forms such as AddInt, and fused superinstructions).
         #[arg(long)]
         verified: bool,
+        /// Instead, compile each function (or FUNC) with the JIT and print
+        /// its machine code, each range under the specialized op (as
+        /// --verified prints it) it came from (x86_64 only; not with
+        /// --verified; addresses differ from run to run).
+        #[arg(long, conflicts_with = "verified")]
+        jit: bool,
     },
 }
 
@@ -346,7 +356,18 @@ fn main() -> ExitCode {
             output,
             strip,
         }) => asm(&file, output, strip),
-        Some(Command::Dis { file, verified }) => dis(&file, verified),
+        Some(Command::Dis {
+            file,
+            func,
+            verified,
+            jit,
+        }) => {
+            if jit {
+                dis_jit(&file, func.as_deref())
+            } else {
+                dis(&file, verified)
+            }
+        }
         Some(Command::Caps { file }) => caps(&file),
         Some(Command::Repl(common)) => shell::main(&common),
     }
@@ -461,14 +482,9 @@ fn dis(file: &Path, verified: bool) -> ExitCode {
                 let mut text = String::new();
                 for (i, f) in m.funcs.iter().enumerate() {
                     let _ = writeln!(text, ".func {}{}", f.name, f.ty);
-                    let vf = &module.funcs()[i];
-                    for (pc, op) in module.func_code(i).iter().enumerate() {
-                        let _ = writeln!(
-                            text,
-                            "    {:>5}  @{:<5} {op:?}",
-                            vf.start as usize + pc,
-                            vf.offsets[pc]
-                        );
+                    let start = module.funcs()[i].start as usize;
+                    for pc in 0..module.func_code(i).len() {
+                        write_op_line(&mut text, &module, i, start + pc);
                     }
                     text.push_str(".end\n");
                 }
@@ -484,6 +500,77 @@ fn dis(file: &Path, verified: bool) -> ExitCode {
             ExitCode::from(EXIT_INVALID)
         }
     }
+}
+
+/// Appends the `dis --verified` line of the op at module-wide index
+/// `index` (in function `func`): the index, the op's byte offset in the
+/// function's bytecode, and the op. Nothing for an index outside `func`.
+pub(crate) fn write_op_line(
+    text: &mut String,
+    module: &keel_vm::VerifiedModule,
+    func: usize,
+    index: usize,
+) {
+    let Some(vf) = module.funcs().get(func) else {
+        return;
+    };
+    let Some(pc) = index.checked_sub(vf.start as usize) else {
+        return;
+    };
+    let (Some(op), Some(offset)) = (module.func_code(func).get(pc), vf.offsets.get(pc)) else {
+        return;
+    };
+    let _ = writeln!(text, "    {index:>5}  @{offset:<5} {op:?}");
+}
+
+/// `dis --jit`: each function's (or only `only`'s) machine code.
+fn dis_jit(file: &Path, only: Option<&str>) -> ExitCode {
+    if !cfg!(target_arch = "x86_64") {
+        output::err(&format!(
+            "error: dis --jit lists machine code of the x86_64 JIT; this vmrun runs on {}, where there is no JIT\n",
+            std::env::consts::ARCH
+        ));
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let (linker, _streams) = library();
+    let (module, _, file_name) = match load(file, &linker).and_then(verify_loaded) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let funcs: Vec<usize> = match only {
+        None => (0..module.module().funcs.len()).collect(),
+        Some(name) => match module.module().func_index(name) {
+            Some(i) => vec![i],
+            None => {
+                output::err(&format!(
+                    "error: {file_name} has no function `{name}` to list\n"
+                ));
+                return ExitCode::from(EXIT_INVALID);
+            }
+        },
+    };
+    let module = Arc::new(module);
+    let config = Config {
+        jit: keel_vm::JitMode::Eager,
+        ..Config::default()
+    };
+    let mut instance = match Instance::new(module.clone(), &linker, config) {
+        Ok(i) => i,
+        Err(errors) => {
+            let mut text = String::new();
+            for e in errors {
+                let _ = writeln!(text, "error: {e}");
+            }
+            output::err(&text);
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let mut text = String::new();
+    for f in funcs {
+        let listing = instance.jit_listing(f);
+        jit_listing::write_function(&mut text, &module, f, listing.as_ref());
+    }
+    print_all(&text)
 }
 
 fn run(args: RunArgs) -> ExitCode {
