@@ -21,10 +21,11 @@
 #
 # Prints: the machine; a table of median wall times (ms) with the ratios of
 # keel (JIT on, the default) to gcc, luajit and lua5.4 and of keel-interp
-# (--jit off, the interpreter) to lua5.4; a table of peak resident sizes; the
-# GC lines and the JIT lines of Keel's --stats per workload; and the issue
-# 11 and issue 12 goals, each with its measured value (a goal whose
-# workloads were not run shows "not measured").
+# (--jit off, the interpreter) to lua5.4; the same for CPU time (user +
+# system, which other processes on the machine move less); a table of peak
+# resident sizes; the GC lines and the JIT lines of Keel's --stats per
+# workload; and the issue 11 and issue 12 goals, each with its measured
+# value (a goal whose workloads were not run shows "not measured").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -211,6 +212,18 @@ def median_ms(k, i):
     return json.loads(j)["results"][0]["median"] * 1000 if j else None
 
 
+def cpu_ms(k, i):
+    """User plus system time, the mean over the runs (hyperfine keeps no
+    median of them): less moved than wall time by other processes."""
+    if status(k, i) != "ok":
+        return None
+    j = read(f"{out}/{k}-{i}.json")
+    if not j:
+        return None
+    r = json.loads(j)["results"][0]
+    return (r["user"] + r["system"]) * 1000
+
+
 def rss_kb(k, i):
     if status(k, i) not in ("ok", "wrong"):
         return None
@@ -250,17 +263,25 @@ def stat_value(k, i, pattern):
 rows = [(k, n) for k, n in zip(keys, names) if ran(k)]
 col = lambda i: i
 
-print(f"\nWall time, median of {runs} runs (ms):\n")
-print("| workload | " + " | ".join(interps) + " | keel / gcc | keel / luajit | keel / lua5.4 | keel-interp / lua5.4 |")
-print("|---|" + "---|" * (len(interps) + 4))
-times = {}
-for k, name in rows:
-    t = {i: median_ms(k, i) for i in interps}
-    times[k] = t
-    cells = [cell(k, i, t[i], lambda v: f"{v:.0f}") for i in interps]
-    g = lambda i: t.get(i)
-    print(f"| {name} | " + " | ".join(cells) + f" | {ratio(g('keel'), g('gcc'))} | {ratio(g('keel'), g('luajit'))}"
-          f" | {ratio(g('keel'), g('lua5.4'))} | {ratio(g('keel-interp'), g('lua5.4'))} |")
+
+
+def time_table(title, measure):
+    print(f"\n{title}:\n")
+    print("| workload | " + " | ".join(interps) + " | keel / gcc | keel / luajit | keel / lua5.4 | keel-interp / lua5.4 |")
+    print("|---|" + "---|" * (len(interps) + 4))
+    times = {}
+    for k, name in rows:
+        t = {i: measure(k, i) for i in interps}
+        times[k] = t
+        cells = [cell(k, i, t[i], lambda v: f"{v:.0f}") for i in interps]
+        g = lambda i: t.get(i)
+        print(f"| {name} | " + " | ".join(cells) + f" | {ratio(g('keel'), g('gcc'))} | {ratio(g('keel'), g('luajit'))}"
+              f" | {ratio(g('keel'), g('lua5.4'))} | {ratio(g('keel-interp'), g('lua5.4'))} |")
+    return times
+
+
+times = time_table(f"Wall time, median of {runs} runs (ms)", median_ms)
+time_table(f"CPU time (user + system), mean of {runs} runs (ms; the goals use wall time)", cpu_ms)
 w = read(f"{out}/loop-lua5.4-while.json")
 if w:
     print(f"\nlua5.4 with the loop written as `while` (as loop.kasm is): {json.loads(w)['results'][0]['median'] * 1000:.0f} ms")
