@@ -7,7 +7,8 @@
 #   SKIP="python3 luajit" benches/compare.sh   leave columns out (any of
 #       keel keel-interp gcc luajit luajit-joff lua5.4 python3)
 #   ONLY="binary_trees strings" benches/compare.sh   run only some workloads
-#       (fib loop sieve sieve_bool binary_trees strings)
+#       (fib loop sieve sieve_bool binary_trees strings loop_mod mandelbrot
+#       nbody spectral_norm fannkuch wordfreq)
 #
 # Needs hyperfine; interpreters (and gcc, /usr/bin/time) that are not
 # installed are skipped. Each command first runs once untimed (the warm-up):
@@ -20,9 +21,11 @@
 #
 # Prints: the machine; a table of median wall times (ms) with the ratios of
 # keel (JIT on, the default) to gcc, luajit and lua5.4 and of keel-interp
-# (--jit off, the interpreter) to lua5.4; a table of peak resident sizes; the
-# GC lines of Keel's --stats per workload; and the issue 11 goals, each
-# with its measured value.
+# (--jit off, the interpreter) to lua5.4; the same for CPU time (user +
+# system, which other processes on the machine move less); a table of peak
+# resident sizes; the GC lines and the JIT lines of Keel's --stats per
+# workload; and the issue 11 and issue 12 goals, each with its measured
+# value (a goal whose workloads were not run shows "not measured").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -34,33 +37,58 @@ p=benches/programs
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-keys=(fib loop sieve sieve_bool binary_trees strings)
-names=("fib(32)" "loop 100M" "sieve 10M" "sieve 10M array<bool>" "binary_trees 16" "strings 1M")
+# The workloads, in table order, and their names in the tables (the Python
+# report below reads both from KEYS and NAMES).
+keys=(fib loop sieve sieve_bool binary_trees strings loop_mod mandelbrot nbody spectral_norm fannkuch wordfreq)
+names=("fib(32)" "loop 100M" "sieve 10M" "sieve 10M array<bool>" "binary_trees 16" "strings 1M"
+  "loop 100M (i*31+7)%1009" "mandelbrot 1000" "nbody 500k" "spectral_norm 1000" "fannkuch 10" "wordfreq 1M")
+# The size each workload runs at (its programs' one argument).
+declare -A size=([fib]=32 [loop]=100000000 [sieve]=10000000 [sieve_bool]=10000000 [binary_trees]=16
+  [strings]=1000000 [loop_mod]=100000000 [mandelbrot]=1000 [nbody]=500000 [spectral_norm]=1000
+  [fannkuch]=10 [wordfreq]=1000000)
+# The workloads whose Keel, C, Lua and Python programs are all
+# benches/programs/KEY.{kasm,c,lua,py}.
+ported=" loop_mod mandelbrot nbody spectral_norm fannkuch wordfreq "
 # The command for interpreter $1 on workload key $2; nothing when that
 # interpreter has no version of the workload.
 cmd() {
+  local n=${size[$2]}
+  if [[ "$ported" == *" $2 "* ]]; then
+    case $1 in
+      keel-interp) echo "$vm --jit off $p/$2.kasm $n" ;;
+      keel) echo "$vm $p/$2.kasm $n" ;;
+      gcc) echo "$out/$2 $n" ;;
+      luajit-joff) echo "luajit -joff $p/$2.lua $n" ;;
+      luajit | lua5.4) echo "$1 $p/$2.lua $n" ;;
+      python3) echo "python3 $p/$2.py $n" ;;
+    esac
+    return
+  fi
   case "$1:$2" in
     keel-interp:*) cmd keel "$2" | sed 's|^\([^ ]*\) |\1 --jit off |' ;;
-    keel:fib) echo "$vm examples/fib.kasm 32" ;;
-    keel:loop) echo "$vm $p/loop.kasm 100000000" ;;
-    keel:sieve) echo "$vm examples/sieve.kasm 10000000" ;;
-    keel:sieve_bool) echo "$vm $p/sieve_bool.kasm 10000000" ;;
-    keel:binary_trees) echo "$vm examples/binary_trees.kasm 16" ;;
-    keel:strings) echo "$vm $p/strings.kasm 1000000" ;;
-    gcc:sieve | gcc:sieve_bool) echo "$out/sieve 10000000" ;;
-    gcc:binary_trees) echo "$out/binary_trees 16" ;;
-    gcc:strings) echo "$out/strings 1000000" ;;
+    keel:fib) echo "$vm examples/fib.kasm $n" ;;
+    keel:loop) echo "$vm $p/loop.kasm $n" ;;
+    keel:sieve) echo "$vm examples/sieve.kasm $n" ;;
+    keel:sieve_bool) echo "$vm $p/sieve_bool.kasm $n" ;;
+    keel:binary_trees) echo "$vm examples/binary_trees.kasm $n" ;;
+    keel:strings) echo "$vm $p/strings.kasm $n" ;;
+    gcc:fib) echo "$out/fib $n" ;;
+    gcc:sieve | gcc:sieve_bool) echo "$out/sieve $n" ;;
+    gcc:binary_trees) echo "$out/binary_trees $n" ;;
+    gcc:strings) echo "$out/strings $n" ;;
     luajit-joff:*) cmd luajit "$2" | sed 's|^luajit |luajit -joff |' ;;
-    lua5.4:fib | luajit:fib) echo "$1 $p/fib.lua 32" ;;
-    lua5.4:loop | luajit:loop) echo "$1 $p/loop.lua 100000000" ;;
-    lua5.4:sieve | luajit:sieve) echo "$1 $p/sieve.lua 10000000" ;;
-    lua5.4:binary_trees | luajit:binary_trees) echo "$1 $p/binary_trees.lua 16" ;;
-    lua5.4:strings | luajit:strings) echo "$1 $p/strings.lua 1000000" ;;
-    python3:fib) echo "python3 $p/fib.py 32" ;;
-    python3:loop) echo "python3 $p/loop.py 100000000" ;;
-    python3:sieve) echo "python3 $p/sieve.py 10000000" ;;
-    python3:binary_trees) echo "python3 $p/binary_trees.py 16" ;;
-    python3:strings) echo "python3 $p/strings.py 1000000" ;;
+    lua5.4:fib | luajit:fib) echo "$1 $p/fib.lua $n" ;;
+    lua5.4:loop | luajit:loop) echo "$1 $p/loop.lua $n" ;;
+    lua5.4:sieve | luajit:sieve) echo "$1 $p/sieve.lua $n" ;;
+    lua5.4:sieve_bool | luajit:sieve_bool) echo "$1 $p/sieve_bool.lua $n" ;;
+    lua5.4:binary_trees | luajit:binary_trees) echo "$1 $p/binary_trees.lua $n" ;;
+    lua5.4:strings | luajit:strings) echo "$1 $p/strings.lua $n" ;;
+    python3:fib) echo "python3 $p/fib.py $n" ;;
+    python3:loop) echo "python3 $p/loop.py $n" ;;
+    python3:sieve) echo "python3 $p/sieve.py $n" ;;
+    python3:sieve_bool) echo "python3 $p/sieve_bool.py $n" ;;
+    python3:binary_trees) echo "python3 $p/binary_trees.py $n" ;;
+    python3:strings) echo "python3 $p/strings.py $n" ;;
   esac
 }
 
@@ -75,8 +103,8 @@ for i in keel keel-interp gcc luajit luajit-joff lua5.4 python3; do
   interps+=("$i")
 done
 if [[ " ${interps[*]} " == *" gcc "* ]]; then
-  for c in binary_trees sieve strings; do
-    gcc -O2 -o "$out/$c" "$p/$c.c" 2>"$out/gcc-$c.err" || echo "gcc -O2 $p/$c.c failed: $(head -3 "$out/gcc-$c.err")" >&2
+  for c in fib binary_trees sieve strings $ported; do
+    gcc -O2 -o "$out/$c" "$p/$c.c" -lm 2>"$out/gcc-$c.err" || echo "gcc -O2 $p/$c.c failed: $(head -3 "$out/gcc-$c.err")" >&2
   done
 fi
 time_bin=/usr/bin/time
@@ -131,12 +159,13 @@ versions() {
 }
 versions
 
-python3 - "$out" "$runs" "${interps[@]}" <<'PY'
+KEYS="${keys[*]}" NAMES=$(printf '%s|' "${names[@]}") python3 - "$out" "$runs" "${interps[@]}" <<'PY'
 import json, os, re, sys
 
 out, runs, interps = sys.argv[1], sys.argv[2], sys.argv[3:]
-keys = ["fib", "loop", "sieve", "sieve_bool", "binary_trees", "strings"]
-names = ["fib(32)", "loop 100M", "sieve 10M", "sieve 10M array<bool>", "binary_trees 16", "strings 1M"]
+keys = os.environ["KEYS"].split()
+names = os.environ["NAMES"].split("|")[:-1]
+assert len(keys) == len(names), "compare.sh: one name per workload"
 ref_order = ["gcc", "lua5.4", "luajit", "luajit-joff", "python3", "keel", "keel-interp"]
 
 
@@ -183,6 +212,18 @@ def median_ms(k, i):
     return json.loads(j)["results"][0]["median"] * 1000 if j else None
 
 
+def cpu_ms(k, i):
+    """User plus system time, the mean over the runs (hyperfine keeps no
+    median of them): less moved than wall time by other processes."""
+    if status(k, i) != "ok":
+        return None
+    j = read(f"{out}/{k}-{i}.json")
+    if not j:
+        return None
+    r = json.loads(j)["results"][0]
+    return (r["user"] + r["system"]) * 1000
+
+
 def rss_kb(k, i):
     if status(k, i) not in ("ok", "wrong"):
         return None
@@ -222,17 +263,25 @@ def stat_value(k, i, pattern):
 rows = [(k, n) for k, n in zip(keys, names) if ran(k)]
 col = lambda i: i
 
-print(f"\nWall time, median of {runs} runs (ms):\n")
-print("| workload | " + " | ".join(interps) + " | keel / gcc | keel / luajit | keel / lua5.4 | keel-interp / lua5.4 |")
-print("|---|" + "---|" * (len(interps) + 4))
-times = {}
-for k, name in rows:
-    t = {i: median_ms(k, i) for i in interps}
-    times[k] = t
-    cells = [cell(k, i, t[i], lambda v: f"{v:.0f}") for i in interps]
-    g = lambda i: t.get(i)
-    print(f"| {name} | " + " | ".join(cells) + f" | {ratio(g('keel'), g('gcc'))} | {ratio(g('keel'), g('luajit'))}"
-          f" | {ratio(g('keel'), g('lua5.4'))} | {ratio(g('keel-interp'), g('lua5.4'))} |")
+
+
+def time_table(title, measure):
+    print(f"\n{title}:\n")
+    print("| workload | " + " | ".join(interps) + " | keel / gcc | keel / luajit | keel / lua5.4 | keel-interp / lua5.4 |")
+    print("|---|" + "---|" * (len(interps) + 4))
+    times = {}
+    for k, name in rows:
+        t = {i: measure(k, i) for i in interps}
+        times[k] = t
+        cells = [cell(k, i, t[i], lambda v: f"{v:.0f}") for i in interps]
+        g = lambda i: t.get(i)
+        print(f"| {name} | " + " | ".join(cells) + f" | {ratio(g('keel'), g('gcc'))} | {ratio(g('keel'), g('luajit'))}"
+              f" | {ratio(g('keel'), g('lua5.4'))} | {ratio(g('keel-interp'), g('lua5.4'))} |")
+    return times
+
+
+times = time_table(f"Wall time, median of {runs} runs (ms)", median_ms)
+time_table(f"CPU time (user + system), mean of {runs} runs (ms; the goals use wall time)", cpu_ms)
 w = read(f"{out}/loop-lua5.4-while.json")
 if w:
     print(f"\nlua5.4 with the loop written as `while` (as loop.kasm is): {json.loads(w)['results'][0]['median'] * 1000:.0f} ms")
@@ -246,6 +295,13 @@ for k, name in rows:
     rss[k] = r
     cells = [cell(k, i, r[i], lambda v: f"{v / 1024:.1f}") for i in interps]
     print(f"| {name} | " + " | ".join(cells) + f" | {ratio(r.get('keel'), r.get('gcc'))} |")
+
+print("\nKeel JIT figures (`vmrun --stats`, the untimed run):\n")
+for k, name in rows:
+    if "keel" in interps and status(k, "keel") is not None:
+        err = read(f"{out}/{k}-keel.stderr") or ""
+        lines = [l.strip() for l in err.splitlines() if re.search(r"jit|compiled|osr|code bytes", l, re.I)]
+        print(f"- {name}: " + ("; ".join(lines) if lines else f"({status(k, 'keel')}, no jit lines)"))
 
 print("\nKeel GC figures (`vmrun --stats`, the untimed run):\n")
 for k, name in rows:
@@ -304,4 +360,25 @@ if m:
     goal("10M array<bool> sieve's heap at most 12 MB (12 000 000 bytes)", f"{b} bytes peak heap ({b / 1e6:.1f} MB)", b <= 12_000_000)
 else:
     goal("10M array<bool> sieve's heap at most 12 MB (12 000 000 bytes)", "-", None)
+
+print("\nIssue 12 goals (keel = vmrun as shipped, JIT on):\n")
+print("| goal | measured | |")
+print("|---|---|---|")
+label = dict(zip(keys, names))
+
+
+def against(k, other, bound, what):
+    t = times.get(k, {})
+    text = f"{label[k]} at most {what}"
+    if t.get("keel") and t.get(other):
+        r = t["keel"] / t[other]
+        goal(text, f"{t['keel']:.0f} ms = {r:.2f}x {other} ({t[other]:.0f} ms)", r <= bound)
+    else:
+        goal(text, "-", None)
+
+
+for k in ["fib", "loop_mod", "sieve_bool", "mandelbrot", "nbody", "spectral_norm", "fannkuch"]:
+    against(k, "luajit", 1.0, "luajit's time")
+for k in ["loop_mod", "mandelbrot", "nbody"]:
+    against(k, "gcc", 2.0, "2x gcc -O2")
 PY
