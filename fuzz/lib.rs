@@ -45,10 +45,10 @@ pub fn run_limited(module: VerifiedModule, lib: &Linker) {
 
 /// Bytes -> `.kbc` reader -> verifier -> limited run.
 pub fn kbc(data: &[u8], lib: &Linker) {
-    if let Ok(m) = keel_vm::Module::from_bytes(data) {
-        if let Ok(v) = keel_vm::verify(m) {
-            run_limited(v, lib);
-        }
+    if let Ok(m) = keel_vm::Module::from_bytes(data)
+        && let Ok(v) = keel_vm::verify(m)
+    {
+        run_limited(v, lib);
     }
 }
 

@@ -419,7 +419,7 @@ impl Gen<'_, '_> {
         // The depth guard: bounded recursion.
         let _ = write!(self.out, "load d push {} gt .if ", sig.limit);
         if let Some(r) = sig.ret {
-            self.emit(r.default_code());
+            self.emit(r.init_code());
         }
         self.emit("ret .endif");
         self.line();
@@ -448,8 +448,21 @@ impl Gen<'_, '_> {
             }
             self.line();
         }
+        // Mostly the whole body runs in a loop, so that functions are
+        // called again and again and allocation piles up.
+        let reps = [1, 3, 10, 40, 150][self.c.below(5)];
         let n = 2 + self.c.below(8);
-        self.block(&mut scope, n);
+        if reps > 1 {
+            let _ = write!(self.out, ".for i0 = 0, {reps}");
+            self.line();
+            scope.loops = 1;
+            self.block(&mut scope, n);
+            scope.loops = 0;
+            self.emit(".endfor");
+            self.line();
+        } else {
+            self.block(&mut scope, n);
+        }
         self.ret(&mut scope);
         self.out.push_str("\n.end\n");
     }
@@ -531,13 +544,21 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// Pushes a number as a statically `any` value, boxed through the
+    /// local `v_any`.
+    fn boxed_number(&mut self, depth: u32, scope: &mut Scope) {
+        let t = [Ty::Int, Ty::Float][self.c.below(2)];
+        self.expr(t, depth, scope);
+        self.emit("store v_any load v_any");
+    }
+
     /// Pushes an `any` and turns it into a `ty`: mostly tested with `is`
     /// first (a default when it is not one), sometimes cast outright
     /// (which traps on a wrong type).
     fn cast_to(&mut self, ty: Ty, depth: u32, scope: &mut Scope) {
         self.expr(Ty::Any, depth, scope);
         let name = ty.name();
-        if self.c.chance(16) {
+        if self.c.chance(6) {
             let _ = write!(self.out, "cast {name} ");
         } else {
             let _ = write!(self.out, "dup is {name} .if cast {name} .else pop ");
@@ -744,8 +765,14 @@ impl Gen<'_, '_> {
             },
             Ty::Any => match self.c.below(6) {
                 0 => {
-                    // Dynamic arithmetic: any with int, float or any.
-                    self.expr(Ty::Any, d, scope);
+                    // Dynamic arithmetic: any with int, float or any; the
+                    // `any` is mostly a number boxed through `v_any` (other
+                    // values trap with a type error).
+                    if self.c.chance(64) {
+                        self.expr(Ty::Any, d, scope);
+                    } else {
+                        self.boxed_number(d, scope);
+                    }
                     let t = [Ty::Int, Ty::Float, Ty::Any][self.c.below(3)];
                     self.expr(t, d, scope);
                     let op = ["add", "sub", "mul"][self.c.below(3)];
@@ -767,8 +794,12 @@ impl Gen<'_, '_> {
                     self.emit("rec.get Node.tag");
                 }
                 4 => {
-                    self.expr(Ty::Any, d, scope);
-                    self.emit("neg");
+                    if self.c.chance(128) {
+                        self.boxed_number(d, scope);
+                    } else {
+                        self.expr(Ty::Any, d, scope);
+                        self.emit("neg");
+                    }
                 }
                 _ => {
                     if !self.call_returning(Some(Ty::Any), scope, depth) {
