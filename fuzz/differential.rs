@@ -164,7 +164,11 @@ fn differ(what: &str, a: &Outcome, b: &Outcome) -> Option<String> {
 }
 
 /// Most fuel of the GC-stress runs.
-pub const STRESS_FUEL: u64 = 40_000;
+pub const STRESS_FUEL: u64 = 15_000;
+
+/// Largest heap of the GC-stress runs (each collection traces what is
+/// live, and a stress run collects at every allocation).
+pub const STRESS_HEAP: usize = 512 << 10;
 
 /// How a program is checked: the limits of its full run and which fuel
 /// stop points are tried.
@@ -193,9 +197,11 @@ pub fn check(module: &Arc<VerifiedModule>, plan: Plan) -> Result<(), String> {
     // heap runs out sooner than without it (a known difference of the
     // collector, not of the JIT: see `fuzz/findings/`), so the stressed
     // runs are not compared with the plain ones.
-    // Collecting at every allocation is slow: these runs stop sooner.
+    // Collecting at every allocation is slow, and slower the more is
+    // live: these runs stop sooner and hold less.
     let stress = Limits {
         fuel: Some(limits.fuel.map_or(STRESS_FUEL, |f| f.min(STRESS_FUEL))),
+        heap: limits.heap.min(STRESS_HEAP),
         ..limits
     };
     let stressed_off = run(module, JitMode::Off, true, stress);

@@ -60,7 +60,7 @@ fn bytes(seed: u64, len: usize) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(config(32))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn jit_and_interpreter_agree_on_whole_programs(
