@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+pub mod differential;
+pub mod program_gen;
+
 use keel_vm::{Config, Instance, Linker, Type, Value, VerifiedModule};
 
 /// The standard library with output discarded: what modules link against.
@@ -29,7 +32,9 @@ pub fn run_limited(module: VerifiedModule, lib: &Linker) {
         ..Config::default()
     };
     let module = Arc::new(module);
-    let Ok(mut inst) = Instance::new(module.clone(), lib, config) else { return };
+    let Ok(mut inst) = Instance::new(module.clone(), lib, config) else {
+        return;
+    };
     for (i, f) in module.module().funcs.iter().enumerate() {
         if let Some(args) = scalar_args(&f.ty.params) {
             inst.add_fuel(100_000);
@@ -40,10 +45,10 @@ pub fn run_limited(module: VerifiedModule, lib: &Linker) {
 
 /// Bytes -> `.kbc` reader -> verifier -> limited run.
 pub fn kbc(data: &[u8], lib: &Linker) {
-    if let Ok(m) = keel_vm::Module::from_bytes(data) {
-        if let Ok(v) = keel_vm::verify(m) {
-            run_limited(v, lib);
-        }
+    if let Ok(m) = keel_vm::Module::from_bytes(data)
+        && let Ok(v) = keel_vm::verify(m)
+    {
+        run_limited(v, lib);
     }
 }
 
@@ -66,7 +71,9 @@ pub fn interp_vs_jit(module: VerifiedModule, lib: &Linker) {
         let mut inst = Instance::new(module.clone(), lib, config).ok()?;
         let mut seen = Vec::new();
         for (i, f) in module.module().funcs.iter().enumerate() {
-            let Some(args) = scalar_args(&f.ty.params) else { continue };
+            let Some(args) = scalar_args(&f.ty.params) else {
+                continue;
+            };
             inst.set_fuel(Some(50_000));
             let outcome = match inst.call_index(i, &args) {
                 Ok(v) => format!("ok {}", v.map(|v| inst.display(v)).unwrap_or_default()),
@@ -83,7 +90,10 @@ pub fn interp_vs_jit(module: VerifiedModule, lib: &Linker) {
     };
     let interpreted = run(keel_vm::JitMode::Off);
     let compiled = run(keel_vm::JitMode::Eager);
-    assert_eq!(interpreted, compiled, "the JIT and the interpreter disagree");
+    assert_eq!(
+        interpreted, compiled,
+        "the JIT and the interpreter disagree"
+    );
 }
 
 /// Arguments for a function whose parameters are all scalars (`None`
@@ -99,4 +109,28 @@ fn scalar_args(params: &[Type]) -> Option<Vec<Value>> {
             _ => None,
         })
         .collect()
+}
+
+/// Bytes -> a generated well-typed program ([`program_gen::program`]) ->
+/// the interpreter against `JitMode::Eager` ([`differential::check`]); the
+/// last eight bytes (when there are more than eight) pick the limits and
+/// fuel cut points. Panics on any difference, and when a generated program
+/// does not assemble or verify (a generator bug).
+pub fn generated_interp_vs_jit(data: &[u8]) {
+    let (body, tail) = if data.len() > 8 {
+        data.split_at(data.len() - 8)
+    } else {
+        (data, &[][..])
+    };
+    let mut seed = [0u8; 8];
+    seed[..tail.len()].copy_from_slice(tail);
+    let src = program_gen::program(body);
+    let module = match differential::build(&src) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(d) = differential::check(&module, differential::plan_from(u64::from_le_bytes(seed)))
+    {
+        panic!("the JIT and the interpreter disagree: {d}\n{src}");
+    }
 }
