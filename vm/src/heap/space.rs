@@ -159,7 +159,9 @@ impl Space {
     /// without a collection (or at all).
     #[inline]
     pub(crate) fn alloc(&mut self, words: usize) -> Option<usize> {
-        if words <= self.limit - self.cursor {
+        // A large object never goes into a hole, however big the hole: its
+        // lines are not marked, so sweeping would reuse them under it.
+        if words <= self.limit - self.cursor && words <= LARGE_WORDS {
             let at = self.cursor;
             self.cursor += words;
             return Some(at);
