@@ -140,6 +140,11 @@ pub(crate) fn division_by_zero() -> Trap {
     super::dynamic::division_by_zero()
 }
 
+/// The trap of a field access `rec.field` on `nil`.
+pub(crate) fn nil_field_trap(module: &VerifiedModule, rec: u16, field: u16) -> Trap {
+    nil_field(module, rec, field)
+}
+
 pub(crate) fn depth_trap(max_depth: usize) -> Trap {
     super::depth_trap(max_depth)
 }
@@ -378,7 +383,7 @@ impl Instance {
             counter(self, i32::MAX);
             return JitRun::NotRun;
         }
-        if self.jit_suspended > 0 {
+        if self.jit_suspended > 0 || self.host_depth >= crate::jit::JIT_HOST_DEPTH {
             // Inside a run compiled code started in the interpreter: ask
             // again later.
             counter(self, 64);

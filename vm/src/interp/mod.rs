@@ -125,11 +125,13 @@ pub struct Config {
 ///
 /// One level of host re-entrancy (the interpreter loop, the native call
 /// and [`NativeCtx::call`]) takes about 2 KiB of native stack in release
-/// builds and about 25 KiB in debug builds, JIT or not (compiled loops
-/// never call out, so no machine-code frame is ever below a host call). 32
-/// levels stay under 1 MiB even in a debug build, leaving half of a
+/// builds and about 25 KiB in debug builds. Compiled code runs only in the
+/// outermost two levels (deeper ones interpret), and uses at most 128 KiB
+/// of native stack for its own frames, then calls into the interpreter.
+/// 32 levels stay under 1 MiB even in a debug build, leaving half of a
 /// 2 MiB thread (the smallest Rust gives a spawned thread by default) to
-/// the host's own frames and to compiling a loop at the innermost level.
+/// the host's own frames and to compiling a function at the innermost
+/// level.
 /// A host that raises the limit must run the instance on a thread with
 /// correspondingly more stack, plus whatever its own host functions use
 /// per level.

@@ -52,10 +52,18 @@ pub(super) const STATUS_TRAP: u32 = 1;
 pub(super) const NATIVE_FRAME: usize = 48;
 
 /// Native stack compiled code may use below the point where the outermost
-/// compiled code of a thread was entered. Past it, a call from compiled
-/// code runs its callee in the interpreter (which keeps its frames on the
-/// value stack), so deep recursion never overflows the host's stack.
-pub(super) const NATIVE_BUDGET: usize = 1 << 20;
+/// compiled code of a thread was entered: 128 KiB, about 2,700 compiled
+/// Keel frames. Past it, a call from compiled code runs its callee in the
+/// interpreter (which keeps its frames on the value stack), so deep
+/// recursion never overflows the host's stack, which must also hold the
+/// host calls nested below it (see `crate::DEFAULT_MAX_HOST_DEPTH`).
+pub(super) const NATIVE_BUDGET: usize = 128 << 10;
+
+/// Host-call nesting (`NativeCtx::call`) below which compiled code is
+/// entered: a run nested deeper in host calls is interpreted, so the
+/// native frames of the compiled code and its helpers (large in debug
+/// builds) are added at most this many times to those of the host levels.
+pub(crate) const JIT_HOST_DEPTH: usize = 2;
 
 /// The state shared by compiled code and the helpers it calls. The
 /// `#[repr(C)]` prefix is read and written by machine code at the offsets

@@ -35,6 +35,7 @@ use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, Executab
 use super::abi::{reg::*, *};
 use super::cache::{Cache, Loc, Pin, Rep, Slot, choose_pins};
 use super::helpers;
+use crate::heap::Shape;
 use crate::native::PureFloat;
 use crate::types::Type;
 use crate::value::Tag;
@@ -242,6 +243,9 @@ struct Cx<'m> {
     ranges: Vec<(u32, u32, u32)>,
     table: *const u64,
     pure: &'m [Option<PureFloat>],
+    /// The layout of each record type the code accesses, by record index
+    /// (computed once each).
+    shapes: Vec<Option<Shape>>,
     /// The register allocator ran out (see `alloc_gpr`): give up.
     broken: bool,
 }
@@ -308,6 +312,7 @@ pub(super) fn compile<'m>(module: &'m VerifiedModule, fi: usize, env: &'m Env) -
         ranges: Vec::new(),
         table: env.table,
         pure: &env.pure,
+        shapes: Vec::new(),
         broken: false,
     };
     cx.body_and_entries()
@@ -1523,6 +1528,8 @@ impl Cx<'_> {
                 self.epilogue();
                 self.dead = true;
             }
+            Op::RecGet { rec, field } => return self.rec_get(pc, rec, field).map(|()| 0),
+            Op::RecSet { rec, field } => return self.rec_set(pc, rec, field).map(|()| 0),
             Op::CallImport { import, .. }
                 if matches!(self.pure.get(import as usize), Some(Some(_))) =>
             {
@@ -1537,6 +1544,171 @@ impl Cx<'_> {
             }
         }
         Some(0)
+    }
+
+    /// Where field `field` of record type `rec` lies (see
+    /// [`Shape::field_slot`]).
+    fn field_slot(&mut self, rec: u16, field: u16) -> Option<(u32, Option<Tag>)> {
+        let rec = rec as usize;
+        let def = self.m.module().records.get(rec)?;
+        if self.shapes.len() <= rec {
+            self.shapes.resize_with(rec + 1, || None);
+        }
+        let shape = self.shapes[rec].get_or_insert_with(|| {
+            Shape::new(&def.name, def.fields.iter().map(|(n, t)| (n.as_str(), t)))
+        });
+        shape.field_slot(field as usize)
+    }
+
+    /// Leaves `rax` = the address of the header of record operand `r`
+    /// (from depth `dr`), trapping at `pc` (`nil` field access) when it is
+    /// `nil`.
+    fn record_address(
+        &mut self,
+        pc: usize,
+        r: Slot,
+        dr: usize,
+        rec: u16,
+        field: u16,
+    ) -> Option<()> {
+        let nil = self.trap_stub(
+            pc,
+            helpers::TRAP_NIL_FIELD,
+            Arg::Imm(i64::from(rec)),
+            Arg::Imm(i64::from(field)),
+        );
+        match r.loc {
+            Loc::Global(g) => {
+                let go = slot(g as usize)?;
+                dynasm!(self.a ; .arch x64
+                    ; mov r11, [r12 + CTX_GLOBALS]
+                    ; cmp BYTE [r11 + go + TAG], Tag::Record as i8
+                    ; jne =>nil
+                    ; mov eax, [r11 + go + BITS]
+                );
+            }
+            Loc::Mem | Loc::Local(_) => {
+                let o = match r.loc {
+                    Loc::Local(l) => self.local(l),
+                    _ => self.operand(dr),
+                };
+                dynasm!(self.a ; .arch x64
+                    ; cmp BYTE [r13 + o + TAG], Tag::Record as i8
+                    ; jne =>nil
+                    ; mov eax, [r13 + o + BITS]
+                );
+            }
+            _ => return None,
+        }
+        dynasm!(self.a ; .arch x64
+            ; mov r11, [r12 + CTX_HEAP_BASE]
+            ; lea rax, [r11 + rax * 8]
+        );
+        Some(())
+    }
+
+    /// `rec.get`: a load of the field, after the `nil` check.
+    fn rec_get(&mut self, pc: usize, rec: u16, field: u16) -> Option<()> {
+        let top = *self.cache.slots.last()?;
+        let Some((at, tag)) = self.field_slot(rec, field) else {
+            return self.delegate(pc);
+        };
+        if !matches!(top.loc, Loc::Mem | Loc::Local(_) | Loc::Global(_)) {
+            return self.delegate(pc);
+        }
+        let (r, dr) = self.pop()?;
+        self.record_address(pc, r, dr, rec, field)?;
+        let w = i32::try_from(at).ok()?.checked_mul(8)?.checked_add(8)?;
+        let out = self.operand(dr);
+        match tag {
+            Some(Tag::Int | Tag::Bool) => {
+                let x = self.alloc_gpr();
+                dynasm!(self.a ; .arch x64 ; mov Rq(x), [rax + w]);
+                let rep = if tag == Some(Tag::Int) {
+                    Rep::Int
+                } else {
+                    Rep::Bool
+                };
+                self.push(Loc::Gpr(x), rep, rep.tag());
+            }
+            Some(Tag::Float) => {
+                let x = self.alloc_xmm();
+                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [rax + w]);
+                self.push(Loc::Xmm(x), Rep::Float, Tag::Float);
+            }
+            Some(Tag::Record) => {
+                // 0 is `nil`.
+                let skip = self.a.new_dynamic_label();
+                dynasm!(self.a ; .arch x64
+                    ; mov rdx, [rax + w]
+                    ; mov [r13 + out + BITS], rdx
+                    ; mov BYTE [r13 + out + TAG], Tag::Nil as i8
+                    ; test rdx, rdx
+                    ; jz =>skip
+                    ; mov BYTE [r13 + out + TAG], Tag::Record as i8
+                    ; =>skip
+                );
+                self.push(Loc::Mem, Rep::Val, Tag::Nil);
+            }
+            Some(t) => {
+                let t = t as i8;
+                dynasm!(self.a ; .arch x64
+                    ; mov rdx, [rax + w]
+                    ; mov [r13 + out + BITS], rdx
+                    ; mov BYTE [r13 + out + TAG], t
+                );
+                self.push(Loc::Mem, Rep::Val, Tag::Nil);
+            }
+            None => {
+                // Two words: the tag (in its low byte), the payload.
+                dynasm!(self.a ; .arch x64
+                    ; movups xmm0, [rax + w]
+                    ; movups [r13 + out], xmm0
+                );
+                self.push(Loc::Mem, Rep::Val, Tag::Nil);
+            }
+        }
+        Some(())
+    }
+
+    /// `rec.set` of an `int`, `float` or `bool` field: a store, after the
+    /// `nil` check (no reference is written, so no barrier); other fields
+    /// through the interpreter's code, which remembers the record.
+    fn rec_set(&mut self, pc: usize, rec: u16, field: u16) -> Option<()> {
+        let n = self.cache.slots.len();
+        let Some((at, Some(tag @ (Tag::Int | Tag::Float | Tag::Bool)))) =
+            self.field_slot(rec, field)
+        else {
+            return self.delegate(pc);
+        };
+        let r = *self.cache.slots.get(n.checked_sub(2)?)?;
+        if !matches!(r.loc, Loc::Mem | Loc::Local(_) | Loc::Global(_)) {
+            return self.delegate(pc);
+        }
+        let w = i32::try_from(at).ok()?.checked_mul(8)?.checked_add(8)?;
+        let (v, dv) = self.pop()?;
+        let (r, dr) = self.pop()?;
+        let val = match v.loc {
+            Loc::Imm(k) if tag != Tag::Float && i32::try_from(k).is_ok() => Arg::Imm(k),
+            _ if tag == Tag::Float => Arg::Reg(self.owned_xmm(v, dv)),
+            _ => Arg::Reg(self.owned_gpr(v, dv)),
+        };
+        self.record_address(pc, r, dr, rec, field)?;
+        match (tag, val) {
+            (Tag::Float, Arg::Reg(x)) => {
+                dynasm!(self.a ; .arch x64 ; movsd QWORD [rax + w], Rx(x));
+                self.cache.free_xmm(x);
+            }
+            (_, Arg::Reg(x)) => {
+                dynasm!(self.a ; .arch x64 ; mov [rax + w], Rq(x));
+                self.cache.free_gpr(x);
+            }
+            (_, Arg::Imm(k)) => {
+                let k = k as i32;
+                dynasm!(self.a ; .arch x64 ; mov QWORD [rax + w], k);
+            }
+        }
+        Some(())
     }
 
     /// A call of a pure float function: `sqrtsd`, or a direct call.

@@ -19,6 +19,7 @@ use crate::{Trap, TrapCode};
 pub(super) const TRAP_INDEX: u32 = 1;
 pub(super) const TRAP_DIV_ZERO: u32 = 2;
 pub(super) const TRAP_DEPTH: u32 = 3;
+pub(super) const TRAP_NIL_FIELD: u32 = 4;
 
 /// Whether op `op` may be compiled as a call to [`op`].
 pub(super) fn delegated(op: Op) -> bool {
@@ -110,6 +111,10 @@ pub(super) extern "sysv64" fn trap(
         Err(Failure::Trap(match kind {
             TRAP_INDEX => Trap::index(a as i64, b as usize),
             TRAP_DIV_ZERO => crate::interp::jit_glue::division_by_zero(),
+            TRAP_NIL_FIELD => {
+                let module = cx.parts().2;
+                crate::interp::jit_glue::nil_field_trap(module, a as u16, b as u16)
+            }
             _ => crate::interp::jit_glue::depth_trap(cx.max_depth as usize),
         }))
     })

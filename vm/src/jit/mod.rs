@@ -51,8 +51,8 @@ use std::time::Instant;
 use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynasmApi, ExecutableBuffer, dynasm};
 
-pub(crate) use abi::JitCtx;
 use abi::*;
+pub(crate) use abi::{JIT_HOST_DEPTH, JitCtx};
 use compile::{Env, FuncCode};
 
 use crate::value::Value;
