@@ -157,6 +157,7 @@ impl Shape {
     /// Where field `i` lies: its word offset after the header, and the tag
     /// its values have when it takes one word (`None`: two words, tag then
     /// payload; a one-word record field holds 0 for `nil`).
+    #[cfg(all(feature = "jit", target_arch = "x86_64"))]
     pub(crate) fn field_slot(&self, i: usize) -> Option<(u32, Option<Tag>)> {
         self.slots.get(i).map(|s| (s.at, s.tag))
     }
