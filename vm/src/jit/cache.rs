@@ -81,6 +81,16 @@ pub(super) struct Slot {
     pub(super) tag: Tag,
 }
 
+impl Slot {
+    /// The pin of the local this operand reads, if it reads a pinned one.
+    pub(super) fn loc_pin(&self, pins: &[Option<Pin>]) -> Option<Pin> {
+        match self.loc {
+            Loc::Local(l) => pins.get(l as usize).copied().flatten(),
+            _ => None,
+        }
+    }
+}
+
 /// A pinned local's register.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Pin {

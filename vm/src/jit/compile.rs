@@ -1337,8 +1337,13 @@ impl Cx<'_> {
                 };
                 let (i, di) = self.pop()?;
                 let (a, da) = self.pop()?;
-                let idx = self.index_arg(i, di);
+                let (idx, tmp) = self.index_arg(i, di);
                 self.element_address(pc, a, da, idx)?;
+                // The index's own register may take the element (the load
+                // reads the index before it writes).
+                if let Some(t) = tmp {
+                    self.cache.free_gpr(t);
+                }
                 match elem {
                     Inline::Int | Inline::Bool => {
                         let r = self.alloc_gpr();
@@ -1389,7 +1394,7 @@ impl Cx<'_> {
                 let (v, dv) = self.pop()?;
                 let (i, di) = self.pop()?;
                 let (a, da) = self.pop()?;
-                let idx = self.index_arg(i, di);
+                let (idx, tmp) = self.index_arg(i, di);
                 // The value in a register or immediate before the address
                 // (which takes rax, rcx, rdx, r11).
                 let val = match v.loc {
@@ -1447,6 +1452,9 @@ impl Cx<'_> {
                     } else {
                         self.cache.free_gpr(r);
                     }
+                }
+                if let Some(t) = tmp {
+                    self.cache.free_gpr(t);
                 }
                 self.release(i);
             }
@@ -1812,27 +1820,17 @@ impl Cx<'_> {
         Some(())
     }
 
-    /// An index operand as a register or a small immediate.
-    fn index_arg(&mut self, s: Slot, d: usize) -> Arg {
-        match s.loc {
-            Loc::Imm(k) if (0..1 << 27).contains(&k) => Arg::Imm(k),
-            Loc::Gpr(r) => Arg::Reg(r),
-            Loc::Local(l) if matches!(self.pins[l as usize], Some(Pin::Gpr(_))) => {
-                let Some(Pin::Gpr(p)) = self.pins[l as usize] else {
-                    unreachable!()
-                };
-                Arg::Reg(p)
-            }
+    /// An index operand as a register or a small immediate, and the cache
+    /// register loaded for it (to free after the access), if any.
+    fn index_arg(&mut self, s: Slot, d: usize) -> (Arg, Option<u8>) {
+        match (s.loc, s.loc_pin(&self.pins)) {
+            (Loc::Imm(k), _) if (0..1 << 27).contains(&k) => (Arg::Imm(k), None),
+            (Loc::Gpr(r), _) => (Arg::Reg(r), None),
+            (_, Some(Pin::Gpr(p))) => (Arg::Reg(p), None),
             _ => {
-                let r = self.owned_gpr(s, d);
-                self.cache.slots.push(Slot {
-                    loc: Loc::Gpr(r),
-                    ..s
-                });
-                // Keep it taken: the caller releases the popped slot, which
-                // now names this register.
-                self.cache.slots.pop();
-                Arg::Reg(r)
+                let r = self.alloc_gpr();
+                self.load_gpr(r, s, d);
+                (Arg::Reg(r), Some(r))
             }
         }
     }
@@ -2066,6 +2064,7 @@ impl Cx<'_> {
         if let Loc::Imm(k) = b.loc
             && k != 0
             && k != -1
+            && k != i64::MIN
         {
             let n = self.owned_gpr(a, da);
             super::magic::emit_div_const(&mut self.a, n, k, rem);
