@@ -47,61 +47,38 @@ pub(super) enum JitRun {
 
 /// The ops compiled code runs through [`op`].
 pub(crate) fn delegates(op: Op) -> bool {
-    matches!(
-        op,
-        Op::CallImport { .. }
-            | Op::Concat
-            | Op::ArrayNewInt
-            | Op::ArrayNewFloat
-            | Op::ArrayNewVal(_)
-            | Op::MapKeys
-            | Op::PushArray(_)
-            | Op::EqStr
-            | Op::NeStr
-            | Op::EqAny
-            | Op::NeAny
-            | Op::LtStr
-            | Op::LeStr
-            | Op::GtStr
-            | Op::GeStr
-            | Op::LtAny
-            | Op::LeAny
-            | Op::GtAny
-            | Op::GeAny
-            | Op::MapGet
-            | Op::MapGetOr
-            | Op::MapHas
-            | Op::MapSet
-            | Op::MapDel
-            | Op::AddAny
-            | Op::SubAny
-            | Op::MulAny
-            | Op::DivAny
-            | Op::RemAny
-            | Op::NegAny
-            | Op::FToI
-            | Op::Cast(_)
-            | Op::ArrayPushInt
-            | Op::ArrayPushFloat
-            | Op::ArrayPushVal
-            | Op::ArrayPopInt
-            | Op::ArrayPopFloat
-            | Op::ArrayPopVal
-            | Op::MapNew(_)
-            | Op::MapLen
-            | Op::Is(_)
-            | Op::RecNew(_)
-            | Op::Trap(_)
-            | Op::ArrayGetInt
-            | Op::ArrayGetFloat
-            | Op::ArrayGetVal
-            | Op::ArraySetInt
-            | Op::ArraySetFloat
-            | Op::ArraySetVal
-            | Op::RecGet { .. }
-            | Op::RecSet { .. }
-            | Op::CallRef { .. }
-    )
+    metered(op)
+        || matches!(
+            op,
+            Op::AddAny
+                | Op::SubAny
+                | Op::MulAny
+                | Op::DivAny
+                | Op::RemAny
+                | Op::NegAny
+                | Op::FToI
+                | Op::Cast(_)
+                | Op::ArrayPushInt
+                | Op::ArrayPushFloat
+                | Op::ArrayPushVal
+                | Op::ArrayPopInt
+                | Op::ArrayPopFloat
+                | Op::ArrayPopVal
+                | Op::MapNew(_)
+                | Op::MapLen
+                | Op::Is(_)
+                | Op::RecNew(_)
+                | Op::Trap(_)
+                | Op::ArrayGetInt
+                | Op::ArrayGetFloat
+                | Op::ArrayGetVal
+                | Op::ArraySetInt
+                | Op::ArraySetFloat
+                | Op::ArraySetVal
+                | Op::RecGet { .. }
+                | Op::RecSet { .. }
+                | Op::CallRef { .. }
+        )
 }
 
 /// Ops whose work is charged to the fuel tank: the interpreter settles its
@@ -157,6 +134,14 @@ pub(crate) fn refresh(cx: &mut JitCtx) {
     cx.heap_base = cx.parts().0.heap.region_raw().0;
 }
 
+/// The result compiled function `f` returned in the context.
+fn returned(cx: &JitCtx, module: &VerifiedModule, f: usize) -> Option<Value> {
+    module.funcs()[f].has_result.then(|| Value {
+        tag: Tag::from_u8(cx.ret_tag as u8),
+        bits: cx.ret_bits,
+    })
+}
+
 /// The interpreter's code for op `pc`, in the frame at `base` with `depth`
 /// operands.
 pub(crate) fn op(cx: &mut JitCtx, base: usize, pc: usize, depth: usize) -> Result<(), Failure> {
@@ -191,11 +176,7 @@ pub(crate) fn op(cx: &mut JitCtx, base: usize, pc: usize, depth: usize) -> Resul
             }
         }
         op if metered(op) => {
-            let fueled = inst.fuel.is_some();
-            if fueled {
-                inst.charge_chunk(cx.chunk, cx.budget);
-                cx.chunk = cx.budget;
-            }
+            let fueled = inst.settle_chunk(&mut cx.chunk, cx.budget);
             let r = match op {
                 Op::CallImport { import, ret } => {
                     inst.call_import(import, ret, module, stack, sp, at, &imports)
@@ -292,18 +273,6 @@ pub(crate) fn call(
 }
 
 impl Instance {
-    /// Shrinks what is left of the chunk to what the fuel tank holds, after
-    /// a metered op (the interpreter's run loop does the same).
-    fn trim_chunk(&self, fueled: bool, chunk: &mut i64, budget: &mut i64) {
-        if let (true, Some(f)) = (fueled, self.fuel) {
-            let f = i64::try_from(f).unwrap_or(i64::MAX);
-            if *budget > f {
-                *budget = f;
-                *chunk = f;
-            }
-        }
-    }
-
     /// The tiering thresholds of the configured mode.
     fn thresholds(&self) -> (i32, i32) {
         match self.config.jit {
@@ -450,12 +419,7 @@ impl Instance {
         *chunk = cx.chunk;
         this.stats.calls = this.stats.calls.saturating_add(cx.calls);
         if status == 0 {
-            let has = module.funcs()[func].has_result;
-            let v = has.then(|| Value {
-                tag: Tag::from_u8(cx.ret_tag as u8),
-                bits: cx.ret_bits,
-            });
-            return JitRun::Returned(v);
+            return JitRun::Returned(returned(&cx, module, func));
         }
         let trap = cx
             .trap
@@ -486,20 +450,13 @@ impl Instance {
             if let (Some(target), Some(trampoline)) = (entry, tramp) {
                 let status = trampoline.run(cx, base, target);
                 return match status {
-                    0 => Ok(module.funcs()[f].has_result.then(|| Value {
-                        tag: Tag::from_u8(cx.ret_tag as u8),
-                        bits: cx.ret_bits,
-                    })),
+                    0 => Ok(returned(cx, module, f)),
                     _ => Err(Failure::Located),
                 };
             }
         }
         // In the interpreter, the chunk settled around it like a native's.
-        let fueled = self.fuel.is_some();
-        if fueled {
-            self.charge_chunk(cx.chunk, cx.budget);
-            cx.chunk = cx.budget;
-        }
+        let fueled = self.settle_chunk(&mut cx.chunk, cx.budget);
         let saved = self.depth_offset;
         self.depth_offset = cx.depth as usize;
         self.jit_suspended += 1;
@@ -531,11 +488,7 @@ impl Instance {
         let at = cx.depth as usize;
         if fref.obj() >= nf {
             let imports = self.imports.clone();
-            let fueled = self.fuel.is_some();
-            if fueled {
-                self.charge_chunk(cx.chunk, cx.budget);
-                cx.chunk = cx.budget;
-            }
+            let fueled = self.settle_chunk(&mut cx.chunk, cx.budget);
             let import = (fref.obj() - nf) as u16;
             let r = self.call_import(import, ret, module, stack, sp - 1, at, &imports);
             self.trim_chunk(fueled, &mut cx.chunk, &mut cx.budget);

@@ -825,6 +825,31 @@ impl Instance {
         }
     }
 
+    /// Before an op whose work is charged to the fuel tank: with a fuel
+    /// limit, charges the chunk so far so the tank is exact during the op.
+    /// Returns whether it did (the run loop's metered ops do the same
+    /// inline, keeping its counters in registers).
+    fn settle_chunk(&mut self, chunk: &mut i64, budget: i64) -> bool {
+        let metered = self.fuel.is_some();
+        if metered {
+            self.charge_chunk(*chunk, budget);
+            *chunk = budget;
+        }
+        metered
+    }
+
+    /// After such an op: shrinks what is left of the chunk to what the
+    /// tank still holds.
+    fn trim_chunk(&self, metered: bool, chunk: &mut i64, budget: &mut i64) {
+        if let (true, Some(f)) = (metered, self.fuel) {
+            let f = i64::try_from(f).unwrap_or(i64::MAX);
+            if *budget > f {
+                *budget = f;
+                *chunk = f;
+            }
+        }
+    }
+
     /// Called when the budget chunk runs out at a check point: charges the
     /// spent chunk, looks at the interrupt flag and the fuel tank, and
     /// returns the next chunk. (By value: taking the loop's counters by
@@ -1925,20 +1950,10 @@ impl Instance {
         if f.obj() < nf {
             return RefCall::Enter(f.obj());
         }
-        let metered = self.fuel.is_some();
-        if metered {
-            self.charge_chunk(*chunk, *budget);
-            *chunk = *budget;
-        }
+        let metered = self.settle_chunk(chunk, *budget);
         let import = (f.obj() - nf) as u16;
         let r = self.call_import(import, ret, module, stack, sp - 1, depth, imports);
-        if let (true, Some(f)) = (metered, self.fuel) {
-            let f = i64::try_from(f).unwrap_or(i64::MAX);
-            if *budget > f {
-                *budget = f;
-                *chunk = f;
-            }
-        }
+        self.trim_chunk(metered, chunk, budget);
         RefCall::Done(r)
     }
 
