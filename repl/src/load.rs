@@ -21,11 +21,23 @@ fn is_bytecode(path: &Path, bytes: &[u8]) -> bool {
     path.extension().is_some_and(|e| e == "kbc") || bytes.starts_with(&MAGIC)
 }
 
-/// Reads `path` and turns it into an unverified module.
+/// The name a program read from stdin (`vmrun -`) goes by in messages.
+pub const STDIN_FILE: &str = "<stdin>";
+
+/// Reads `path` (stdin, to its end, when it is `-`) and turns it into an
+/// unverified module.
 pub fn load(path: &Path, library: &Linker) -> Result<Loaded, LoadError> {
-    let file = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|e| LoadError(format!("error: cannot read {file}: {e}\n")))?;
+    let (file, bytes) = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .map_err(|e| LoadError(format!("error: cannot read stdin: {e}\n")))?;
+        (STDIN_FILE.to_owned(), bytes)
+    } else {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path)
+            .map_err(|e| LoadError(format!("error: cannot read {file}: {e}\n")))?;
+        (file, bytes)
+    };
     if is_bytecode(path, &bytes) {
         let module =
             Module::from_bytes(&bytes).map_err(|e| LoadError(format!("error: {file}: {e}\n")))?;

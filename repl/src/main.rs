@@ -11,9 +11,11 @@ mod load;
 mod output;
 mod session;
 mod shell;
+mod streams;
+mod trap_report;
 
 use std::fmt::Write as _;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -69,7 +71,7 @@ enum Command {
     },
     /// An interactive session: type instructions and watch the stack
     /// (reads a session from stdin when it is not a terminal).
-    Repl(Common),
+    Repl(ReplArgs),
     /// Print a module as assembly that re-assembles to the same bytecode.
     Dis {
         /// A .kbc or .kasm file.
@@ -171,20 +173,38 @@ impl Common {
     }
 }
 
+/// The limits of one run: a program's, or each input line's in the REPL.
+#[derive(Args, Clone, Default)]
+struct RunLimits {
+    /// Print execution and GC statistics to stderr after the run (in the
+    /// REPL: after each line that runs code, for that line).
+    #[arg(long)]
+    stats: bool,
+    /// Instruction budget: stop with `out of fuel` after about N
+    /// instructions (checked at calls and backward jumps; in the REPL,
+    /// each line gets N).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Wall-clock limit for the run, such as `500ms` or `2s` (in the REPL,
+    /// for each line).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<(std::time::Duration, String)>,
+}
+
+#[derive(Args)]
+struct ReplArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    limits: RunLimits,
+}
+
 #[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     common: Common,
-    /// Print execution and GC statistics to stderr after the run.
-    #[arg(long)]
-    stats: bool,
-    /// Instruction budget: stop with `out of fuel` after about N
-    /// instructions (checked at calls and backward jumps).
-    #[arg(long, value_name = "N")]
-    fuel: Option<u64>,
-    /// Wall-clock limit for the run, such as `500ms` or `2s`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    timeout: Option<(std::time::Duration, String)>,
+    #[command(flatten)]
+    limits: RunLimits,
     /// The program: a .kasm or .kbc file. Without one, and with a terminal
     /// on stdin, `vmrun` opens the REPL.
     file: Option<PathBuf>,
@@ -243,8 +263,8 @@ fn parse_duration(s: &str) -> Result<(std::time::Duration, String), String> {
 /// The streams `vmrun` grants: buffered stdout, stdin (which the REPL
 /// also reads its input from, so `io.read_line` reads the next line).
 struct Streams {
-    out: Arc<Mutex<BufWriter<output::Stdout>>>,
-    input: Arc<Mutex<std::io::BufReader<std::io::Stdin>>>,
+    out: Arc<Mutex<streams::Out>>,
+    input: Arc<Mutex<streams::In>>,
     /// The first error a write to stdout met.
     failure: output::StdoutFailure,
 }
@@ -274,8 +294,8 @@ struct Grants {
 /// capabilities in `grants`.
 fn library_with(grants: &Grants) -> (Linker, Streams) {
     let (stdout, failure) = output::Stdout::new();
-    let out = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 16, stdout)));
-    let input = Arc::new(Mutex::new(std::io::BufReader::new(std::io::stdin())));
+    let out = Arc::new(Mutex::new(streams::Out::new(stdout)));
+    let input = Arc::new(Mutex::new(streams::In::new(out.clone())));
     let mut linker = Linker::new();
     keel_stdlib::install_io(
         &mut linker,
@@ -326,6 +346,32 @@ fn library() -> (Linker, Streams) {
     library_with(&all)
 }
 
+/// Link errors, one `error:` line each; a library function left out for
+/// want of a capability names the flag that grants it.
+pub(crate) fn link_errors(errors: &[keel_vm::LinkError]) -> String {
+    let mut text = String::new();
+    for e in errors {
+        match e {
+            keel_vm::LinkError::MissingImport { name } => match keel_stdlib::capability_of(name) {
+                Some(cap) => {
+                    let _ = writeln!(
+                        text,
+                        "error: `{name}` needs a capability this run was not granted: add {} to {}",
+                        cap.flag, cap.grants
+                    );
+                }
+                None => {
+                    let _ = writeln!(text, "error: {e}");
+                }
+            },
+            _ => {
+                let _ = writeln!(text, "error: {e}");
+            }
+        }
+    }
+    text
+}
+
 fn fail(e: LoadError) -> ExitCode {
     output::err(&e.0);
     ExitCode::from(EXIT_INVALID)
@@ -369,7 +415,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Caps { file }) => caps(&file),
-        Some(Command::Repl(common)) => shell::main(&common),
+        Some(Command::Repl(r)) => shell::main(&r.common, &r.limits),
     }
 }
 
@@ -577,14 +623,14 @@ fn run(args: RunArgs) -> ExitCode {
     let start = Instant::now();
     let Some(file) = args.file else {
         if std::io::stdin().is_terminal() {
-            return shell::main(&args.common);
+            return shell::main(&args.common, &args.limits);
         }
         output::err("error: no program given (usage: vmrun FILE [ARGS...], or vmrun repl)\n");
         return ExitCode::from(EXIT_INVALID);
     };
     let (catalog, _) = library();
     let (linker, streams) = library_with(&args.common.grants());
-    let (module, _source, file_name) = match load(&file, &catalog).and_then(verify_loaded) {
+    let (module, source, file_name) = match load(&file, &catalog).and_then(verify_loaded) {
         Ok(v) => v,
         Err(e) => return fail(e),
     };
@@ -596,33 +642,11 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let wants_args = !module.module().funcs[main_index].ty.params.is_empty();
     let mut config = args.common.config();
-    config.fuel = args.fuel;
+    config.fuel = args.limits.fuel;
     let mut instance = match Instance::new(Arc::new(module), &linker, config) {
         Ok(i) => i,
         Err(errors) => {
-            let mut text = String::new();
-            for e in errors {
-                match &e {
-                    keel_vm::LinkError::MissingImport { name } => {
-                        match keel_stdlib::capability_of(name) {
-                            Some(cap) => {
-                                let _ = writeln!(
-                                    text,
-                                    "error: `{name}` needs a capability this run was not granted: add {} to {}",
-                                    cap.flag, cap.grants
-                                );
-                            }
-                            None => {
-                                let _ = writeln!(text, "error: {e}");
-                            }
-                        }
-                    }
-                    _ => {
-                        let _ = writeln!(text, "error: {e}");
-                    }
-                }
-            }
-            output::err(&text);
+            output::err(&link_errors(&errors));
             return ExitCode::from(EXIT_INVALID);
         }
     };
@@ -631,7 +655,7 @@ fn run(args: RunArgs) -> ExitCode {
     // interpreter (reading stdin, writing a full pipe) cannot notice it:
     // after a grace period the watchdog ends the process itself.
     let done = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
-    if let Some((limit, spelled)) = &args.timeout {
+    if let Some((limit, spelled)) = &args.limits.timeout {
         let handle = instance.interrupt_handle();
         let (limit, reason) = (*limit, format!("timeout of {spelled} exceeded"));
         let done = done.clone();
@@ -681,35 +705,46 @@ fn run(args: RunArgs) -> ExitCode {
         // as the tool it is piped from would.
         (Err(_), _) if streams.failure.closed() => ExitCode::from(output::EXIT_CLOSED),
         (Err(trap), _) => {
-            output::err(&trap.report());
+            output::err(&trap_report::render(&trap, &file_name, source.as_deref()));
             ExitCode::from(EXIT_TRAP)
         }
         (Ok(_), Err(e)) => output::write_failed(&e),
         (Ok(v), Ok(())) => ExitCode::from(v.and_then(|v| v.as_int()).map_or(0, |c| c as u8)),
     };
-    if args.stats {
-        let st = instance.stats();
-        let gc = instance.gc_stats();
-        output::err(&format!(
-            "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\njit functions compiled: {}\njit loops entered by osr: {}\njit compile time: {:.3} ms\njit code bytes: {}\ngc collections: {}\ngc minor collections: {}\ngc major collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\ngc longest pause: {:.3} ms\nwall time: {:.3} ms\n",
-            st.instructions,
-            st.calls,
-            st.jit_loops,
-            st.jit_rejected,
-            st.jit_functions,
-            st.jit_osr_entries,
-            st.jit_compile_ns as f64 / 1e6,
-            st.jit_code_bytes,
-            gc.collections,
-            gc.minor_collections,
-            gc.major_collections,
-            gc.peak_bytes,
-            gc.pause.as_secs_f64() * 1e3,
-            gc.max_pause.as_secs_f64() * 1e3,
-            start.elapsed().as_secs_f64() * 1e3
+    if args.limits.stats {
+        output::err(&stats_report(
+            &instance.stats(),
+            &instance.gc_stats(),
+            start.elapsed(),
         ));
     }
     code
+}
+
+/// What `--stats` prints.
+pub(crate) fn stats_report(
+    st: &keel_vm::ExecStats,
+    gc: &keel_vm::GcStats,
+    wall: std::time::Duration,
+) -> String {
+    format!(
+        "instructions executed: {}\ncalls: {}\njit loops compiled: {} (left to the interpreter: {})\njit functions compiled: {}\njit loops entered by osr: {}\njit compile time: {:.3} ms\njit code bytes: {}\ngc collections: {}\ngc minor collections: {}\ngc major collections: {}\npeak heap bytes: {}\ngc pause: {:.3} ms\ngc longest pause: {:.3} ms\nwall time: {:.3} ms\n",
+        st.instructions,
+        st.calls,
+        st.jit_loops,
+        st.jit_rejected,
+        st.jit_functions,
+        st.jit_osr_entries,
+        st.jit_compile_ns as f64 / 1e6,
+        st.jit_code_bytes,
+        gc.collections,
+        gc.minor_collections,
+        gc.major_collections,
+        gc.peak_bytes,
+        gc.pause.as_secs_f64() * 1e3,
+        gc.max_pause.as_secs_f64() * 1e3,
+        wall.as_secs_f64() * 1e3
+    )
 }
 
 /// How long `--timeout` waits, after interrupting, for a run blocked

@@ -13,7 +13,7 @@
 //! - a failed write to stderr is ignored: there is nowhere left to report
 //!   it, and the exit status still tells.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -33,11 +33,74 @@ pub fn out(text: &str) -> io::Result<()> {
     o.flush()
 }
 
-/// Writes `text` to stderr; a failure is ignored (see the module docs).
+/// Writes `text` to stderr, in colour when [`colour`] says so; a failure
+/// is ignored (see the module docs).
 pub fn err(text: &str) {
+    let painted;
+    let text = if colour() {
+        painted = paint(text);
+        &painted
+    } else {
+        text
+    };
     let mut e = io::stderr().lock();
     let _ = e.write_all(text.as_bytes());
     let _ = e.flush();
+}
+
+/// Whether diagnostics on stderr are coloured: stderr is a terminal and
+/// `NO_COLOR` is unset or empty (<https://no-color.org>).
+pub fn colour() -> bool {
+    io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const BLUE: &str = "\x1b[1;34m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Colours a rendered diagnostic, line by line: `error:` (and `warning:`)
+/// with its message, the `-->` location and the excerpt's gutter, and the
+/// caret. Only the rendered forms are recognised; other lines pass as
+/// they are. The text stays the same once the escapes are removed.
+pub fn paint(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        if let Some(rest) = body.strip_prefix("error:") {
+            out.push_str(&format!("{RED}error{RESET}{BOLD}:{rest}{RESET}"));
+        } else if let Some(rest) = body.strip_prefix("warning:") {
+            out.push_str(&format!("{YELLOW}warning{RESET}{BOLD}:{rest}{RESET}"));
+        } else if let Some(rest) = body.strip_prefix("  --> ") {
+            out.push_str(&format!("  {BLUE}-->{RESET} {rest}"));
+        } else if let Some((gutter, code)) = excerpt_line(body) {
+            if !code.is_empty() && code.trim_start().chars().all(|c| c == '^') {
+                out.push_str(&format!("{BLUE}{gutter}{RESET}{RED}{code}{RESET}"));
+            } else {
+                out.push_str(&format!("{BLUE}{gutter}{RESET}{code}"));
+            }
+        } else {
+            out.push_str(body);
+        }
+        out.push_str(nl);
+    }
+    out
+}
+
+/// Splits an excerpt line (` 3 |     ad`, `   |     ^^`) into its gutter
+/// (up to and including `|` and a space) and the rest.
+fn excerpt_line(line: &str) -> Option<(&str, &str)> {
+    let bar = line.find('|')?;
+    let (num, _) = line.split_at(bar);
+    if !num.starts_with(' ') || !num.trim().chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let end = (bar + 2).min(line.len());
+    Some(line.split_at(end))
 }
 
 /// How the process ends after stdout failed with `e`.

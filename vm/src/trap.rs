@@ -185,14 +185,43 @@ impl Trap {
 
 impl Trap {
     /// The message and backtrace as `vmrun` prints them: `error: MESSAGE`,
-    /// then one `  at FUNCTION (FILE:LINE:COL)` line per frame.
+    /// then the [`Trap::trace`] lines.
     pub fn report(&self) -> String {
-        let mut s = format!("error: {}\n", self.message);
-        for (i, frame) in self.backtrace.iter().enumerate() {
+        format!("error: {}\n{}", self.message, self.trace())
+    }
+
+    /// The backtrace, one `  at FUNCTION (FILE:LINE:COL)` line per frame,
+    /// innermost first. A run of identical lines (deep recursion) shows
+    /// once, then `  ... N more frames of FUNCTION`; frames a long
+    /// backtrace left out show as `  ... N more frames ...`.
+    pub fn trace(&self) -> String {
+        let mut s = String::new();
+        let mut i = 0;
+        while i < self.backtrace.len() {
             if i == TRACE_HEAD && self.omitted_frames > 0 {
                 s.push_str(&format!("  ... {} more frames ...\n", self.omitted_frames));
             }
+            let frame = &self.backtrace[i];
+            // A run stops at the gap of omitted frames: what they were is
+            // not known.
+            let end = if i < TRACE_HEAD && self.omitted_frames > 0 {
+                TRACE_HEAD.min(self.backtrace.len())
+            } else {
+                self.backtrace.len()
+            };
+            let repeats = self.backtrace[i + 1..end]
+                .iter()
+                .take_while(|f| *f == frame)
+                .count();
             s.push_str(&format!("  {frame}\n"));
+            if repeats > 0 {
+                s.push_str(&format!(
+                    "  ... {repeats} more frame{} of {}\n",
+                    if repeats == 1 { "" } else { "s" },
+                    frame.func
+                ));
+            }
+            i += 1 + repeats;
         }
         s
     }
@@ -205,3 +234,46 @@ impl fmt::Display for Trap {
 }
 
 impl std::error::Error for Trap {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(func: &str, line: u32) -> TraceFrame {
+        TraceFrame {
+            func: func.into(),
+            offset: 0,
+            file: Some("t.kasm".into()),
+            pos: Some(Pos { line, col: 5 }),
+        }
+    }
+
+    #[test]
+    fn repeated_frames_fold() {
+        let mut trap = Trap::new(TrapCode::Explicit, "boom");
+        trap.backtrace = vec![frame("g", 1)];
+        trap.backtrace
+            .extend(std::iter::repeat_n(frame("f", 3), 50));
+        trap.backtrace.push(frame("main", 9));
+        assert_eq!(
+            trap.report(),
+            "error: boom\n  at g (t.kasm:1:5)\n  at f (t.kasm:3:5)\n  ... 49 more frames of f\n  at main (t.kasm:9:5)\n"
+        );
+    }
+
+    #[test]
+    fn runs_stop_at_the_omitted_gap() {
+        let mut trap = Trap::new(TrapCode::StackOverflow, "deep");
+        trap.backtrace = std::iter::repeat_n(frame("f", 3), TRACE_HEAD + TRACE_TAIL).collect();
+        trap.omitted_frames = 7;
+        let shown = trap.trace();
+        assert_eq!(
+            shown,
+            format!(
+                "  at f (t.kasm:3:5)\n  ... {} more frames of f\n  ... 7 more frames ...\n  at f (t.kasm:3:5)\n  ... {} more frames of f\n",
+                TRACE_HEAD - 1,
+                TRACE_TAIL - 1
+            )
+        );
+    }
+}

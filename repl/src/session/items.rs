@@ -68,6 +68,48 @@ pub fn needs_more(input: &str) -> bool {
     open || blocks > 0
 }
 
+/// Cuts an input (a paste of several lines) into the pieces the REPL
+/// evaluates in order: each complete code line or block, each command,
+/// and each run of consecutive definitions (kept together, so functions
+/// pasted together may call each other). Each piece comes with the number
+/// of lines before it in `input`, so its errors keep their own line
+/// numbers. Blank lines between pieces are dropped; an incomplete tail is
+/// the last piece, so its error says what is missing.
+pub fn pieces(input: &str) -> Vec<(u32, String)> {
+    let mut out: Vec<(u32, String, InputKind)> = Vec::new();
+    let mut cur = String::new();
+    let mut cur_start = 0u32;
+    // Lines skipped since the last piece, kept in case the next piece
+    // joins it.
+    let mut gap = String::new();
+    for (i, line) in input.split_inclusive('\n').enumerate() {
+        if cur.is_empty() {
+            if kind(line) == InputKind::Blank {
+                gap.push_str(line);
+                continue;
+            }
+            cur_start = i as u32;
+        }
+        cur.push_str(line);
+        if kind(&cur) == InputKind::Command || !needs_more(&cur) {
+            let k = kind(&cur);
+            match out.last_mut() {
+                Some((_, text, InputKind::Definitions)) if k == InputKind::Definitions => {
+                    text.push_str(&gap);
+                    text.push_str(&cur);
+                }
+                _ => out.push((cur_start, std::mem::take(&mut cur), k)),
+            }
+            cur.clear();
+            gap.clear();
+        }
+    }
+    if !cur.is_empty() {
+        out.push((cur_start, cur, InputKind::Code));
+    }
+    out.into_iter().map(|(at, text, _)| (at, text)).collect()
+}
+
 /// A top-level definition read from the user's text.
 #[derive(Clone, Debug)]
 pub enum Def {
@@ -264,6 +306,20 @@ fn skip_type(toks: &[(usize, Tok<'_>, usize)], mut j: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paste_is_cut_into_pieces() {
+        let paste = ".func f() -> int\n  push 5 ret\n.end\n\n.func g() -> int\n  call f ret\n.end\ncall g\n:stack\npush 1\n.if\npush 2\n.endif\n";
+        let got = pieces(paste);
+        let starts: Vec<u32> = got.iter().map(|(at, _)| *at).collect();
+        assert_eq!(starts, [0, 7, 8, 9], "{got:?}");
+        assert!(got[0].1.contains(".func g"), "{got:?}");
+        assert_eq!(got[1].1, "call g\n");
+        assert_eq!(got[2].1, ":stack\n");
+        assert_eq!(got[3].1, "push 1\n.if\npush 2\n.endif\n");
+        assert_eq!(pieces("push 1"), [(0, "push 1".to_owned())]);
+        assert_eq!(pieces(".func f()\n"), [(0, ".func f()\n".to_owned())]);
+    }
 
     #[test]
     fn kinds() {

@@ -32,12 +32,12 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use keel_vm::isa::{Opcode, Operand};
 use keel_vm::{
-    Config, EditError, FuncType, Handle, Instance, InterruptHandle, Linker, Module, ModuleEdit,
-    RecordDef, Type,
+    Config, EditError, ExecStats, FuncType, Handle, Instance, InterruptHandle, Linker, Module,
+    ModuleEdit, RecordDef, Type,
 };
 
 use items::{Def, split, take_locals};
-pub use items::{InputKind, kind, needs_more};
+pub use items::{InputKind, kind, needs_more, pieces};
 use keel_assembler::lexer::{Tok, lex};
 use piece::FuncInfo;
 use text::{Chunk, LINE_FUNC, ModuleText};
@@ -145,10 +145,61 @@ pub struct Session {
     instance: Instance,
     next_id: usize,
     timing: bool,
+    limits: LineLimits,
+    /// The `--stats` report of the last line run, until taken.
+    line_stats: Option<String>,
     /// For each global slot, the user functions whose code may name it (a
     /// superset: a function redefined since may no longer), so redefining
     /// a global relinks its users without scanning every function.
     global_users: HashMap<u32, HashSet<String>>,
+}
+
+/// The limits each code line runs under (`vmrun repl --fuel --timeout
+/// --stats`): every line gets the whole budget.
+#[derive(Clone, Default)]
+pub struct LineLimits {
+    pub fuel: Option<u64>,
+    /// The limit and how the user wrote it.
+    pub timeout: Option<(Duration, String)>,
+    pub stats: bool,
+}
+
+/// Interrupts a run when its time is up, unless dropped first.
+struct Watchdog {
+    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(handle: InterruptHandle, limit: Duration, reason: String) -> Watchdog {
+        let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let flag = done.clone();
+        let thread = std::thread::spawn(move || {
+            let (lock, cv) = &*flag;
+            let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let (guard, _) = cv
+                .wait_timeout_while(guard, limit, |finished| !*finished)
+                .unwrap_or_else(|p| p.into_inner());
+            if !*guard {
+                handle.interrupt_with(reason);
+            }
+        });
+        Watchdog {
+            done,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.done;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A global an input defines.
@@ -211,8 +262,20 @@ impl Session {
             instance,
             next_id: 0,
             timing: false,
+            limits: LineLimits::default(),
+            line_stats: None,
             global_users: HashMap::new(),
         })
+    }
+
+    /// Sets the limits every code line runs under (kept by `:reset`).
+    pub fn set_limits(&mut self, limits: LineLimits) {
+        self.limits = limits;
+    }
+
+    /// The `--stats` report of the line last run, once.
+    pub fn take_stats(&mut self) -> Option<String> {
+        self.line_stats.take()
     }
 
     /// Interrupts the running line from another thread (Ctrl-C).
@@ -243,6 +306,20 @@ impl Session {
             line,
             text: input.trim_end_matches(['\n', '\r']).to_owned(),
         };
+        match input.trim() {
+            "exit" | "quit" => {
+                return Ok(Reply::Show(
+                    "`:quit` or Ctrl-D leaves the REPL (`exit` and `quit` are not instructions)\n"
+                        .into(),
+                ));
+            }
+            "help" => {
+                return Ok(Reply::Show(
+                    "`:help` lists instructions and commands; `:help NAME` shows one\n".into(),
+                ));
+            }
+            _ => {}
+        }
         match kind(input) {
             InputKind::Blank => Ok(Reply::Show(String::new())),
             InputKind::Command => self.command(input.trim()),
@@ -779,9 +856,28 @@ impl Session {
             .unwrap_or_default();
         let operands: Vec<_> = self.stack.iter().map(|e| e.value.value()).collect();
         self.instance.interrupt_handle().clear();
+        self.instance.set_fuel(self.limits.fuel);
+        let (stats_before, gc_before) = (self.instance.stats(), self.instance.gc_stats());
         let started = Instant::now();
+        let watchdog = self.limits.timeout.as_ref().map(|(limit, spelled)| {
+            Watchdog::start(
+                self.instance.interrupt_handle(),
+                *limit,
+                format!("timeout of {spelled} exceeded"),
+            )
+        });
         let result = self.instance.run_snippet(&operands);
+        drop(watchdog);
         let elapsed = started.elapsed();
+        if self.limits.stats {
+            let st = since(self.instance.stats(), stats_before);
+            let mut gc = self.instance.gc_stats();
+            gc.collections -= gc_before.collections.min(gc.collections);
+            gc.minor_collections -= gc_before.minor_collections.min(gc.minor_collections);
+            gc.major_collections -= gc_before.major_collections.min(gc.major_collections);
+            gc.pause = gc.pause.saturating_sub(gc_before.pause);
+            self.line_stats = Some(crate::stats_report(&st, &gc, elapsed));
+        }
         let values = result.map_err(|trap| {
             let mut shown = self.text.render_trap(trap);
             if self.timing {
@@ -836,11 +932,13 @@ impl Session {
                 show(format!("{}\n", self.stack_line()))
             }
             ":reset" => {
+                let limits = self.limits.clone();
                 *self = Session::new(
                     self.catalog.clone(),
                     self.linker.clone(),
                     self.config.clone(),
                 )?;
+                self.limits = limits;
                 show("session reset: no definitions, no locals, empty stack\n".into())
             }
             ":gc" => {
@@ -922,6 +1020,70 @@ impl Session {
         Ok(format!("{}\n", &all[start..start + len]))
     }
 
+    /// The group an instruction or library function is listed under in
+    /// `:help`: the part of its name before the dot (`array.get` is in
+    /// `array`), or `core` for the undotted ones (`push`, `add`, `print`).
+    fn help_group(name: &str) -> &str {
+        name.split_once('.').map_or("core", |(g, _)| g)
+    }
+
+    /// The help groups in first-seen order (instructions first), each with
+    /// its members' names.
+    fn help_groups(&self) -> IndexMap<String, Vec<String>> {
+        let mut groups: IndexMap<String, Vec<String>> = IndexMap::new();
+        let names = Opcode::ALL
+            .iter()
+            .map(|op| op.mnemonic().to_owned())
+            .chain(self.catalog.iter().map(|f| f.name.clone()));
+        for n in names {
+            let members = groups.entry(Self::help_group(&n).to_owned()).or_default();
+            if !members.contains(&n) {
+                members.push(n);
+            }
+        }
+        groups
+    }
+
+    /// `:help GROUP`, or `:help all` (`None`): one line per instruction and
+    /// library function (from the opcode table and the library's
+    /// definitions, as the spec is).
+    fn help_listing(&self, group: Option<&str>) -> String {
+        let mut out = String::new();
+        let wanted = |n: &str| group.is_none_or(|g| Self::help_group(n) == g);
+        let ops: Vec<_> = Opcode::ALL
+            .iter()
+            .filter(|op| wanted(op.mnemonic()))
+            .collect();
+        if !ops.is_empty() {
+            out.push_str("Instructions (operand, stack effect, what it does):\n");
+        }
+        for op in ops {
+            let form = format!(
+                "{} {}",
+                op.mnemonic(),
+                op.operand_kind().describe().replace('`', "")
+            );
+            let _ = writeln!(
+                out,
+                "  {:<28} {:<28} {}",
+                form.trim_end(),
+                op.stack_effect(),
+                op.summary().replace('`', "")
+            );
+        }
+        let funcs: Vec<_> = self.catalog.iter().filter(|f| wanted(&f.name)).collect();
+        if !funcs.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str("Library functions (call NAME):\n");
+        }
+        for f in funcs {
+            let _ = writeln!(out, "  {:<40} {}", format!("{}{}", f.name, f.ty), f.doc);
+        }
+        out
+    }
+
     fn help(&self, name: &str) -> Result<String, String> {
         let mut out = String::new();
         if name.is_empty() {
@@ -929,31 +1091,26 @@ impl Session {
             for (_, line) in COMMANDS {
                 let _ = writeln!(out, "  {line}");
             }
-            // One line per instruction and library function, from the
-            // opcode table and the library's definitions (as the spec is).
-            out.push_str("\nInstructions (operand, stack effect, what it does):\n");
-            for op in Opcode::ALL {
-                let form = format!(
-                    "{} {}",
-                    op.mnemonic(),
-                    op.operand_kind().describe().replace('`', "")
-                );
-                let _ = writeln!(
-                    out,
-                    "  {:<28} {:<28} {}",
-                    form.trim_end(),
-                    op.stack_effect(),
-                    op.summary().replace('`', "")
-                );
-            }
-            out.push_str("\nLibrary functions (call NAME):\n");
-            for f in self.catalog.iter() {
-                let _ = writeln!(out, "  {:<40} {}", format!("{}{}", f.name, f.ty), f.doc);
-            }
             out.push_str(
-                "\n`:help NAME` shows one instruction, function or command with its traps.\n",
+                "\nInstructions and library functions, by group (`:help GROUP` lists one):\n",
+            );
+            let mut line = String::from(" ");
+            for (group, members) in self.help_groups() {
+                let item = format!(" {group} ({})", members.len());
+                if line.len() + item.len() > 78 {
+                    let _ = writeln!(out, "{line}");
+                    line = String::from(" ");
+                }
+                line.push_str(&item);
+            }
+            let _ = writeln!(out, "{line}");
+            out.push_str(
+                "\n`:help NAME` shows one instruction, function or command with its traps;\n`:help all` lists everything.\n",
             );
             return Ok(out);
+        }
+        if name == "all" {
+            return Ok(self.help_listing(None));
         }
         let name = name.trim_start_matches(':');
         if let Some((_, line)) = COMMANDS.iter().find(|(c, _)| &c[1..] == name) {
@@ -991,8 +1148,19 @@ impl Session {
             );
         }
         if out.is_empty() {
+            // A group by its name or its plural (`:help arrays`).
+            let groups = self.help_groups();
+            let group = [Some(name), name.strip_suffix('s')]
+                .into_iter()
+                .flatten()
+                .find(|g| groups.contains_key(*g));
+            if let Some(g) = group {
+                out = self.help_listing(Some(g));
+            }
+        }
+        if out.is_empty() {
             return Err(format!(
-                "error: no instruction, library function or command named `{name}`\n"
+                "error: no instruction, library function, command or help group named `{name}`\n"
             ));
         }
         Ok(out)
@@ -1010,9 +1178,25 @@ pub fn mnemonics() -> Vec<String> {
     seen
 }
 
-/// Link errors as the REPL prints them, one `error:` line each.
+/// Link errors as `vmrun` prints them (naming the flag of a capability
+/// not granted).
 fn link_errors(errors: &[keel_vm::LinkError]) -> String {
-    errors.iter().map(|e| format!("error: {e}\n")).collect()
+    crate::link_errors(errors)
+}
+
+/// The counters `now` has gained since `before` (the JIT's included).
+fn since(now: ExecStats, before: ExecStats) -> ExecStats {
+    ExecStats {
+        instructions: now.instructions.saturating_sub(before.instructions),
+        calls: now.calls.saturating_sub(before.calls),
+        jit_loops: now.jit_loops.saturating_sub(before.jit_loops),
+        jit_rejected: now.jit_rejected.saturating_sub(before.jit_rejected),
+        jit_functions: now.jit_functions.saturating_sub(before.jit_functions),
+        jit_osr_entries: now.jit_osr_entries.saturating_sub(before.jit_osr_entries),
+        jit_compile_ns: now.jit_compile_ns.saturating_sub(before.jit_compile_ns),
+        jit_code_bytes: now.jit_code_bytes.saturating_sub(before.jit_code_bytes),
+        ..now
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -120,9 +120,9 @@ impl ModuleText {
         out
     }
 
-    /// Renders a trap as `vmrun` does (message, then the Keel stack trace
-    /// innermost first), with positions mapped back to the user's text and
-    /// the innermost known position shown under a caret.
+    /// Renders a trap as `vmrun` does (message, the innermost known
+    /// position with its line under a caret, then the Keel stack trace
+    /// innermost first), with positions mapped back to the user's text.
     pub fn render_trap(&self, mut trap: Trap) -> String {
         let mut caret = None;
         for frame in &mut trap.backtrace {
@@ -132,7 +132,7 @@ impl ModuleText {
             match frame.pos.and_then(|p| Some((p, self.origin(p.line)?))) {
                 Some((p, (file, at, text))) => {
                     if caret.is_none() {
-                        caret = Some((at, p.col, text));
+                        caret = Some((file, at, p.col, text));
                     }
                     frame.file = Some(file.to_owned());
                     frame.pos = Some(keel_vm::Pos {
@@ -146,15 +146,18 @@ impl ModuleText {
                 }
             }
         }
-        let mut out = trap.report();
-        if let Some((line, col, text)) = caret {
-            out.push_str(&diag::excerpt(
+        let mut out = match caret {
+            Some((file, line, col, text)) => diag::render_line(
+                file,
                 line,
                 col,
                 diag::token_width(text, 1, col),
-                text,
-            ));
-        }
+                Some(text),
+                &trap.message,
+            ),
+            None => format!("error: {}\n", trap.message),
+        };
+        out.push_str(&trap.trace());
         out
     }
 }

@@ -19,21 +19,26 @@ use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{CompletionType, Editor};
 
-use crate::session::{Reply, Session, needs_more};
-use crate::{Common, EXIT_INVALID, EXIT_TRAP, Streams, library, library_with, output};
+use crate::session::{LineLimits, Reply, Session, needs_more, pieces};
+use crate::{Common, EXIT_INVALID, EXIT_TRAP, RunLimits, Streams, library, library_with, output};
 use helper::KeelHelper;
 
 /// `vmrun repl`: a session on the terminal, or over piped stdin.
-pub fn main(common: &Common) -> ExitCode {
+pub fn main(common: &Common, limits: &RunLimits) -> ExitCode {
     let (catalog, _) = library();
     let (linker, streams) = library_with(&common.grants());
-    let session = match Session::new(catalog, linker, common.config()) {
+    let mut session = match Session::new(catalog, linker, common.config()) {
         Ok(s) => s,
         Err(e) => {
             output::err(&e);
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    session.set_limits(LineLimits {
+        fuel: limits.fuel,
+        timeout: limits.timeout.clone(),
+        stats: limits.stats,
+    });
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         interactive(session, streams)
     } else {
@@ -115,18 +120,61 @@ fn piped_session(mut session: Session, streams: &Streams) -> Result<bool, ExitCo
         if input.is_empty() {
             break;
         }
-        match session.eval(&input, first) {
-            Ok(Reply::Show(text)) => {
-                show(streams, &text).map_err(|e| output::write_failed(&e))?;
-            }
-            Ok(Reply::Quit) => break,
-            Err(e) => {
-                show_error(streams, &e)?;
-                failed = true;
-            }
+        match eval_all(&mut session, streams, &input, first, false, None)? {
+            Evaluated::Quit => break,
+            Evaluated::Failed => failed = true,
+            Evaluated::Ok => {}
         }
     }
     Ok(failed)
+}
+
+/// How an input went.
+enum Evaluated {
+    Ok,
+    /// A piece failed (and the pieces after it were not run).
+    Failed,
+    Quit,
+}
+
+/// Evaluates an input (one line, a definition, or a paste of several)
+/// piece by piece ([`pieces`]), showing each reply as it comes, and the
+/// `--stats` report of each line run. The first failing piece stops the
+/// input: what follows it may depend on it.
+fn eval_all(
+    session: &mut Session,
+    streams: &Streams,
+    input: &str,
+    first: u32,
+    colour: bool,
+    running: Option<&Mutex<keel_vm::InterruptHandle>>,
+) -> Result<Evaluated, ExitCode> {
+    for (at, piece) in pieces(input) {
+        // Ctrl-C reaches the instance this piece runs on.
+        if let Some(r) = running {
+            *r.lock().unwrap_or_else(|p| p.into_inner()) = session.interrupt_handle();
+        }
+        let reply = session.eval(&piece, first + at);
+        if let Some(stats) = session.take_stats() {
+            streams.flush().map_err(|e| output::write_failed(&e))?;
+            output::err(&stats);
+        }
+        match reply {
+            Ok(Reply::Show(text)) => {
+                show(streams, &text).map_err(|e| output::write_failed(&e))?;
+            }
+            Ok(Reply::Quit) => return Ok(Evaluated::Quit),
+            Err(e) if colour => {
+                show_error(streams, &output::paint(&e))?;
+                return Ok(Evaluated::Failed);
+            }
+            Err(e) => {
+                show_error(streams, &e)?;
+                return Ok(Evaluated::Failed);
+            }
+        }
+    }
+    Ok(Evaluated::Ok)
 }
 
 /// Where history is kept: `$XDG_STATE_HOME/keel/history`, else
@@ -137,16 +185,6 @@ fn history_path() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
     Some(state.join("keel").join("history"))
-}
-
-/// `error:` in bold red, at the start of any line.
-fn paint_errors(text: &str) -> String {
-    text.lines()
-        .map(|l| match l.strip_prefix("error:") {
-            Some(rest) => format!("\x1b[1;31merror\x1b[0m\x1b[1m:{rest}\x1b[0m\n"),
-            None => format!("{l}\n"),
-        })
-        .collect()
 }
 
 fn interactive(mut session: Session, streams: Streams) -> ExitCode {
@@ -196,8 +234,8 @@ fn interactive(mut session: Session, streams: Streams) -> ExitCode {
             let prompt = if input.is_empty() { "keel> " } else { "....> " };
             match rl.readline(prompt) {
                 Ok(line) => {
-                    line_no += 1;
-                    let _ = rl.add_history_entry(line.as_str());
+                    // A paste (or a recalled definition) is several lines.
+                    line_no += line.split('\n').count() as u32;
                     input.push_str(&line);
                     input.push('\n');
                     if !needs_more(&input) {
@@ -216,15 +254,26 @@ fn interactive(mut session: Session, streams: Streams) -> ExitCode {
                 }
             }
         }
-        *running.lock().unwrap_or_else(|p| p.into_inner()) = session.interrupt_handle();
-        let shown = match session.eval(&input, first) {
-            Ok(Reply::Show(text)) => show(&streams, &text).map_err(|e| output::write_failed(&e)),
-            Ok(Reply::Quit) => break,
-            Err(e) => show_error(&streams, &paint_errors(&e)),
-        };
-        if let Err(code) = shown {
-            save_history(&mut rl, history.as_deref());
-            return code;
+        // The whole input is one history entry: a definition comes back
+        // whole, to edit and re-enter.
+        let entry = input.trim_end_matches('\n');
+        if !entry.trim().is_empty() {
+            let _ = rl.add_history_entry(entry);
+        }
+        match eval_all(
+            &mut session,
+            &streams,
+            &input,
+            first,
+            output::colour(),
+            Some(&running),
+        ) {
+            Ok(Evaluated::Quit) => break,
+            Ok(_) => {}
+            Err(code) => {
+                save_history(&mut rl, history.as_deref());
+                return code;
+            }
         }
         *names.borrow_mut() = session.names();
     }
