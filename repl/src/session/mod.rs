@@ -1087,7 +1087,7 @@ impl Session {
     fn help(&self, name: &str) -> Result<String, String> {
         let mut out = String::new();
         if name.is_empty() {
-            out.push_str("Type instructions to run them on the stack (`push 2 push 3 add`); a bare\nliteral pushes itself. Define with `.func ... .end`, `.record ... .end`, `.global`,\n`.local`; blocks (`.if`, `.while`, `.for`) work on a line or across lines.\n\nCommands:\n");
+            out.push_str("Type instructions to run them on the stack (`push 2 push 3 add`); a bare\nliteral pushes itself. Define with `.func ... .end`, `.record ... .end`,\n`.global`, `.local`; blocks (`.if`, `.while`, `.for`) work on a line or across\nlines.\n\nCommands:\n");
             for (_, line) in COMMANDS {
                 let _ = writeln!(out, "  {line}");
             }
