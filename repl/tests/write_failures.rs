@@ -152,9 +152,8 @@ fn a_full_stdout_is_one_error_line_and_status_1() {
             // The program's own `print` fails: a trap, as the program
             // would see it in any host.
             assert!(
-                err.starts_with(
-                    "error: i/o error: No space left on device (os error 28)\n  at main ("
-                ),
+                err.starts_with("error: i/o error: No space left on device (os error 28)\n  --> ")
+                    && err.contains("\n  at main ("),
                 "{name}: {err}"
             );
         } else {
