@@ -231,6 +231,44 @@ pub fn token_width(src: &str, line: u32, col: u32) -> usize {
         .max(1)
 }
 
+/// Renders verification errors as `vmrun` prints them: each one located
+/// (`error: MESSAGE`, `  --> FILE:LINE:COL`) and, when the source text is
+/// given, with its line and a caret under the instruction; an error with
+/// no position names the file only. `file` is the name the module's debug
+/// info gives (what the errors' positions refer to).
+pub fn render_verify_errors(
+    errors: &keel_vm::VerifyErrors,
+    file: &str,
+    source: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    let source = source.map(|s| Source::new(file, s));
+    for e in &errors.0 {
+        match e.pos {
+            Some(p) => {
+                let message = e.to_string();
+                out.push_str(&match &source {
+                    Some(s) => s.render_pos(p.line, p.col, &message),
+                    None => render_at(file, None, p.line, p.col, 1, &message),
+                });
+            }
+            None => out.push_str(&format!("error: {e}\n  --> {file}\n")),
+        }
+    }
+    out
+}
+
+/// Renders assembly errors as `vmrun` prints them: located, with the
+/// source line and a caret under the span.
+pub fn render_asm_errors(errors: &[crate::AsmError], file: &str, src: &str) -> String {
+    let source = Source::new(file, src);
+    let mut out = String::new();
+    for e in errors {
+        out.push_str(&source.render_span(e.span, &e.to_string()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,30 +196,46 @@ pub fn assemble_with_literal_pushes(
 /// Assembles `.kasm` text and verifies it with `engine`: the text entry
 /// point of the embedding API (`Engine::load` takes `.kbc` bytes).
 ///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let engine = keel_vm::Engine::default();
+/// let linker = keel_vm::Linker::new();
+/// let src = ".module m\n.export fn one() -> int {\n  push 1\n  ret\n}\n";
+/// let module = keel_assembler::load_text(&engine, src, "m.kasm", &linker)?;
+/// let mut instance = engine.instantiate(&module, &linker)?;
+/// assert_eq!(instance.call_typed::<i64>("one", &[])?, 1);
+/// # Ok(()) }
+/// ```
+///
 /// # Errors
 ///
-/// The assembly errors, or the verification errors, as one message each
-/// (`file:line:col: message`).
+/// [`LoadTextError`]: the assembly errors, or the verification errors,
+/// with the text; `Display` gives one `file:line:col: message` line each,
+/// [`LoadTextError::render`] the caret-underlined form `vmrun` prints.
 pub fn load_text(
     engine: &keel_vm::Engine,
     src: &str,
     file: &str,
     library: &dyn Signatures,
-) -> Result<std::sync::Arc<keel_vm::VerifiedModule>, Vec<String>> {
-    let module = assemble(src, file, library).map_err(|errors| {
-        let lines = lines::LineIndex::new(src);
-        errors
-            .iter()
-            .map(|e| {
-                let (line, col) = lines.line_col(e.span.start);
-                format!("{file}:{line}:{col}: {e}")
-            })
-            .collect::<Vec<_>>()
+) -> Result<std::sync::Arc<keel_vm::VerifiedModule>, LoadTextError> {
+    let module = assemble(src, file, library).map_err(|errors| LoadTextError {
+        file: file.to_owned(),
+        src: src.to_owned(),
+        errors: TextErrors::Assemble(errors),
     })?;
-    engine
-        .verify(module)
-        .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+    let src_file = module
+        .debug
+        .as_ref()
+        .map_or_else(|| file.to_owned(), |d| d.file.clone());
+    engine.verify(module).map_err(|errors| LoadTextError {
+        file: src_file,
+        src: src.to_owned(),
+        errors: TextErrors::Verify(errors),
+    })
 }
+
+mod load_error;
+pub use load_error::{LoadTextError, TextErrors};
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use keel_assembler::diag;
-use keel_vm::{Linker, MAGIC, Module, VerifiedModule, VerifyErrors, verify};
+use keel_vm::{Linker, MAGIC, Module, VerifiedModule, verify};
 
 /// A loaded program with its source text when it came from `.kasm`.
 pub struct Loaded {
@@ -59,14 +59,7 @@ pub fn load(path: &Path, library: &Linker) -> Result<Loaded, LoadError> {
             source: Some(src),
             file,
         }),
-        Err(errors) => {
-            let mut out = String::new();
-            let source = diag::Source::new(&file, &src);
-            for e in errors {
-                out.push_str(&source.render_span(e.span, &e.to_string()));
-            }
-            Err(LoadError(out))
-        }
+        Err(errors) => Err(LoadError(diag::render_asm_errors(&errors, &file, &src))),
     }
 }
 
@@ -86,29 +79,10 @@ pub fn verify_loaded(
         .unwrap_or_else(|| file.clone());
     match verify(module) {
         Ok(v) => Ok((v, source, file)),
-        Err(errors) => Err(LoadError(render_verify_errors(
+        Err(errors) => Err(LoadError(diag::render_verify_errors(
             &errors,
             &src_file,
             source.as_deref(),
         ))),
     }
-}
-
-/// Renders verification errors, with a caret when the position is known.
-pub fn render_verify_errors(errors: &VerifyErrors, file: &str, source: Option<&str>) -> String {
-    let mut out = String::new();
-    let source = source.map(|s| diag::Source::new(file, s));
-    for e in &errors.0 {
-        match e.pos {
-            Some(p) => {
-                let message = e.to_string();
-                out.push_str(&match &source {
-                    Some(s) => s.render_pos(p.line, p.col, &message),
-                    None => diag::render_at(file, None, p.line, p.col, 1, &message),
-                });
-            }
-            None => out.push_str(&format!("error: {e}\n  --> {file}\n")),
-        }
-    }
-    out
 }

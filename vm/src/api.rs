@@ -6,11 +6,9 @@
 //! both directions, so the host never holds a reference into the heap and a
 //! value it holds can never dangle or keep garbage alive.
 
-use std::fmt;
-
 use crate::heap::{Elem, OutOfMemory};
 use crate::interp::Instance;
-use crate::native::{Linker, NativeCtx, conforms, value_type_name};
+use crate::native::{NativeCtx, conforms, value_type_name};
 use crate::trap::{Trap, TrapCode};
 use crate::types::{FuncType, KeyType, Type};
 use crate::value::{Tag, Value};
@@ -164,6 +162,17 @@ pub enum CallError {
         /// The parameter type.
         expected: String,
         /// The argument's type.
+        found: String,
+    },
+    /// [`Instance::typed_func`]: the function's signature differs from the
+    /// Rust types asked for.
+    #[error("function `{name}` has signature {expected}, but the typed handle asks for {found}")]
+    Signature {
+        /// The function.
+        name: String,
+        /// Its signature.
+        expected: String,
+        /// The Rust argument tuple and result asked for.
         found: String,
     },
     /// The call ran and trapped.
@@ -676,268 +685,6 @@ impl Instance {
     }
 }
 
-/// A Rust type a host function can take as a parameter.
-pub trait HostArg: Sized {
-    /// The Keel type of the parameter.
-    fn keel_type() -> Type;
-    /// Reads the argument (the verifier proved its type).
-    ///
-    /// # Errors
-    ///
-    /// An `out of memory` trap when copying it out would pass
-    /// [`crate::Config::max_val_bytes`].
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap>;
-}
-
-/// A Rust type a host function can return.
-pub trait HostRet {
-    /// The Keel result type, or `None` for no result.
-    fn keel_type() -> Option<Type>;
-    /// Converts the result, or turns an error into a host-error trap.
-    ///
-    /// # Errors
-    ///
-    /// The host function's error as a trap, or out of memory.
-    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap>;
-}
-
-/// Scalars cross as themselves: `$t` is Keel's `$ty`, read with the
-/// payload accessor `$get` and written with the constructor `$make`.
-macro_rules! scalar {
-    ($t:ty, $ty:expr, $get:ident, $make:path) => {
-        impl HostArg for $t {
-            fn keel_type() -> Type {
-                $ty
-            }
-            fn from_arg(_: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
-                Ok(v.$get())
-            }
-        }
-        impl HostRet for $t {
-            fn keel_type() -> Option<Type> {
-                Some($ty)
-            }
-            fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-                Ok(Some($make(self)))
-            }
-        }
-    };
-}
-scalar!(i64, Type::Int, i, Value::int);
-scalar!(f64, Type::Float, f, Value::float);
-scalar!(bool, Type::Bool, b, Value::bool);
-impl HostArg for String {
-    fn keel_type() -> Type {
-        Type::Str
-    }
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
-        Ok(cx.str(v).to_owned())
-    }
-}
-
-/// Any value, copied out (Keel type `any`).
-impl HostArg for Val {
-    fn keel_type() -> Type {
-        Type::Any
-    }
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
-        cx.export_arg(|cx, left| cx.inst.export_val(v, 0, left))
-    }
-}
-
-macro_rules! array_arg {
-    ($t:ty, $elem:expr, $get:ident) => {
-        /// An array argument, copied out.
-        impl HostArg for Vec<$t> {
-            fn keel_type() -> Type {
-                Type::array($elem)
-            }
-            fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
-                Ok(cx
-                    .array_values(v)
-                    .into_iter()
-                    .map(|x| x.$get().unwrap_or_default())
-                    .collect())
-            }
-        }
-    };
-}
-array_arg!(i64, Type::Int, as_int);
-array_arg!(f64, Type::Float, as_float);
-array_arg!(bool, Type::Bool, as_bool);
-
-/// An `array<str>` argument, copied out.
-impl HostArg for Vec<String> {
-    fn keel_type() -> Type {
-        Type::array(Type::Str)
-    }
-    fn from_arg(cx: &NativeCtx<'_>, v: Value) -> Result<Self, Trap> {
-        // The items may all be one long string: count every copy.
-        cx.export_arg(|cx, left| {
-            cx.array_values(v)
-                .into_iter()
-                .map(|x| {
-                    let s = cx.str(x);
-                    take(left, s.len().saturating_add(std::mem::size_of::<String>()))?;
-                    Ok(s.to_owned())
-                })
-                .collect()
-        })
-    }
-}
-
-impl HostRet for () {
-    fn keel_type() -> Option<Type> {
-        None
-    }
-    fn into_ret(self, _: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-        Ok(None)
-    }
-}
-impl HostRet for String {
-    fn keel_type() -> Option<Type> {
-        Some(Type::Str)
-    }
-    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-        Ok(Some(cx.new_str(self)?))
-    }
-}
-/// `Option<String>` returns a string or `nil` (Keel type `any`).
-impl HostRet for Option<String> {
-    fn keel_type() -> Option<Type> {
-        Some(Type::Any)
-    }
-    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-        match self {
-            Some(s) => Ok(Some(cx.new_str(s)?)),
-            None => Ok(Some(Value::NIL)),
-        }
-    }
-}
-/// An `Err` becomes a `host_error` trap carrying the error's message.
-impl<T: HostRet, E: fmt::Display> HostRet for Result<T, E> {
-    fn keel_type() -> Option<Type> {
-        T::keel_type()
-    }
-    fn into_ret(self, cx: &mut NativeCtx<'_>) -> Result<Option<Value>, Trap> {
-        match self {
-            Ok(v) => v.into_ret(cx),
-            Err(e) => Err(Trap::new(TrapCode::HostError, e.to_string())),
-        }
-    }
-}
-
-/// A host value the host can ask back from a call.
-pub trait FromVal: Sized {
-    /// The type name used in errors.
-    fn type_name() -> &'static str;
-    /// Converts, or returns the found type's name.
-    ///
-    /// # Errors
-    ///
-    /// The name of the type found instead.
-    fn from_val(v: Val) -> Result<Self, String>;
-}
-
-macro_rules! from_val {
-    ($t:ty, $name:literal, $variant:ident) => {
-        impl FromVal for $t {
-            fn type_name() -> &'static str {
-                $name
-            }
-            fn from_val(v: Val) -> Result<Self, String> {
-                match v {
-                    Val::$variant(x) => Ok(x),
-                    other => Err(other.ty().to_string()),
-                }
-            }
-        }
-    };
-}
-from_val!(i64, "int", Int);
-from_val!(f64, "float", Float);
-from_val!(bool, "bool", Bool);
-from_val!(String, "str", Str);
-
-impl FromVal for Val {
-    fn type_name() -> &'static str {
-        "any"
-    }
-    fn from_val(v: Val) -> Result<Self, String> {
-        Ok(v)
-    }
-}
-
-impl FromVal for () {
-    fn type_name() -> &'static str {
-        "nothing"
-    }
-    fn from_val(v: Val) -> Result<Self, String> {
-        match v {
-            Val::Nil => Ok(()),
-            other => Err(other.ty().to_string()),
-        }
-    }
-}
-
-/// A Rust closure usable as a host function: its signature comes from its
-/// parameter and return types.
-pub trait HostFn<Args>: Send + Sync + 'static {
-    /// The Keel signature.
-    fn signature() -> FuncType;
-    /// Calls the closure with arguments read from `args`.
-    ///
-    /// # Errors
-    ///
-    /// The closure's error as a trap.
-    fn invoke(&self, cx: &mut NativeCtx<'_>, args: &[Value]) -> Result<Option<Value>, Trap>;
-}
-
-macro_rules! host_fn {
-    ($($a:ident $i:tt),*) => {
-        impl<F, R, $($a: HostArg),*> HostFn<($($a,)*)> for F
-        where
-            F: Fn($($a),*) -> R + Send + Sync + 'static,
-            R: HostRet,
-        {
-            fn signature() -> FuncType {
-                FuncType::new(vec![$($a::keel_type()),*], R::keel_type())
-            }
-            #[allow(unused_variables)]
-            fn invoke(&self, cx: &mut NativeCtx<'_>, args: &[Value]) -> Result<Option<Value>, Trap> {
-                let r = self($($a::from_arg(cx, args[$i])?),*);
-                r.into_ret(cx)
-            }
-        }
-    };
-}
-host_fn!();
-host_fn!(A 0);
-host_fn!(A 0, B 1);
-host_fn!(A 0, B 1, C 2);
-host_fn!(A 0, B 1, C 2, D 3);
-
-impl Linker {
-    /// Registers a typed host function: the signature is taken from the
-    /// closure's parameter types (`i64`, `f64`, `bool`, `String`, `Val` for
-    /// `any`, `Vec<i64>`/`Vec<f64>`/`Vec<bool>`/`Vec<String>` for arrays) and
-    /// return type (those, `()`, `Option<String>` for str-or-nil, or a
-    /// `Result` whose error becomes a trap with the error's message).
-    ///
-    /// ```
-    /// let mut linker = keel_vm::Linker::new();
-    /// linker.func("host.add", |a: i64, b: i64| a.wrapping_add(b));
-    /// linker.func("host.check", |s: String| -> Result<(), String> {
-    ///     if s.is_empty() { Err("empty".into()) } else { Ok(()) }
-    /// });
-    /// assert_eq!(linker.signature("host.add").unwrap().to_string(), "(int, int) -> int");
-    /// ```
-    pub fn func<Args, F: HostFn<Args>>(&mut self, name: &str, f: F) -> &mut Linker {
-        let sig = F::signature();
-        self.define(name, sig, move |cx, args| f.invoke(cx, args))
-    }
-}
-
 /// Checks `args` against the signature `ty` of the function `name`.
 fn check_args(name: &str, ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
     if args.len() != ty.params.len() {
@@ -961,6 +708,14 @@ fn check_args(name: &str, ty: &FuncType, args: &[Val]) -> Result<(), CallError> 
 }
 
 mod call_ref;
+mod caller;
+mod host_fn;
+mod typed;
+
+pub use caller::Caller;
+pub use host_fn::WithCaller;
+pub use host_fn::{FromVal, HostArg, HostFn, HostRet};
+pub use typed::{Export, TypedArg, TypedFunc, TypedParams, TypedResult};
 
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,32 @@ pub enum LoadError {
     Verify(#[from] VerifyErrors),
 }
 
+/// Why a module could not be instantiated: every import the linker lacks
+/// or types differently (at least one), or running out of heap for its
+/// string constants. Displayed one error a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkErrors(pub Vec<LinkError>);
+
+impl std::fmt::Display for LinkErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LinkErrors {}
+
+impl From<Vec<LinkError>> for LinkErrors {
+    fn from(errors: Vec<LinkError>) -> LinkErrors {
+        LinkErrors(errors)
+    }
+}
+
 /// Loads and verifies modules and creates instances with shared defaults.
 ///
 /// ```
@@ -75,7 +101,25 @@ impl Engine {
         &self,
         module: &Arc<VerifiedModule>,
         linker: &Linker,
-    ) -> Result<Instance, Vec<LinkError>> {
-        Instance::new(module.clone(), linker, self.config.clone())
+    ) -> Result<Instance, LinkErrors> {
+        Ok(Instance::new(module.clone(), linker, self.config.clone())?)
+    }
+
+    /// [`Engine::instantiate`], with `data` as the instance's host state:
+    /// what host functions taking a `&mut Caller<'_, T>` reach
+    /// ([`crate::Caller`]), one value per instance (per plugin, say).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::instantiate`].
+    pub fn instantiate_with<T: Send + 'static>(
+        &self,
+        module: &Arc<VerifiedModule>,
+        linker: &Linker,
+        data: T,
+    ) -> Result<Instance, LinkErrors> {
+        let mut instance = self.instantiate(module, linker)?;
+        instance.set_data(data);
+        Ok(instance)
     }
 }

@@ -70,11 +70,14 @@ mod verify;
 /// or memory growth skip themselves then: they would measure the stress.
 pub const GC_STRESS_BUILD: bool = cfg!(feature = "gc-stress");
 
-pub use api::{CallError, FromVal, FuncRef, Handle, HostArg, HostFn, HostRet, MAX_VAL_DEPTH, Val};
+pub use api::{
+    CallError, Caller, Export, FromVal, FuncRef, Handle, HostArg, HostFn, HostRet, MAX_VAL_DEPTH,
+    TypedArg, TypedFunc, TypedParams, TypedResult, Val, WithCaller,
+};
 pub use bytes::{DecodeError, DecodeErrorKind};
 pub use display::DISPLAY_CHUNK;
 pub use display::{format_float, quote};
-pub use engine::{Engine, LoadError};
+pub use engine::{Engine, LinkErrors, LoadError};
 pub use heap::GcStats;
 pub use int_literal::{IntLiteralError, parse_int_literal};
 pub use interp::DEFAULT_MAX_HOST_DEPTH;

@@ -114,7 +114,7 @@ impl Linker {
                 name: name.to_owned(),
                 ty,
                 doc: doc.to_owned(),
-                func: Arc::new(func),
+                func: Arc::new(catching(name, func)),
                 pure: None,
             },
         );
@@ -153,6 +153,36 @@ impl Linker {
     /// Every defined function, in definition order.
     pub fn iter(&self) -> impl Iterator<Item = &NativeFunc> {
         self.funcs.values()
+    }
+}
+
+/// `func` with any panic it raises caught and turned into a `host_error`
+/// trap: `host function `NAME` panicked: MESSAGE`. The instance stays
+/// usable: the call that ran the native unwinds no further than here, and
+/// what the native allocated is released as after any trap. (The process's
+/// panic hook still runs first and, by default, prints the panic to stderr.)
+fn catching<F>(
+    name: &str,
+    func: F,
+) -> impl Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync + 'static
+where
+    F: Fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap> + Send + Sync + 'static,
+{
+    let name = name.to_owned();
+    move |cx, args| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func(cx, args))).unwrap_or_else(
+            |payload| {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(a non-text panic payload)".to_owned());
+                Err(Trap::new(
+                    crate::trap::TrapCode::HostError,
+                    format!("host function `{name}` panicked: {what}"),
+                ))
+            },
+        )
     }
 }
 

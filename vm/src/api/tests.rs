@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::Linker;
 use crate::isa::{Instr, Opcode, Operand};
 use crate::module::{Func, Import, Module};
 use crate::verify::verify;

@@ -401,6 +401,8 @@ pub struct Instance {
     /// compiled code is entered meanwhile (see `jit_glue`).
     #[cfg(all(feature = "jit", target_arch = "x86_64"))]
     jit_suspended: u32,
+    /// The host's per-instance state (see `api/caller.rs`).
+    pub(crate) data: Box<dyn std::any::Any + Send>,
 }
 
 /// A new array holding the elements of `lit` (`strings`: the instance's
@@ -502,6 +504,7 @@ impl Instance {
             tier_loops: Vec::new(),
             #[cfg(all(feature = "jit", target_arch = "x86_64"))]
             jit_suspended: 0,
+            data: Box::new(()),
             module: module.clone(),
         };
         inst.link(module, linker)?;
