@@ -200,7 +200,7 @@ pub fn assemble_with_literal_pushes(
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let engine = keel_vm::Engine::default();
 /// let linker = keel_vm::Linker::new();
-/// let src = ".module m\n.export fn one() -> int {\n  push 1\n  ret\n}\n";
+/// let src = ".export one\n.func one() -> int\n    push 1\n    ret\n.end\n";
 /// let module = keel_assembler::load_text(&engine, src, "m.kasm", &linker)?;
 /// let mut instance = engine.instantiate(&module, &linker)?;
 /// assert_eq!(instance.call_typed::<i64>("one", &[])?, 1);

@@ -106,11 +106,13 @@ fn program(before: &str, body: &str) -> String {
 /// Asserts that the run trapped `out of memory` at the limit of `limit`
 /// bytes, with a trace that starts in `frame`.
 fn assert_oom(name: &str, r: &Run, limit: usize, frame: &str) {
-    let want = format!(
-        "error: out of memory: heap limit of {limit} bytes exceeded\n  at {frame} ({name}.kasm:"
-    );
+    let want = format!("error: out of memory: heap limit of {limit} bytes exceeded\n");
+    let frame = format!("\n  at {frame} ({name}.kasm:");
     assert_eq!(r.status, Some(1), "{name}: {}", r.err);
     assert!(r.err.starts_with(&want), "{name}: {}", r.err);
+    // The source line and caret come between the message and the trace.
+    let trace = r.err.find("\n  at ").expect("a trace");
+    assert!(r.err[trace..].starts_with(&frame), "{name}: {}", r.err);
 }
 
 /// Resident memory allowed on top of the heap limit: the vmrun binary,

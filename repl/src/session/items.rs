@@ -312,11 +312,13 @@ mod tests {
         let paste = ".func f() -> int\n  push 5 ret\n.end\n\n.func g() -> int\n  call f ret\n.end\ncall g\n:stack\npush 1\n.if\npush 2\n.endif\n";
         let got = pieces(paste);
         let starts: Vec<u32> = got.iter().map(|(at, _)| *at).collect();
-        assert_eq!(starts, [0, 7, 8, 9], "{got:?}");
+        assert_eq!(starts, [0, 7, 8, 9, 10], "{got:?}");
         assert!(got[0].1.contains(".func g"), "{got:?}");
         assert_eq!(got[1].1, "call g\n");
         assert_eq!(got[2].1, ":stack\n");
-        assert_eq!(got[3].1, "push 1\n.if\npush 2\n.endif\n");
+        assert_eq!(got[3].1, "push 1\n");
+        // A block is one piece, however many lines it spans.
+        assert_eq!(got[4].1, ".if\npush 2\n.endif\n");
         assert_eq!(pieces("push 1"), [(0, "push 1".to_owned())]);
         assert_eq!(pieces(".func f()\n"), [(0, ".func f()\n".to_owned())]);
     }
