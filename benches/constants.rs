@@ -64,10 +64,7 @@ fn constants(c: &mut Criterion) {
         for (name, src) in &cases {
             let module = keel_assembler::assemble(src, "constants.kasm", &lib).unwrap();
             let module = Arc::new(keel_vm::verify(module).unwrap());
-            let config = Config {
-                jit,
-                ..Config::default()
-            };
+            let config = Config::default().jit(jit);
             g.bench_function(format!("{name}, {tier}"), |b| {
                 b.iter(|| {
                     let mut inst = Instance::new(module.clone(), &lib, config.clone()).unwrap();

@@ -44,10 +44,7 @@ fn interp_phase(c: &mut Criterion) {
         ("nbody 10k steps", "examples/nbody.kasm", &["10000"]),
     ];
     // The interpreter alone: `--jit off`.
-    let interp = keel_vm::Config {
-        jit: keel_vm::JitMode::Off,
-        ..keel_vm::Config::default()
-    };
+    let interp = keel_vm::Config::default().jit(keel_vm::JitMode::Off);
     for (name, path, args) in cases {
         let module = verified(path, &lib);
         g.bench_function(name, |b| {

@@ -88,14 +88,15 @@ pub fn build(src: &str) -> Result<Arc<VerifiedModule>, String> {
 pub fn run(module: &Arc<VerifiedModule>, jit: JitMode, gc_stress: bool, limits: Limits) -> Outcome {
     let out = Captured::default();
     let lib = library(&out);
-    let config = Config {
-        jit,
-        gc_stress,
-        fuel: limits.fuel,
-        max_heap_bytes: limits.heap,
-        max_call_depth: limits.depth,
-        checked: false,
-        ..Config::default()
+    let config = {
+        let mut config = Config::default()
+            .jit(jit)
+            .gc_stress(gc_stress)
+            .max_heap_bytes(limits.heap)
+            .max_call_depth(limits.depth)
+            .checked(false);
+        config.fuel = limits.fuel;
+        config
     };
     let mut entries = Vec::new();
     let mut inst = match Instance::new(module.clone(), &lib, config) {

@@ -19,18 +19,16 @@ pub fn library() -> Linker {
 /// Runs every function whose parameters are scalars under small limits.
 /// Traps are fine; a panic or a crash is a bug.
 pub fn run_limited(module: VerifiedModule, lib: &Linker) {
-    let config = Config {
-        max_call_depth: 64,
-        max_heap_bytes: 4 << 20,
-        gc_stress: false,
-        fuel: Some(100_000),
+    let config = Config::default()
+        .max_call_depth(64)
+        .max_heap_bytes(4 << 20)
+        .gc_stress(false)
+        .fuel(100_000)
         // Re-assert the verifier's promises at every instruction, so a
         // verifier hole is a crash here rather than a silent wrong result.
-        checked: true,
+        .checked(true)
         // Checked mode interprets; `fuzz_interp_vs_jit` covers the JIT.
-        jit: keel_vm::JitMode::Off,
-        ..Config::default()
-    };
+        .jit(keel_vm::JitMode::Off);
     let module = Arc::new(module);
     let Ok(mut inst) = Instance::new(module.clone(), lib, config) else {
         return;
@@ -59,15 +57,13 @@ pub fn kbc(data: &[u8], lib: &Linker) {
 pub fn interp_vs_jit(module: VerifiedModule, lib: &Linker) {
     let module = Arc::new(module);
     let run = |jit: keel_vm::JitMode| -> Option<Vec<String>> {
-        let config = Config {
-            max_call_depth: 64,
-            max_heap_bytes: 4 << 20,
-            gc_stress: false,
-            fuel: Some(50_000),
-            checked: false,
-            jit,
-            ..Config::default()
-        };
+        let config = Config::default()
+            .max_call_depth(64)
+            .max_heap_bytes(4 << 20)
+            .gc_stress(false)
+            .fuel(50_000)
+            .checked(false)
+            .jit(jit);
         let mut inst = Instance::new(module.clone(), lib, config).ok()?;
         let mut seen = Vec::new();
         for (i, f) in module.module().funcs.iter().enumerate() {

@@ -288,11 +288,10 @@ fn run(
 ) -> (Result<Option<i64>, String>, u64, Option<u64>) {
     let module = assemble(src, "t.kasm", &NoLibrary).expect("assembles");
     let verified = Arc::new(verify(module).expect("verifies"));
-    let config = Config {
-        jit,
-        fuel,
-        gc_stress: false,
-        ..Config::default()
+    let config = {
+        let mut config = Config::default().jit(jit).gc_stress(false);
+        config.fuel = fuel;
+        config
     };
     let mut inst = Instance::new(verified, &Linker::new(), config).expect("links");
     let result = inst
@@ -326,10 +325,7 @@ proptest! {
 fn eager_instance(src: &str) -> Instance {
     let module = assemble(src, "t.kasm", &NoLibrary).expect("assembles");
     let verified = Arc::new(verify(module).expect("verifies"));
-    let config = Config {
-        jit: JitMode::Eager,
-        ..Config::default()
-    };
+    let config = Config::default().jit(JitMode::Eager);
     Instance::new(verified, &Linker::new(), config).expect("links")
 }
 
@@ -451,11 +447,7 @@ fn aliased_latches_fuse_compile_and_agree() {
                 .any(|op| matches!(op, Op::IncBrLocal { i, n, .. } if i == n)),
             "{src}"
         );
-        let config = Config {
-            jit: JitMode::Eager,
-            fuel: Some(100_000),
-            ..Config::default()
-        };
+        let config = Config::default().jit(JitMode::Eager).fuel(100_000);
         let mut inst = Instance::new(Arc::new(verified), &Linker::new(), config).expect("links");
         let _ = inst.call_index(0, &[]);
         let fuel = Some(100_000);

@@ -39,10 +39,7 @@ fn output_with(path: &str, args: &[&str], jit: JitMode) -> String {
     keel_stdlib::install_io(&mut lib, io);
     keel_stdlib::install_core(&mut lib);
     let module = verified(path, &lib);
-    let config = Config {
-        jit,
-        ..Config::default()
-    };
+    let config = Config::default().jit(jit);
     let mut inst = Instance::new(module.clone(), &lib, config).expect("links");
     let main = module.module().func_index("main").expect("has main");
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();

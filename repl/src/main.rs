@@ -154,12 +154,11 @@ impl Common {
     }
 
     fn config(&self) -> Config {
-        let mut config = Config {
-            gc_stress: self.gc_stress || Config::default().gc_stress,
-            checked: self.checked,
-            jit: self.jit,
-            ..Config::default()
-        };
+        let default = Config::default();
+        let mut config = Config::default()
+            .gc_stress(self.gc_stress || default.gc_stress)
+            .checked(self.checked)
+            .jit(self.jit);
         if let Some(h) = self.max_heap {
             config.max_heap_bytes = h;
         }
@@ -596,10 +595,7 @@ fn dis_jit(file: &Path, only: Option<&str>) -> ExitCode {
         },
     };
     let module = Arc::new(module);
-    let config = Config {
-        jit: keel_vm::JitMode::Eager,
-        ..Config::default()
-    };
+    let config = Config::default().jit(keel_vm::JitMode::Eager);
     let mut instance = match Instance::new(module.clone(), &linker, config) {
         Ok(i) => i,
         Err(errors) => {

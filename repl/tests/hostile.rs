@@ -143,13 +143,11 @@ fn mutated_bytecode_never_panics_the_loader_or_verifier() {
 /// arguments of the right types, under small limits. Traps are fine; a
 /// panic is a verifier hole or an interpreter bug.
 fn run_under_limits(v: keel_vm::VerifiedModule, lib: &keel_vm::Linker) {
-    let config = keel_vm::Config {
-        max_call_depth: 200,
-        max_heap_bytes: 8 << 20,
-        fuel: Some(200_000),
-        checked: true,
-        ..keel_vm::Config::default()
-    };
+    let config = keel_vm::Config::default()
+        .max_call_depth(200)
+        .max_heap_bytes(8 << 20)
+        .fuel(200_000)
+        .checked(true);
     let v = std::sync::Arc::new(v);
     let Ok(mut inst) = keel_vm::Instance::new(v.clone(), lib, config) else {
         return;
@@ -882,10 +880,7 @@ fn long_library_calls_stop_at_an_interrupt() {
         let src = format!(".func main()\n    {body}\n    ret\n.end\n");
         let module = keel_assembler::assemble(&src, "interrupt.kasm", &lib).unwrap();
         let v = std::sync::Arc::new(keel_vm::verify(module).unwrap());
-        let config = keel_vm::Config {
-            jit: keel_vm::JitMode::Off,
-            ..keel_vm::Config::default()
-        };
+        let config = keel_vm::Config::default().jit(keel_vm::JitMode::Off);
         let mut inst = keel_vm::Instance::new(v.clone(), &lib, config).unwrap();
         let main = v.module().func_index("main").unwrap();
         inst.interrupt_handle().interrupt_with("stop");
@@ -982,10 +977,7 @@ fn many_hot_loops(loops: usize) -> String {
 /// Runs `main` of [`many_hot_loops`] once with the JIT compiling it at
 /// once; returns the time compiling took and the loops compiled.
 fn run_hot_loops(verified: &std::sync::Arc<keel_vm::VerifiedModule>) -> (u64, u64) {
-    let config = keel_vm::Config {
-        jit: keel_vm::JitMode::Eager,
-        ..keel_vm::Config::default()
-    };
+    let config = keel_vm::Config::default().jit(keel_vm::JitMode::Eager);
     let mut inst =
         keel_vm::Instance::new(verified.clone(), &keel_vm::Linker::new(), config).expect("links");
     inst.call_index(0, &[]).expect("runs");
@@ -1382,11 +1374,7 @@ fn records_module() -> keel_vm::Module {
 
 fn records_instance() -> keel_vm::Instance {
     let v = keel_vm::verify(records_module()).expect("the records module verifies");
-    let config = keel_vm::Config {
-        checked: true,
-        gc_stress: true,
-        ..keel_vm::Config::default()
-    };
+    let config = keel_vm::Config::default().checked(true).gc_stress(true);
     keel_vm::Instance::new(std::sync::Arc::new(v), &library(), config).unwrap()
 }
 

@@ -288,10 +288,7 @@ loop:
     let v = Arc::new(retyped(src, "b").expect("verifies"));
     let lib = library();
     for jit in [keel_vm::JitMode::Off, keel_vm::JitMode::Eager] {
-        let config = keel_vm::Config {
-            jit,
-            ..keel_vm::Config::default()
-        };
+        let config = keel_vm::Config::default().jit(jit);
         let mut inst = keel_vm::Instance::new(v.clone(), &lib, config).unwrap();
         let main = v.module().func_index("main").unwrap();
         let r = inst.call_index(main, &[]).expect("runs");

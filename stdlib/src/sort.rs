@@ -570,11 +570,7 @@ mod higher_order_tests {
             (JitMode::Eager, false),
             (JitMode::Off, true),
         ] {
-            let config = Config {
-                jit,
-                checked,
-                ..Config::default()
-            };
+            let config = Config::default().jit(jit).checked(checked);
             sorts_in(instance(&defs(), vec![], config));
         }
     }
@@ -679,10 +675,7 @@ mod higher_order_tests {
             vec![],
             "load 0\ngstore 0\ngload 0\nfn.ref grow\ncall array.sort_by\ngload 0\nret",
         ));
-        let config = Config {
-            gc_stress: true,
-            ..Config::default()
-        };
+        let config = Config::default().gc_stress(true);
         let g = vec![(Type::array(Str), GlobalInit::Default)];
         let mut inst = instance(&fs, g, config);
         // Strings built by the host: heap objects rooted only by the array.
@@ -728,10 +721,7 @@ mod higher_order_tests {
             "gload 0\nfn.ref again\ncall array.sort_by\nret",
         ));
         let run = move |limit: usize| {
-            let config = Config {
-                max_host_depth: limit,
-                ..Config::default()
-            };
+            let config = Config::default().max_host_depth(limit);
             let lit = keel_vm::isa::ArrayLit::Int(vec![2, 1]);
             let g = vec![(Type::array(Int), GlobalInit::Array(lit))];
             let mut inst = instance(&fs, g, config);
@@ -760,10 +750,7 @@ mod higher_order_tests {
     /// (kept charged, two of them would fill the heap).
     #[test]
     fn the_scratch_is_given_back_on_every_path() {
-        let config = Config {
-            max_heap_bytes: 4 << 20,
-            ..Config::default()
-        };
+        let config = Config::default().max_heap_bytes(4 << 20);
         let mut inst = instance(&defs(), vec![], config);
         let xs: Vec<i64> = (0..50_000).collect();
         let mut want: Vec<i64> = xs.clone();
@@ -783,14 +770,7 @@ mod higher_order_tests {
         let n = 1000i64;
         let xs: Vec<i64> = (0..n).collect();
         let upfront = (n as u64 * 10) / keel_vm::WORK_PER_FUEL;
-        let mut inst = instance(
-            &defs(),
-            vec![],
-            Config {
-                fuel: Some(upfront + 200),
-                ..Config::default()
-            },
-        );
+        let mut inst = instance(&defs(), vec![], Config::default().fuel(upfront + 200));
         let t = trap(inst.call("sort_ints", &[ints(&xs)]));
         assert_eq!(t.code, TrapCode::OutOfFuel);
     }

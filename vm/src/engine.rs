@@ -50,7 +50,7 @@ impl From<Vec<LinkError>> for LinkErrors {
 ///
 /// ```
 /// use keel_vm::{Config, Engine, Linker, Module};
-/// let engine = Engine::new(Config { fuel: Some(1_000_000), ..Config::default() });
+/// let engine = Engine::new(Config::new().fuel(1_000_000));
 /// let bytes = Module::default().to_bytes();          // an empty module
 /// let module = engine.load(&bytes).expect("valid");
 /// let instance = engine.instantiate(&module, &Linker::new()).expect("links");

@@ -50,6 +50,7 @@
 
 mod api;
 mod bytes;
+mod config;
 mod display;
 mod engine;
 mod heap;

@@ -84,29 +84,28 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
         Ok(v) => Arc::new(v),
         Err(errors) => return format!("{name}: rejected: {}", errors.0[0]),
     };
-    let config = Config {
-        fuel: Some(20_000_000),
-        max_heap_bytes: 16 << 20,
-        max_call_depth: 1000,
+    let config = Config::default()
+        .fuel(20_000_000)
+        .max_heap_bytes(16 << 20)
+        .max_call_depth(1000)
         // This host always runs at full speed; GC stress is for testing the
         // VM itself, and would make the allocation bomb hit the watchdog
         // before the heap limit.
-        gc_stress: false,
-        checked: false,
-        jit: keel_vm::JitMode::On,
+        .gc_stress(false)
+        .checked(false)
+        .jit(keel_vm::JitMode::On)
         // Plugins run briefly: compile a function after 100 calls or a loop
         // after 500 rounds.
-        jit_call_threshold: 100,
-        jit_loop_threshold: 500,
+        .jit_call_threshold(100)
+        .jit_loop_threshold(500)
         // Each level of Keel -> host -> Keel nests native frames.
-        max_host_depth: keel_vm::DEFAULT_MAX_HOST_DEPTH,
+        .max_host_depth(keel_vm::DEFAULT_MAX_HOST_DEPTH)
         // A result is copied out: no copy may outgrow the plugin's heap
         // (a value sharing its children copies each share again).
-        max_val_bytes: 16 << 20,
+        .max_val_bytes(16 << 20)
         // The value stack (every active call's frame) also counts toward
         // max_heap_bytes, so heap and stack together stay within 16 MiB.
-        max_stack_bytes: 16 << 20,
-    };
+        .max_stack_bytes(16 << 20);
     let mut instance = match Instance::new(verified, linker, config) {
         Ok(i) => i,
         Err(errors) => return format!("{name}: rejected: {}", errors[0]),

@@ -238,10 +238,7 @@ fn recursion_through_the_host_stops_at_max_host_depth() {
                 "fn.ref again; call host.register; ret",
             ),
         ],
-        Config {
-            max_host_depth: 16,
-            ..Config::default()
-        },
+        Config::default().max_host_depth(16),
     );
     assert_eq!(p.call("setup", &[]).unwrap(), Some(Val::Int(0)));
     let t = trap(p.call("again", &[1.into()]));

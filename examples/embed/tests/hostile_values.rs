@@ -87,10 +87,7 @@ fn trap(r: Result<Option<Val>, CallError>) -> Trap {
 fn a_result_that_shares_children_is_refused_not_copied_without_bound() {
     // Before the copy was bounded, dag(40) made 2^40 nodes.
     for limit in [1 << 20, Config::default().max_val_bytes] {
-        let (mut inst, _) = instance(Config {
-            max_val_bytes: limit,
-            ..Config::default()
-        });
+        let (mut inst, _) = instance(Config::default().max_val_bytes(limit));
         let t0 = Instant::now();
         match inst.call("dag", &[Val::Int(40)]) {
             Err(CallError::TooLarge { limit: l }) => assert_eq!(l, limit),
@@ -109,10 +106,7 @@ fn a_result_that_shares_children_is_refused_not_copied_without_bound() {
 
 #[test]
 fn host_function_arguments_are_copied_within_the_limit() {
-    let (mut inst, _) = instance(Config {
-        max_val_bytes: 1 << 20,
-        ..Config::default()
-    });
+    let (mut inst, _) = instance(Config::default().max_val_bytes(1 << 20));
     let t = trap(inst.call("show", &[Val::Int(40)]));
     assert_eq!(t.code, TrapCode::OutOfMemory);
     assert_eq!(
@@ -129,11 +123,11 @@ fn host_function_arguments_are_copied_within_the_limit() {
 #[test]
 fn str_from_of_a_shared_dag_stops_at_the_heap_limit() {
     for gc_stress in [false, true] {
-        let (mut inst, _) = instance(Config {
-            max_heap_bytes: 1 << 20,
-            gc_stress,
-            ..Config::default()
-        });
+        let (mut inst, _) = instance(
+            Config::default()
+                .max_heap_bytes(1 << 20)
+                .gc_stress(gc_stress),
+        );
         let t = trap(inst.call("text", &[Val::Int(30)]));
         assert_eq!(t.code, TrapCode::OutOfMemory, "{t:?}");
         assert_eq!(
@@ -147,10 +141,7 @@ fn str_from_of_a_shared_dag_stops_at_the_heap_limit() {
 
 #[test]
 fn print_of_a_shared_dag_is_charged_as_fuel() {
-    let (mut inst, written) = instance(Config {
-        fuel: Some(100_000),
-        ..Config::default()
-    });
+    let (mut inst, written) = instance(Config::default().fuel(100_000));
     let t = trap(inst.call("print_dag", &[Val::Int(30)]));
     assert_eq!(t.code, TrapCode::OutOfFuel);
     assert_eq!(inst.fuel(), Some(0));

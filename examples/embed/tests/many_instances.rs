@@ -40,11 +40,9 @@ fn two_threads_of_two_hundred_instances_keep_to_themselves() {
             std::thread::spawn(move || {
                 let mut instances: Vec<Instance> = (0..200)
                     .map(|i| {
-                        let config = Config {
-                            fuel: Some(10_000 + i as u64 * 100),
-                            max_heap_bytes: 1 << 20,
-                            ..Config::default()
-                        };
+                        let config = Config::default()
+                            .fuel(10_000 + i as u64 * 100)
+                            .max_heap_bytes(1 << 20);
                         Instance::new(module.clone(), &linker, config).unwrap()
                     })
                     .collect();

@@ -66,10 +66,7 @@ fn keep_linker() -> Linker {
 #[test]
 fn host_scratch_roots_survive_a_reentrant_call_that_collects() {
     for gc_stress in [false, true] {
-        let config = Config {
-            gc_stress,
-            ..Config::default()
-        };
+        let config = Config::default().gc_stress(gc_stress);
         let mut inst = instance(KEEP, &keep_linker(), config);
         assert_eq!(
             inst.call_typed::<i64>("run", &[]).unwrap(),
@@ -114,14 +111,7 @@ leaf:
         },
     );
     for gc_stress in [false, true] {
-        let mut inst = instance(
-            SRC,
-            &l,
-            Config {
-                gc_stress,
-                ..Config::default()
-            },
-        );
+        let mut inst = instance(SRC, &l, Config::default().gc_stress(gc_stress));
         let got = inst.call_typed::<String>("inner", &[Val::Int(3)]).unwrap();
         assert_eq!(got, "<2<1<0leaf0>1>2>");
     }
@@ -171,11 +161,7 @@ fn host_recursion_far_beyond_the_limit_traps_cleanly_on_a_small_thread() {
             let outcome = std::thread::Builder::new()
                 .stack_size(1 << 20)
                 .spawn(move || {
-                    let config = Config {
-                        jit,
-                        checked,
-                        ..Config::default()
-                    };
+                    let config = Config::default().jit(jit).checked(checked);
                     let mut inst = instance(REC, &rec_linker(), config);
                     let deep = inst.call("rec", &[Val::Int(1_000_000)]);
                     // Still usable, and a nesting within the limit works.
@@ -205,10 +191,7 @@ fn host_recursion_far_beyond_the_limit_traps_cleanly_on_a_small_thread() {
 
 #[test]
 fn the_host_nesting_limit_is_configurable() {
-    let config = Config {
-        max_host_depth: 5,
-        ..Config::default()
-    };
+    let config = Config::default().max_host_depth(5);
     let mut inst = instance(REC, &rec_linker(), config);
     assert_eq!(inst.call_typed::<i64>("rec", &[Val::Int(5)]).unwrap(), 5);
     let t = host_trap(inst.call("rec", &[Val::Int(6)]).unwrap_err());
@@ -217,10 +200,7 @@ fn the_host_nesting_limit_is_configurable() {
         "stack overflow: host call nesting limit 5 exceeded"
     );
     // The call depth limit still counts Keel and host frames together.
-    let config = Config {
-        max_call_depth: 20,
-        ..Config::default()
-    };
+    let config = Config::default().max_call_depth(20);
     let mut inst = instance(REC, &rec_linker(), config);
     let t = host_trap(inst.call("rec", &[Val::Int(25)]).unwrap_err());
     assert_eq!(t.message, "stack overflow: call depth limit 20 exceeded");

@@ -15,10 +15,7 @@ fn eval(s: &mut Session, input: &str) -> Result<String, String> {
 
 #[test]
 fn stack_values_survive_collections_between_and_during_lines() {
-    let mut s = session(Config {
-        gc_stress: true,
-        ..Config::default()
-    });
+    let mut s = session(Config::default().gc_stress(true));
     eval(&mut s, "\"a\" \"b\" concat 3 0 array.new").expect("runs");
     // Pops both, allocates (collecting at every allocation), then traps:
     // the restored stack must still hold live objects.
@@ -161,11 +158,9 @@ mod random_input {
         /// input that fails leaves the stack and the names as they were.
         #[test]
         fn never_panics_and_failures_change_nothing(lines in prop::collection::vec(line(), 1..12)) {
-            let mut s = session(Config {
-                fuel: Some(1_000_000),
-                max_heap_bytes: 16 << 20,
-                ..Config::default()
-            });
+            let mut s = session(Config::default()
+                .fuel(1_000_000)
+                .max_heap_bytes(16 << 20));
             for l in &lines {
                 let before = (s.stack_line(), s.names());
                 match s.eval(l, 1) {
