@@ -5,7 +5,8 @@ use std::sync::Arc;
 pub mod differential;
 pub mod program_gen;
 
-use keel_vm::{Config, Instance, Linker, Type, Value, VerifiedModule};
+use keel_vm::{Config, Instance, Linker, Type, VerifiedModule};
+use keel_vm::internals::{Value};
 
 /// The standard library with output discarded: what modules link against.
 pub fn library() -> Linker {

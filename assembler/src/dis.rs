@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
-use keel_vm::isa::{self, ArrayLit, Operand};
+use keel_vm::internals::isa::{self, ArrayLit, Operand};
 use keel_vm::{DecodeError, GlobalInit, Module, Type, format_float, is_name, quote};
 
 /// `name` as printed where a name is expected. Modules read from `.kbc`

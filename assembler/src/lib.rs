@@ -2,7 +2,7 @@
 //!
 //! The pipeline is `.kasm` text → [`lexer`] (logos) → grammar (lalrpop) →
 //! [`ast`] → `lower` (names, labels, constants, encoding through
-//! `keel_vm::isa`) → [`Module`]. The assembler does no type inference; the
+//! `keel_vm::internals::isa`) → [`Module`]. The assembler does no type inference; the
 //! verifier in `keel_vm` checks and specializes what this produces.
 //!
 //! ```

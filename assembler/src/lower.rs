@@ -3,7 +3,7 @@
 //! Resolves names (locals, globals, functions, imports, labels), interns
 //! string constants, groups body words into instructions using the opcode
 //! table (the grammar knows no mnemonics), encodes them through
-//! `keel_vm::isa`, and records debug info. It does no type inference: that
+//! `keel_vm::internals::isa`, and records debug info. It does no type inference: that
 //! is the verifier's job. Numeric local and global indices pass through
 //! unchecked so the verifier's own range rule is reachable from source.
 //!
@@ -20,7 +20,7 @@ mod records;
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
-use keel_vm::isa::{Instr, Opcode, Operand, OperandKind};
+use keel_vm::internals::isa::{Instr, Opcode, Operand, OperandKind};
 use keel_vm::{
     DebugInfo, Func, FuncDebug, FuncType, Global, GlobalInit, Import, KeyType, Module, Pos,
     RecordDef, Type,

@@ -167,7 +167,7 @@ fail:
 "#;
     let m = asm(src).unwrap();
     let text = disassemble(&m).unwrap();
-    for op in keel_vm::isa::Opcode::ALL {
+    for op in keel_vm::internals::isa::Opcode::ALL {
         assert!(
             text.lines()
                 .any(|l| l.trim_start().split(' ').next() == Some(op.mnemonic())),
@@ -342,14 +342,14 @@ fn generated_jumps_point_at_their_directive() {
     let src = ".func main()\n    .local i: int\n    .for i = 0, 2\n        push true\n        .if\n            .continue\n        .endif\n    .endfor\n    ret\n.end\n";
     let m = asm(src).unwrap();
     let d = &m.debug.as_ref().unwrap().funcs[0];
-    let instrs = keel_vm::isa::decode_code(&m.funcs[0].code, 0).unwrap();
+    let instrs = keel_vm::internals::isa::decode_code(&m.funcs[0].code, 0).unwrap();
     let pos_of = |off: u32| {
         let p = d.lines.iter().find(|(o, _)| *o == off).unwrap().1;
         (p.line, p.col)
     };
     let jumps: Vec<(String, (u32, u32))> = instrs
         .iter()
-        .filter(|(_, i)| matches!(i.operand, keel_vm::isa::Operand::Target(_)))
+        .filter(|(_, i)| matches!(i.operand, keel_vm::internals::isa::Operand::Target(_)))
         .map(|(off, i)| (i.op.mnemonic().to_owned(), pos_of(*off)))
         .collect();
     assert_eq!(
@@ -518,7 +518,7 @@ fn records_fn_types_and_array_literals_assemble_and_round_trip() {
     );
     assert_eq!(
         m.globals[0].init,
-        keel_vm::GlobalInit::Array(keel_vm::isa::ArrayLit::Int(vec![1, -2]))
+        keel_vm::GlobalInit::Array(keel_vm::internals::isa::ArrayLit::Int(vec![1, -2]))
     );
     let text = disassemble(&m).unwrap();
     assert!(text.contains("push array<Leaf> []"), "{text}");

@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use keel_assembler::{NoLibrary, assemble};
-use keel_vm::{Config, Instance, JitMode, Linker, Op, Value, verify};
+use keel_vm::internals::{Op, Value};
+use keel_vm::{Config, Instance, JitMode, Linker, verify};
 use proptest::prelude::*;
 
 const INT_LOCALS: [&str; 4] = ["a", "b", "c", "d"];

@@ -153,14 +153,14 @@ fn run_under_limits(v: keel_vm::VerifiedModule, lib: &keel_vm::Linker) {
         return;
     };
     for (i, f) in v.module().funcs.iter().enumerate() {
-        let args: Option<Vec<keel_vm::Value>> =
+        let args: Option<Vec<keel_vm::internals::Value>> =
             f.ty.params
                 .iter()
                 .map(|t| match t {
-                    keel_vm::Type::Int => Some(keel_vm::Value::int(3)),
-                    keel_vm::Type::Float => Some(keel_vm::Value::float(0.5)),
-                    keel_vm::Type::Bool => Some(keel_vm::Value::bool(true)),
-                    keel_vm::Type::Any => Some(keel_vm::Value::NIL),
+                    keel_vm::Type::Int => Some(keel_vm::internals::Value::int(3)),
+                    keel_vm::Type::Float => Some(keel_vm::internals::Value::float(0.5)),
+                    keel_vm::Type::Bool => Some(keel_vm::internals::Value::bool(true)),
+                    keel_vm::Type::Any => Some(keel_vm::internals::Value::NIL),
                     _ => None,
                 })
                 .collect();
@@ -465,13 +465,17 @@ fn one_long_line_assembles_and_reports_in_near_linear_time() {
 struct Code(Vec<u8>);
 
 impl Code {
-    fn emit(&mut self, op: keel_vm::isa::Opcode, operand: keel_vm::isa::Operand) -> &mut Self {
-        keel_vm::isa::Instr { op, operand }.encode(&mut self.0);
+    fn emit(
+        &mut self,
+        op: keel_vm::internals::isa::Opcode,
+        operand: keel_vm::internals::isa::Operand,
+    ) -> &mut Self {
+        keel_vm::internals::isa::Instr { op, operand }.encode(&mut self.0);
         self
     }
 
-    fn op(&mut self, op: keel_vm::isa::Opcode) -> &mut Self {
-        keel_vm::isa::Instr::simple(op).encode(&mut self.0);
+    fn op(&mut self, op: keel_vm::internals::isa::Opcode) -> &mut Self {
+        keel_vm::internals::isa::Instr::simple(op).encode(&mut self.0);
         self
     }
 
@@ -480,8 +484,8 @@ impl Code {
     }
 }
 
-fn len_of(op: keel_vm::isa::Opcode, operand: keel_vm::isa::Operand) -> u32 {
-    keel_vm::isa::Instr { op, operand }.encoded_len() as u32
+fn len_of(op: keel_vm::internals::isa::Opcode, operand: keel_vm::internals::isa::Operand) -> u32 {
+    keel_vm::internals::isa::Instr { op, operand }.encoded_len() as u32
 }
 
 fn func(
@@ -587,7 +591,7 @@ fn assert_near_linear(what: &str, factor: f64, small: f64, big: f64, resolution:
 /// per block took locals x blocks / 8 bytes (1.6 GB for 65,000 locals and
 /// 200,000 blocks).
 fn many_locals_many_blocks(locals: u32, blocks: u32) -> keel_vm::Module {
-    use keel_vm::isa::{Opcode as O, Operand};
+    use keel_vm::internals::isa::{Opcode as O, Operand};
     use keel_vm::{FuncType, Type};
     let mut c = Code::default();
     for i in 0..locals {
@@ -1113,13 +1117,16 @@ fn read_bytes_stays_within_the_heap_limit() {
 
 /// An instruction, a label, or a jump to a label.
 enum Asm {
-    I(keel_vm::isa::Opcode, keel_vm::isa::Operand),
+    I(
+        keel_vm::internals::isa::Opcode,
+        keel_vm::internals::isa::Operand,
+    ),
     L(&'static str),
-    J(keel_vm::isa::Opcode, &'static str),
+    J(keel_vm::internals::isa::Opcode, &'static str),
 }
 
 fn assemble_items(items: &[Asm]) -> Vec<u8> {
-    use keel_vm::isa::{Instr, Operand};
+    use keel_vm::internals::isa::{Instr, Operand};
     let mut labels = std::collections::HashMap::new();
     let mut off = 0u32;
     for it in items {
@@ -1151,7 +1158,7 @@ fn assemble_items(items: &[Asm]) -> Vec<u8> {
 /// takes only ints or nothing, so `run_under_limits` runs them all.
 fn records_module() -> keel_vm::Module {
     use Asm::{I, J, L};
-    use keel_vm::isa::{ArrayLit, Opcode as O, Operand as P};
+    use keel_vm::internals::isa::{ArrayLit, Opcode as O, Operand as P};
     use keel_vm::{FuncType, Global, GlobalInit, RecordDef, Type};
     let s = |op| I(op, P::None);
     let int = |v| I(O::PushInt, P::Int(v));
@@ -1483,7 +1490,7 @@ fn decode_error(bytes: &[u8]) -> String {
 
 #[test]
 fn huge_counts_in_the_new_sections_are_refused_before_allocating() {
-    use keel_vm::isa::{ArrayLit, Opcode, Operand};
+    use keel_vm::internals::isa::{ArrayLit, Opcode, Operand};
     use keel_vm::{Global, GlobalInit, RecordDef, Type};
     let m = keel_vm::Module {
         records: vec![RecordDef {

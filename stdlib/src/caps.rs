@@ -11,7 +11,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Trap, TrapCode, Type, Value};
+use keel_vm::internals::Value;
+use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Trap, TrapCode, Type};
 
 use crate::bounded::BoundedBuf;
 use crate::grant::{Access, Grant};

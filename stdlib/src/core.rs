@@ -8,9 +8,10 @@
 //! ([`NativeCtx::charge_work`]); and looks at the interrupt flag every
 //! [`POLL_STEP`] units of work while it runs ([`NativeCtx::poll`]).
 
+use keel_vm::internals::{Tag, Value};
 use keel_vm::{
-    FuncType, IntLiteralError, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, PureFloat, Tag,
-    Trap, TrapCode, Type, Value, parse_int_literal,
+    FuncType, IntLiteralError, KeyType, Linker, NativeCtx, OBJECT_BYTES, POLL_STEP, PureFloat,
+    Trap, TrapCode, Type, parse_int_literal,
 };
 
 use crate::sort::sort_polled;

@@ -8,7 +8,8 @@
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
-use keel_vm::{FuncType, Linker, NativeCtx, POLL_STEP, Trap, TrapCode, Type, Value};
+use keel_vm::internals::Value;
+use keel_vm::{FuncType, Linker, NativeCtx, POLL_STEP, Trap, TrapCode, Type};
 
 use crate::bounded::{BoundedBuf, lossy_utf8};
 

@@ -126,11 +126,12 @@ fn limits_section() -> String {
          links are never followed, and only regular files are read or written (a FIFO or device \
          is refused without blocking).\n",
         obj = keel_vm::OBJECT_BYTES,
-        val = std::mem::size_of::<keel_vm::Value>(),
+        val = std::mem::size_of::<keel_vm::internals::Value>(),
         build = crate::core::BUILD_ELEM_BYTES,
         chunk = keel_vm::DISPLAY_CHUNK,
-        sort_str = 2 * std::mem::size_of::<keel_vm::Value>(),
-        sort_by = crate::sort::SORT_BY_SCRATCH_VALUES * std::mem::size_of::<keel_vm::Value>(),
+        sort_str = 2 * std::mem::size_of::<keel_vm::internals::Value>(),
+        sort_by =
+            crate::sort::SORT_BY_SCRATCH_VALUES * std::mem::size_of::<keel_vm::internals::Value>(),
         wpf = keel_vm::WORK_PER_FUEL,
         step = keel_vm::POLL_STEP,
         read_byte = crate::io::READ_BYTE_COST,

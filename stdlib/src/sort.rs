@@ -13,9 +13,8 @@
 
 use std::cmp::Ordering;
 
-use keel_vm::{
-    NativeCtx, OBJECT_BYTES, POLL_STEP, Tag, Trap, TrapCode, Type, Value, WORK_PER_FUEL,
-};
+use keel_vm::internals::{Tag, Value};
+use keel_vm::{NativeCtx, OBJECT_BYTES, POLL_STEP, Trap, TrapCode, Type, WORK_PER_FUEL};
 
 /// Elements per initial run, each sorted in one call.
 const RUN: usize = 4096;
@@ -337,7 +336,7 @@ mod tests {
 mod higher_order_tests {
     use std::sync::Arc;
 
-    use keel_vm::isa::{Instr, Opcode, Operand, OperandKind};
+    use keel_vm::internals::isa::{Instr, Opcode, Operand, OperandKind};
     use keel_vm::{
         CallError, Config, FuncType, Global, GlobalInit, Import, Instance, Linker, Module, Trap,
         TrapCode, Type, Val,
@@ -722,7 +721,7 @@ mod higher_order_tests {
         ));
         let run = move |limit: usize| {
             let config = Config::default().max_host_depth(limit);
-            let lit = keel_vm::isa::ArrayLit::Int(vec![2, 1]);
+            let lit = keel_vm::internals::isa::ArrayLit::Int(vec![2, 1]);
             let g = vec![(Type::array(Int), GlobalInit::Array(lit))];
             let mut inst = instance(&fs, g, config);
             let t = trap(inst.call("start", &[]));

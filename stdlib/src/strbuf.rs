@@ -9,7 +9,8 @@
 //! before allocating (the growth rule is documented with
 //! [`NativeCtx::strbuf_push`] in keel-vm).
 
-use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Tag, Trap, Type, Value};
+use keel_vm::internals::{Tag, Value};
+use keel_vm::{FuncType, Linker, NativeCtx, OBJECT_BYTES, Trap, Type};
 
 type Native = fn(&mut NativeCtx<'_>, &[Value]) -> Result<Option<Value>, Trap>;
 

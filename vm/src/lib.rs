@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use keel_vm::{isa::{Instr, Opcode, Operand}, Config, FuncType, Func, Instance, Linker, Module, Type, verify};
+//! use keel_vm::{internals::isa::{Instr, Opcode, Operand}, Config, FuncType, Func, Instance, Linker, Module, Type, verify};
 //!
 //! // fn answer() -> int { push 42; ret }
 //! let mut code = Vec::new();
@@ -55,8 +55,9 @@ mod display;
 mod engine;
 mod heap;
 mod int_literal;
+pub mod internals;
 mod interp;
-pub mod isa;
+mod isa;
 #[cfg(all(feature = "jit", target_arch = "x86_64"))]
 mod jit;
 mod module;
@@ -94,8 +95,7 @@ pub use native::{Linker, NativeCtx, NativeFn, NativeFunc, PureFloat};
 pub use native::{OBJECT_BYTES, POLL_STEP, WORK_PER_FUEL};
 pub use trap::{TRACE_HEAD, TRACE_TAIL, TraceFrame, Trap, TrapCode};
 pub use types::{FuncType, KeyType, MAX_TYPE_DEPTH, TYPE_VAR_NAMES, Type};
-pub use value::{Tag, Value};
 pub use verify::{
-    Cmp, Const, MAX_LOCALS, MAX_RECORDS, MAX_STACK, ModuleEdit, Op, Snippet, VerifiedFunc,
-    VerifiedModule, VerifyError, VerifyErrorKind, VerifyErrors, verify, verify_snippet,
+    MAX_LOCALS, MAX_RECORDS, MAX_STACK, ModuleEdit, Snippet, VerifiedFunc, VerifiedModule,
+    VerifyError, VerifyErrorKind, VerifyErrors, verify, verify_snippet,
 };

@@ -9,7 +9,7 @@
 //! back to the same bytes. Strings are interned in element order.
 
 use keel_vm::Type;
-use keel_vm::isa::ArrayLit;
+use keel_vm::internals::isa::ArrayLit;
 
 use super::{Lowerer, err};
 use crate::ast::{ArrayExpr, LitValue};

@@ -9,7 +9,7 @@
 //! in use), which re-assembles to the same bytes.
 
 use keel_vm::Pos;
-use keel_vm::isa::{Instr, Opcode, Operand};
+use keel_vm::internals::isa::{Instr, Opcode, Operand};
 
 use crate::ast::Name;
 

@@ -22,7 +22,7 @@
 //! them point at the directive.
 
 use indexmap::IndexMap;
-use keel_vm::isa::{Instr, Opcode, Operand};
+use keel_vm::internals::isa::{Instr, Opcode, Operand};
 use keel_vm::{Pos, Type};
 
 use super::emit::{Emit, Label, Target};

@@ -9,10 +9,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use keel_vm::isa::{Instr, Opcode, Operand, OperandKind};
+use keel_vm::internals::Value;
+use keel_vm::internals::isa::{Instr, Opcode, Operand, OperandKind};
 use keel_vm::{
     CallError, Config, Func, FuncRef, FuncType, Import, Instance, Linker, Module, Trap, TrapCode,
-    Type, Val, Value,
+    Type, Val,
 };
 
 /// `fn(int) -> int`.

@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use keel_vm::{
-    CallError, Config, FuncType, Instance, JitMode, Linker, Trap, TrapCode, Type, Val, Value,
-};
+use keel_vm::internals::Value;
+use keel_vm::{CallError, Config, FuncType, Instance, JitMode, Linker, Trap, TrapCode, Type, Val};
 
 fn instance(src: &str, linker: &Linker, config: Config) -> Instance {
     let module = keel_assembler::assemble(src, "plugin.kasm", linker).expect("assembles");

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use keel_vm::isa::{Opcode, Operand};
+use keel_vm::internals::isa::{Opcode, Operand};
 use keel_vm::{
     Config, EditError, ExecStats, FuncType, Handle, Instance, InterruptHandle, Linker, Module,
     ModuleEdit, RecordDef, Type,
@@ -595,7 +595,7 @@ impl Session {
                     continue;
                 }
                 let f = &module.funcs[info.slot];
-                let uses = keel_vm::isa::decode_code(&f.code, 0)
+                let uses = keel_vm::internals::isa::decode_code(&f.code, 0)
                     .map(|code| code.iter().any(|(_, i)| i.operand == Operand::Global(old)))
                     .unwrap_or(false);
                 if uses {
@@ -1212,7 +1212,7 @@ mod tests;
 
 /// The global slots `code` names (loads and stores), each once.
 fn globals_named(code: &[u8]) -> Vec<u32> {
-    let mut out: Vec<u32> = keel_vm::isa::decode_code(code, 0)
+    let mut out: Vec<u32> = keel_vm::internals::isa::decode_code(code, 0)
         .map(|code| {
             code.iter()
                 .filter_map(|(_, i)| match i.operand {

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 use keel_assembler::Signatures;
 use keel_assembler::lexer::{Tok, lex};
-use keel_vm::isa::{self, ArrayLit, Instr, Opcode, Operand};
+use keel_vm::internals::isa::{self, ArrayLit, Instr, Opcode, Operand};
 use keel_vm::{Func, FuncDebug, FuncType, Linker, Module, Pos, RecordDef};
 
 /// A session function: its slot and signature.

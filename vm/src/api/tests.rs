@@ -4,8 +4,9 @@ use super::*;
 use crate::Linker;
 use crate::isa::{Instr, Opcode, Operand};
 use crate::module::{Func, Import, Module};
+use crate::value::Value;
 use crate::verify::verify;
-use crate::{Config, FuncType, Trap, TrapCode, Value};
+use crate::{Config, FuncType, Trap, TrapCode};
 
 fn code(instrs: &[Instr]) -> Vec<u8> {
     let mut out = Vec::new();

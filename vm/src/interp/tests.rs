@@ -454,8 +454,9 @@ mod records {
     use crate::isa::{ArrayLit, Instr, Opcode, Operand};
     use crate::module::{Func, Global, GlobalInit, Import, Module, RecordDef};
     use crate::types::{FuncType, KeyType, Type};
+    use crate::value::Value;
     use crate::verify::verify;
-    use crate::{Config, Instance, Linker, TrapCode, Value};
+    use crate::{Config, Instance, Linker, TrapCode};
 
     enum It {
         I(Instr),

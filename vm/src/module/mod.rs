@@ -87,7 +87,7 @@ pub struct Func {
     pub locals: Vec<Type>,
     /// Whether a host may call this function.
     pub exported: bool,
-    /// Encoded instructions (see [`crate::isa`]).
+    /// Encoded instructions (see [`crate::internals::isa`]).
     pub code: Vec<u8>,
 }
 

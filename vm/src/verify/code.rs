@@ -1,6 +1,6 @@
 //! The verified, specialized instruction set that the interpreter runs.
 //!
-//! Every variant specializes one generic [`Opcode`](crate::isa::Opcode) for
+//! Every variant specializes one generic [`Opcode`](crate::internals::isa::Opcode) for
 //! operand types the verifier proved; the doc of each names its generic op.
 //! Only the `*Any` forms check run-time tags. Operands are indices into the
 //! function's locals, the module's globals, constants and type table, or

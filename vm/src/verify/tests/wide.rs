@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::{Config, Instance, JitMode, Linker, Value};
+use crate::value::Value;
+use crate::{Config, Instance, JitMode, Linker};
 
 /// Constants too wide for a superinstruction's own field (past i16, i8 or
 /// i32, a `sub` of `i32::MIN`, `i64` constants) fuse into its `Wide` twin,
