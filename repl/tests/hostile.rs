@@ -862,6 +862,58 @@ fn timeout_stops_a_run_blocked_on_stdin() {
     assert_eq!(out, "before\n", "output printed before the block is kept");
 }
 
+/// A run blocked outside the interpreter, in a write to a stdout pipe
+/// nobody reads, cannot see `--timeout`'s interrupt: after the grace
+/// period the watchdog ends the process with the timeout's message, a
+/// note that it stopped the process, and the trap status.
+#[test]
+fn timeout_stops_a_run_blocked_writing_a_full_pipe() {
+    let dir = tmp_dir();
+    let prog = dir.join("full-pipe.kasm");
+    std::fs::write(
+        &prog,
+        ".func main()\n    .local s: str\n    push \"x\" push 100000 call str.repeat store s\ntop:\n    load s call print\n    jmp top\n.end\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+        .args(["--timeout", "200ms", prog.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stdout is never read: the pipe fills and `print` blocks.
+    let _stdout = child.stdout.take();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let status = status.expect("vmrun --timeout 200ms still blocked writing after 20 s");
+    use std::io::Read;
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: interrupted: timeout of 200ms exceeded\n")
+            && err.contains("blocked outside the interpreter")
+            && err.contains("vmrun stopped the process"),
+        "{err}"
+    );
+}
+
 /// A long library call sees an interrupt that is already raised when it
 /// starts (the interpreter only looks every 65536 instructions, and these
 /// programs run a handful): sorting, repeating, splitting, collecting and

@@ -168,7 +168,7 @@ fn ctrl_c_in_a_read_ends_the_line() {
         // `waiting` is printed (and flushed) by the running line, so the
         // terminal is out of the line editor's raw mode when Ctrl-C is
         // sent: the key is a signal, not an edit.
-        s.send_line(&format!("push \"waiting\" call print {call}"))
+        s.send_line(format!("push \"waiting\" call print {call}"))
             .expect("send");
         s.expect("waiting\r\n").expect("the line runs");
         s.send("\x03").expect("ctrl-c");
