@@ -183,8 +183,11 @@ fn ctrl_c_in_a_read_ends_the_line() {
         s.expect("[40: int, 2: int]").expect("stack");
         s.expect("keel> ").expect("prompt");
     }
-    // A read after an interrupted one gets what is typed for it.
-    s.send_line("call io.read_line").expect("send");
+    // A read after an interrupted one gets what is typed for it (once it
+    // asks: text sent with the line could be read by the line editor).
+    s.send_line("push \"name?\" call print call io.read_line")
+        .expect("send");
+    s.expect("name?\r\n").expect("the line runs");
     s.send_line("hello").expect("answer");
     s.expect("\"hello\"").expect("read the answer");
     s.expect("keel> ").expect("prompt");
