@@ -6,6 +6,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(unix)]
+mod fd_reader;
 mod jit_listing;
 mod load;
 mod output;
@@ -647,9 +649,10 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     // A timeout is an interrupt from a watchdog thread; the run notices it
-    // within a fraction of a millisecond. A run blocked outside the
-    // interpreter (reading stdin, writing a full pipe) cannot notice it:
-    // after a grace period the watchdog ends the process itself.
+    // within a fraction of a millisecond, and a read of stdin that waits
+    // within one wait slice (`fd_reader`). A run blocked elsewhere outside
+    // the interpreter (writing to a full pipe) cannot notice it: after a
+    // grace period the watchdog ends the process itself.
     let done = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
     if let Some((limit, spelled)) = &args.limits.timeout {
         let handle = instance.interrupt_handle();
@@ -676,7 +679,7 @@ fn run(args: RunArgs) -> ExitCode {
                     let _ = w.flush();
                 }
                 eprintln!(
-                    "error: interrupted: {reason}\n  (blocked outside the interpreter, such as waiting for input, for {}ms more; vmrun stopped the process)",
+                    "error: interrupted: {reason}\n  (blocked outside the interpreter, such as writing to a full pipe, for {}ms more; vmrun stopped the process)",
                     TIMEOUT_GRACE.as_millis()
                 );
                 std::process::exit(i32::from(EXIT_TRAP));

@@ -8,11 +8,26 @@
 //! shows before the answer is typed, and a program driven through pipes
 //! by another one answers before it waits. Reads served from the buffer
 //! flush nothing, so a filter stays block-buffered.
+//!
+//! Stdin is read through [`FdReader`] (on Unix): a read that waits hands
+//! back `Interrupted` every [`WAIT_SLICE`](crate::fd_reader::WAIT_SLICE),
+//! so `io.read_line` sees Ctrl-C in the REPL and `--timeout` while it
+//! waits; every other reader (the piped REPL's own line reading) retries,
+//! so pipes, files and the end of input read exactly as before.
 
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, LineWriter, Read, Write};
 use std::sync::{Arc, Mutex};
 
+#[cfg(unix)]
+use crate::fd_reader::FdReader;
 use crate::output;
+
+/// What stdin is read through: raw reads of descriptor 0 in interruptible
+/// waits on Unix (no hidden buffer in std's `Stdin` to keep in step).
+#[cfg(unix)]
+type StdinReader = FdReader<io::Stdin>;
+#[cfg(not(unix))]
+type StdinReader = io::Stdin;
 
 /// Stdout with the buffering its kind calls for.
 pub enum Out {
@@ -58,13 +73,16 @@ impl Write for Out {
 
 /// Stdin, buffered, flushing `out` before each read that would wait.
 pub struct In {
-    inner: BufReader<io::Stdin>,
+    inner: BufReader<StdinReader>,
     out: Arc<Mutex<Out>>,
 }
 
 impl In {
     pub fn new(out: Arc<Mutex<Out>>) -> In {
         In {
+            #[cfg(unix)]
+            inner: BufReader::new(FdReader::new(io::stdin())),
+            #[cfg(not(unix))]
             inner: BufReader::new(io::stdin()),
             out,
         }

@@ -807,8 +807,10 @@ fn a_long_input_line_is_read_within_the_heap_limit() {
 }
 
 /// `--timeout` stops `vmrun` even while the program is blocked reading a
-/// stdin that never delivers (the watchdog ends the process after a grace
-/// period), with the timeout's message and the trap status.
+/// stdin that never delivers: the read waits in slices and looks at the
+/// interrupt flag between them, so the run ends with the timeout's trap
+/// (its trace, the trap status), not the watchdog's stop of a process
+/// blocked outside the interpreter.
 #[test]
 fn timeout_stops_a_run_blocked_on_stdin() {
     let dir = tmp_dir();
@@ -856,10 +858,64 @@ fn timeout_stops_a_run_blocked_on_stdin() {
         .unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
-        err.contains("interrupted: timeout of 200ms exceeded"),
+        err.starts_with("error: interrupted: timeout of 200ms exceeded\n")
+            && err.contains("\n  at main"),
         "{err}"
     );
+    assert!(!err.contains("blocked outside"), "{err}");
     assert_eq!(out, "before\n", "output printed before the block is kept");
+}
+
+/// A run blocked outside the interpreter, in a write to a stdout pipe
+/// nobody reads, cannot see `--timeout`'s interrupt: after the grace
+/// period the watchdog ends the process with the timeout's message, a
+/// note that it stopped the process, and the trap status.
+#[test]
+fn timeout_stops_a_run_blocked_writing_a_full_pipe() {
+    let dir = tmp_dir();
+    let prog = dir.join("full-pipe.kasm");
+    std::fs::write(
+        &prog,
+        ".func main()\n    .local s: str\n    push \"x\" push 100000 call str.repeat store s\ntop:\n    load s call print\n    jmp top\n.end\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmrun"))
+        .args(["--timeout", "200ms", prog.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stdout is never read: the pipe fills and `print` blocks.
+    let _stdout = child.stdout.take();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let status = status.expect("vmrun --timeout 200ms still blocked writing after 20 s");
+    use std::io::Read;
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: interrupted: timeout of 200ms exceeded\n")
+            && err.contains("blocked outside the interpreter")
+            && err.contains("vmrun stopped the process"),
+        "{err}"
+    );
 }
 
 /// A long library call sees an interrupt that is already raised when it

@@ -2,7 +2,8 @@
 //! pseudo-terminal: a prompt written before `io.read_line` shows before
 //! the answer is typed, trap messages are coloured (unless `NO_COLOR`),
 //! type-ahead survives a running line, a paste of a definition and a call
-//! runs both, and the REPL's limit flags and hints.
+//! runs both, Ctrl-C ends a line waiting in `io.read_line` or
+//! `io.read_bytes`, and the REPL's limit flags and hints.
 //!
 //! Robust on a loaded machine: every step waits for the text it needs
 //! (prompts included) with a generous timeout, never for a fixed time.
@@ -154,6 +155,45 @@ fn history_recalls_a_definition_as_one_entry() {
     let history = std::fs::read_to_string(d.join("keel/history")).expect("history file");
     let _ = std::fs::remove_dir_all(&d);
     assert!(!history.lines().any(|l| l.trim() == ".end"), "{history}");
+}
+
+#[test]
+fn ctrl_c_in_a_read_ends_the_line() {
+    let d = dir("ctrl-c-read");
+    let mut s = repl(&d, &[]);
+    s.send_line("push 40 push 2").expect("send");
+    s.expect("[40: int, 2: int]").expect("stack");
+    s.expect("keel> ").expect("prompt");
+    for call in ["call io.read_line", "push 5 call io.read_bytes"] {
+        // `waiting` is printed (and flushed) by the running line, so the
+        // terminal is out of the line editor's raw mode when Ctrl-C is
+        // sent: the key is a signal, not an edit.
+        s.send_line(format!("push \"waiting\" call print {call}"))
+            .expect("send");
+        s.expect("waiting\r\n").expect("the line runs");
+        s.send("\x03").expect("ctrl-c");
+        s.expect("interrupted")
+            .unwrap_or_else(|e| panic!("{call}: Ctrl-C did not end the read: {e}"));
+        s.expect("keel> ").expect("fresh prompt");
+        // What is typed next goes to the REPL, and the stack is restored.
+        s.send_line("add").expect("send");
+        s.expect("[42: int]").expect("the next line ran");
+        s.expect("keel> ").expect("prompt");
+        s.send_line("pop push 40 push 2").expect("send");
+        s.expect("[40: int, 2: int]").expect("stack");
+        s.expect("keel> ").expect("prompt");
+    }
+    // A read after an interrupted one gets what is typed for it (once it
+    // asks: text sent with the line could be read by the line editor).
+    s.send_line("push \"name?\" call print call io.read_line")
+        .expect("send");
+    s.expect("name?\r\n").expect("the line runs");
+    s.send_line("hello").expect("answer");
+    s.expect("\"hello\"").expect("read the answer");
+    s.expect("keel> ").expect("prompt");
+    s.send_line(":quit").expect("send");
+    s.expect(Eof).expect("exits");
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]

@@ -18,7 +18,15 @@ use crate::bounded::{BoundedBuf, lossy_utf8};
 pub struct Io {
     /// Where `print` and `write` go.
     pub out: Arc<Mutex<dyn Write + Send>>,
-    /// Where `io.read_line` reads from.
+    /// Where `io.read_line` and `io.read_bytes` read from.
+    ///
+    /// An input may end a wait for data with
+    /// [`std::io::ErrorKind::Interrupted`] having read nothing (as a read
+    /// a signal interrupts does): the read functions then look at the
+    /// interrupt flag ([`NativeCtx::poll`]) and read again. An input that
+    /// waits in short slices this way (as `vmrun`'s stdin does, a few
+    /// milliseconds at a time) makes a blocked read interruptible; one that blocks in a
+    /// single wait cannot be interrupted until data or its end arrives.
     pub input: Arc<Mutex<dyn BufRead + Send>>,
 }
 
@@ -141,7 +149,8 @@ pub(crate) const READ_BYTE_COST: usize = 25;
 
 /// Reads until `n` bytes or the end of input, holding no more than the
 /// heap has room for ([`BoundedBuf`] at [`READ_BYTE_COST`] a byte), and
-/// charging one unit of work per byte as it reads.
+/// charging one unit of work per byte as it reads; looks at the interrupt
+/// flag as [`read_line`] does.
 fn read_bytes(
     cx: &mut NativeCtx<'_>,
     input: &mut dyn BufRead,
@@ -177,9 +186,9 @@ fn read_bytes(
 
 /// Reads one line in the input's own buffer-sized steps, so the host holds
 /// no more of it than the heap could take ([`BoundedBuf`]), and looks at
-/// the interrupt flag between steps. A read that blocks (a terminal or a
-/// pipe with no data) is not interrupted: the host's watchdog decides
-/// (`vmrun --timeout` ends the process).
+/// the interrupt flag before each step, and each time the input ends a
+/// wait with `Interrupted` (see [`Io::input`]). A read that blocks in the
+/// input itself is not interrupted: the host's watchdog decides.
 fn read_line(cx: &mut NativeCtx<'_>, input: &mut dyn BufRead) -> Result<Option<Value>, Trap> {
     let mut buf = BoundedBuf::default();
     let mut any = false;

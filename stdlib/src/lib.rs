@@ -117,9 +117,12 @@ fn limits_section() -> String {
          single pass of the standard library over one string, as in `str.upper` or a search for \
          the next separator, runs to its end) and stops with `interrupted`; \
          an interrupted `array.sort` leaves the array holding its elements in some order, an \
-         interrupted `gc.collect` frees nothing. A read that blocks (`io.read_line` or `io.read_bytes` \
-         on a terminal or pipe) is not interrupted by the library: `vmrun --timeout` ends the process after a \
-         grace period.\n\
+         interrupted `gc.collect` frees nothing. A read that waits for input (`io.read_line` or \
+         `io.read_bytes`) looks at the flag each time the input hands back during its wait; \
+         `vmrun`'s stdin does every few milliseconds, so Ctrl-C in the REPL and `--timeout` end a \
+         blocked read with `interrupted` (bytes the read had \
+         already taken are dropped with it). An input that blocks in one wait (see `Io::input`) is not \
+         interrupted until data or its end arrives.\n\
          - `fs.read`, `fs.write` and `fs.list` open a path beneath the granted directory's \
          handle in one step (Linux: `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): \
          `..` is applied to the path as text and may not leave the granted directory, symbolic \
