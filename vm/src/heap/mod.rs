@@ -241,7 +241,13 @@ pub(crate) struct Handles {
 }
 
 /// A host's heap limiter: `(current limit, desired limit) -> grant?`.
-pub(crate) type HeapLimiter = Box<dyn FnMut(usize, usize) -> bool + Send>;
+pub(crate) struct HeapLimiter(pub(crate) Box<dyn FnMut(usize, usize) -> bool + Send>);
+
+// The heap is consistent whenever the limiter runs (it is asked before
+// anything changes), so a panic unwinding out of it leaves nothing half
+// done: the heap and its instance stay as unwind-safe as without it.
+impl std::panic::UnwindSafe for HeapLimiter {}
+impl std::panic::RefUnwindSafe for HeapLimiter {}
 
 /// Type id of types the heap does not need (int, float and bool arrays).
 const NO_TYPE: u32 = u32::MAX;
@@ -329,7 +335,7 @@ impl Heap {
         let Some(limiter) = self.limiter.as_mut() else {
             return false;
         };
-        if !limiter(current, desired) {
+        if !(limiter.0)(current, desired) {
             return false;
         }
         self.limit = desired;

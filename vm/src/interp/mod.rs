@@ -741,7 +741,8 @@ impl Instance {
     /// It should be quick; a panic in it unwinds out of the call like a
     /// panic in the VM. Replaces an earlier limiter.
     pub fn set_heap_limiter(&mut self, limiter: impl FnMut(usize, usize) -> bool + Send + 'static) {
-        self.heap.set_limiter(Some(Box::new(limiter)));
+        self.heap
+            .set_limiter(Some(crate::heap::HeapLimiter(Box::new(limiter))));
     }
 
     /// Removes the limiter of [`Instance::set_heap_limiter`]: the heap
