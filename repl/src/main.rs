@@ -654,6 +654,9 @@ fn run(args: RunArgs) -> ExitCode {
     // the interpreter (writing to a full pipe) cannot notice it: after a
     // grace period the watchdog ends the process itself.
     let done = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    // The watchdog's interrupt is meant for this run even if it fires
+    // before the run starts (a tiny timeout).
+    instance.keep_pending_interrupt(true);
     if let Some((limit, spelled)) = &args.limits.timeout {
         let handle = instance.interrupt_handle();
         let (limit, reason) = (*limit, format!("timeout of {spelled} exceeded"));

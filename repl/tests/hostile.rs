@@ -943,6 +943,8 @@ fn long_library_calls_stop_at_an_interrupt() {
         let config = keel_vm::Config::default().jit(keel_vm::JitMode::Off);
         let mut inst = keel_vm::Instance::new(v.clone(), &lib, config).unwrap();
         let main = v.module().func_index("main").unwrap();
+        // Raised before the call: kept for it.
+        inst.keep_pending_interrupt(true);
         inst.interrupt_handle().interrupt_with("stop");
         let t = inst.call_index(main, &[]).expect_err(body);
         assert_eq!(t.code, keel_vm::TrapCode::Interrupted, "{body}: {t:?}");

@@ -36,7 +36,14 @@ pub struct Config {
     /// Defaults to on when the crate's `gc-stress` feature is enabled.
     pub gc_stress: bool,
     /// The instance's initial fuel: how many instructions it may execute
-    /// over all calls, `None` for no limit (the default). The host reads and
+    /// over all calls, `None` for no limit (the default). Work that grows
+    /// with its size costs fuel too: library functions' work (one unit per
+    /// [`crate::WORK_PER_FUEL`] bytes or elements; host functions charge
+    /// theirs with [`NativeCtx::charge_work`]), and setting up a call's
+    /// frame: one unit per [`crate::WORK_PER_FUEL`] locals of the callee
+    /// (parameters included, rounded down), so a loop calling a function
+    /// of 60,000 locals stops after about as much work as a spin loop.
+    /// Neither counts in [`crate::ExecStats::instructions`]. The host reads and
     /// refills it with [`Instance::fuel`], [`Instance::set_fuel`] and
     /// [`Instance::add_fuel`]. Checked at calls and taken backward jumps
     /// (fused compare-and-branch ops check on every taken branch): a run
@@ -93,6 +100,14 @@ pub struct Config {
     /// left, and a growth that cannot hold the new frame even then traps
     /// `out of memory: heap limit of N bytes exceeded`.
     pub max_stack_bytes: usize,
+    /// The most a heap limiter ([`Instance::set_heap_limiter`]) may raise
+    /// the heap limit to, in bytes; `None` (the default) for
+    /// [`Config::max_heap_bytes`], so without it a limiter can only refuse.
+    /// The heap's memory is one contiguous range reserved up front (address
+    /// space only: pages cost memory when first used), so it is reserved
+    /// at this size; a value below `max_heap_bytes` acts as
+    /// `max_heap_bytes`.
+    pub max_heap_grant_bytes: Option<usize>,
 }
 
 /// Builder methods: each sets one field and returns the configuration, so
@@ -186,6 +201,13 @@ impl Config {
         self.max_stack_bytes = bytes;
         self
     }
+
+    /// Sets [`Config::max_heap_grant_bytes`] to `Some(bytes)`.
+    #[must_use]
+    pub fn max_heap_grant_bytes(mut self, bytes: usize) -> Self {
+        self.max_heap_grant_bytes = Some(bytes);
+        self
+    }
 }
 
 /// The default of [`Config::max_host_depth`]: 32 levels.
@@ -238,6 +260,7 @@ impl Default for Config {
             max_host_depth: DEFAULT_MAX_HOST_DEPTH,
             max_val_bytes: 64 << 20,
             max_stack_bytes: MAX_STACK_SLOTS * STACK_SLOT_BYTES,
+            max_heap_grant_bytes: None,
         }
     }
 }

@@ -8,10 +8,16 @@
 //! cargo run --release --bin plugin-host -- examples/embed/plugins
 //! ```
 //!
-//! Limits per plugin: 20M instructions of fuel, 16 MiB of heap, call depth
-//! 1000, one second of wall time (an interrupt from a watchdog thread), and
-//! a 16 MiB copy of the result (a value sharing its children would
+//! Limits per plugin: 20M units of fuel, 16 MiB of heap, call depth 1000,
+//! one second of wall time per call (`Instance::set_deadline`: each call
+//! gets its own deadline, so nothing from one call can stop a later one),
+//! and a 16 MiB copy of the result (a value sharing its children would
 //! otherwise copy out exponentially large).
+//!
+//! Each plugin's instance carries its own host state ([`PluginState`]:
+//! its log lines, and the store all plugins share), which the host
+//! functions reach through their `Caller`; `run` is called through a typed
+//! handle, looked up and checked once.
 
 #![forbid(unsafe_code)]
 
@@ -20,27 +26,39 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keel_vm::{CallError, Config, Instance, Linker, Val};
+use keel_vm::{CallError, Caller, Config, Engine, Linker, Val};
 
-/// The host functions every plugin gets. `log` lines are collected per
-/// plugin; the store is shared by all plugins.
-fn host_linker(log: Arc<Mutex<Vec<String>>>, store: Arc<Mutex<HashMap<String, String>>>) -> Linker {
+/// What one plugin's instance carries for the host functions.
+struct PluginState {
+    /// `host.log` lines of this plugin.
+    log: Vec<String>,
+    /// The key-value store, shared by all plugins.
+    store: Arc<Mutex<HashMap<String, String>>>,
+}
+
+/// The host functions every plugin gets: `host.log` into its own state,
+/// `host.get`/`host.set` on the shared store, and the pure standard
+/// library.
+fn host_linker() -> Linker {
     let mut linker = Linker::new();
     keel_stdlib::install_core(&mut linker);
-    linker.func("host.log", move |msg: String| {
-        log.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
-    });
-    let s = store.clone();
-    linker.func("host.get", move |key: String| -> Option<String> {
-        s.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-    });
+    linker.func(
+        "host.log",
+        |c: &mut Caller<'_, PluginState>, msg: String| {
+            c.data_mut().log.push(msg);
+        },
+    );
+    linker.func(
+        "host.get",
+        |c: &mut Caller<'_, PluginState>, key: String| -> Option<String> {
+            let store = c.data().store.lock().unwrap_or_else(|p| p.into_inner());
+            store.get(&key).cloned()
+        },
+    );
     linker.func(
         "host.set",
-        move |key: String, value: String| -> Result<(), String> {
-            let mut map = store.lock().unwrap_or_else(|p| p.into_inner());
+        |c: &mut Caller<'_, PluginState>, key: String, value: String| -> Result<(), String> {
+            let mut map = c.data().store.lock().unwrap_or_else(|p| p.into_inner());
             if map.len() >= 1000 && !map.contains_key(&key) {
                 return Err("store full: at most 1000 keys".into());
             }
@@ -51,19 +69,51 @@ fn host_linker(log: Arc<Mutex<Vec<String>>>, store: Arc<Mutex<HashMap<String, St
     linker
 }
 
-fn show(v: &Option<Val>) -> String {
+/// The limits every plugin runs under (the deadline is per instance:
+/// [`run_plugin`] sets it).
+fn plugin_config() -> Config {
+    Config::default()
+        .fuel(20_000_000)
+        .max_heap_bytes(16 << 20)
+        .max_call_depth(1000)
+        // This host always runs at full speed; GC stress is for testing the
+        // VM itself, and would make the allocation bomb hit the deadline
+        // before the heap limit.
+        .gc_stress(false)
+        .checked(false)
+        .jit(keel_vm::JitMode::On)
+        // Plugins run briefly: compile a function after 100 calls or a loop
+        // after 500 rounds.
+        .jit_call_threshold(100)
+        .jit_loop_threshold(500)
+        // Each level of Keel -> host -> Keel nests native frames.
+        .max_host_depth(keel_vm::DEFAULT_MAX_HOST_DEPTH)
+        // A result is copied out: no copy may outgrow the plugin's heap
+        // (a value sharing its children copies each share again).
+        .max_val_bytes(16 << 20)
+        // The value stack (every active call's frame) also counts toward
+        // max_heap_bytes, so heap and stack together stay within 16 MiB.
+        .max_stack_bytes(16 << 20)
+}
+
+fn show(v: &Val) -> String {
     match v {
-        None | Some(Val::Nil) => "nil".into(),
-        Some(Val::Int(i)) => i.to_string(),
-        Some(Val::Float(f)) => keel_vm::format_float(*f),
-        Some(Val::Bool(b)) => b.to_string(),
-        Some(Val::Str(s)) => format!("{s:?}"),
-        Some(other) => format!("{other:?}"),
+        Val::Nil => "nil".into(),
+        Val::Int(i) => i.to_string(),
+        Val::Float(f) => keel_vm::format_float(*f),
+        Val::Bool(b) => b.to_string(),
+        Val::Str(s) => format!("{s:?}"),
+        other => format!("{other:?}"),
     }
 }
 
 /// Runs one plugin and returns its report line.
-fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> String {
+fn run_plugin(
+    path: &Path,
+    engine: &Engine,
+    linker: &Linker,
+    store: &Arc<Mutex<HashMap<String, String>>>,
+) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -80,49 +130,28 @@ fn run_plugin(path: &Path, linker: &Linker, log: &Arc<Mutex<Vec<String>>>) -> St
             return format!("{name}: rejected: {e} at {line}:{col}");
         }
     };
-    let verified = match keel_vm::verify(module) {
-        Ok(v) => Arc::new(v),
+    let verified = match engine.verify(module) {
+        Ok(v) => v,
         Err(errors) => return format!("{name}: rejected: {}", errors.0[0]),
     };
-    let config = Config::default()
-        .fuel(20_000_000)
-        .max_heap_bytes(16 << 20)
-        .max_call_depth(1000)
-        // This host always runs at full speed; GC stress is for testing the
-        // VM itself, and would make the allocation bomb hit the watchdog
-        // before the heap limit.
-        .gc_stress(false)
-        .checked(false)
-        .jit(keel_vm::JitMode::On)
-        // Plugins run briefly: compile a function after 100 calls or a loop
-        // after 500 rounds.
-        .jit_call_threshold(100)
-        .jit_loop_threshold(500)
-        // Each level of Keel -> host -> Keel nests native frames.
-        .max_host_depth(keel_vm::DEFAULT_MAX_HOST_DEPTH)
-        // A result is copied out: no copy may outgrow the plugin's heap
-        // (a value sharing its children copies each share again).
-        .max_val_bytes(16 << 20)
-        // The value stack (every active call's frame) also counts toward
-        // max_heap_bytes, so heap and stack together stay within 16 MiB.
-        .max_stack_bytes(16 << 20);
-    let mut instance = match Instance::new(verified, linker, config) {
-        Ok(i) => i,
-        Err(errors) => return format!("{name}: rejected: {}", errors[0]),
+    let state = PluginState {
+        log: Vec::new(),
+        store: store.clone(),
     };
-    // The watchdog interrupts the plugin if it is still running after 1s.
-    let handle = instance.interrupt_handle();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if done_rx.recv_timeout(Duration::from_secs(1)).is_err() {
-            handle.interrupt_with("plugin ran longer than 1s");
-        }
-    });
-    log.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    let outcome = instance.call("run", &[]);
-    let _ = done_tx.send(());
-    let _ = watchdog.join();
-    let logged = log.lock().unwrap_or_else(|p| p.into_inner()).join(" | ");
+    let mut instance = match engine.instantiate_with(&verified, linker, state) {
+        Ok(i) => i,
+        Err(errors) => return format!("{name}: rejected: {}", errors.0[0]),
+    };
+    // Every call of this instance stops after 1s of wall time, measured
+    // from its own start.
+    instance.set_deadline(Duration::from_secs(1));
+    let outcome = instance
+        .typed_func::<(), Val>("run")
+        .and_then(|run| run.call(&mut instance, ()));
+    let logged = instance
+        .data::<PluginState>()
+        .map(|s| s.log.join(" | "))
+        .unwrap_or_default();
     let logged = if logged.is_empty() {
         String::new()
     } else {
@@ -159,11 +188,11 @@ fn main() {
         }
     };
     plugins.sort();
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let engine = Engine::new(plugin_config());
+    let linker = host_linker();
     let store = Arc::new(Mutex::new(HashMap::new()));
-    let linker = host_linker(log.clone(), store);
     for p in &plugins {
-        println!("{}", run_plugin(p, &linker, &log));
+        println!("{}", run_plugin(p, &engine, &linker, &store));
     }
     if let Some(kib) = peak_rss_kib() {
         eprintln!("peak rss: {kib} KiB");

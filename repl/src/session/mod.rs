@@ -855,7 +855,10 @@ impl Session {
             .and_then(|s| s.exit.clone())
             .unwrap_or_default();
         let operands: Vec<_> = self.stack.iter().map(|e| e.value.value()).collect();
+        // Stale interrupts are withdrawn here; the watchdog's, which may
+        // fire before the run starts, is kept for it.
         self.instance.interrupt_handle().clear();
+        self.instance.keep_pending_interrupt(true);
         self.instance.set_fuel(self.limits.fuel);
         let (stats_before, gc_before) = (self.instance.stats(), self.instance.gc_stats());
         let started = Instant::now();

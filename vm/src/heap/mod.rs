@@ -200,6 +200,13 @@ pub(crate) struct Heap {
     /// is major (they alternate).
     stress_major: bool,
     limit: usize,
+    /// The most a limiter may raise `limit` to.
+    ceiling: usize,
+    /// Asked, with the limit and the limit wanted, when an allocation or
+    /// a value-stack growth would pass the limit (after a collection):
+    /// whether to raise it. Holds no reference into the heap, so it cannot
+    /// touch it while it decides.
+    limiter: Option<HeapLimiter>,
     stress: bool,
     /// Check the whole heap after every collection.
     verify: bool,
@@ -233,13 +240,32 @@ pub(crate) struct Handles {
     pub(crate) released: Arc<std::sync::Mutex<Vec<u32>>>,
 }
 
+/// A host's heap limiter: `(current limit, desired limit) -> grant?`.
+pub(crate) struct HeapLimiter(pub(crate) Box<dyn FnMut(usize, usize) -> bool + Send>);
+
+// The heap is consistent whenever the limiter runs (it is asked before
+// anything changes), so a panic unwinding out of it leaves nothing half
+// done: the heap and its instance stay as unwind-safe as without it.
+impl std::panic::UnwindSafe for HeapLimiter {}
+impl std::panic::RefUnwindSafe for HeapLimiter {}
+
 /// Type id of types the heap does not need (int, float and bool arrays).
 const NO_TYPE: u32 = u32::MAX;
 
 impl Heap {
+    #[cfg(test)]
     pub(crate) fn new(limit: usize, stress: bool) -> Heap {
+        Heap::with_ceiling(limit, limit, stress)
+    }
+
+    /// A heap of `limit` bytes that a limiter ([`Heap::set_limiter`]) may
+    /// raise up to `ceiling` bytes (the region is reserved that large).
+    pub(crate) fn with_ceiling(limit: usize, ceiling: usize, stress: bool) -> Heap {
+        let ceiling = ceiling.max(limit);
         Heap {
-            space: Space::new(limit),
+            space: Space::new(limit, ceiling),
+            ceiling,
+            limiter: None,
             epoch: 1,
             remembered: Vec::new(),
             remembered_elements: Vec::new(),
@@ -270,6 +296,53 @@ impl Heap {
         self.limit
     }
 
+    /// Installs (or with `None` removes) the limiter asked before an
+    /// allocation or stack growth passes the limit.
+    pub(crate) fn set_limiter(&mut self, limiter: Option<HeapLimiter>) {
+        self.limiter = limiter;
+    }
+
+    /// The largest the limit can become: the ceiling with a limiter, the
+    /// limit without one. A single request larger than this can never fit.
+    pub(crate) fn max_limit(&self) -> usize {
+        if self.limiter.is_some() {
+            self.ceiling
+        } else {
+            self.limit
+        }
+    }
+
+    /// Asks the limiter to raise the limit so that `bytes` more than the
+    /// heap holds now fit, and raises it if the limiter agrees. It asks
+    /// for the larger of what is needed and twice the current limit, at
+    /// most the ceiling, so a growing program asks a few times, not at
+    /// every allocation. Called only between allocations, after a
+    /// collection did not make room: the heap is consistent, and the
+    /// limiter sees only the two numbers.
+    fn grow_limit(&mut self, bytes: usize) -> bool {
+        let needed = self
+            .space
+            .committed()
+            .saturating_add(bytes.next_multiple_of(space::BLOCK_BYTES));
+        if needed > self.ceiling {
+            return false;
+        }
+        let desired = needed.max(self.limit.saturating_mul(2)).min(self.ceiling);
+        if desired <= self.limit {
+            return false;
+        }
+        let current = self.limit;
+        let Some(limiter) = self.limiter.as_mut() else {
+            return false;
+        };
+        if !(limiter.0)(current, desired) {
+            return false;
+        }
+        self.limit = desired;
+        self.space.limit_bytes = desired;
+        true
+    }
+
     pub(crate) fn stats(&self) -> GcStats {
         GcStats {
             live_bytes: self.space.committed() as u64,
@@ -297,8 +370,10 @@ impl Heap {
         if self.space.room() < bytes {
             self.collect_major(roots);
         }
-        if self.space.room() < bytes || !self.space.make_resident_room(bytes) {
-            return Err(OutOfMemory);
+        while self.space.room() < bytes || !self.space.make_resident_room(bytes) {
+            if !self.grow_limit(bytes) {
+                return Err(OutOfMemory);
+            }
         }
         self.space.external += bytes;
         self.note_peak();
@@ -350,7 +425,7 @@ impl Heap {
     /// more with a major collection. The words are not initialized.
     fn alloc_words(&mut self, words: usize, roots: &[&[Value]]) -> Result<usize, OutOfMemory> {
         let bytes = words.saturating_mul(8);
-        if bytes > self.limit {
+        if bytes > self.max_limit() {
             return Err(OutOfMemory);
         }
         if self.stress || self.young_bytes >= NURSERY_BYTES.min(self.limit / 4).max(1 << 16) {
@@ -360,7 +435,14 @@ impl Heap {
             Some(at) => at,
             None => {
                 self.collect_major(roots);
-                self.space.alloc(words).ok_or(OutOfMemory)?
+                loop {
+                    if let Some(at) = self.space.alloc(words) {
+                        break at;
+                    }
+                    if !self.grow_limit(bytes) {
+                        return Err(OutOfMemory);
+                    }
+                }
             }
         };
         self.young_bytes += bytes;

@@ -92,8 +92,10 @@ pub(crate) struct Space {
 }
 
 impl Space {
-    pub(crate) fn new(limit_bytes: usize) -> Space {
-        let max_blocks = (limit_bytes / BLOCK_BYTES).clamp(1, MAX_BLOCKS);
+    /// A space of `limit_bytes` whose region, once reserved, has room for
+    /// `reserve_bytes` (at least the limit: the most it may be raised to).
+    pub(crate) fn new(limit_bytes: usize, reserve_bytes: usize) -> Space {
+        let max_blocks = (limit_bytes.max(reserve_bytes) / BLOCK_BYTES).clamp(1, MAX_BLOCKS);
         Space {
             region: Region::empty(),
             max_blocks,

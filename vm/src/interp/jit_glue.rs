@@ -401,6 +401,7 @@ impl Instance {
             heap_base,
             native_floor: floor,
             calls: 0,
+            frame_fuel: 0,
             ret_bits: 0,
             ret_tag: 0,
             trap_pc: 0,
@@ -418,6 +419,7 @@ impl Instance {
         *budget = cx.budget;
         *chunk = cx.chunk;
         this.stats.calls = this.stats.calls.saturating_add(cx.calls);
+        this.frame_fuel = this.frame_fuel.saturating_add(cx.frame_fuel);
         if status == 0 {
             return JitRun::Returned(returned(&cx, module, func));
         }
@@ -496,6 +498,9 @@ impl Instance {
             return Ok(());
         }
         let f = fref.obj();
+        let cost = super::frame_fuel(&module.funcs()[f as usize]);
+        cx.budget -= cost;
+        self.frame_fuel = self.frame_fuel.saturating_add(cost as u64);
         if cx.budget <= 0 {
             refuel(cx)?;
         }

@@ -54,7 +54,9 @@ pub use edit::EditError;
 /// Execution counters of an instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExecStats {
-    /// Instructions executed.
+    /// Instructions executed (a call counts one, whatever its callee's
+    /// frame; the fuel charged for frame set-up and library work is not
+    /// counted here). The same in every [`JitMode`].
     pub instructions: u64,
     /// Keel and native calls made.
     pub calls: u64,
@@ -159,17 +161,30 @@ const CHUNK: i64 = 1 << 16;
 struct InterruptState {
     raised: std::sync::atomic::AtomicBool,
     reason: std::sync::Mutex<Option<String>>,
+    /// Whether `deadline` holds the current call's deadline (so polls
+    /// without one never look at the clock).
+    armed: std::sync::atomic::AtomicBool,
+    /// The current top-level call's deadline ([`Instance::set_deadline`]):
+    /// when it passes, and the duration it was set from.
+    deadline: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>>,
 }
 
 /// Stops a running instance from any thread: the run ends with an
 /// `interrupted` trap within one instruction chunk (well under a
 /// millisecond of interpretation). Cheap to clone.
+///
+/// An interrupt stops the call running when it is raised. One raised while
+/// no call runs (after a call ended, say) is withdrawn when the next
+/// top-level call from the host starts, so it never stops a later,
+/// unrelated call, unless the host asked the instance to keep it
+/// ([`Instance::keep_pending_interrupt`]). A host function calling back
+/// in ([`NativeCtx::call`]) is not a new call: an interrupt raised during
+/// the outer call still stops it.
 #[derive(Clone, Debug)]
 pub struct InterruptHandle(Arc<InterruptState>);
 
 impl InterruptHandle {
-    /// Interrupts the current (or next) run; its trap message is
-    /// `interrupted`.
+    /// Interrupts the current run; its trap message is `interrupted`.
     pub fn interrupt(&self) {
         self.interrupt_because(None);
     }
@@ -185,6 +200,29 @@ impl InterruptHandle {
         self.0
             .raised
             .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Sets (or with `None`, removes) the deadline that polls look at.
+    fn arm(&self, deadline: Option<(std::time::Instant, std::time::Duration)>) {
+        *self.0.deadline.lock().unwrap_or_else(|p| p.into_inner()) = deadline;
+        self.0
+            .armed
+            .store(deadline.is_some(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// The deadline trap, if the current call's deadline has passed.
+    fn deadline_passed(&self) -> Option<Trap> {
+        if !self.0.armed.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        let deadline = *self.0.deadline.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, d) = deadline?;
+        (std::time::Instant::now() >= at).then(|| {
+            Trap::new(
+                TrapCode::Interrupted,
+                format!("interrupted: deadline of {d:?} exceeded"),
+            )
+        })
     }
 
     fn interrupt_because(&self, reason: Option<String>) {
@@ -241,7 +279,15 @@ pub struct Instance {
     stats: ExecStats,
     /// Remaining fuel; `None` for unlimited.
     fuel: Option<u64>,
+    /// Fuel charged through the budget counter for frame set-up
+    /// ([`frame_fuel`]): the part of `stats.instructions` that is not
+    /// instructions.
+    pub(crate) frame_fuel: u64,
     interrupt: InterruptHandle,
+    /// [`Instance::set_deadline`]: each top-level call's time limit.
+    deadline: Option<std::time::Duration>,
+    /// [`Instance::keep_pending_interrupt`].
+    keep_pending_interrupt: bool,
     /// Call depth below the current run: nonzero while a host function
     /// called from Keel code calls back in, so the depth limit counts
     /// across both.
@@ -352,14 +398,21 @@ impl Instance {
             shapes: Arc::new([]),
             shape_ids: Vec::new(),
             refs_taken: false,
-            heap: Heap::new(config.max_heap_bytes, config.gc_stress),
+            heap: Heap::with_ceiling(
+                config.max_heap_bytes,
+                config.max_heap_grant_bytes.unwrap_or(config.max_heap_bytes),
+                config.gc_stress,
+            ),
             globals: Vec::new(),
             strings: Vec::new(),
             stack: Vec::new(),
             fuel: config.fuel,
+            frame_fuel: 0,
             config,
             stats: ExecStats::default(),
             interrupt: InterruptHandle(Arc::new(InterruptState::default())),
+            deadline: None,
+            keep_pending_interrupt: false,
             depth_offset: 0,
             host_depth: 0,
             work_since_poll: 0,
@@ -621,6 +674,7 @@ impl Instance {
     pub fn stats(&self) -> ExecStats {
         #[cfg_attr(not(all(feature = "jit", target_arch = "x86_64")), allow(unused_mut))]
         let mut st = self.stats;
+        st.instructions = st.instructions.saturating_sub(self.frame_fuel);
         #[cfg(all(feature = "jit", target_arch = "x86_64"))]
         {
             let j = self.jit.stats;
@@ -666,6 +720,100 @@ impl Instance {
     /// A handle that interrupts this instance's runs from any thread.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         self.interrupt.clone()
+    }
+
+    /// Lets the host grow or refuse the heap at run time, as wasmtime's
+    /// `ResourceLimiter` does: when an allocation or a value-stack growth
+    /// would pass the heap limit even after a collection, `limiter` is
+    /// called with `(current, desired)`: the limit in bytes now and the one
+    /// the heap asks for (the larger of what the request needs and twice
+    /// the current limit, at most [`Config::max_heap_grant_bytes`]).
+    /// Returning `true` raises the limit to `desired` (the request then
+    /// goes on, asking again if it still does not fit); `false` keeps it,
+    /// and the request fails with the usual `out of memory: heap limit of
+    /// N bytes exceeded` trap. A request that could not fit even at the
+    /// ceiling fails without asking. A raised limit stays raised (it is
+    /// the new [`Instance::heap_limit`]); nothing lowers it.
+    ///
+    /// The limiter runs on the thread running the instance, between
+    /// allocations (the heap is consistent), and sees only the two numbers:
+    /// it cannot reach the instance, so it is never called re-entrantly.
+    /// It should be quick; a panic in it unwinds out of the call like a
+    /// panic in the VM. Replaces an earlier limiter.
+    pub fn set_heap_limiter(&mut self, limiter: impl FnMut(usize, usize) -> bool + Send + 'static) {
+        self.heap
+            .set_limiter(Some(crate::heap::HeapLimiter(Box::new(limiter))));
+    }
+
+    /// Removes the limiter of [`Instance::set_heap_limiter`]: the heap
+    /// limit stays where it is.
+    pub fn clear_heap_limiter(&mut self) {
+        self.heap.set_limiter(None);
+    }
+
+    /// The heap limit in bytes: [`Config::max_heap_bytes`], or what a heap
+    /// limiter raised it to.
+    pub fn heap_limit(&self) -> usize {
+        self.heap.limit()
+    }
+
+    /// Gives every following top-level call from the host (`call`,
+    /// `call_index`, typed handles, `call_ref`, `run_snippet` ...) its own
+    /// time limit of `limit`, measured from that call's start: a call still
+    /// running then stops with an `interrupted` trap whose message is
+    /// `interrupted: deadline of D exceeded` (`D` as `Duration` debug-prints:
+    /// `50ms`, `1.5s`). It is looked at where interrupts are, so a call
+    /// stops well under a millisecond after its deadline, compiled code
+    /// included. Calls back in from host functions ([`NativeCtx::call`])
+    /// run under the deadline of the call they are part of. Replaces any
+    /// earlier deadline; [`Instance::clear_deadline`] removes it.
+    pub fn set_deadline(&mut self, limit: std::time::Duration) {
+        self.deadline = Some(limit);
+    }
+
+    /// Removes the deadline of [`Instance::set_deadline`]: following calls
+    /// have no time limit (the default).
+    pub fn clear_deadline(&mut self) {
+        self.deadline = None;
+    }
+
+    /// The time limit each top-level call gets ([`Instance::set_deadline`]).
+    pub fn deadline(&self) -> Option<std::time::Duration> {
+        self.deadline
+    }
+
+    /// Whether an interrupt raised while no call runs stays pending until
+    /// the next call, and stops it (`true`), or is withdrawn when the next
+    /// top-level call starts (`false`, the default: an interrupt raised
+    /// after a call ended, by a watchdog that fired late, say, must not
+    /// stop a later, unrelated call). A host that interrupts on purpose
+    /// before a call ("cancel whatever runs next") sets it to `true`.
+    pub fn keep_pending_interrupt(&mut self, keep: bool) {
+        self.keep_pending_interrupt = keep;
+    }
+
+    /// Starts a top-level call from the host: withdraws an interrupt raised
+    /// since the last one (unless kept) and arms this call's deadline.
+    /// Host functions calling back in do not come here.
+    fn start_call(&mut self) {
+        if self.host_depth > 0 {
+            return;
+        }
+        if !self.keep_pending_interrupt {
+            self.interrupt.clear();
+        }
+        let now = std::time::Instant::now();
+        let deadline = self
+            .deadline
+            .and_then(|d| now.checked_add(d).map(|at| (at, d)));
+        self.interrupt.arm(deadline);
+    }
+
+    /// Ends a top-level call: its deadline no longer applies.
+    fn end_call(&mut self) {
+        if self.host_depth == 0 && self.deadline.is_some() {
+            self.interrupt.arm(None);
+        }
     }
 
     /// The next budget chunk: up to [`CHUNK`] instructions of the remaining
@@ -902,7 +1050,9 @@ impl Instance {
             )));
         }
         let mut stack = std::mem::take(&mut self.stack);
+        self.start_call();
         let result = self.call_at(&module, &mut stack, 0, func, args);
+        self.end_call();
         self.stack = stack;
         self.heap.scratch.clear();
         result
@@ -929,6 +1079,13 @@ impl Instance {
         if stack.len() < need {
             let roots = [&self.globals[..], &self.strings[..], args];
             grow_stack(stack, need, base, &mut self.heap, roots, &self.config)?;
+        }
+        // The entry frame's set-up, charged as a call's is (the tank is
+        // exact here: a host function calling back in has settled its
+        // caller's chunk); the run stops at its first check point when this
+        // empties the tank.
+        if let Some(fuel) = &mut self.fuel {
+            *fuel = fuel.saturating_sub(frame_fuel(f) as u64);
         }
         stack[base..base + args.len()].copy_from_slice(args);
         let defaults = &self.local_defaults[func];
@@ -994,11 +1151,13 @@ impl Instance {
         stack[base + locals] = Value::NIL;
         let first_operand = base + locals + 1;
         stack[first_operand..first_operand + operands.len()].copy_from_slice(operands);
+        self.start_call();
         let result = if self.config.checked {
             self.run::<true>(&module, &mut stack, func as u32, base, operands.len())
         } else {
             self.run::<false>(&module, &mut stack, func as u32, base, operands.len())
         };
+        self.end_call();
         let result = match result {
             Ok(_) => Ok(stack[first_operand..self.halt_sp].to_vec()),
             Err(trap) => {
@@ -1081,9 +1240,14 @@ impl Instance {
         // `pc` must already point at the instruction to resume at.
         macro_rules! enter {
             ($run:lifetime, $f:expr) => {{
+                let callee: u32 = $f;
+                let cost = frame_fuel(&funcs[callee as usize]);
+                if cost > 0 {
+                    budget -= cost;
+                    self.frame_fuel += cost as u64;
+                }
                 check_fuel!($run);
                 let roots = [&self.globals[..], &self.strings[..], &[][..]];
-                let callee: u32 = $f;
                 match enter(depth + self.depth_offset, stack, funcs, &local_defaults, max_depth, callee, sp, pc, base, &mut self.heap, roots, &self.config) {
                     Ok((new_base, new_sp, new_pc)) => {
                         calls += 1;
@@ -2026,7 +2190,7 @@ impl Instance {
             Op::Concat => {
                 let len = self.heap.str(stack[sp - 2]).len() + self.heap.str(stack[sp - 1]).len();
                 let bytes = OBJECT_HEADER_BYTES.saturating_add(len);
-                if bytes > self.heap.limit() {
+                if bytes > self.heap.max_limit() {
                     return Err(oom!());
                 }
                 self.charge_native_work(len as u64 / WORK_PER_FUEL)?;
@@ -2058,7 +2222,7 @@ impl Instance {
                     .checked_mul(elem_bytes)
                     .and_then(|b| b.checked_add(4 * OBJECT_HEADER_BYTES as u64))
                     .and_then(|b| usize::try_from(b).ok());
-                if bytes.is_none_or(|b| b > self.heap.limit()) {
+                if bytes.is_none_or(|b| b > self.heap.max_limit()) {
                     return Err(oom!());
                 }
                 self.charge_native_work(n as u64 / WORK_PER_FUEL)?;
@@ -2150,7 +2314,7 @@ impl Instance {
                 let array_bytes = len
                     .checked_mul(16)
                     .and_then(|b| b.checked_add(4 * OBJECT_HEADER_BYTES))
-                    .filter(|&b| b <= self.heap.limit());
+                    .filter(|&b| b <= self.heap.max_limit());
                 if array_bytes.is_none() {
                     return Err(oom!());
                 }
@@ -2277,6 +2441,20 @@ impl Instance {
             pos: debug.and_then(|d| d.pos_at(offset)),
         }
     }
+}
+
+/// Fuel a call charges for setting up its callee's frame, on top of the
+/// call instruction itself: one unit per [`WORK_PER_FUEL`] locals of the
+/// callee (parameters included), rounded down, so entering a frame of
+/// 60,000 locals costs 3,750 units, and one of fewer than 16 locals
+/// nothing extra. A Keel call charges it through the budget counter just
+/// before its fuel check (as if the call were that many instructions
+/// longer, so the run stops at the same point in every [`JitMode`]); a
+/// call from the host takes it from the tank before the run starts. It is
+/// fuel only: [`ExecStats::instructions`] does not count it (the counter
+/// takes what went through the budget, less this instance's frame charges).
+pub(crate) fn frame_fuel(callee: &crate::verify::VerifiedFunc) -> i64 {
+    i64::from(callee.num_locals) / WORK_PER_FUEL as i64
 }
 
 /// Pushes a frame for a call of `f` whose arguments are the top of
@@ -2428,13 +2606,17 @@ impl InterruptHandle {
     /// clearing the flag as the interpreter's check points do. For host
     /// and library functions that do long work in one call, so they can
     /// stop part-way like the interpreter does.
+    ///
+    /// Also the deadline of the current call ([`Instance::set_deadline`]):
+    /// once it has passed, every look gives its trap, `interrupted:
+    /// deadline of D exceeded`, until the call ends.
     pub fn take(&self) -> Option<Trap> {
         if !self
             .0
             .raised
             .swap(false, std::sync::atomic::Ordering::Acquire)
         {
-            return None;
+            return self.deadline_passed();
         }
         let reason = self
             .0

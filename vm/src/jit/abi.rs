@@ -91,6 +91,9 @@ pub(crate) struct JitCtx {
     pub(crate) native_floor: u64,
     /// Keel calls compiled code made (added to `ExecStats::calls`).
     pub(crate) calls: u64,
+    /// Fuel compiled calls charged through the budget for their callees'
+    /// frames (added to `Instance::frame_fuel`, see `interp::frame_fuel`).
+    pub(crate) frame_fuel: u64,
     /// A callee's result, from the Rust side.
     pub(crate) ret_bits: u64,
     pub(crate) ret_tag: u64,
@@ -126,6 +129,7 @@ ctx_offset! {
     CTX_HEAP_BASE = heap_base,
     CTX_NATIVE_FLOOR = native_floor,
     CTX_CALLS = calls,
+    CTX_FRAME_FUEL = frame_fuel,
     CTX_RET_BITS = ret_bits,
     CTX_RET_TAG = ret_tag,
 }

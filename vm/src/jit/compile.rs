@@ -2105,7 +2105,16 @@ impl Cx<'_> {
             callee.num_locals as usize + 1 + callee.max_stack as usize,
         )?)?;
         self.flush();
+        // The callee's frame set-up, charged through the budget with the
+        // call (the interpreter's `enter!`), and counted apart so it is
+        // not an instruction.
+        let frame_fuel = crate::interp::frame_fuel(callee);
+        self.pending += frame_fuel;
         self.charge();
+        if frame_fuel > 0 {
+            let units = i32::try_from(frame_fuel).ok()?;
+            dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_FRAME_FUEL], units);
+        }
         self.store_pins(true);
         // The budget (the interpreter's `check_fuel`).
         let fueled = self.a.new_dynamic_label();
