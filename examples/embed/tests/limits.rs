@@ -5,8 +5,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use keel_vm::internals::Value;
 use keel_vm::{
-    CallError, Config, Engine, FuncType, Instance, JitMode, Linker, NativeCtx, TrapCode, Value,
+    CallError, Config, Engine, FuncType, Instance, JitMode, Linker, NativeCtx, TrapCode,
     VerifiedModule, WORK_PER_FUEL,
 };
 
