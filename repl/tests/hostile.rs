@@ -1050,9 +1050,11 @@ fn run_hot_loops(verified: &std::sync::Arc<keel_vm::VerifiedModule>) -> (u64, u6
 /// compiles in time linear in their number (the loop JIT this replaced was
 /// once quadratic, computing the stack depth at every op per loop; choosing
 /// the pinned locals and the OSR entries must not be either). Two
-/// doublings of the loops cost at most 2.5x per doubling; the runs of the
-/// two sizes alternate and the fastest of each counts, so a burst of other
-/// work on the machine hits both alike.
+/// doublings of the loops cost at most 3x per doubling (quadratic is 4x;
+/// the bigger function's code and tables also fall out of the caches,
+/// and on a loaded machine that read x6.3 and x8.1 against x4.2 alone);
+/// the runs of the two sizes alternate and the fastest of five of each
+/// counts, so a burst of other work on the machine hits both alike.
 #[test]
 fn a_function_of_many_hot_loops_compiles_them_in_linear_time() {
     let (n, big) = (3000, 12000);
@@ -1064,7 +1066,7 @@ fn a_function_of_many_hot_loops_compiles_them_in_linear_time() {
     };
     let (small_module, big_module) = (verify(n), verify(big));
     let (mut t1, mut t2, mut c1, mut c2) = (u64::MAX, u64::MAX, 0, 0);
-    for _ in 0..3 {
+    for _ in 0..5 {
         let (t, c) = run_hot_loops(&small_module);
         (t1, c1) = (t1.min(t), c);
         let (t, c) = run_hot_loops(&big_module);
@@ -1079,7 +1081,7 @@ fn a_function_of_many_hot_loops_compiles_them_in_linear_time() {
     let ratio = t2 as f64 / t1 as f64;
     eprintln!("{n} loops: compiled in {t1} ns; {big} loops: {t2} ns (x{ratio:.2})");
     assert!(
-        ratio < 2.5 * 2.5,
+        ratio < 3.0 * 3.0,
         "{n} loops: compiled in {t1} ns; {big} loops: {t2} ns (x{ratio:.2})"
     );
 }

@@ -1,28 +1,72 @@
 //! Keel's virtual machine: the bytecode model, the `.kbc` format, the
 //! verifier, the interpreter and the garbage-collected heap.
 //!
-//! The pipeline runs one way: a [`Module`] (built by the assembler or read
-//! from `.kbc` bytes with [`Module::from_bytes`]) goes through [`verify`],
-//! which yields a [`VerifiedModule`]; only that can be instantiated and run.
+//! The pipeline runs one way: text goes through the assembler
+//! (`keel_assembler`, which depends on this crate, not the other way
+//! round) to a [`Module`], or `.kbc` bytes are read with [`Engine::load`];
+//! the verifier makes it a [`VerifiedModule`], and only that can be
+//! instantiated and run.
+//!
+//! # Embedding
+//!
+//! A host uses one path: an [`Engine`] (the [`Config`] every instance
+//! starts with) loads and verifies a module, a [`Linker`] holds the host
+//! functions a module may import, and an [`Instance`] runs the module with
+//! its own heap, limits and host state. `spec/embedding.md` documents it
+//! all; `examples/embed` is a complete host.
+//!
+//! The plugin here is `doc/greeter.kasm`:
+//!
+//! ```text
+//! .import host.log(line: str) -> int
+//! .export greet
+//! .func greet(name: str) -> int
+//!     push "hello, " load name concat call host.log ret
+//! .end
+//! ```
+//!
+//! From text, `keel_assembler::load_text(&engine, src, "greeter.kasm",
+//! &linker)?` assembles and verifies it; this crate cannot call the
+//! assembler, so the example loads the same plugin assembled to `.kbc`
+//! bytes (`vmrun asm doc/greeter.kasm`), which [`Engine::load`] verifies
+//! like any other bytes.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use keel_vm::{internals::isa::{Instr, Opcode, Operand}, Config, FuncType, Func, Instance, Linker, Module, Type, verify};
+//! use keel_vm::{Caller, Config, Engine, Linker, Val};
 //!
-//! // fn answer() -> int { push 42; ret }
-//! let mut code = Vec::new();
-//! Instr { op: Opcode::PushInt, operand: Operand::Int(42) }.encode(&mut code);
-//! Instr::simple(Opcode::Ret).encode(&mut code);
-//! let module = Module {
-//!     funcs: vec![Func { name: "answer".into(), ty: FuncType::new(vec![], Some(Type::Int)),
-//!                        locals: vec![], exported: true, code }],
-//!     ..Module::default()
-//! };
-//! let verified = Arc::new(verify(module).expect("valid"));
-//! let mut instance = Instance::new(verified, &Linker::new(), Config::default()).expect("links");
-//! let result = instance.call_index(0, &[]).expect("runs");
-//! assert_eq!(result.and_then(|v| v.as_int()), Some(42));
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::new(Config::new().fuel(1_000_000).max_heap_bytes(1 << 20));
+//!
+//! // Host functions take their Keel signature from the closure's types; a
+//! // first `&mut Caller<'_, T>` parameter reaches the instance's own `T`.
+//! let mut linker = Linker::new();
+//! linker.func("host.log", |c: &mut Caller<'_, Vec<String>>, line: String| {
+//!     c.data_mut().push(line);
+//!     c.data().len() as i64
+//! });
+//!
+//! let module = engine.load(include_bytes!("../doc/greeter.kbc"))?; // always verified
+//! let exports: Vec<String> = module.exports().map(|e| format!("{}{}", e.name, e.ty)).collect();
+//! assert_eq!(exports, ["greet(str) -> int"]);
+//!
+//! // One instance per plugin, with its host state (here: its log).
+//! let mut instance = engine.instantiate_with(&module, &linker, Vec::<String>::new())?;
+//!
+//! // By name, with the arguments checked at each call ...
+//! assert_eq!(instance.call("greet", &[Val::from("Ada")])?, Some(Val::Int(1)));
+//! // ... or through a typed handle, looked up and checked once.
+//! let greet = instance.typed_func::<(&str,), i64>("greet")?;
+//! assert_eq!(greet.call(&mut instance, ("Grace",))?, 2);
+//!
+//! let log: &Vec<String> = instance.data().expect("the Vec<String> set above");
+//! assert_eq!(log, &["hello, Ada", "hello, Grace"]);
+//! assert!(instance.fuel().is_some_and(|left| left < 1_000_000));
+//! # Ok(()) }
 //! ```
+//!
+//! Every error (a [`LoadError`], [`LinkErrors`], a [`CallError`] with its
+//! [`Trap`]) implements [`std::error::Error`], so `?` passes it on to a
+//! `Box<dyn Error>` or an `anyhow::Error`.
 //!
 //! # Sources of unsafety
 //!

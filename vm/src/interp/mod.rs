@@ -30,6 +30,7 @@
 
 mod dynamic;
 mod edit;
+mod interrupt;
 #[cfg(all(feature = "jit", target_arch = "x86_64"))]
 pub(crate) mod jit_glue;
 mod missing_key;
@@ -50,6 +51,7 @@ use crate::value::{Tag, Value};
 use crate::verify::{Cmp, Const, Op, VerifiedModule};
 use dynamic::Arith;
 pub use edit::EditError;
+pub use interrupt::InterruptHandle;
 
 /// Execution counters of an instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -155,83 +157,6 @@ pub enum LinkError {
 /// and the fuel tank (at most: the look happens at the next call or taken
 /// backward jump after the chunk is spent).
 const CHUNK: i64 = 1 << 16;
-
-/// Shared state of an [`InterruptHandle`].
-#[derive(Debug, Default)]
-struct InterruptState {
-    raised: std::sync::atomic::AtomicBool,
-    reason: std::sync::Mutex<Option<String>>,
-    /// Whether `deadline` holds the current call's deadline (so polls
-    /// without one never look at the clock).
-    armed: std::sync::atomic::AtomicBool,
-    /// The current top-level call's deadline ([`Instance::set_deadline`]):
-    /// when it passes, and the duration it was set from.
-    deadline: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>>,
-}
-
-/// Stops a running instance from any thread: the run ends with an
-/// `interrupted` trap within one instruction chunk (well under a
-/// millisecond of interpretation). Cheap to clone.
-///
-/// An interrupt stops the call running when it is raised. One raised while
-/// no call runs (after a call ended, say) is withdrawn when the next
-/// top-level call from the host starts, so it never stops a later,
-/// unrelated call, unless the host asked the instance to keep it
-/// ([`Instance::keep_pending_interrupt`]). A host function calling back
-/// in ([`NativeCtx::call`]) is not a new call: an interrupt raised during
-/// the outer call still stops it.
-#[derive(Clone, Debug)]
-pub struct InterruptHandle(Arc<InterruptState>);
-
-impl InterruptHandle {
-    /// Interrupts the current run; its trap message is `interrupted`.
-    pub fn interrupt(&self) {
-        self.interrupt_because(None);
-    }
-
-    /// Interrupts with a reason: the trap message is `interrupted: REASON`
-    /// (for example `interrupted: timeout of 2s exceeded`).
-    pub fn interrupt_with(&self, reason: impl Into<String>) {
-        self.interrupt_because(Some(reason.into()));
-    }
-
-    /// Withdraws an interrupt that no run has seen yet.
-    pub fn clear(&self) {
-        self.0
-            .raised
-            .store(false, std::sync::atomic::Ordering::Release);
-    }
-
-    /// Sets (or with `None`, removes) the deadline that polls look at.
-    fn arm(&self, deadline: Option<(std::time::Instant, std::time::Duration)>) {
-        *self.0.deadline.lock().unwrap_or_else(|p| p.into_inner()) = deadline;
-        self.0
-            .armed
-            .store(deadline.is_some(), std::sync::atomic::Ordering::Release);
-    }
-
-    /// The deadline trap, if the current call's deadline has passed.
-    fn deadline_passed(&self) -> Option<Trap> {
-        if !self.0.armed.load(std::sync::atomic::Ordering::Acquire) {
-            return None;
-        }
-        let deadline = *self.0.deadline.lock().unwrap_or_else(|p| p.into_inner());
-        let (at, d) = deadline?;
-        (std::time::Instant::now() >= at).then(|| {
-            Trap::new(
-                TrapCode::Interrupted,
-                format!("interrupted: deadline of {d:?} exceeded"),
-            )
-        })
-    }
-
-    fn interrupt_because(&self, reason: Option<String>) {
-        *self.0.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
-        self.0
-            .raised
-            .store(true, std::sync::atomic::Ordering::Release);
-    }
-}
 
 /// Where the interpreter goes on after a check point.
 struct Resume {
@@ -410,7 +335,7 @@ impl Instance {
             frame_fuel: 0,
             config,
             stats: ExecStats::default(),
-            interrupt: InterruptHandle(Arc::new(InterruptState::default())),
+            interrupt: InterruptHandle::new(),
             deadline: None,
             keep_pending_interrupt: false,
             depth_offset: 0,
@@ -2598,37 +2523,6 @@ fn set_at<T>(xs: &mut [T], i: i64, v: T) -> Result<(), usize> {
             Ok(())
         }
         None => Err(len),
-    }
-}
-
-impl InterruptHandle {
-    /// Takes a pending interrupt: the `interrupted` trap a run stops with,
-    /// clearing the flag as the interpreter's check points do. For host
-    /// and library functions that do long work in one call, so they can
-    /// stop part-way like the interpreter does.
-    ///
-    /// Also the deadline of the current call ([`Instance::set_deadline`]):
-    /// once it has passed, every look gives its trap, `interrupted:
-    /// deadline of D exceeded`, until the call ends.
-    pub fn take(&self) -> Option<Trap> {
-        if !self
-            .0
-            .raised
-            .swap(false, std::sync::atomic::Ordering::Acquire)
-        {
-            return self.deadline_passed();
-        }
-        let reason = self
-            .0
-            .reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let message = match reason {
-            Some(r) => format!("interrupted: {r}"),
-            None => "interrupted".to_owned(),
-        };
-        Some(Trap::new(TrapCode::Interrupted, message))
     }
 }
 
