@@ -44,6 +44,7 @@ mod abi;
 mod cache;
 pub(crate) mod compile;
 mod helpers;
+mod inline;
 mod magic;
 
 use std::time::Instant;
