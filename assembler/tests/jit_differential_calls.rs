@@ -253,3 +253,82 @@ fn inlined_leaf_calls_agree_at_every_fuel_stop_and_depth_limit() {
         }
     }
 }
+
+/// Arrays whose data pointer and length compiled code holds in registers
+/// between accesses: the array local or global stored to, the array grown
+/// by `array.push` (its buffer may move) and shrunk by `array.pop` (an
+/// index past the new length traps), an inlined call between accesses.
+/// The tiers agree at every fuel stop point, and under GC stress.
+#[test]
+fn held_arrays_agree_after_stores_pushes_pops_and_at_every_fuel_stop() {
+    let src = "\
+.global g: array<int>
+.global h: array<int>
+.func twice(a: int) -> int
+    load a push 2 mul ret
+.end
+.func entry0() -> int
+    .local a: array<int>
+    .local s: int
+    .local i: int
+    .local c: array<int>
+    push 4 push 1 array.new store a
+    push 6 push 100 array.new store c
+    push 3 push 5 array.new gstore g
+    push 2 push 1000 array.new gstore h
+    .for i = 0, 30
+        load a push 0 load a push 0 array.get load i add array.set
+        load s load a push 0 array.get add load a array.len add store s
+        load a load i array.push
+        load s load a load a array.len push 1 sub array.get load i call twice add add store s
+        gload g push 1 gload g push 1 array.get load s xor array.set
+        load i push 7 rem push 3 eq
+        .if
+            load a array.len push 2 add push 9 array.new store a
+            gload g array.len push 1 add push 2 array.new gstore g
+        .endif
+        load s gload g push 1 array.get add gload g array.len add store s
+        load s load a push 0 array.get add store s
+        load a load c store a store c
+        load s load a push 0 array.get add load a array.len add store s
+        gload g gload h gstore g gstore h
+        load s gload g push 1 array.get add gload g array.len add store s
+    .endfor
+    load s ret
+.end
+.func entry1() -> int
+    .local a: array<int>
+    .local s: int
+    .local i: int
+    push 3 push 2 array.new store a
+    .for i = 0, 10
+        load s load a push 2 array.get add store s
+        load a array.pop load s add store s
+    .endfor
+    load s ret
+.end
+";
+    let module = differential::build(src).unwrap_or_else(|e| panic!("{e}"));
+    let limits = differential::Limits {
+        fuel: None,
+        heap: 1 << 20,
+        depth: 100,
+    };
+    let off = differential::run(&module, JitMode::Off, false, limits);
+    assert!(off.entries[0].contains(": ok "), "{off:?}");
+    assert!(off.entries[1].contains("index_out_of_bounds"), "{off:?}");
+    for gc_stress in [false, true] {
+        let a = differential::run(&module, JitMode::Off, gc_stress, limits);
+        let b = differential::run(&module, JitMode::Eager, gc_stress, limits);
+        assert_eq!(a, b, "gc stress {gc_stress}");
+    }
+    for fuel in 1..=off.instructions + 1 {
+        let cut = differential::Limits {
+            fuel: Some(fuel),
+            ..limits
+        };
+        let a = differential::run(&module, JitMode::Off, false, cut);
+        let b = differential::run(&module, JitMode::Eager, false, cut);
+        assert_eq!(a, b, "fuel {fuel}");
+    }
+}
