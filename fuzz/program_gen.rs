@@ -338,8 +338,9 @@ pub fn program(data: &[u8]) -> String {
         let _ = writeln!(g.out, ".global g_{}: {}", t.ident(), t.name());
     }
     g.out.push_str(
-        ".func countdown(n: int) -> int\n    load n push 0 le .if push 0 ret .endif\n    load n push 1 sub call countdown push 1 add ret\n.end\n",
+        ".func countdown(n: int) -> int\n    load n push 0 le .if push 0 ret .endif\n    load n push 1 sub load n call leaf_int call countdown push 1 add ret\n.end\n",
     );
+    g.out.push_str(LEAVES);
     for k in 0..g.sigs.len() {
         g.func(k);
     }
@@ -349,6 +350,22 @@ pub fn program(data: &[u8]) -> String {
     }
     g.out
 }
+
+/// Small leaf functions, which the JIT inlines (straight-line scalar code
+/// that cannot trap): called from expressions with operands held across
+/// the call, and by `countdown` before it recurses, so that the depth
+/// limit is reached at an inlined call.
+const LEAVES: &str = "\
+.func leaf_int(a: int, b: int) -> int
+    load a load b add load a push 7 mul push 3 div sub load b push 5 rem xor ret
+.end
+.func leaf_float(x: float, n: int) -> float
+    load x load n itof push 0.5 mul add load x mul ret
+.end
+.func leaf_id(a: int) -> int
+    load a ret
+.end
+";
 
 /// The names of the entry points of a [`program`], which a runner calls in
 /// order (each with no arguments).
@@ -934,6 +951,27 @@ impl Gen<'_, '_> {
                     self.expr(Ty::Int, d, scope);
                     self.expr(Ty::Fn, d, scope);
                     self.emit("call.ref");
+                } else if self.c.chance(64) {
+                    // Into a leaf (inlined by the JIT).
+                    match self.c.below(3) {
+                        0 => {
+                            self.expr(Ty::Int, d, scope);
+                            self.expr(Ty::Int, d, scope);
+                            self.emit("call leaf_int");
+                        }
+                        1 => {
+                            self.expr(Ty::Float, d, scope);
+                            self.expr(Ty::Int, d, scope);
+                            self.emit("call leaf_float");
+                            self.emit(
+                                "push 1000000.0 call math.min push -1000000.0 call math.max ftoi",
+                            );
+                        }
+                        _ => {
+                            self.expr(Ty::Int, d, scope);
+                            self.emit("call leaf_id");
+                        }
+                    }
                 } else if !self.call_returning(Some(Ty::Int), scope, d + 1) {
                     self.leaf(Ty::Int, scope);
                 }

@@ -110,6 +110,8 @@ fn generated_programs_cover_every_feature_and_trap() {
         "call.ref",
         "fn.ref",
         "call countdown",
+        "call leaf_float",
+        "call leaf_id",
         ".for i2",
         ".break",
         ".continue",
@@ -165,10 +167,17 @@ fn generated_programs_cover_every_feature_and_trap() {
 /// is reported (the property cannot pass by comparing nothing).
 #[test]
 fn a_difference_in_fuel_or_counts_is_found() {
-    let src = program_gen::program(&bytes(7, 2500));
-    let module = differential::build(&src).unwrap_or_else(|e| panic!("{e}"));
-    let limits = differential::plan_from(7).limits;
-    let full = differential::run(&module, JitMode::Off, false, limits);
+    // The first program that does not run out of fuel in full.
+    let (src, module, limits, full) = (7..100)
+        .map(|seed| {
+            let src = program_gen::program(&bytes(seed, 2500));
+            let module = differential::build(&src).unwrap_or_else(|e| panic!("{e}"));
+            let limits = differential::plan_from(seed).limits;
+            let full = differential::run(&module, JitMode::Off, false, limits);
+            (src, module, limits, full)
+        })
+        .find(|(_, _, _, full)| !full.entries.iter().any(|e| e.contains("out_of_fuel")))
+        .expect("a program that runs to its end");
     assert!(full.instructions > 2, "{src}");
     let short = differential::Limits {
         fuel: Some(full.instructions / 2),
@@ -176,4 +185,150 @@ fn a_difference_in_fuel_or_counts_is_found() {
     };
     let cut = differential::run(&module, JitMode::Off, false, short);
     assert_ne!(full, cut, "{src}");
+}
+
+/// Calls of small leaf functions, which the JIT inlines, with operands
+/// held in registers across them: the two tiers agree at every fuel stop
+/// point (each instruction of the run), and on the depth limit reached at
+/// an inlined call (its trap and trace), at several limits.
+#[test]
+fn inlined_leaf_calls_agree_at_every_fuel_stop_and_depth_limit() {
+    let src = "\
+.func leaf(a: int, b: int) -> int
+    load a load b add load a push 7 mul push 3 div sub load b push 5 rem xor ret
+.end
+.func leaf_f(x: float, i: int) -> float
+    load x load i itof push 0.25 mul add ret
+.end
+.func same(a: int) -> int
+    load a ret
+.end
+.func walk(n: int) -> int
+    load n push 0 le .if push 0 ret .endif
+    load n load n call leaf pop load n call same push 1 sub call walk push 1 add ret
+.end
+.func entry0() -> int
+    .local s: int
+    .local f: float
+    .local i: int
+    push 0.5 store f
+    .for i = 0, 40
+        load s load i load s call leaf load i push 3 mul call same call leaf add store s
+        load f load f load i call leaf_f push 0.001 mul add store f
+    .endfor
+    load s load f push 1000.0 mul ftoi add ret
+.end
+.func entry1() -> int
+    push 100 call walk ret
+.end
+";
+    let module = differential::build(src).unwrap_or_else(|e| panic!("{e}"));
+    for depth in [30, 101, 102, 103, 200] {
+        let limits = differential::Limits {
+            fuel: None,
+            heap: 1 << 20,
+            depth,
+        };
+        let off = differential::run(&module, JitMode::Off, false, limits);
+        let eager = differential::run(&module, JitMode::Eager, false, limits);
+        assert_eq!(off, eager, "depth limit {depth}");
+        if depth == 30 {
+            assert!(
+                off.entries[1].contains("stack_overflow"),
+                "{:?}",
+                off.entries
+            );
+        }
+        if depth == 200 {
+            assert!(off.entries.iter().all(|e| e.contains(": ok ")), "{off:?}");
+            for fuel in 1..=off.instructions + 1 {
+                let cut = differential::Limits {
+                    fuel: Some(fuel),
+                    ..limits
+                };
+                let a = differential::run(&module, JitMode::Off, false, cut);
+                let b = differential::run(&module, JitMode::Eager, false, cut);
+                assert_eq!(a, b, "fuel {fuel}");
+            }
+        }
+    }
+}
+
+/// Arrays whose data pointer and length compiled code holds in registers
+/// between accesses: the array local or global stored to, the array grown
+/// by `array.push` (its buffer may move) and shrunk by `array.pop` (an
+/// index past the new length traps), an inlined call between accesses.
+/// The tiers agree at every fuel stop point, and under GC stress.
+#[test]
+fn held_arrays_agree_after_stores_pushes_pops_and_at_every_fuel_stop() {
+    let src = "\
+.global g: array<int>
+.global h: array<int>
+.func twice(a: int) -> int
+    load a push 2 mul ret
+.end
+.func entry0() -> int
+    .local a: array<int>
+    .local s: int
+    .local i: int
+    .local c: array<int>
+    push 4 push 1 array.new store a
+    push 6 push 100 array.new store c
+    push 3 push 5 array.new gstore g
+    push 2 push 1000 array.new gstore h
+    .for i = 0, 30
+        load a push 0 load a push 0 array.get load i add array.set
+        load s load a push 0 array.get add load a array.len add store s
+        load a load i array.push
+        load s load a load a array.len push 1 sub array.get load i call twice add add store s
+        gload g push 1 gload g push 1 array.get load s xor array.set
+        load i push 7 rem push 3 eq
+        .if
+            load a array.len push 2 add push 9 array.new store a
+            gload g array.len push 1 add push 2 array.new gstore g
+        .endif
+        load s gload g push 1 array.get add gload g array.len add store s
+        load s load a push 0 array.get add store s
+        load a load c store a store c
+        load s load a push 0 array.get add load a array.len add store s
+        gload g gload h gstore g gstore h
+        load s gload g push 1 array.get add gload g array.len add store s
+    .endfor
+    load s ret
+.end
+.func entry1() -> int
+    .local a: array<int>
+    .local s: int
+    .local i: int
+    push 3 push 2 array.new store a
+    .for i = 0, 10
+        load s load a push 2 array.get add store s
+        load a array.pop load s add store s
+    .endfor
+    load s ret
+.end
+";
+    let module = differential::build(src).unwrap_or_else(|e| panic!("{e}"));
+    let limits = differential::Limits {
+        fuel: None,
+        heap: 1 << 20,
+        depth: 100,
+    };
+    let off = differential::run(&module, JitMode::Off, false, limits);
+    assert!(off.entries[0].contains(": ok "), "{off:?}");
+    assert!(off.entries[1].contains("index_out_of_bounds"), "{off:?}");
+    for gc_stress in [false, true] {
+        let a = differential::run(&module, JitMode::Off, gc_stress, limits);
+        let b = differential::run(&module, JitMode::Eager, gc_stress, limits);
+        assert_eq!(a, b, "gc stress {gc_stress}");
+    }
+    for fuel in 1..=off.instructions + 1 {
+        let cut = differential::Limits {
+            fuel: Some(fuel),
+            ..limits
+        };
+        let a = differential::run(&module, JitMode::Off, false, cut);
+        let b = differential::run(&module, JitMode::Eager, false, cut);
+        assert_eq!(a, b, "fuel {fuel}");
+    }
 }

@@ -103,7 +103,27 @@ pub(super) struct Cache {
     pub(super) slots: Vec<Slot>,
     free_gprs: u32,
     free_xmms: u32,
+    /// Arrays whose element data pointer and length are held in cache
+    /// registers, oldest first (see [`Held`]).
+    held: Vec<Held>,
 }
+
+/// An array read through a local or global (`key`, a `Loc::Local` or
+/// `Loc::Global`) whose element data address is in register `data` and
+/// length in `len`. Valid only until anything can run Rust code (a helper,
+/// a call, a stub that returns, a label) or `key` is stored to: the
+/// collector does not move objects, but `array.push` can move an array's
+/// buffer, and only Rust code runs `array.push`. A fresh [`Cache`] (every
+/// label and helper) holds none; calls forget them explicitly.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Held {
+    pub(super) key: Loc,
+    pub(super) data: u8,
+    pub(super) len: u8,
+}
+
+/// Most arrays held at once (two registers each, of five).
+const MAX_HELD: usize = 2;
 
 impl Cache {
     pub(super) fn new() -> Cache {
@@ -111,7 +131,60 @@ impl Cache {
             slots: Vec::new(),
             free_gprs: CACHE_GPRS.iter().fold(0, |m, &r| m | 1 << r),
             free_xmms: CACHE_XMMS.iter().fold(0, |m, &r| m | 1 << r),
+            held: Vec::new(),
         }
+    }
+
+    /// The registers holding array `key`'s data and length, if held.
+    pub(super) fn held(&self, key: Loc) -> Option<Held> {
+        self.held.iter().copied().find(|h| h.key == key)
+    }
+
+    /// Frees the registers of the oldest held array; false if none.
+    pub(super) fn evict_held(&mut self) -> bool {
+        if self.held.is_empty() {
+            return false;
+        }
+        let h = self.held.remove(0);
+        self.free_gpr(h.data);
+        self.free_gpr(h.len);
+        true
+    }
+
+    /// Forgets every held array (before code that may run Rust code).
+    pub(super) fn forget_held(&mut self) {
+        while self.evict_held() {}
+    }
+
+    /// Forgets the array read through `key` (before a store to it).
+    pub(super) fn forget_key(&mut self, key: Loc) {
+        if let Some(k) = self.held.iter().position(|h| h.key == key) {
+            let h = self.held.remove(k);
+            self.free_gpr(h.data);
+            self.free_gpr(h.len);
+        }
+    }
+
+    /// Two free registers to hold array `key` in, taken, evicting the
+    /// oldest held array when needed; `None` when operands hold the rest.
+    pub(super) fn hold(&mut self, key: Loc) -> Option<Held> {
+        if self.held.len() >= MAX_HELD {
+            self.evict_held();
+        }
+        let data = self.take_gpr().or_else(|| {
+            self.evict_held();
+            self.take_gpr()
+        })?;
+        let Some(len) = self.take_gpr().or_else(|| {
+            self.evict_held();
+            self.take_gpr()
+        }) else {
+            self.free_gpr(data);
+            return None;
+        };
+        let h = Held { key, data, len };
+        self.held.push(h);
+        Some(h)
     }
 
     pub(super) fn take_gpr(&mut self) -> Option<u8> {

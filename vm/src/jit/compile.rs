@@ -192,6 +192,19 @@ enum Stub {
     /// The native stack is low: run the callee in the interpreter, then
     /// go on at `back`.
     Nested { back: DynamicLabel },
+    /// Write the cached operands `slots` (by depth) to their frame slots,
+    /// as a flush would, then go on at `then` (a stub that calls Rust).
+    Spill {
+        slots: Vec<(usize, Slot)>,
+        then: DynamicLabel,
+    },
+    /// Reload the operands of `slots` cached in registers from their frame
+    /// slots (written by a `Spill`; a helper clobbered the registers),
+    /// then go on at `back`.
+    Reload {
+        slots: Vec<(usize, Slot)>,
+        back: DynamicLabel,
+    },
 }
 
 /// The element kind of an array type the compiler accesses inline.
@@ -473,6 +486,12 @@ impl Cx<'_> {
         if let Some(r) = self.cache.take_gpr() {
             return r;
         }
+        // Forget held arrays before spilling operands.
+        while self.cache.evict_held() {
+            if let Some(r) = self.cache.take_gpr() {
+                return r;
+            }
+        }
         // Spill the deepest operand held in a register.
         let held = self
             .cache
@@ -674,6 +693,7 @@ impl Cx<'_> {
     /// in `eax` and jumps to the epilogue when it is a trap. The caller has
     /// flushed the operands.
     fn call_helper(&mut self, helper: usize, arg3: i64, arg4: i64) {
+        self.cache.forget_held();
         self.store_pins(true);
         let helper = helper as i64;
         dynasm!(self.a ; .arch x64
@@ -942,6 +962,26 @@ impl Cx<'_> {
                     self.load_pins(true);
                     dynasm!(self.a ; .arch x64 ; jmp =>back);
                 }
+                Stub::Spill { slots, then } => {
+                    for (d, s) in slots {
+                        let off = self.operand(d);
+                        self.write_value(s, off);
+                    }
+                    dynasm!(self.a ; .arch x64 ; jmp =>then);
+                }
+                Stub::Reload { slots, back } => {
+                    for (d, s) in slots {
+                        let o = self.operand(d) + BITS;
+                        match s.loc {
+                            Loc::Gpr(r) => dynasm!(self.a ; .arch x64 ; mov Rq(r), [r13 + o]),
+                            Loc::Xmm(x) => {
+                                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [r13 + o])
+                            }
+                            _ => {}
+                        }
+                    }
+                    dynasm!(self.a ; .arch x64 ; jmp =>back);
+                }
                 Stub::Nested { back } => {
                     let helper = helpers::call_nested as *const () as usize as i64;
                     dynasm!(self.a ; .arch x64
@@ -1074,6 +1114,7 @@ impl Cx<'_> {
                 if s.loc == Loc::Global(g) {
                     return Some(0);
                 }
+                self.cache.forget_key(Loc::Global(g));
                 for k in 0..self.cache.slots.len() {
                     if self.cache.slots[k].loc == Loc::Global(g) {
                         self.store_operand(k);
@@ -1238,6 +1279,7 @@ impl Cx<'_> {
                 self.load_xmm(1, b, db);
                 self.release(a);
                 self.release(b);
+                self.cache.forget_held();
                 self.store_pins(true);
                 let helper = helpers::fmod as *const () as usize as i64;
                 dynasm!(self.a ; .arch x64 ; mov rax, QWORD helper ; call rax);
@@ -1323,6 +1365,14 @@ impl Cx<'_> {
             }
             Op::ArrayLen => {
                 let (a, da) = self.pop()?;
+                if let Some(h) = self.cache.held(a.loc) {
+                    let r = self.alloc_gpr();
+                    // `alloc_gpr` may have evicted it (then `r` is free
+                    // again only after this move reads it).
+                    dynasm!(self.a ; .arch x64 ; mov Rd(r), Rd(h.len));
+                    self.push(Loc::Gpr(r), Rep::Int, Tag::Int);
+                    return Some(0);
+                }
                 self.load_ref(a, da)?;
                 let r = self.alloc_gpr();
                 dynasm!(self.a ; .arch x64
@@ -1338,7 +1388,7 @@ impl Cx<'_> {
                 let (i, di) = self.pop()?;
                 let (a, da) = self.pop()?;
                 let (idx, tmp) = self.index_arg(i, di);
-                self.element_address(pc, a, da, idx)?;
+                let b = self.element_address(pc, a, da, idx)?;
                 // The index's own register may take the element (the load
                 // reads the index before it writes).
                 if let Some(t) = tmp {
@@ -1349,18 +1399,18 @@ impl Cx<'_> {
                         let r = self.alloc_gpr();
                         match (elem, idx) {
                             (Inline::Int, Arg::Reg(x)) => {
-                                dynasm!(self.a ; .arch x64 ; mov Rq(r), [rdx + Rq(x) * 8])
+                                dynasm!(self.a ; .arch x64 ; mov Rq(r), [Rq(b) + Rq(x) * 8])
                             }
                             (Inline::Int, Arg::Imm(k)) => {
                                 let k = (k * 8) as i32;
-                                dynasm!(self.a ; .arch x64 ; mov Rq(r), [rdx + k])
+                                dynasm!(self.a ; .arch x64 ; mov Rq(r), [Rq(b) + k])
                             }
                             (_, Arg::Reg(x)) => {
-                                dynasm!(self.a ; .arch x64 ; movzx Rd(r), BYTE [rdx + Rq(x)])
+                                dynasm!(self.a ; .arch x64 ; movzx Rd(r), BYTE [Rq(b) + Rq(x)])
                             }
                             (_, Arg::Imm(k)) => {
                                 let k = k as i32;
-                                dynasm!(self.a ; .arch x64 ; movzx Rd(r), BYTE [rdx + k])
+                                dynasm!(self.a ; .arch x64 ; movzx Rd(r), BYTE [Rq(b) + k])
                             }
                         }
                         self.release(i);
@@ -1375,11 +1425,11 @@ impl Cx<'_> {
                         let x = self.alloc_xmm();
                         match idx {
                             Arg::Reg(r) => {
-                                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [rdx + Rq(r) * 8])
+                                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [Rq(b) + Rq(r) * 8])
                             }
                             Arg::Imm(k) => {
                                 let k = (k * 8) as i32;
-                                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [rdx + k])
+                                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [Rq(b) + k])
                             }
                         }
                         self.release(i);
@@ -1405,44 +1455,44 @@ impl Cx<'_> {
                     }
                     _ => Arg::Reg(self.owned_gpr(v, dv)),
                 };
-                self.element_address(pc, a, da, idx)?;
+                let b = self.element_address(pc, a, da, idx)?;
                 match (elem, idx, val) {
                     (Inline::Int, Arg::Reg(x), Arg::Reg(r)) => {
-                        dynasm!(self.a ; .arch x64 ; mov [rdx + Rq(x) * 8], Rq(r))
+                        dynasm!(self.a ; .arch x64 ; mov [Rq(b) + Rq(x) * 8], Rq(r))
                     }
                     (Inline::Int, Arg::Reg(x), Arg::Imm(k)) => {
                         let k = k as i32;
-                        dynasm!(self.a ; .arch x64 ; mov QWORD [rdx + Rq(x) * 8], k)
+                        dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(b) + Rq(x) * 8], k)
                     }
                     (Inline::Int, Arg::Imm(n), Arg::Reg(r)) => {
                         let n = (n * 8) as i32;
-                        dynasm!(self.a ; .arch x64 ; mov [rdx + n], Rq(r))
+                        dynasm!(self.a ; .arch x64 ; mov [Rq(b) + n], Rq(r))
                     }
                     (Inline::Int, Arg::Imm(n), Arg::Imm(k)) => {
                         let (n, k) = ((n * 8) as i32, k as i32);
-                        dynasm!(self.a ; .arch x64 ; mov QWORD [rdx + n], k)
+                        dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(b) + n], k)
                     }
                     (Inline::Float, Arg::Reg(x), Arg::Reg(r)) => {
-                        dynasm!(self.a ; .arch x64 ; movsd QWORD [rdx + Rq(x) * 8], Rx(r))
+                        dynasm!(self.a ; .arch x64 ; movsd QWORD [Rq(b) + Rq(x) * 8], Rx(r))
                     }
                     (Inline::Float, Arg::Imm(n), Arg::Reg(r)) => {
                         let n = (n * 8) as i32;
-                        dynasm!(self.a ; .arch x64 ; movsd QWORD [rdx + n], Rx(r))
+                        dynasm!(self.a ; .arch x64 ; movsd QWORD [Rq(b) + n], Rx(r))
                     }
                     (Inline::Bool, Arg::Reg(x), Arg::Reg(r)) => {
-                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + Rq(x)], Rb(r))
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(b) + Rq(x)], Rb(r))
                     }
                     (Inline::Bool, Arg::Reg(x), Arg::Imm(k)) => {
                         let k = k as i8;
-                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + Rq(x)], k)
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(b) + Rq(x)], k)
                     }
                     (Inline::Bool, Arg::Imm(n), Arg::Reg(r)) => {
                         let n = n as i32;
-                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + n], Rb(r))
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(b) + n], Rb(r))
                     }
                     (Inline::Bool, Arg::Imm(n), Arg::Imm(k)) => {
                         let (n, k) = (n as i32, k as i8);
-                        dynasm!(self.a ; .arch x64 ; mov BYTE [rdx + n], k)
+                        dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(b) + n], k)
                     }
                     (Inline::Float, _, Arg::Imm(_)) => return None,
                 }
@@ -1747,6 +1797,7 @@ impl Cx<'_> {
             self.load_xmm(1, b, db);
             self.release(b);
         }
+        self.cache.forget_held();
         self.store_pins(true);
         dynasm!(self.a ; .arch x64
             ; mov rdi, QWORD fp
@@ -1835,28 +1886,47 @@ impl Cx<'_> {
         }
     }
 
-    /// Leaves `rdx` = the element data of the array operand `a` (at depth
-    /// `da`), after checking `idx` against its length (trapping at `pc`).
-    fn element_address(&mut self, pc: usize, a: Slot, da: usize, idx: Arg) -> Option<()> {
+    /// Returns the register holding the element data address of the array
+    /// operand `a` (at depth `da`), after checking `idx` against its length
+    /// (trapping at `pc`). An array read through a local or global is held
+    /// in two cache registers when two are free (see `cache::Held`), so the
+    /// next access to it reads no header; otherwise the address is in
+    /// `rdx`.
+    fn element_address(&mut self, pc: usize, a: Slot, da: usize, idx: Arg) -> Option<u8> {
+        let key = match a.loc {
+            Loc::Local(_) | Loc::Global(_) => Some(a.loc),
+            _ => None,
+        };
+        if let Some(h) = key.and_then(|k| self.cache.held(k)) {
+            self.bounds_check(pc, idx, h.len);
+            return Some(h.data);
+        }
         self.load_ref(a, da)?;
         dynasm!(self.a ; .arch x64
             ; mov r11, [r12 + CTX_HEAP_BASE]
             ; lea rax, [r11 + rax * 8]
-            ; mov ecx, [rax + 4]
         );
-        let oob = self.trap_stub(pc, helpers::TRAP_INDEX, idx, Arg::Reg(RCX));
+        let held = key.and_then(|k| self.cache.hold(k));
+        let (data, len) = held.map_or((RDX, RCX), |h| (h.data, h.len));
+        dynasm!(self.a ; .arch x64
+            ; mov Rd(len), [rax + 4]
+            ; mov Rd(data), [rax + 12]
+            ; lea Rq(data), [r11 + Rq(data) * 8 + 8]
+        );
+        self.bounds_check(pc, idx, len);
+        Some(data)
+    }
+
+    /// Traps at `pc` unless `idx` is below the length in `len`.
+    fn bounds_check(&mut self, pc: usize, idx: Arg, len: u8) {
+        let oob = self.trap_stub(pc, helpers::TRAP_INDEX, idx, Arg::Reg(len));
         match idx {
-            Arg::Reg(r) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), rcx ; jae =>oob),
+            Arg::Reg(r) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), Rq(len) ; jae =>oob),
             Arg::Imm(k) => {
                 let k = k as i32;
-                dynasm!(self.a ; .arch x64 ; cmp rcx, k ; jbe =>oob);
+                dynasm!(self.a ; .arch x64 ; cmp Rq(len), k ; jbe =>oob);
             }
         }
-        dynasm!(self.a ; .arch x64
-            ; mov edx, [rax + 12]
-            ; lea rdx, [r11 + rdx * 8 + 8]
-        );
-        Some(())
     }
 
     fn store_local(&mut self, l: u32) -> Option<()> {
@@ -1866,6 +1936,7 @@ impl Cx<'_> {
             return Some(());
         }
         self.detach_local(l);
+        self.cache.forget_key(Loc::Local(l));
         let o = self.local(l);
         match (self.pins[l as usize], rep) {
             (Some(Pin::Gpr(p)), _) => self.load_gpr(p, s, d),
@@ -2095,8 +2166,12 @@ impl Cx<'_> {
         Some(())
     }
 
-    /// `call f`: the interpreter's `enter`, inline, then a native call.
+    /// `call f`: the interpreter's `enter`, inline, then a native call
+    /// (or the callee's body, when it is a small leaf: `inline_call`).
     fn call(&mut self, pc: usize, f: u32) -> Option<()> {
+        if let Some(body) = super::inline::leaf_body(self.m, f as usize) {
+            return self.inline_call(pc, f, body);
+        }
         let callee = self.m.funcs().get(f as usize)?;
         let np = callee.num_params as usize;
         let depth = self.cache.slots.len();
@@ -2115,6 +2190,7 @@ impl Cx<'_> {
             let units = i32::try_from(frame_fuel).ok()?;
             dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_FRAME_FUEL], units);
         }
+        self.cache.forget_held();
         self.store_pins(true);
         // The budget (the interpreter's `check_fuel`).
         let fueled = self.a.new_dynamic_label();
@@ -2194,6 +2270,154 @@ impl Cx<'_> {
                     self.push(Loc::Mem, rep, Tag::Nil);
                 }
             }
+        }
+        Some(())
+    }
+}
+
+impl Cx<'_> {
+    /// `call f` of a leaf `f` whose body is `[start, ret)` (see `inline`):
+    /// the checks of `call` (fuel, depth limit, value stack room, with the
+    /// same traps at this op) and the call count, then the body compiled
+    /// in place, its parameters read from the argument operands. Nothing
+    /// is flushed: the checks' slow paths write the cached operands to
+    /// their slots before calling Rust and reload them after, so a stop
+    /// there sees the frame a flushed call would show. The callee's ops
+    /// are counted as instructions as its compiled code would count them.
+    fn inline_call(&mut self, pc: usize, f: u32, (start, ret): (usize, usize)) -> Option<()> {
+        let callee = self.m.funcs().get(f as usize)?;
+        let np = callee.num_params as usize;
+        let depth = self.cache.slots.len();
+        let base = depth.checked_sub(np)?;
+        let args = self.operand(base);
+        let need = args.checked_add(slot(
+            callee.num_locals as usize + 1 + callee.max_stack as usize,
+        )?)?;
+        // The frame set-up is charged as for a native call (`call`).
+        let frame_fuel = crate::interp::frame_fuel(callee);
+        self.pending += frame_fuel;
+        self.charge();
+        if frame_fuel > 0 {
+            let units = i32::try_from(frame_fuel).ok()?;
+            dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_FRAME_FUEL], units);
+        }
+        // The slow paths call Rust, which may clobber held arrays'
+        // registers.
+        self.cache.forget_held();
+        let cached: Vec<(usize, Slot)> = self
+            .cache
+            .slots
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, s)| s.loc != Loc::Mem)
+            .collect();
+        // Each slow path: spill, the stub of `call`, reload, back.
+        let slow = |cx: &mut Self, stub: Stub| {
+            let l = cx.new_stub(stub);
+            cx.new_stub(Stub::Spill {
+                slots: cached.clone(),
+                then: l,
+            })
+        };
+        let fueled = self.a.new_dynamic_label();
+        let reload = self.new_stub(Stub::Reload {
+            slots: cached.clone(),
+            back: fueled,
+        });
+        let refuel = slow(self, Stub::Refuel { pc, back: reload });
+        dynasm!(self.a ; .arch x64 ; test r14, r14 ; jle =>refuel ; =>fueled);
+        let overflow = slow(
+            self,
+            Stub::Trap {
+                pc,
+                charge: 0,
+                kind: helpers::TRAP_DEPTH,
+                a: Arg::Imm(0),
+                b: Arg::Imm(0),
+            },
+        );
+        let roomy = self.a.new_dynamic_label();
+        let reload = self.new_stub(Stub::Reload {
+            slots: cached.clone(),
+            back: roomy,
+        });
+        let grow = slow(
+            self,
+            Stub::Grow {
+                pc,
+                need,
+                back: reload,
+            },
+        );
+        dynasm!(self.a ; .arch x64
+            ; mov rax, [r12 + CTX_DEPTH]
+            ; cmp rax, [r12 + CTX_MAX_DEPTH]
+            ; jae =>overflow
+            ; lea rax, [r13 + need]
+            ; cmp rax, [r12 + CTX_STACK_END]
+            ; ja =>grow
+            ; =>roomy
+            ; add QWORD [r12 + CTX_CALLS], 1
+        );
+        // The body: no op of it looks at `seq` (none traps or branches).
+        let seq = self.seq.take();
+        for i in start..ret {
+            let op = plain(self.m.code()[i], self.m.code().get(i + 1).copied());
+            match op {
+                Op::Load(l) => {
+                    self.pending += 1;
+                    let d = base + l as usize;
+                    let s = *self.cache.slots.get(d)?;
+                    self.dup(s, d);
+                }
+                _ => {
+                    if matches!(op, Op::DivInt | Op::RemInt)
+                        && !matches!(
+                            self.cache.slots.last(),
+                            Some(Slot {
+                                loc: Loc::Imm(_),
+                                ..
+                            })
+                        )
+                    {
+                        // `leaf_body` saw the constant divisor; should the
+                        // cache not hold it, leave the function interpreted.
+                        self.broken = true;
+                    }
+                    if self.op(i, op)? != 0 {
+                        self.broken = true;
+                    }
+                }
+            }
+        }
+        // The return.
+        self.pending += 1;
+        self.seq = seq;
+        let result = if callee.has_result {
+            let (r, dr) = self.pop()?;
+            // A result spilled to its slot is above the arguments' place:
+            // take it into a register.
+            Some(match (r.loc, r.rep) {
+                (Loc::Mem, Rep::Float) => Slot {
+                    loc: Loc::Xmm(self.owned_xmm(r, dr)),
+                    ..r
+                },
+                (Loc::Mem, _) => Slot {
+                    loc: Loc::Gpr(self.owned_gpr(r, dr)),
+                    ..r
+                },
+                _ => r,
+            })
+        } else {
+            None
+        };
+        for _ in 0..np {
+            let (s, _) = self.pop()?;
+            self.release(s);
+        }
+        if let Some(r) = result {
+            self.cache.slots.push(r);
         }
         Some(())
     }

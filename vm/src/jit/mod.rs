@@ -16,8 +16,9 @@
 //! scalar locals pinned in registers for the whole function. Calls between
 //! compiled functions are native calls through a function table
 //! ([`Jit::table`]): a function not compiled yet has the cold stub there,
-//! which compiles it (or runs it in the interpreter) and goes on. Ops not
-//! compiled inline run the interpreter's own code through a helper
+//! which compiles it (or runs it in the interpreter) and goes on; a call
+//! of a small leaf function is compiled as its body instead (`inline`).
+//! Ops not compiled inline run the interpreter's own code through a helper
 //! (`helpers`), with the frame written back first. The register and frame
 //! conventions are in `abi`.
 //!
@@ -44,6 +45,7 @@ mod abi;
 mod cache;
 pub(crate) mod compile;
 mod helpers;
+mod inline;
 mod magic;
 
 use std::time::Instant;
