@@ -307,8 +307,10 @@ impl<P: TypedParams, R: TypedResult> TypedFunc<P, R> {
         let params = &self.module.module().funcs[self.index].ty.params;
         let mut values = [Value::NIL; MAX_TYPED_ARGS];
         args.write(inst, params, &mut values)?;
+        // The handle's module is the instance's (checked above), and each
+        // argument was written for its parameter's type.
         let result = inst
-            .call_index(self.index, &values[..P::COUNT])
+            .call_conforming(&self.module, self.index, &values[..P::COUNT])
             .map_err(CallError::Trap)?;
         R::from_value(inst, result)
     }

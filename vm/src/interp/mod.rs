@@ -974,9 +974,28 @@ impl Instance {
                 sig
             )));
         }
+        self.call_conforming(&module, func, args)
+    }
+
+    /// [`Instance::call_index`] once the arguments are known to conform to
+    /// `func`'s parameter types: a typed handle checked its Rust types
+    /// once, and wrote each argument for its parameter's type.
+    pub(crate) fn call_conforming(
+        &mut self,
+        module: &Arc<VerifiedModule>,
+        func: usize,
+        args: &[Value],
+    ) -> Result<Option<Value>, Trap> {
+        debug_assert!(
+            args.len() == module.module().funcs[func].ty.params.len()
+                && args
+                    .iter()
+                    .zip(&module.module().funcs[func].ty.params)
+                    .all(|(a, t)| conforms(&self.heap, module.module(), *a, t))
+        );
         let mut stack = std::mem::take(&mut self.stack);
         self.start_call();
-        let result = self.call_at(&module, &mut stack, 0, func, args);
+        let result = self.call_at(module, &mut stack, 0, func, args);
         self.end_call();
         self.stack = stack;
         self.heap.scratch.clear();
