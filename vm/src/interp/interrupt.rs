@@ -73,6 +73,11 @@ impl InterruptHandle {
             .store(deadline.is_some(), std::sync::atomic::Ordering::Release);
     }
 
+    /// Whether a deadline is armed.
+    pub(super) fn armed(&self) -> bool {
+        self.0.armed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The deadline trap, if the current call's deadline has passed.
     fn deadline_passed(&self) -> Option<Trap> {
         if !self.0.armed.load(std::sync::atomic::Ordering::Acquire) {

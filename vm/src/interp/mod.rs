@@ -727,11 +727,16 @@ impl Instance {
         if !self.keep_pending_interrupt {
             self.interrupt.clear();
         }
-        let now = std::time::Instant::now();
-        let deadline = self
-            .deadline
-            .and_then(|d| now.checked_add(d).map(|at| (at, d)));
-        self.interrupt.arm(deadline);
+        // The clock is read, and the deadline's lock taken, only when the
+        // host set a deadline: a call without one costs an atomic load.
+        match self.deadline {
+            Some(d) => {
+                let at = std::time::Instant::now().checked_add(d);
+                self.interrupt.arm(at.map(|at| (at, d)));
+            }
+            None if self.interrupt.armed() => self.interrupt.arm(None),
+            None => {}
+        }
     }
 
     /// Ends a top-level call: its deadline no longer applies.
