@@ -2166,6 +2166,43 @@ impl Cx<'_> {
         Some(())
     }
 
+    /// Charges a call of `callee` through the budget: the call op, and
+    /// its frame set-up (the interpreter's `enter!`), which is counted
+    /// apart so it is not an instruction. The same for a native and an
+    /// inlined call.
+    fn charge_call(&mut self, callee: &crate::verify::VerifiedFunc) -> Option<()> {
+        let frame_fuel = crate::interp::frame_fuel(callee);
+        self.pending += frame_fuel;
+        self.charge();
+        if frame_fuel > 0 {
+            let units = i32::try_from(frame_fuel).ok()?;
+            dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_FRAME_FUEL], units);
+        }
+        Some(())
+    }
+
+    /// A call's depth limit and value-stack room (`enter`): jumps to
+    /// `overflow` past the depth limit, to `grow` when the callee's frame
+    /// (`need` bytes from the stack pointer) passes the stack's end; both
+    /// come back, or fall through, at `roomy`.
+    fn enter_checks(
+        &mut self,
+        need: i32,
+        overflow: DynamicLabel,
+        grow: DynamicLabel,
+        roomy: DynamicLabel,
+    ) {
+        dynasm!(self.a ; .arch x64
+            ; mov rax, [r12 + CTX_DEPTH]
+            ; cmp rax, [r12 + CTX_MAX_DEPTH]
+            ; jae =>overflow
+            ; lea rax, [r13 + need]
+            ; cmp rax, [r12 + CTX_STACK_END]
+            ; ja =>grow
+            ; =>roomy
+        );
+    }
+
     /// `call f`: the interpreter's `enter`, inline, then a native call
     /// (or the callee's body, when it is a small leaf: `inline_call`).
     fn call(&mut self, pc: usize, f: u32) -> Option<()> {
@@ -2180,16 +2217,7 @@ impl Cx<'_> {
             callee.num_locals as usize + 1 + callee.max_stack as usize,
         )?)?;
         self.flush();
-        // The callee's frame set-up, charged through the budget with the
-        // call (the interpreter's `enter!`), and counted apart so it is
-        // not an instruction.
-        let frame_fuel = crate::interp::frame_fuel(callee);
-        self.pending += frame_fuel;
-        self.charge();
-        if frame_fuel > 0 {
-            let units = i32::try_from(frame_fuel).ok()?;
-            dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_FRAME_FUEL], units);
-        }
+        self.charge_call(callee)?;
         self.cache.forget_held();
         self.store_pins(true);
         // The budget (the interpreter's `check_fuel`).
@@ -2210,15 +2238,7 @@ impl Cx<'_> {
             need,
             back: roomy,
         });
-        dynasm!(self.a ; .arch x64
-            ; mov rax, [r12 + CTX_DEPTH]
-            ; cmp rax, [r12 + CTX_MAX_DEPTH]
-            ; jae =>overflow
-            ; lea rax, [r13 + need]
-            ; cmp rax, [r12 + CTX_STACK_END]
-            ; ja =>grow
-            ; =>roomy
-        );
+        self.enter_checks(need, overflow, grow, roomy);
         // The record: resume after this op, the caller's base.
         let resume = ((pc as i64) + 1) << 32;
         let table = self.table as i64;
@@ -2293,14 +2313,7 @@ impl Cx<'_> {
         let need = args.checked_add(slot(
             callee.num_locals as usize + 1 + callee.max_stack as usize,
         )?)?;
-        // The frame set-up is charged as for a native call (`call`).
-        let frame_fuel = crate::interp::frame_fuel(callee);
-        self.pending += frame_fuel;
-        self.charge();
-        if frame_fuel > 0 {
-            let units = i32::try_from(frame_fuel).ok()?;
-            dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_FRAME_FUEL], units);
-        }
+        self.charge_call(callee)?;
         // The slow paths call Rust, which may clobber held arrays'
         // registers.
         self.cache.forget_held();
@@ -2350,16 +2363,8 @@ impl Cx<'_> {
                 back: reload,
             },
         );
-        dynasm!(self.a ; .arch x64
-            ; mov rax, [r12 + CTX_DEPTH]
-            ; cmp rax, [r12 + CTX_MAX_DEPTH]
-            ; jae =>overflow
-            ; lea rax, [r13 + need]
-            ; cmp rax, [r12 + CTX_STACK_END]
-            ; ja =>grow
-            ; =>roomy
-            ; add QWORD [r12 + CTX_CALLS], 1
-        );
+        self.enter_checks(need, overflow, grow, roomy);
+        dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_CALLS], 1);
         // The body: no op of it looks at `seq` (none traps or branches).
         let seq = self.seq.take();
         for i in start..ret {
