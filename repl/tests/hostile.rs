@@ -806,6 +806,26 @@ fn a_long_input_line_is_read_within_the_heap_limit() {
     assert!(kib <= (1 << 10) + RSS_OVERHEAD_KIB, "peak {kib} KiB");
 }
 
+/// Waits for `child` to exit, at most `limit`: its status, or `None` (the
+/// child killed and reaped) when it was still running.
+fn wait_at_most(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// `--timeout` stops `vmrun` even while the program is blocked reading a
 /// stdin that never delivers: the read waits in slices and looks at the
 /// interrupt flag between them, so the run ends with the timeout's trap
@@ -829,18 +849,7 @@ fn timeout_stops_a_run_blocked_on_stdin() {
         .unwrap();
     // Keep stdin open and silent until the child is gone.
     let _stdin = child.stdin.take();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_at_most(&mut child, Duration::from_secs(20));
     let status = status.expect("vmrun --timeout 200ms still blocked on stdin after 20 s");
     use std::io::Read;
     let (mut out, mut err) = (String::new(), String::new());
@@ -888,18 +897,7 @@ fn timeout_stops_a_run_blocked_writing_a_full_pipe() {
         .unwrap();
     // stdout is never read: the pipe fills and `print` blocks.
     let _stdout = child.stdout.take();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_at_most(&mut child, Duration::from_secs(20));
     let status = status.expect("vmrun --timeout 200ms still blocked writing after 20 s");
     use std::io::Read;
     let mut err = String::new();
