@@ -56,7 +56,7 @@ impl Rep {
 }
 
 /// Where an operand's value is.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(super) enum Loc {
     /// In its frame slot, tag and payload.
     Mem,

@@ -35,6 +35,7 @@ use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, Executab
 use super::abi::{reg::*, *};
 use super::cache::{Cache, Loc, Pin, Rep, Slot, choose_pins};
 use super::helpers;
+use super::regions::{self, Facts, Region};
 use crate::heap::Shape;
 use crate::native::PureFloat;
 use crate::types::Type;
@@ -261,11 +262,46 @@ struct Cx<'m> {
     shapes: Vec<Option<Shape>>,
     /// The register allocator ran out (see `alloc_gpr`): give up.
     broken: bool,
+    /// The op being compiled.
+    pc: usize,
+    /// What this pass saw (see `regions`).
+    facts: Facts,
+    /// Loop regions, and the label past each one's loads (where its back
+    /// edges go).
+    regions: Vec<Region>,
+    inner: Vec<DynamicLabel>,
 }
 
 /// The compiled code of function `fi`, or `None` when it cannot be
 /// compiled (a snippet, a function too large, or a verifier fact missing).
+/// A function with loop regions (see `regions`) is compiled twice: the
+/// first pass finds them.
 pub(super) fn compile<'m>(module: &'m VerifiedModule, fi: usize, env: &'m Env) -> Option<FuncCode> {
+    let (first, facts, _) = pass(module, fi, env, Vec::new())?;
+    let f = module.funcs().get(fi)?;
+    let start = f.start as usize;
+    let code = module.code().get(start..start + f.offsets.len())?;
+    let plan = regions::plan(code, start, &facts, KEY_SLOTS);
+    if plan.is_empty() {
+        return Some(first);
+    }
+    match pass(module, fi, env, plan) {
+        Some((code, facts, plan)) if regions::still_clean(&plan, &facts) => Some(code),
+        _ => Some(first),
+    }
+}
+
+/// Byte offset from `rsp` of the first key slot (see `Cx::room`).
+const KEY_SLOTS: i32 = 16;
+
+/// One compile pass of function `fi` with loop regions `regions`: its
+/// code, what it saw, and the regions.
+fn pass<'m>(
+    module: &'m VerifiedModule,
+    fi: usize,
+    env: &'m Env,
+    regions: Vec<Region>,
+) -> Option<(FuncCode, Facts, Vec<Region>)> {
     let f = module.funcs().get(fi)?;
     if module.snippet().is_some_and(|s| s.func == fi) {
         return None;
@@ -305,6 +341,7 @@ pub(super) fn compile<'m>(module: &'m VerifiedModule, fi: usize, env: &'m Env) -
         .collect();
     let (pins, pinned) = choose_pins(module, f);
     let propagate = a.new_dynamic_label();
+    let inner = regions.iter().map(|_| a.new_dynamic_label()).collect();
     let cx = Cx {
         a,
         m: module,
@@ -327,6 +364,10 @@ pub(super) fn compile<'m>(module: &'m VerifiedModule, fi: usize, env: &'m Env) -
         pure: &env.pure,
         shapes: Vec::new(),
         broken: false,
+        pc: start,
+        facts: Facts::default(),
+        regions,
+        inner,
     };
     cx.body_and_entries()
 }
@@ -693,6 +734,7 @@ impl Cx<'_> {
     /// in `eax` and jumps to the epilogue when it is a trap. The caller has
     /// flushed the operands.
     fn call_helper(&mut self, helper: usize, arg3: i64, arg4: i64) {
+        self.note_rust();
         self.cache.forget_held();
         self.store_pins(true);
         let helper = helper as i64;
@@ -755,7 +797,7 @@ impl Cx<'_> {
 
     // ---- the body -------------------------------------------------------
 
-    fn body_and_entries(mut self) -> Option<FuncCode> {
+    fn body_and_entries(mut self) -> Option<(FuncCode, Facts, Vec<Region>)> {
         // Entries first, each ending in a jump to the body or a header.
         let body = self.a.new_dynamic_label();
         let nl = self.f.num_locals as usize;
@@ -804,6 +846,19 @@ impl Cx<'_> {
             osr.push((h as u32, self.a.offset()));
             prologue(&mut self);
             self.load_pins(false);
+            // A loop inside a region is entered past the region's loads:
+            // they run here.
+            let label = match self.regions.iter().position(|r| r.contains(h - self.start)) {
+                Some(k) => {
+                    self.region_loads(k)?;
+                    if self.regions[k].head == h - self.start {
+                        self.inner[k]
+                    } else {
+                        label
+                    }
+                }
+                None => label,
+            };
             dynasm!(self.a ; .arch x64 ; jmp =>label);
         }
         dynasm!(self.a ; .arch x64 ; =>body);
@@ -826,6 +881,7 @@ impl Cx<'_> {
                 for rep in self.reps_at(pc)? {
                     self.push(Loc::Mem, rep, rep.tag());
                 }
+                self.enter_region(pc)?;
             }
             if self.dead || self.f.stack_at(pc - self.start).is_none() {
                 self.dead = true;
@@ -838,6 +894,7 @@ impl Cx<'_> {
             if let Some(seq) = seq_of(op, pc) {
                 self.seq = Some(seq);
             }
+            self.pc = pc;
             let from = self.a.offset().0 as u32;
             let next = self.m.code().get(pc + 1).copied();
             let plain = plain(op, next);
@@ -852,13 +909,98 @@ impl Cx<'_> {
         }
         self.epilogue_and_stubs();
         let buf = self.a.finalize().ok()?;
-        Some(FuncCode {
+        let code = FuncCode {
             buf,
             call_entry,
             interp_entry,
             osr,
             ranges: self.ranges,
-        })
+        };
+        Some((code, self.facts, self.regions))
+    }
+
+    // ---- loop regions (see `regions`) -----------------------------------
+
+    /// At the header `pc` of a loop region: reads each key's element data
+    /// address and length into its slot, then binds the label its back
+    /// edges jump to.
+    fn enter_region(&mut self, pc: usize) -> Option<()> {
+        let rel = pc - self.start;
+        let Some(k) = self.regions.iter().position(|r| r.head == rel) else {
+            return Some(());
+        };
+        self.region_loads(k)?;
+        let inner = self.inner[k];
+        dynasm!(self.a ; .arch x64 ; =>inner);
+        Some(())
+    }
+
+    /// Reads the element data address and length of each key of region
+    /// `k` into its slot.
+    fn region_loads(&mut self, k: usize) -> Option<()> {
+        for j in 0..self.regions[k].keys.len() {
+            let (key, off) = self.regions[k].keys[j];
+            match key {
+                Loc::Local(l) => {
+                    let o = self.local(l) + BITS;
+                    dynasm!(self.a ; .arch x64 ; mov eax, [r13 + o]);
+                }
+                Loc::Global(g) => {
+                    let go = slot(g as usize)? + BITS;
+                    dynasm!(self.a ; .arch x64
+                        ; mov rax, [r12 + CTX_GLOBALS]
+                        ; mov eax, [rax + go]
+                    );
+                }
+                _ => return None,
+            }
+            dynasm!(self.a ; .arch x64
+                ; mov r11, [r12 + CTX_HEAP_BASE]
+                ; lea rax, [r11 + rax * 8]
+                ; mov ecx, [rax + 4]
+                ; mov [rsp + off + 8], rcx
+                ; mov eax, [rax + 12]
+                ; lea rax, [r11 + rax * 8 + 8]
+                ; mov [rsp + off], rax
+            );
+        }
+        Some(())
+    }
+
+    /// The label a jump from op `from` to op `to` goes to: past the loads
+    /// of a region's header when it is a back edge of that region.
+    fn jump_label(&self, from: usize, to: usize) -> Option<DynamicLabel> {
+        let (f, t) = (from - self.start, to.checked_sub(self.start)?);
+        match self
+            .regions
+            .iter()
+            .position(|r| r.head == t && r.contains(f))
+        {
+            Some(k) => Some(self.inner[k]),
+            None => self.label_at(to),
+        }
+    }
+
+    /// The native-frame slot of array `key` at the current op, if the op
+    /// is in a region that keeps it.
+    fn key_slot(&self, key: Loc) -> Option<i32> {
+        let rel = self.pc - self.start;
+        let r = self.regions.iter().find(|r| r.contains(rel))?;
+        r.keys.iter().find(|&&(k, _)| k == key).map(|&(_, off)| off)
+    }
+
+    /// Notes that Rust code able to run Keel code may run at this op.
+    fn note_rust(&mut self) {
+        let rel = self.pc - self.start;
+        self.facts.rust.push(rel);
+    }
+
+    /// Notes a store to array key `key` at this op (and forgets the
+    /// registers holding it).
+    fn note_store(&mut self, key: Loc) {
+        let rel = self.pc - self.start;
+        self.facts.stores.push((rel, key));
+        self.cache.forget_key(key);
     }
 
     /// The callee-saved registers this function's pins use: its prologue
@@ -875,7 +1017,9 @@ impl Cx<'_> {
     /// byte offset at `[rsp]`, its base slot index at `[rsp + 8]`, and
     /// padding to keep `rsp` 16-byte aligned in the body.
     fn room(&self) -> i32 {
-        if self.saved().len() % 2 == 1 { 16 } else { 24 }
+        let keys: usize = self.regions.iter().map(|r| r.keys.len()).sum();
+        let pad = if self.saved().len() % 2 == 1 { 0 } else { 8 };
+        KEY_SLOTS + 16 * keys as i32 + pad
     }
 
     fn epilogue(&mut self) {
@@ -1114,7 +1258,7 @@ impl Cx<'_> {
                 if s.loc == Loc::Global(g) {
                     return Some(0);
                 }
-                self.cache.forget_key(Loc::Global(g));
+                self.note_store(Loc::Global(g));
                 for k in 0..self.cache.slots.len() {
                     if self.cache.slots[k].loc == Loc::Global(g) {
                         self.store_operand(k);
@@ -1301,6 +1445,11 @@ impl Cx<'_> {
             Op::IToF => {
                 let (a, da) = self.pop()?;
                 let x = self.alloc_xmm();
+                // `cvtsi2sd` writes only the low half of `x`: zeroing it
+                // first breaks the false dependency on whatever `x` held
+                // last (a loop's running sum, say), which would otherwise
+                // chain every iteration's conversion to the one before.
+                dynasm!(self.a ; .arch x64 ; xorps Rx(x), Rx(x));
                 match self.src(a, da) {
                     Src::Reg(r) => dynasm!(self.a ; .arch x64 ; cvtsi2sd Rx(x), Rq(r)),
                     Src::Mem(o) => dynasm!(self.a ; .arch x64 ; cvtsi2sd Rx(x), QWORD [r13 + o]),
@@ -1365,6 +1514,16 @@ impl Cx<'_> {
             }
             Op::ArrayLen => {
                 let (a, da) = self.pop()?;
+                if matches!(a.loc, Loc::Local(_) | Loc::Global(_)) {
+                    self.facts.uses.push((pc - self.start, a.loc));
+                }
+                if let Some(off) = self.key_slot(a.loc) {
+                    let r = self.alloc_gpr();
+                    let len = off + 8;
+                    dynasm!(self.a ; .arch x64 ; mov Rq(r), [rsp + len]);
+                    self.push(Loc::Gpr(r), Rep::Int, Tag::Int);
+                    return Some(0);
+                }
                 if let Some(h) = self.cache.held(a.loc) {
                     let r = self.alloc_gpr();
                     // `alloc_gpr` may have evicted it (then `r` is free
@@ -1512,7 +1671,7 @@ impl Cx<'_> {
                 let t = t as usize;
                 self.flush();
                 self.charge();
-                let to = self.label_at(t)?;
+                let to = self.jump_label(pc, t)?;
                 if t <= pc {
                     let cp = self.new_stub(Stub::Refuel { pc, back: to });
                     dynasm!(self.a ; .arch x64 ; test r14, r14 ; jle =>cp);
@@ -1897,9 +2056,22 @@ impl Cx<'_> {
             Loc::Local(_) | Loc::Global(_) => Some(a.loc),
             _ => None,
         };
+        if let Some(k) = key {
+            self.facts.uses.push((self.pc - self.start, k));
+        }
         if let Some(h) = key.and_then(|k| self.cache.held(k)) {
             self.bounds_check(pc, idx, h.len);
             return Some(h.data);
+        }
+        if let Some(off) = key.and_then(|k| self.key_slot(k)) {
+            // Kept by the loop region: no header read.
+            let len = off + 8;
+            dynasm!(self.a ; .arch x64
+                ; mov rdx, [rsp + off]
+                ; mov rcx, [rsp + len]
+            );
+            self.bounds_check(pc, idx, RCX);
+            return Some(RDX);
         }
         self.load_ref(a, da)?;
         dynasm!(self.a ; .arch x64
@@ -1936,7 +2108,7 @@ impl Cx<'_> {
             return Some(());
         }
         self.detach_local(l);
-        self.cache.forget_key(Loc::Local(l));
+        self.note_store(Loc::Local(l));
         let o = self.local(l);
         match (self.pins[l as usize], rep) {
             (Some(Pin::Gpr(p)), _) => self.load_gpr(p, s, d),
@@ -2101,7 +2273,7 @@ impl Cx<'_> {
     /// branch from op `pc` to `t`; the stack is flushed and charged. A
     /// taken branch checks the budget where the interpreter's does.
     fn take_branch(&mut self, pc: usize, t: usize, cc: Option<Cc>) -> Option<()> {
-        let to = self.label_at(t)?;
+        let to = self.jump_label(pc, t)?;
         let seq = self.seq.filter(|s| s.end == pc + 1);
         let checks = t <= pc || seq.is_some_and(|s| s.checks);
         // The interpreter checks a fused branch at the superinstruction,
@@ -2218,6 +2390,7 @@ impl Cx<'_> {
         )?)?;
         self.flush();
         self.charge_call(callee)?;
+        self.note_rust();
         self.cache.forget_held();
         self.store_pins(true);
         // The budget (the interpreter's `check_fuel`).

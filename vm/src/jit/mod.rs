@@ -47,6 +47,7 @@ pub(crate) mod compile;
 mod helpers;
 mod inline;
 mod magic;
+mod regions;
 
 use std::time::Instant;
 
