@@ -143,3 +143,31 @@ fn a_call_that_grows_the_array_keeps_the_loop_out_of_regions() {
     let (out, _) = agree(src, &[2_000, 30_000]);
     assert!(out.0.is_ok(), "{out:?}");
 }
+
+/// `.for` loops, whose back edges test the loop themselves (rotated), over
+/// a local bound, a small constant and a large one, stopped by fuel at
+/// every instruction of their first rounds and of their last.
+#[test]
+fn rotated_loops_stop_where_the_interpreter_does() {
+    for bound in ["n", "25", "40000"] {
+        let src = format!(
+            "
+.func main() -> int
+    .local n: int
+    .local i: int
+    .local s: int
+    push 25 store n
+    .for i = 0, {bound}
+        load s load i push 31 mul push 7 add push 1009 rem add store s
+        load s load i add store s
+    .endfor
+    load s ret
+.end
+"
+        );
+        let total = run(&src, JitMode::Off, None).0.1;
+        let fuels: Vec<u64> = (0..60).chain(total.saturating_sub(40)..total + 2).collect();
+        let (out, _) = agree(&src, &fuels);
+        assert!(out.0.is_ok(), "{out:?}");
+    }
+}

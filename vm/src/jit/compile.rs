@@ -161,6 +161,74 @@ fn seq_of(op: Op, pc: usize) -> Option<Seq> {
     })
 }
 
+/// A loop header that tests two int operands, each a local or a
+/// constant, and branches out (a `.for` loop's test): `plain ops: load or
+/// push, load or push, compare, jmpif / jmpifnot`. Its back edges test the
+/// loop themselves (see `Cx::rotated_back_edge`).
+#[derive(Clone, Copy)]
+struct Rotation {
+    /// The compare's operands: a local, or a constant.
+    operands: [Result<u32, i64>; 2],
+    /// The compare's condition.
+    cc: Cc,
+    /// The branch is `jmpif` (out when the compare holds).
+    if_true: bool,
+    /// Where the branch goes out to.
+    exit: usize,
+}
+
+/// The rotation of the loop whose header is op `h` of `f`, if it has the
+/// shape of one (see [`Rotation`]); `is_target` says which ops are jump
+/// targets.
+fn rotation(
+    m: &VerifiedModule,
+    f: &VerifiedFunc,
+    h: usize,
+    is_target: impl Fn(usize) -> bool,
+) -> Option<Rotation> {
+    let start = f.start as usize;
+    let end = start + f.offsets.len();
+    if h + 4 >= end || !f.stack_at(h - start)?.is_empty() || f.stack_at(h + 4 - start).is_none() {
+        return None;
+    }
+    let code = m.code();
+    let p = |i: usize| plain(code[i], code.get(i + 1).copied());
+    let operand = |op: Op| match op {
+        Op::Load(l) if matches!(f.local_types.get(l as usize), Some(Type::Int)) => Some(Ok(l)),
+        Op::PushSmallInt(k) => Some(Err(i64::from(k))),
+        Op::PushConst(c) => match m.consts().get(c as usize)? {
+            Const::Int(v) => Some(Err(*v)),
+            Const::Float(_) => None,
+        },
+        _ => None,
+    };
+    let operands = [operand(p(h))?, operand(p(h + 1))?];
+    let cc = match p(h + 2) {
+        Op::LtInt => Cc::L,
+        Op::LeInt => Cc::Le,
+        Op::GtInt => Cc::G,
+        Op::GeInt => Cc::Ge,
+        Op::EqBits => Cc::E,
+        Op::NeBits => Cc::Ne,
+        _ => return None,
+    };
+    let (exit, if_true) = match code[h + 3] {
+        Op::JmpIf(t) => (t as usize, true),
+        Op::JmpIfNot(t) => (t as usize, false),
+        _ => return None,
+    };
+    // Nothing jumps into the test.
+    if (h + 1..=h + 3).any(&is_target) {
+        return None;
+    }
+    Some(Rotation {
+        operands,
+        cc,
+        if_true,
+        exit,
+    })
+}
+
 /// A helper argument for a trap stub.
 #[derive(Clone, Copy)]
 enum Arg {
@@ -193,6 +261,8 @@ enum Stub {
     /// The native stack is low: run the callee in the interpreter, then
     /// go on at `back`.
     Nested { back: DynamicLabel },
+    /// Give back `n` instructions charged ahead, then go on at `then`.
+    Uncharge { n: i32, then: DynamicLabel },
     /// Write the cached operands `slots` (by depth) to their frame slots,
     /// as a flush would, then go on at `then` (a stub that calls Rust).
     Spill {
@@ -270,6 +340,8 @@ struct Cx<'m> {
     /// edges go).
     regions: Vec<Region>,
     inner: Vec<DynamicLabel>,
+    /// The loop headers whose back edges test the loop (by header pc).
+    rotations: Vec<(usize, Rotation)>,
 }
 
 /// The compiled code of function `fi`, or `None` when it cannot be
@@ -339,6 +411,16 @@ fn pass<'m>(
         .filter(|&i| is_header[i])
         .map(|i| start + i)
         .collect();
+    // A rotated back edge jumps to the op after its loop's test.
+    let rotations: Vec<(usize, Rotation)> = headers
+        .iter()
+        .filter_map(|&h| Some((h, rotation(module, f, h, |i| labels[i - start].is_some())?)))
+        .collect();
+    for &(h, _) in &rotations {
+        if labels[h + 4 - start].is_none() {
+            labels[h + 4 - start] = Some(a.new_dynamic_label());
+        }
+    }
     let (pins, pinned) = choose_pins(module, f);
     let propagate = a.new_dynamic_label();
     let inner = regions.iter().map(|_| a.new_dynamic_label()).collect();
@@ -368,6 +450,7 @@ fn pass<'m>(
         facts: Facts::default(),
         regions,
         inner,
+        rotations,
     };
     cx.body_and_entries()
 }
@@ -1106,6 +1189,9 @@ impl Cx<'_> {
                     self.load_pins(true);
                     dynasm!(self.a ; .arch x64 ; jmp =>back);
                 }
+                Stub::Uncharge { n, then } => {
+                    dynasm!(self.a ; .arch x64 ; lea r14, [r14 + n] ; jmp =>then);
+                }
                 Stub::Spill { slots, then } => {
                     for (d, s) in slots {
                         let off = self.operand(d);
@@ -1294,7 +1380,21 @@ impl Cx<'_> {
             | Op::XorBool => {
                 let (b, db) = self.pop()?;
                 let (a, da) = self.pop()?;
-                let dst = self.owned_gpr(a, da);
+                let in_place = self.in_place(pc, a);
+                let dst = match (in_place, op, a.loc_pin(&self.pins), b.loc) {
+                    (Some(Pin::Gpr(p)), ..) => p,
+                    // `imul dst, a, k` copies `a` itself.
+                    (None, Op::MulInt, Some(Pin::Gpr(p)), Loc::Imm(k))
+                        if i32::try_from(k).is_ok() =>
+                    {
+                        let dst = self.alloc_gpr();
+                        let k = k as i32;
+                        dynasm!(self.a ; .arch x64 ; imul Rq(dst), Rq(p), k);
+                        self.push(Loc::Gpr(dst), Rep::Int, Tag::Int);
+                        return Some(0);
+                    }
+                    _ => self.owned_gpr(a, da),
+                };
                 let src = self.src(b, db);
                 match (op, src) {
                     (Op::AddInt, Src::Reg(r)) => dynasm!(self.a ; .arch x64 ; add Rq(dst), Rq(r)),
@@ -1337,6 +1437,9 @@ impl Cx<'_> {
                     (_, Src::Mem(o)) => dynasm!(self.a ; .arch x64 ; xor Rq(dst), [r13 + o]),
                 }
                 self.release(b);
+                if in_place.is_some() {
+                    return Some(self.store_in_place(pc));
+                }
                 let rep = if matches!(op, Op::AndBool | Op::OrBool | Op::XorBool) {
                     Rep::Bool
                 } else {
@@ -1386,7 +1489,11 @@ impl Cx<'_> {
             Op::AddFloat | Op::SubFloat | Op::MulFloat | Op::DivFloat => {
                 let (b, db) = self.pop()?;
                 let (a, da) = self.pop()?;
-                let dst = self.owned_xmm(a, da);
+                let in_place = self.in_place(pc, a);
+                let dst = match in_place {
+                    Some(Pin::Xmm(p)) => p,
+                    _ => self.owned_xmm(a, da),
+                };
                 let src = self.xsrc(b, db);
                 match (op, src) {
                     (Op::AddFloat, XSrc::Reg(x)) => {
@@ -1413,6 +1520,9 @@ impl Cx<'_> {
                     }
                 }
                 self.release(b);
+                if in_place.is_some() {
+                    return Some(self.store_in_place(pc));
+                }
                 self.push(Loc::Xmm(dst), Rep::Float, Tag::Float);
             }
             Op::RemFloat => {
@@ -1670,6 +1780,13 @@ impl Cx<'_> {
             Op::Jmp(t) => {
                 let t = t as usize;
                 self.flush();
+                if t <= pc
+                    && let Some(&(_, rot)) = self.rotations.iter().find(|(h, _)| *h == t)
+                {
+                    self.rotated_back_edge(pc, t, rot)?;
+                    self.dead = true;
+                    return Some(0);
+                }
                 self.charge();
                 let to = self.jump_label(pc, t)?;
                 if t <= pc {
@@ -2101,6 +2218,35 @@ impl Cx<'_> {
         }
     }
 
+    /// The pin of local `l` when the binary op at `pc`, whose left operand
+    /// `a` (popped, as its right one is) reads `l`, is followed by `store
+    /// l`: the op can then work in `l`'s register itself. Only when nothing
+    /// else on the stack reads `l`, no jump lands on the store, and the
+    /// store starts no superinstruction of its own.
+    fn in_place(&self, pc: usize, a: Slot) -> Option<Pin> {
+        let Loc::Local(l) = a.loc else { return None };
+        let pin = self.pins.get(l as usize).copied().flatten()?;
+        let code = self.m.code();
+        let next = pc + 1;
+        let ok = next < self.end
+            && self.label_at(next).is_none()
+            && plain(code[next], code.get(next + 1).copied()) == Op::Store(l)
+            && seq_of(code[next], next).is_none()
+            && !self.cache.slots.iter().any(|s| s.loc == Loc::Local(l));
+        ok.then_some(pin)
+    }
+
+    /// The `store` after an op done in place (see [`Cx::in_place`]): it is
+    /// consumed, counted as run.
+    fn store_in_place(&mut self, pc: usize) -> usize {
+        self.pending += 1;
+        self.seq_enter(pc + 1);
+        if let Some(Op::Store(l)) = self.m.code().get(pc + 1).map(|&op| plain(op, None)) {
+            self.facts.stores.push((pc + 1 - self.start, Loc::Local(l)));
+        }
+        1
+    }
+
     fn store_local(&mut self, l: u32) -> Option<()> {
         let (s, d) = self.pop()?;
         let rep = Rep::of(self.local_type(l)?);
@@ -2297,6 +2443,78 @@ impl Cx<'_> {
             }
         }
         Some(())
+    }
+
+    /// The back edge at `pc` of the loop at `h` whose test is `rot`: it
+    /// charges the test's four ops with its own, tests the loop and jumps
+    /// straight into the body, so a round takes one jump, not two. Exact:
+    /// the budget check of the back edge is made as if the test were not
+    /// charged yet (a stop there gives the four back and refuels at the
+    /// back edge, going on at the header), and the way out is the header's
+    /// own branch.
+    fn rotated_back_edge(&mut self, pc: usize, h: usize, rot: Rotation) -> Option<()> {
+        const TEST: i32 = 4;
+        let body = self.label_at(h + 4)?;
+        let header = self.jump_label(pc, h)?;
+        self.pending += i64::from(TEST);
+        self.charge();
+        let refuel = self.new_stub(Stub::Refuel { pc, back: header });
+        let undo = self.new_stub(Stub::Uncharge {
+            n: TEST,
+            then: refuel,
+        });
+        dynasm!(self.a ; .arch x64 ; cmp r14, -TEST ; jle =>undo);
+        let [x, y] = rot.operands.map(|o| match o {
+            Ok(l) => Slot {
+                loc: Loc::Local(l),
+                rep: Rep::Int,
+                tag: Tag::Int,
+            },
+            Err(k) => Slot {
+                loc: Loc::Imm(k),
+                rep: Rep::Int,
+                tag: Tag::Int,
+            },
+        });
+        let r = match self.src(x, 0) {
+            Src::Reg(R11) => {
+                dynasm!(self.a ; .arch x64 ; mov rax, r11);
+                RAX
+            }
+            Src::Reg(r) => r,
+            Src::Imm(k) => {
+                dynasm!(self.a ; .arch x64 ; mov rax, QWORD i64::from(k));
+                RAX
+            }
+            Src::Mem(o) => {
+                dynasm!(self.a ; .arch x64 ; mov rax, [r13 + o]);
+                RAX
+            }
+        };
+        match self.src(y, 0) {
+            Src::Reg(q) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), Rq(q)),
+            Src::Imm(k) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), k),
+            Src::Mem(o) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), [r13 + o]),
+        }
+        // Into the body when the branch out is not taken.
+        let stay = if rot.if_true { invert(rot.cc)? } else { rot.cc };
+        jcc(&mut self.a, stay, body);
+        // Out, as the header's branch goes out (with the budget check of
+        // the superinstruction it belongs to, if any).
+        let mut seq: Option<Seq> = None;
+        for i in h..h + 3 {
+            if seq.is_some_and(|s| i >= s.end) {
+                seq = None;
+            }
+            if let Some(s) = seq_of(self.m.code()[i], i) {
+                seq = Some(s);
+            }
+        }
+        let saved = std::mem::replace(&mut self.seq, seq);
+        self.seq_enter(h + 3);
+        let out = self.take_branch(h + 3, rot.exit, None);
+        self.seq = saved;
+        out
     }
 
     /// `div` / `rem` on ints: by a constant other than 0 and -1 with a

@@ -89,7 +89,10 @@ pub(super) fn emit_div_const(a: &mut Assembler, n: u8, d: i64, rem: bool) {
         ; add rdx, rax
     );
     if rem {
-        dynasm!(a ; .arch x64 ; mov rax, QWORD d ; imul rdx, rax ; sub Rq(n), rdx);
+        match i32::try_from(d) {
+            Ok(k) => dynasm!(a ; .arch x64 ; imul rdx, rdx, k ; sub Rq(n), rdx),
+            Err(_) => dynasm!(a ; .arch x64 ; mov rax, QWORD d ; imul rdx, rax ; sub Rq(n), rdx),
+        }
     } else {
         dynasm!(a ; .arch x64 ; mov Rq(n), rdx);
     }
