@@ -74,6 +74,17 @@ fn write_code(text: &mut String, module: &VerifiedModule, func: usize, l: &JitLi
         text.push_str("    ; out of line: stubs and epilogue\n");
         dec.write(text, dec.cursor..l.code.len());
     }
+    if !l.constants.is_empty() {
+        text.push_str("    ; constants\n");
+        for (k, c) in l.constants.iter().enumerate() {
+            let at = l.code.len() + 8 * k;
+            let _ = writeln!(
+                text,
+                "            +{at:<6} {c:#018x}  ; {:?}",
+                f64::from_bits(*c)
+            );
+        }
+    }
 }
 
 /// Lists byte ranges of one function's code, in order.
@@ -241,6 +252,7 @@ mod tests {
             code,
             entries: vec![("call".to_owned(), 0), ("interpreter".to_owned(), 1)],
             ops,
+            constants: Vec::new(),
         }
     }
 
@@ -272,6 +284,7 @@ mod tests {
             code: vec![0x90; 8],
             entries: vec![("call".to_owned(), 0)],
             ops: vec![(start, 1..3), (start + 1, 4..5), (start + 99, 5..6)],
+            constants: vec![2f64.to_bits()],
         };
         let mut text = String::new();
         write_function(&mut text, &m, 0, Some(&l));
@@ -295,12 +308,18 @@ mod tests {
                 "    ; between ops",
                 op1.trim_end(),
                 "    ; out of line: stubs and epilogue",
+                "    ; constants",
                 ".end",
             ],
             "{text}"
         );
-        // One line per nop; without the decoder, a row per listed piece.
-        let rows = if cfg!(feature = "jit-listing") { 8 } else { 6 };
+        assert!(
+            text.contains("+8      0x4000000000000000  ; 2.0\n"),
+            "{text}"
+        );
+        // One line per nop and one per constant; without the decoder, a
+        // row per listed piece.
+        let rows = if cfg!(feature = "jit-listing") { 9 } else { 7 };
         assert_eq!(
             text.lines().filter(|l| l.starts_with(CODE_INDENT)).count(),
             rows,

@@ -98,6 +98,8 @@ pub struct JitListing {
     /// in code order. What follows the last range is out-of-line code
     /// (trap and refuel stubs, the epilogue).
     pub ops: Vec<(usize, std::ops::Range<usize>)>,
+    /// The 8-byte constants the code reads, placed right after `code`.
+    pub constants: Vec<u64>,
 }
 
 /// Why a module could not be instantiated.

@@ -29,6 +29,8 @@
 
 #![allow(clippy::useless_conversion)] // dynasm's `Rq(r)` expands to `r.into()`
 
+use std::collections::HashMap;
+
 use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
 
@@ -54,6 +56,8 @@ pub(crate) struct FuncCode {
     pub(super) interp_entry: AssemblyOffset,
     /// OSR entries: (loop header pc, entry), by header.
     pub(super) osr: Vec<(u32, AssemblyOffset)>,
+    /// Where the code ends and its constants (8 bytes each) begin.
+    pub(super) data: usize,
     /// Machine code of each op: (op pc, start, end) code offsets.
     pub(super) ranges: Vec<(u32, u32, u32)>,
 }
@@ -342,6 +346,10 @@ struct Cx<'m> {
     inner: Vec<DynamicLabel>,
     /// The loop headers whose back edges test the loop (by header pc).
     rotations: Vec<(usize, Rotation)>,
+    /// The 8-byte constants float code loads, emitted after the code, and
+    /// the label of each.
+    constants: HashMap<i64, DynamicLabel>,
+    constant_order: Vec<i64>,
 }
 
 /// The compiled code of function `fi`, or `None` when it cannot be
@@ -451,6 +459,8 @@ fn pass<'m>(
         regions,
         inner,
         rotations,
+        constants: HashMap::new(),
+        constant_order: Vec::new(),
     };
     cx.body_and_entries()
 }
@@ -738,7 +748,11 @@ impl Cx<'_> {
                     dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [r13 + o]);
                 }
             },
-            Loc::Imm(v) => dynasm!(self.a ; .arch x64 ; mov r11, QWORD v ; movq Rx(x), r11),
+            Loc::Imm(0) => dynasm!(self.a ; .arch x64 ; xorps Rx(x), Rx(x)),
+            Loc::Imm(v) => {
+                let c = self.constant(v);
+                dynasm!(self.a ; .arch x64 ; movsd Rx(x), QWORD [=>c]);
+            }
             Loc::Gpr(r) => dynasm!(self.a ; .arch x64 ; movq Rx(x), Rq(r)),
             Loc::Global(g) => {
                 let go = g as i32 * SLOT + BITS;
@@ -991,9 +1005,18 @@ impl Cx<'_> {
             return None;
         }
         self.epilogue_and_stubs();
+        // The constants, read-only with the code.
+        dynasm!(self.a ; .arch x64 ; .align 8);
+        let data = self.a.offset().0;
+        for k in 0..self.constant_order.len() {
+            let v = self.constant_order[k];
+            let l = self.constants[&v];
+            dynasm!(self.a ; .arch x64 ; =>l ; .i64 v);
+        }
         let buf = self.a.finalize().ok()?;
         let code = FuncCode {
             buf,
+            data,
             call_entry,
             interp_entry,
             osr,
@@ -1070,6 +1093,17 @@ impl Cx<'_> {
         let rel = self.pc - self.start;
         let r = self.regions.iter().find(|r| r.contains(rel))?;
         r.keys.iter().find(|&&(k, _)| k == key).map(|&(_, off)| off)
+    }
+
+    /// The label of 8-byte constant `v` in the function's constants.
+    fn constant(&mut self, v: i64) -> DynamicLabel {
+        if let Some(&l) = self.constants.get(&v) {
+            return l;
+        }
+        let l = self.a.new_dynamic_label();
+        self.constants.insert(v, l);
+        self.constant_order.push(v);
+        l
     }
 
     /// Notes that Rust code able to run Keel code may run at this op.
@@ -2372,6 +2406,12 @@ impl Cx<'_> {
                     cc
                 } else {
                     match cc {
+                        Cc::A | Cc::Ae if !self.branch_checks(pc + 1, t) => {
+                            // `not above` (also on NaN): `jbe` / `jb`.
+                            let to = self.jump_label(pc + 1, t)?;
+                            jncc(&mut self.a, cc, to);
+                            return Some(1);
+                        }
                         Cc::A | Cc::Ae => {
                             // `not above`: branch when the compare fails.
                             let skip = self.a.new_dynamic_label();
@@ -2405,6 +2445,14 @@ impl Cx<'_> {
         }
     }
 
+    /// Whether the branch at `pc` to `t` checks the budget when taken, as
+    /// the interpreter's does: backward, or ending a superinstruction that
+    /// always checks.
+    fn branch_checks(&self, pc: usize, t: usize) -> bool {
+        let seq = self.seq.filter(|s| s.end == pc + 1);
+        t <= pc || seq.is_some_and(|s| s.checks)
+    }
+
     /// Notes the superinstruction a fused-into op at `pc` belongs to (the
     /// compare's branch may end one).
     fn seq_enter(&mut self, pc: usize) {
@@ -2421,7 +2469,7 @@ impl Cx<'_> {
     fn take_branch(&mut self, pc: usize, t: usize, cc: Option<Cc>) -> Option<()> {
         let to = self.jump_label(pc, t)?;
         let seq = self.seq.filter(|s| s.end == pc + 1);
-        let checks = t <= pc || seq.is_some_and(|s| s.checks);
+        let checks = self.branch_checks(pc, t);
         // The interpreter checks a fused branch at the superinstruction,
         // so a trap there (fuel, interrupt) is reported at its first op.
         let pc = seq.map_or(pc, |s| s.start);

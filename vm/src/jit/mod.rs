@@ -268,7 +268,11 @@ impl Jit {
         entries.extend(c.osr.iter().map(|(h, at)| (format!("osr at {h}"), at.0)));
         Some(crate::JitListing {
             address: c.buf.ptr(AssemblyOffset(0)) as u64,
-            code: c.buf[..].to_vec(),
+            code: c.buf[..c.data].to_vec(),
+            constants: c.buf[c.data..]
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+                .collect(),
             entries,
             ops: c
                 .ranges
