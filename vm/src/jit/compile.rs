@@ -29,8 +29,6 @@
 
 #![allow(clippy::useless_conversion)] // dynasm's `Rq(r)` expands to `r.into()`
 
-use std::collections::HashMap;
-
 use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
 
@@ -38,6 +36,8 @@ use super::abi::{reg::*, *};
 use super::cache::{Cache, Loc, Pin, Rep, Slot, choose_pins};
 use super::helpers;
 use super::regions::{self, Facts, Region};
+use indexmap::IndexMap;
+
 use crate::heap::Shape;
 use crate::native::PureFloat;
 use crate::types::Type;
@@ -165,14 +165,27 @@ fn seq_of(op: Op, pc: usize) -> Option<Seq> {
     })
 }
 
+/// The condition of an int (or bits) compare op.
+fn int_cc(op: Op) -> Option<Cc> {
+    Some(match op {
+        Op::LtInt => Cc::L,
+        Op::LeInt => Cc::Le,
+        Op::GtInt => Cc::G,
+        Op::GeInt => Cc::Ge,
+        Op::EqBits => Cc::E,
+        Op::NeBits => Cc::Ne,
+        _ => return None,
+    })
+}
+
 /// A loop header that tests two int operands, each a local or a
 /// constant, and branches out (a `.for` loop's test): `plain ops: load or
 /// push, load or push, compare, jmpif / jmpifnot`. Its back edges test the
 /// loop themselves (see `Cx::rotated_back_edge`).
 #[derive(Clone, Copy)]
 struct Rotation {
-    /// The compare's operands: a local, or a constant.
-    operands: [Result<u32, i64>; 2],
+    /// The compare's operands: `Loc::Local` or `Loc::Imm`.
+    operands: [Loc; 2],
     /// The compare's condition.
     cc: Cc,
     /// The branch is `jmpif` (out when the compare holds).
@@ -198,24 +211,18 @@ fn rotation(
     let code = m.code();
     let p = |i: usize| plain(code[i], code.get(i + 1).copied());
     let operand = |op: Op| match op {
-        Op::Load(l) if matches!(f.local_types.get(l as usize), Some(Type::Int)) => Some(Ok(l)),
-        Op::PushSmallInt(k) => Some(Err(i64::from(k))),
+        Op::Load(l) if matches!(f.local_types.get(l as usize), Some(Type::Int)) => {
+            Some(Loc::Local(l))
+        }
+        Op::PushSmallInt(k) => Some(Loc::Imm(i64::from(k))),
         Op::PushConst(c) => match m.consts().get(c as usize)? {
-            Const::Int(v) => Some(Err(*v)),
+            Const::Int(v) => Some(Loc::Imm(*v)),
             Const::Float(_) => None,
         },
         _ => None,
     };
     let operands = [operand(p(h))?, operand(p(h + 1))?];
-    let cc = match p(h + 2) {
-        Op::LtInt => Cc::L,
-        Op::LeInt => Cc::Le,
-        Op::GtInt => Cc::G,
-        Op::GeInt => Cc::Ge,
-        Op::EqBits => Cc::E,
-        Op::NeBits => Cc::Ne,
-        _ => return None,
-    };
+    let cc = int_cc(p(h + 2))?;
     let (exit, if_true) = match code[h + 3] {
         Op::JmpIf(t) => (t as usize, true),
         Op::JmpIfNot(t) => (t as usize, false),
@@ -346,10 +353,9 @@ struct Cx<'m> {
     inner: Vec<DynamicLabel>,
     /// The loop headers whose back edges test the loop (by header pc).
     rotations: Vec<(usize, Rotation)>,
-    /// The 8-byte constants float code loads, emitted after the code, and
-    /// the label of each.
-    constants: HashMap<i64, DynamicLabel>,
-    constant_order: Vec<i64>,
+    /// The 8-byte constants float code loads, emitted after the code in
+    /// this order, and the label of each.
+    constants: IndexMap<i64, DynamicLabel>,
 }
 
 /// The compiled code of function `fi`, or `None` when it cannot be
@@ -459,8 +465,7 @@ fn pass<'m>(
         regions,
         inner,
         rotations,
-        constants: HashMap::new(),
-        constant_order: Vec::new(),
+        constants: IndexMap::new(),
     };
     cx.body_and_entries()
 }
@@ -1008,9 +1013,7 @@ impl Cx<'_> {
         // The constants, read-only with the code.
         dynasm!(self.a ; .arch x64 ; .align 8);
         let data = self.a.offset().0;
-        for k in 0..self.constant_order.len() {
-            let v = self.constant_order[k];
-            let l = self.constants[&v];
+        for (&v, &l) in &self.constants {
             dynasm!(self.a ; .arch x64 ; =>l ; .i64 v);
         }
         let buf = self.a.finalize().ok()?;
@@ -1046,27 +1049,15 @@ impl Cx<'_> {
     fn region_loads(&mut self, k: usize) -> Option<()> {
         for j in 0..self.regions[k].keys.len() {
             let (key, off) = self.regions[k].keys[j];
-            match key {
-                Loc::Local(l) => {
-                    let o = self.local(l) + BITS;
-                    dynasm!(self.a ; .arch x64 ; mov eax, [r13 + o]);
-                }
-                Loc::Global(g) => {
-                    let go = slot(g as usize)? + BITS;
-                    dynasm!(self.a ; .arch x64
-                        ; mov rax, [r12 + CTX_GLOBALS]
-                        ; mov eax, [rax + go]
-                    );
-                }
-                _ => return None,
-            }
+            let array = Slot {
+                loc: key,
+                rep: Rep::Val,
+                tag: Tag::Nil,
+            };
+            self.load_ref(array, 0)?;
+            self.array_header(RAX, RCX);
             dynasm!(self.a ; .arch x64
-                ; mov r11, [r12 + CTX_HEAP_BASE]
-                ; lea rax, [r11 + rax * 8]
-                ; mov ecx, [rax + 4]
                 ; mov [rsp + off + 8], rcx
-                ; mov eax, [rax + 12]
-                ; lea rax, [r11 + rax * 8 + 8]
                 ; mov [rsp + off], rax
             );
         }
@@ -1097,13 +1088,11 @@ impl Cx<'_> {
 
     /// The label of 8-byte constant `v` in the function's constants.
     fn constant(&mut self, v: i64) -> DynamicLabel {
-        if let Some(&l) = self.constants.get(&v) {
-            return l;
-        }
-        let l = self.a.new_dynamic_label();
-        self.constants.insert(v, l);
-        self.constant_order.push(v);
-        l
+        let a = &mut self.a;
+        *self
+            .constants
+            .entry(v)
+            .or_insert_with(|| a.new_dynamic_label())
     }
 
     /// Notes that Rust code able to run Keel code may run at this op.
@@ -1131,8 +1120,9 @@ impl Cx<'_> {
     }
 
     /// The native frame's slots below the saved registers: the frame's
-    /// byte offset at `[rsp]`, its base slot index at `[rsp + 8]`, and
-    /// padding to keep `rsp` 16-byte aligned in the body.
+    /// byte offset at `[rsp]`, its base slot index at `[rsp + 8]`, from
+    /// [`KEY_SLOTS`] 16 bytes per loop-region key (data address, length),
+    /// and padding to keep `rsp` 16-byte aligned in the body.
     fn room(&self) -> i32 {
         let keys: usize = self.regions.iter().map(|r| r.keys.len()).sum();
         let pad = if self.saved().len() % 2 == 1 { 0 } else { 8 };
@@ -1606,14 +1596,7 @@ impl Cx<'_> {
                 self.push(Loc::Xmm(x), Rep::Float, Tag::Float);
             }
             Op::LtInt | Op::LeInt | Op::GtInt | Op::GeInt | Op::EqBits | Op::NeBits => {
-                let cc = match op {
-                    Op::LtInt => Cc::L,
-                    Op::LeInt => Cc::Le,
-                    Op::GtInt => Cc::G,
-                    Op::GeInt => Cc::Ge,
-                    Op::EqBits => Cc::E,
-                    _ => Cc::Ne,
-                };
+                let cc = int_cc(op)?;
                 let (b, db) = self.pop()?;
                 let (a, da) = self.pop()?;
                 return self.compare(pc, a, da, b, db, cc, false);
@@ -2225,19 +2208,24 @@ impl Cx<'_> {
             return Some(RDX);
         }
         self.load_ref(a, da)?;
+        let held = key.and_then(|k| self.cache.hold(k));
+        let (data, len) = held.map_or((RDX, RCX), |h| (h.data, h.len));
+        self.array_header(data, len);
+        self.bounds_check(pc, idx, len);
+        Some(data)
+    }
+
+    /// From the array reference in `eax` (see [`Cx::load_ref`]): its
+    /// element data address into `data` and its length into `len` (`data`
+    /// may be `rax`). Clobbers `rax` and `r11`.
+    fn array_header(&mut self, data: u8, len: u8) {
         dynasm!(self.a ; .arch x64
             ; mov r11, [r12 + CTX_HEAP_BASE]
             ; lea rax, [r11 + rax * 8]
-        );
-        let held = key.and_then(|k| self.cache.hold(k));
-        let (data, len) = held.map_or((RDX, RCX), |h| (h.data, h.len));
-        dynasm!(self.a ; .arch x64
             ; mov Rd(len), [rax + 4]
             ; mov Rd(data), [rax + 12]
             ; lea Rq(data), [r11 + Rq(data) * 8 + 8]
         );
-        self.bounds_check(pc, idx, len);
-        Some(data)
     }
 
     /// Traps at `pc` unless `idx` is below the length in `len`.
@@ -2367,27 +2355,7 @@ impl Cx<'_> {
                     XSrc::Mem(o) => dynasm!(cx.a ; .arch x64 ; ucomisd Rx(x), QWORD [r13 + o]),
                 }
             } else {
-                let x = match cx.src(a, da) {
-                    // Scratch `r11` would be taken again by `b`.
-                    Src::Reg(R11) => {
-                        dynasm!(cx.a ; .arch x64 ; mov rax, r11);
-                        RAX
-                    }
-                    Src::Reg(r) => r,
-                    Src::Imm(k) => {
-                        dynasm!(cx.a ; .arch x64 ; mov rax, QWORD i64::from(k));
-                        RAX
-                    }
-                    Src::Mem(o) => {
-                        dynasm!(cx.a ; .arch x64 ; mov rax, [r13 + o]);
-                        RAX
-                    }
-                };
-                match cx.src(b, db) {
-                    Src::Reg(r) => dynasm!(cx.a ; .arch x64 ; cmp Rq(x), Rq(r)),
-                    Src::Imm(k) => dynasm!(cx.a ; .arch x64 ; cmp Rq(x), k),
-                    Src::Mem(o) => dynasm!(cx.a ; .arch x64 ; cmp Rq(x), [r13 + o]),
-                }
+                cx.cmp_ints(a, da, b, db);
             }
         };
         match fuse {
@@ -2442,6 +2410,31 @@ impl Cx<'_> {
                 self.push(Loc::Gpr(r), Rep::Bool, Tag::Bool);
                 Some(0)
             }
+        }
+    }
+
+    /// `cmp a, b` of two int operands (popped from depths `da`, `db`).
+    fn cmp_ints(&mut self, a: Slot, da: usize, b: Slot, db: usize) {
+        let x = match self.src(a, da) {
+            // Scratch `r11` would be taken again by `b`.
+            Src::Reg(R11) => {
+                dynasm!(self.a ; .arch x64 ; mov rax, r11);
+                RAX
+            }
+            Src::Reg(r) => r,
+            Src::Imm(k) => {
+                dynasm!(self.a ; .arch x64 ; mov rax, QWORD i64::from(k));
+                RAX
+            }
+            Src::Mem(o) => {
+                dynasm!(self.a ; .arch x64 ; mov rax, [r13 + o]);
+                RAX
+            }
+        };
+        match self.src(b, db) {
+            Src::Reg(r) => dynasm!(self.a ; .arch x64 ; cmp Rq(x), Rq(r)),
+            Src::Imm(k) => dynasm!(self.a ; .arch x64 ; cmp Rq(x), k),
+            Src::Mem(o) => dynasm!(self.a ; .arch x64 ; cmp Rq(x), [r13 + o]),
         }
     }
 
@@ -2512,38 +2505,12 @@ impl Cx<'_> {
             then: refuel,
         });
         dynasm!(self.a ; .arch x64 ; cmp r14, -TEST ; jle =>undo);
-        let [x, y] = rot.operands.map(|o| match o {
-            Ok(l) => Slot {
-                loc: Loc::Local(l),
-                rep: Rep::Int,
-                tag: Tag::Int,
-            },
-            Err(k) => Slot {
-                loc: Loc::Imm(k),
-                rep: Rep::Int,
-                tag: Tag::Int,
-            },
+        let [x, y] = rot.operands.map(|loc| Slot {
+            loc,
+            rep: Rep::Int,
+            tag: Tag::Int,
         });
-        let r = match self.src(x, 0) {
-            Src::Reg(R11) => {
-                dynasm!(self.a ; .arch x64 ; mov rax, r11);
-                RAX
-            }
-            Src::Reg(r) => r,
-            Src::Imm(k) => {
-                dynasm!(self.a ; .arch x64 ; mov rax, QWORD i64::from(k));
-                RAX
-            }
-            Src::Mem(o) => {
-                dynasm!(self.a ; .arch x64 ; mov rax, [r13 + o]);
-                RAX
-            }
-        };
-        match self.src(y, 0) {
-            Src::Reg(q) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), Rq(q)),
-            Src::Imm(k) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), k),
-            Src::Mem(o) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), [r13 + o]),
-        }
+        self.cmp_ints(x, 0, y, 0);
         // Into the body when the branch out is not taken.
         let stay = if rot.if_true { invert(rot.cc)? } else { rot.cc };
         jcc(&mut self.a, stay, body);
