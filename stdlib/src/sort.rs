@@ -815,28 +815,38 @@ mod higher_order_tests {
         assert_eq!(v, [1, 2, 3]);
     }
 
-    /// n*log(n): doubling the input about doubles the time (fails above
-    /// 2.5x, which a quadratic sort would pass at these sizes).
+    /// n*log(n): four times the input takes about 4.6x the time. Fails
+    /// above 8x; a quadratic sort takes 16x. The machine is shared, so the
+    /// ratio is measured up to three times (each the best of three runs)
+    /// and one good measurement passes.
     #[test]
     fn sort_by_time_grows_as_n_log_n() {
         if keel_vm::GC_STRESS_BUILD {
             return;
         }
         let mut inst = instance(&defs(), vec![], Config::default());
-        // The fastest of three runs: the machine is shared.
-        let mut cost = |n: i64| {
-            let xs: Vec<i64> = (0..n).map(|i| (i * 7919) % n).collect();
-            let arg = ints(&xs);
+        let input = |n: i64| ints(&(0..n).map(|i| (i * 7919) % n).collect::<Vec<_>>());
+        let (small, large) = (input(3000), input(12000));
+        let mut best = |arg: &Val| {
             (0..3)
                 .map(|_| {
                     let t = std::time::Instant::now();
-                    inst.call("sort_ints", std::slice::from_ref(&arg)).unwrap();
+                    inst.call("sort_ints", std::slice::from_ref(arg)).unwrap();
                     t.elapsed().as_secs_f64()
                 })
                 .fold(f64::MAX, f64::min)
         };
-        let (a, b) = (cost(5000), cost(10000));
-        eprintln!("sort_by of 5000: {a:.3}s, of 10000: {b:.3}s");
-        assert!(b / a < 2.5, "5000: {a:.3}s, 10000: {b:.3}s");
+        best(&small); // warm up
+        let mut ratios = Vec::new();
+        for _ in 0..3 {
+            let (a, b) = (best(&small), best(&large));
+            eprintln!("sort_by of 3000: {a:.4}s, of 12000: {b:.4}s");
+            let ratio = b / a.max(1e-9);
+            if ratio < 8.0 {
+                return;
+            }
+            ratios.push(ratio);
+        }
+        panic!("four times the input took {ratios:.2?} times as long");
     }
 }
