@@ -143,7 +143,16 @@ fn stmt() -> impl Strategy<Value = Stmt> {
     prop_oneof![
         (0..4usize, 0..4usize, 0..10usize, 0..4usize)
             .prop_map(|(x, y, o, z)| Stmt::Binary(x, y, o, z)),
-        (0..4usize, -3i64..70, 0..10usize, 0..4usize)
+        (
+            0..4usize,
+            prop_oneof![
+                8 => -3i64..70,
+                // Powers of two and other constants past 32 bits.
+                1 => prop::sample::select(vec![1 << 31, -(1 << 33), 1 << 40, 1 << 62, -(1 << 62), 3 << 40]),
+            ],
+            0..10usize,
+            0..4usize
+        )
             .prop_map(|(x, k, o, z)| Stmt::Const(x, k, o, z)),
         (0..4usize, 0..4usize, 0..6usize, any::<bool>())
             .prop_map(|(x, y, c, t)| Stmt::Skip(x, y, c, t)),
@@ -461,4 +470,78 @@ fn aliased_latches_fuse_compile_and_agree() {
             assert_eq!(inst.stats().jit_loops, 1, "{src}");
         }
     }
+}
+
+/// Division and remainder by constants (multiplications, shifts for powers
+/// of two) agree with the interpreter's `idiv` for dividends of both signs
+/// and all magnitudes, including `i64::MIN` and `i64::MAX`.
+#[test]
+fn division_by_constants_agrees() {
+    let divisors: [i64; 20] = [
+        1,
+        2,
+        -2,
+        3,
+        4,
+        -4,
+        7,
+        8,
+        -16,
+        1009,
+        -1009,
+        1 << 31,
+        -(1 << 31),
+        -(1 << 33),
+        3 << 40,
+        1 << 40,
+        1 << 62,
+        -(1 << 62),
+        i64::MAX,
+        i64::MIN + 1,
+    ];
+    let mut body = String::new();
+    for (k, d) in divisors.iter().enumerate() {
+        // Each result is folded in with a different weight, so a wrong
+        // quotient or remainder of any one divisor changes the sum.
+        body.push_str(&format!(
+            "        load s load x push {d} div push {} mul add store s\n        \
+             load s load x push {d} rem push {} mul add store s\n",
+            2 * k + 3,
+            2 * k + 4
+        ));
+    }
+    let src = format!(
+        "
+.func main() -> int
+    .local i: int
+    .local x: int
+    .local s: int
+    .for i = 0, 400
+        ; Dividends of every size and both signs: i * 2^(i % 63), negated
+        ; for odd i, and the two ends of the range.
+        load i push 1 load i push 63 rem shl mul store x
+        load i push 2 rem push 1 eq
+        .if
+            push 0 load x sub store x
+        .endif
+        load i push 398 eq
+        .if
+            push 9223372036854775807 store x
+        .endif
+        load i push 399 eq
+        .if
+            push -9223372036854775807 push 1 sub store x
+        .endif
+{body}    .endfor
+    load s ret
+.end
+"
+    );
+    let interpreted = run(&src, JitMode::Off, None);
+    let compiled = run(&src, JitMode::Eager, None);
+    assert!(interpreted.0.is_ok(), "{interpreted:?}");
+    assert_eq!(interpreted, compiled, "{src}");
+    let mut inst = eager_instance(&src);
+    inst.call_index(0, &[]).expect("runs");
+    assert_eq!(inst.stats().jit_rejected, 0, "{src}");
 }

@@ -171,3 +171,81 @@ fn rotated_loops_stop_where_the_interpreter_does() {
         assert!(out.0.is_ok(), "{out:?}");
     }
 }
+
+/// A loop of inlined leaf calls (a region with no arrays: its entry tests
+/// the depth limit and the value stack's room once, see `regions`), run at
+/// the bottom of a recursion of each depth around the limits: the call
+/// depth limit, and a value stack that must grow, up to a limit. Where the
+/// leaf call cannot be made, it traps on the loop's first round, as in the
+/// interpreter; elsewhere all three modes agree, at several fuels too.
+#[test]
+fn inlined_calls_in_a_region_check_depth_and_room_alike() {
+    let src = "
+.func start(d: int) -> int
+    load d call down ret
+.end
+.func down(d: int) -> int
+    .local i: int
+    .local s: int
+    load d push 0 gt
+    .if
+        load d push 1 sub call down ret
+    .endif
+    .for i = 0, 400
+        load s  load i load s call mix  add store s
+    .endfor
+    load s ret
+.end
+.func mix(a: int, b: int) -> int
+    load a push 31 mul load b push 7 rem add push 3 div
+    ret
+.end
+";
+    let module = assemble(src, "t.kasm", &NoLibrary).expect("assembles");
+    let verified = Arc::new(verify(module).expect("verifies"));
+    let mut outcomes = std::collections::BTreeSet::new();
+    for (depth, stack) in [(60, 1 << 20), (10_000, 64 << 10)] {
+        for d in [
+            0, 1, 2, 20, 56, 57, 58, 59, 60, 61, 250, 400, 1000, 1200, 1500,
+        ] {
+            let config = || {
+                Config::default()
+                    .max_call_depth(depth)
+                    .max_stack_bytes(stack)
+            };
+            let one = |jit, fuel| {
+                let mut c = config()
+                    .jit(jit)
+                    .gc_stress(false)
+                    .jit_loop_threshold(50)
+                    .jit_call_threshold(1_000_000);
+                c.fuel = fuel;
+                let mut inst = Instance::new(verified.clone(), &Linker::new(), c).expect("links");
+                let r = inst
+                    .call_index(0, &[Value::int(d)])
+                    .map(|v| v.and_then(Value::as_int))
+                    .map_err(|t| t.report());
+                (r, inst.stats().instructions, inst.fuel())
+            };
+            for fuel in [None, Some(5_000), Some(d as u64 * 9 + 700)] {
+                let interpreted = one(JitMode::Off, fuel);
+                for jit in [JitMode::default(), JitMode::Eager] {
+                    assert_eq!(
+                        interpreted,
+                        one(jit, fuel),
+                        "d = {d}, {jit:?}, fuel {fuel:?}"
+                    );
+                }
+                if fuel.is_none() {
+                    outcomes.insert(match &interpreted.0 {
+                        Ok(_) => "ok".to_string(),
+                        Err(e) => e.lines().next().unwrap_or("").to_string(),
+                    });
+                }
+            }
+        }
+    }
+    eprintln!("{outcomes:?}");
+    // Both limits were reached somewhere, and the loop ran elsewhere.
+    assert!(outcomes.len() >= 3, "{outcomes:?}");
+}

@@ -287,6 +287,14 @@ enum Stub {
         slots: Vec<(usize, Slot)>,
         back: DynamicLabel,
     },
+    /// An inlined call's depth limit and value-stack room checks (see
+    /// `Cx::enter_checks`), out of line, then go on at `back`.
+    EnterChecks {
+        need: i32,
+        overflow: DynamicLabel,
+        grow: DynamicLabel,
+        back: DynamicLabel,
+    },
 }
 
 /// The element kind of an array type the compiler accesses inline.
@@ -1045,8 +1053,24 @@ impl Cx<'_> {
     }
 
     /// Reads the element data address and length of each key of region
-    /// `k` into its slot.
+    /// `k` into its slot, and sets its inlined calls' flag when their
+    /// checks pass.
     fn region_loads(&mut self, k: usize) -> Option<()> {
+        if let Some((need, off)) = self.regions[k].calls {
+            let no = self.a.new_dynamic_label();
+            dynasm!(self.a ; .arch x64
+                ; xor ecx, ecx
+                ; mov rax, [r12 + CTX_DEPTH]
+                ; cmp rax, [r12 + CTX_MAX_DEPTH]
+                ; jae =>no
+                ; lea rax, [r13 + need]
+                ; cmp rax, [r12 + CTX_STACK_END]
+                ; ja =>no
+                ; mov ecx, 1
+                ; =>no
+                ; mov [rsp + off], rcx
+            );
+        }
         for j in 0..self.regions[k].keys.len() {
             let (key, off) = self.regions[k].keys[j];
             let array = Slot {
@@ -1084,6 +1108,15 @@ impl Cx<'_> {
         let rel = self.pc - self.start;
         let r = self.regions.iter().find(|r| r.contains(rel))?;
         r.keys.iter().find(|&&(k, _)| k == key).map(|&(_, off)| off)
+    }
+
+    /// The flag slot of the region the current op is in, if it has one
+    /// and it covers an inlined call needing `need` bytes (see `regions`).
+    fn call_flag(&self, need: i32) -> Option<i32> {
+        let rel = self.pc - self.start;
+        let r = self.regions.iter().find(|r| r.contains(rel))?;
+        let (max, off) = r.calls?;
+        (need <= max).then_some(off)
     }
 
     /// The label of 8-byte constant `v` in the function's constants.
@@ -1124,7 +1157,11 @@ impl Cx<'_> {
     /// [`KEY_SLOTS`] 16 bytes per loop-region key (data address, length),
     /// and padding to keep `rsp` 16-byte aligned in the body.
     fn room(&self) -> i32 {
-        let keys: usize = self.regions.iter().map(|r| r.keys.len()).sum();
+        let keys: usize = self
+            .regions
+            .iter()
+            .map(|r| r.keys.len() + usize::from(r.calls.is_some()))
+            .sum();
         let pad = if self.saved().len() % 2 == 1 { 0 } else { 8 };
         KEY_SLOTS + 16 * keys as i32 + pad
     }
@@ -1234,6 +1271,16 @@ impl Cx<'_> {
                             _ => {}
                         }
                     }
+                    dynasm!(self.a ; .arch x64 ; jmp =>back);
+                }
+                Stub::EnterChecks {
+                    need,
+                    overflow,
+                    grow,
+                    back,
+                } => {
+                    let roomy = self.a.new_dynamic_label();
+                    self.enter_checks(need, overflow, grow, roomy);
                     dynasm!(self.a ; .arch x64 ; jmp =>back);
                 }
                 Stub::Nested { back } => {
@@ -1414,6 +1461,41 @@ impl Cx<'_> {
                         let dst = self.alloc_gpr();
                         let k = k as i32;
                         dynasm!(self.a ; .arch x64 ; imul Rq(dst), Rq(p), k);
+                        self.push(Loc::Gpr(dst), Rep::Int, Tag::Int);
+                        return Some(0);
+                    }
+                    // `lea` adds a pinned local to a register or a
+                    // constant without copying it first.
+                    (None, Op::AddInt | Op::SubInt, Some(Pin::Gpr(p)), _) => {
+                        let dst = self.alloc_gpr();
+                        match (op, self.src(b, db)) {
+                            (Op::AddInt, Src::Reg(r)) => {
+                                dynasm!(self.a ; .arch x64 ; lea Rq(dst), [Rq(p) + Rq(r)])
+                            }
+                            (Op::AddInt, Src::Imm(k)) => {
+                                dynasm!(self.a ; .arch x64 ; lea Rq(dst), [Rq(p) + k])
+                            }
+                            (Op::SubInt, Src::Imm(k)) if k != i32::MIN => {
+                                dynasm!(self.a ; .arch x64 ; lea Rq(dst), [Rq(p) - k])
+                            }
+                            (Op::AddInt, Src::Mem(o)) => dynasm!(self.a ; .arch x64
+                                ; mov Rq(dst), Rq(p)
+                                ; add Rq(dst), [r13 + o]
+                            ),
+                            (_, Src::Reg(r)) => dynasm!(self.a ; .arch x64
+                                ; mov Rq(dst), Rq(p)
+                                ; sub Rq(dst), Rq(r)
+                            ),
+                            (_, Src::Imm(k)) => dynasm!(self.a ; .arch x64
+                                ; mov Rq(dst), Rq(p)
+                                ; sub Rq(dst), k
+                            ),
+                            (_, Src::Mem(o)) => dynasm!(self.a ; .arch x64
+                                ; mov Rq(dst), Rq(p)
+                                ; sub Rq(dst), [r13 + o]
+                            ),
+                        }
+                        self.release(b);
                         self.push(Loc::Gpr(dst), Rep::Int, Tag::Int);
                         return Some(0);
                     }
@@ -2769,7 +2851,25 @@ impl Cx<'_> {
                 back: reload,
             },
         );
-        self.enter_checks(need, overflow, grow, roomy);
+        let rel = self.pc - self.start;
+        self.facts.inlined.push((rel, need));
+        match self.call_flag(need) {
+            // Inside a region whose entry found room for this call.
+            Some(flag) => {
+                let checks = self.new_stub(Stub::EnterChecks {
+                    need,
+                    overflow,
+                    grow,
+                    back: roomy,
+                });
+                dynasm!(self.a ; .arch x64
+                    ; cmp BYTE [rsp + flag], 0
+                    ; je =>checks
+                    ; =>roomy
+                );
+            }
+            None => self.enter_checks(need, overflow, grow, roomy),
+        }
         dynasm!(self.a ; .arch x64 ; add QWORD [r12 + CTX_CALLS], 1);
         // The body: no op of it looks at `seq` (none traps or branches).
         let seq = self.seq.take();

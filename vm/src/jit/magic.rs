@@ -2,7 +2,10 @@
 //! Granlund and Montgomery, as Hacker's Delight derives it): `n / d` is
 //! the high word of `n * m`, corrected by `n` when `m`'s sign differs from
 //! `d`'s, shifted right by `s`, plus one when negative (so it rounds toward
-//! zero). The remainder is `n - q * d`.
+//! zero). The remainder is `n - q * d`. A power of two `±2^k` needs no
+//! multiply: `n` biased by `2^k - 1` when negative, shifted right by `k`
+//! (negated for `-2^k`); the remainder is `n` less the biased `n` with its
+//! low `k` bits cleared.
 
 #![allow(clippy::useless_conversion)] // dynasm's `Rq(r)` expands to `r.into()`
 
@@ -43,12 +46,26 @@ pub(super) fn magic(d: i64) -> (i64, u32) {
     (if d < 0 { m.wrapping_neg() } else { m }, p - 64)
 }
 
+/// `k` when `|d|` is `2^k`, `1 <= k <= 62`.
+fn power_of_two(d: i64) -> Option<u32> {
+    let ad = d.unsigned_abs();
+    (ad.is_power_of_two() && (2..=1 << 62).contains(&ad)).then(|| ad.trailing_zeros())
+}
+
 /// What `emit_div_const` computes, in Rust (for tests, and the spec of the
 /// emitted code).
 #[cfg(test)]
-fn div_by_magic(n: i64, d: i64) -> i64 {
+fn div_by_magic(n: i64, d: i64, rem: bool) -> i64 {
     if d == 1 {
-        return n;
+        return if rem { 0 } else { n };
+    }
+    if let Some(k) = power_of_two(d) {
+        let biased = n.wrapping_add(((n >> 63) as u64 >> (64 - k)) as i64);
+        if rem {
+            return n.wrapping_sub(biased & !((1i64 << k) - 1));
+        }
+        let q = biased >> k;
+        return if d < 0 { q.wrapping_neg() } else { q };
     }
     let (m, s) = magic(d);
     let mut q = ((i128::from(m) * i128::from(n)) >> 64) as i64;
@@ -59,7 +76,12 @@ fn div_by_magic(n: i64, d: i64) -> i64 {
         q = q.wrapping_sub(n);
     }
     q >>= s;
-    q.wrapping_add(((q as u64) >> 63) as i64)
+    q = q.wrapping_add(((q as u64) >> 63) as i64);
+    if rem {
+        n.wrapping_sub(q.wrapping_mul(d))
+    } else {
+        q
+    }
 }
 
 /// Replaces register `n` (not rax or rdx) with `n / d` or `n % d`, for
@@ -68,6 +90,31 @@ pub(super) fn emit_div_const(a: &mut Assembler, n: u8, d: i64, rem: bool) {
     if d == 1 {
         if rem {
             dynasm!(a ; .arch x64 ; xor Rd(n), Rd(n));
+        }
+        return;
+    }
+    if let Some(k) = power_of_two(d) {
+        // The bias: 2^k - 1 when n is negative, else 0.
+        dynasm!(a ; .arch x64 ; mov rdx, Rq(n));
+        if k > 1 {
+            dynasm!(a ; .arch x64 ; sar rdx, 63);
+        }
+        let right = (64 - k) as i8;
+        dynasm!(a ; .arch x64 ; shr rdx, right);
+        if rem {
+            let mask = -(1i64 << k);
+            dynasm!(a ; .arch x64 ; add rdx, Rq(n));
+            match i32::try_from(mask) {
+                Ok(m) => dynasm!(a ; .arch x64 ; and rdx, m),
+                Err(_) => dynasm!(a ; .arch x64 ; mov rax, QWORD mask ; and rdx, rax),
+            }
+            dynasm!(a ; .arch x64 ; sub Rq(n), rdx);
+        } else {
+            let k = k as i8;
+            dynasm!(a ; .arch x64 ; add Rq(n), rdx ; sar Rq(n), k);
+            if d < 0 {
+                dynasm!(a ; .arch x64 ; neg Rq(n));
+            }
         }
         return;
     }
@@ -142,9 +189,13 @@ mod tests {
             6_700_417,
             99_999_999_977,
         ];
-        for &d in &ds {
+        let ds = ds
+            .iter()
+            .chain(&[4, -4, 8, 1 << 31, -(1 << 31), 1 << 32, 1 << 62, -(1 << 62)]);
+        for &d in ds {
             for &n in &ns {
-                assert_eq!(div_by_magic(n, d), n.wrapping_div(d), "{n} / {d}");
+                assert_eq!(div_by_magic(n, d, false), n.wrapping_div(d), "{n} / {d}");
+                assert_eq!(div_by_magic(n, d, true), n.wrapping_rem(d), "{n} % {d}");
             }
             let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
             for _ in 0..2000 {
@@ -152,7 +203,8 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let n = x as i64 >> (x % 60);
-                assert_eq!(div_by_magic(n, d), n.wrapping_div(d), "{n} / {d}");
+                assert_eq!(div_by_magic(n, d, false), n.wrapping_div(d), "{n} / {d}");
+                assert_eq!(div_by_magic(n, d, true), n.wrapping_rem(d), "{n} % {d}");
             }
         }
     }

@@ -20,6 +20,14 @@
 //!   trap stubs that do call Rust there run no Keel code and allocate no
 //!   object.
 //!
+//! A region with inlined calls (see `inline`) also keeps a flag slot: set
+//! where the region is entered when the depth limit and the value stack's
+//! room would let the largest of its inlined calls through. Neither can
+//! get worse inside a region (no Keel frame is pushed, and growing the
+//! value stack only adds room), so while the flag is set each inlined call
+//! tests it instead of making both checks; when it is clear, the call
+//! makes them, out of line, and traps where the interpreter would.
+//!
 //! The compiler makes a first pass with no regions, recording [`Facts`];
 //! [`plan`] turns them into regions; a second pass compiles with them and
 //! is kept only if its own facts still make every region clean.
@@ -43,6 +51,9 @@ pub(super) struct Facts {
     pub(super) uses: Vec<(usize, Loc)>,
     /// Stores to a key: (op, key).
     pub(super) stores: Vec<(usize, Loc)>,
+    /// Inlined calls: (op, bytes the callee's frame needs past the frame
+    /// base, as the value-stack room check takes it).
+    pub(super) inlined: Vec<(usize, i32)>,
 }
 
 /// A loop region and the native-frame slot of each of its keys.
@@ -52,6 +63,9 @@ pub(super) struct Region {
     /// (key, byte offset from `rsp` of its data address; its length is 8
     /// bytes above).
     pub(super) keys: Vec<(Loc, i32)>,
+    /// With inlined calls: the most room any of them needs, and the byte
+    /// offset from `rsp` of the flag that says it is there.
+    pub(super) calls: Option<(i32, i32)>,
 }
 
 impl Region {
@@ -122,12 +136,13 @@ pub(super) fn plan(code: &[Op], start: usize, facts: &Facts, base: i32) -> Vec<R
             continue;
         }
         let uses = within(&facts.uses, head, last);
-        if uses.is_empty() {
+        let inlined = within(&facts.inlined, head, last);
+        if uses.is_empty() && inlined.is_empty() {
             continue;
         }
         let jumps = within(&into, head + 1, last);
         let stores = within(&facts.stores, head, last);
-        let cost = uses.len() + jumps.len() + stores.len();
+        let cost = uses.len() + inlined.len() + jumps.len() + stores.len();
         if cost > budget {
             break;
         }
@@ -150,8 +165,9 @@ pub(super) fn plan(code: &[Op], start: usize, facts: &Facts, base: i32) -> Vec<R
             }
         }
         counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-        counts.truncate(MAX_KEYS.saturating_sub(next_slot));
-        if counts.is_empty() {
+        let flag = !inlined.is_empty() && next_slot < MAX_KEYS;
+        counts.truncate(MAX_KEYS.saturating_sub(next_slot + usize::from(flag)));
+        if counts.is_empty() && !flag {
             continue;
         }
         let keys = counts
@@ -162,7 +178,18 @@ pub(super) fn plan(code: &[Op], start: usize, facts: &Facts, base: i32) -> Vec<R
                 (k, off)
             })
             .collect();
-        regions.push(Region { head, last, keys });
+        let calls = flag.then(|| {
+            let off = base + 16 * next_slot as i32;
+            next_slot += 1;
+            let need = inlined.iter().map(|&(_, n)| n).max().unwrap_or(0);
+            (need, off)
+        });
+        regions.push(Region {
+            head,
+            last,
+            keys,
+            calls,
+        });
         covered = Some(last);
     }
     regions
@@ -194,12 +221,28 @@ mod tests {
         let facts = Facts {
             rust: vec![6],
             uses: vec![(3, Loc::Global(1)), (3, Loc::Local(2)), (1, Loc::Local(2))],
+            inlined: vec![(1, 96), (3, 128)],
             stores: vec![],
         };
         let r = plan(&code, 0, &facts, 16);
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].head, r[0].last), (0, 5));
         assert_eq!(r[0].keys, vec![(Loc::Local(2), 16), (Loc::Global(1), 32)]);
+        // The flag covers the larger call, in the slot after the keys.
+        assert_eq!(r[0].calls, Some((128, 48)));
+    }
+
+    #[test]
+    fn a_loop_with_only_inlined_calls_is_a_region() {
+        let code = [Op::Nop, Op::Nop, jmp(0), Op::Nop];
+        let facts = Facts {
+            inlined: vec![(1, 64)],
+            ..Facts::default()
+        };
+        let r = plan(&code, 0, &facts, 16);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].keys.is_empty());
+        assert_eq!(r[0].calls, Some((64, 16)));
     }
 
     #[test]
@@ -210,6 +253,7 @@ mod tests {
             rust: vec![1],
             uses: vec![(3, Loc::Global(1)), (3, Loc::Local(2))],
             stores: vec![(2, Loc::Local(2))],
+            inlined: vec![],
         };
         let r = plan(&code, 0, &facts, 16);
         assert_eq!(r.len(), 1);
