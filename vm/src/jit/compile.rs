@@ -287,6 +287,9 @@ enum Stub {
         slots: Vec<(usize, Slot)>,
         back: DynamicLabel,
     },
+    /// Load register `r` from the native frame's word at `off` bytes from
+    /// `rsp`, then go on at `then`.
+    FromFrame { r: u8, off: i32, then: DynamicLabel },
     /// An inlined call's depth limit and value-stack room checks (see
     /// `Cx::enter_checks`), out of line, then go on at `back`.
     EnterChecks {
@@ -1272,6 +1275,9 @@ impl Cx<'_> {
                         }
                     }
                     dynasm!(self.a ; .arch x64 ; jmp =>back);
+                }
+                Stub::FromFrame { r, off, then } => {
+                    dynasm!(self.a ; .arch x64 ; mov Rq(r), [rsp + off] ; jmp =>then);
                 }
                 Stub::EnterChecks {
                     need,
@@ -2280,13 +2286,23 @@ impl Cx<'_> {
             return Some(h.data);
         }
         if let Some(off) = key.and_then(|k| self.key_slot(k)) {
-            // Kept by the loop region: no header read.
+            // Kept by the loop region: no header read, and the bounds
+            // check compares with the length in its slot.
             let len = off + 8;
-            dynasm!(self.a ; .arch x64
-                ; mov rdx, [rsp + off]
-                ; mov rcx, [rsp + len]
-            );
-            self.bounds_check(pc, idx, RCX);
+            let trap = self.trap_stub(pc, helpers::TRAP_INDEX, idx, Arg::Reg(RCX));
+            let oob = self.new_stub(Stub::FromFrame {
+                r: RCX,
+                off: len,
+                then: trap,
+            });
+            match idx {
+                Arg::Reg(r) => dynasm!(self.a ; .arch x64 ; cmp Rq(r), [rsp + len] ; jae =>oob),
+                Arg::Imm(k) => {
+                    let k = k as i32;
+                    dynasm!(self.a ; .arch x64 ; cmp QWORD [rsp + len], k ; jbe =>oob);
+                }
+            }
+            dynasm!(self.a ; .arch x64 ; mov rdx, [rsp + off]);
             return Some(RDX);
         }
         self.load_ref(a, da)?;
